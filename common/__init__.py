@@ -1,0 +1,1 @@
+"""Shared metrics for every assignment (the only module the assignment folders share)."""

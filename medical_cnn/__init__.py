@@ -1,0 +1,1 @@
+"""medical_cnn package."""

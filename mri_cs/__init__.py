@@ -1,0 +1,1 @@
+"""mri_cs package."""
