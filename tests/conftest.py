@@ -1,0 +1,33 @@
+"""Fixtures shared by the whole suite."""
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")  # no screen on CI
+
+
+@pytest.fixture
+def execute_notebook(monkeypatch):
+    """Return ``run(path, env=None, timeout=600)`` that executes a notebook headless and returns it.
+
+    The kernel is this interpreter (its folder goes first on PATH), ``env`` entries are
+    exported to it (e.g. the run folder the report should read), and it starts in the
+    notebook's own folder. A failing cell raises ``nbclient.exceptions.CellExecutionError``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(path, env=None, timeout=600):
+        path = Path(path)
+        monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+        monkeypatch.setenv("MPLBACKEND", "Agg")
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, str(value))
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        return nb
+
+    return run
