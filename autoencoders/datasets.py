@@ -1,0 +1,313 @@
+"""Data loading for every task, in the datasets' real on-disk formats.
+
+Small image sets (CIFAR-10, MNIST, STL-10 labelled) are decoded once into ``uint8``
+tensors and served by :class:`TensorBatches`, which augments whole batches in torch:
+no per-image PIL work in the training loop, which keeps a 2-core CPU busy with the
+network rather than with data loading. The 2.6 GB STL-10 unlabelled split and the
+brain-tumour ``.mat`` files are read lazily.
+
+A missing or unreadable dataset raises :class:`DataError` with a message that says
+which files are expected where; ``main.py`` prints it as one line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+STL10_MEAN = (0.4467, 0.4398, 0.4066)
+STL10_STD = (0.2603, 0.2566, 0.2713)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class DataError(RuntimeError):
+    """A dataset is missing or malformed; the message tells the user what to provide."""
+
+
+# ----------------------------------------------------------------- batching
+class TensorBatches:
+    """Mini-batches from in-memory ``uint8`` images ``(N, C, H, W)`` and labels ``(N,)``.
+
+    Yields ``(x, y)`` with ``x`` float in ``[0, 1]``, or standardised with ``mean``/``std``
+    per channel. ``augment`` applies a random crop (``pad`` pixels of reflection padding)
+    and a random horizontal flip to every image. ``channels_last`` returns ``x`` in that
+    memory format, which oneDNN convolutions on CPU run faster on.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        augment: bool = False,
+        pad: int = 4,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
+        channels_last: bool = False,
+        generator: torch.Generator | None = None,
+    ):
+        if images.ndim != 4 or images.dtype != torch.uint8:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        self.images, self.labels = images, labels.long()
+        self.batch_size, self.shuffle, self.augment, self.pad = batch_size, shuffle, augment, pad
+        c = images.shape[1]
+        self.mean = torch.tensor(mean).view(1, c, 1, 1) if mean is not None else None
+        self.std = torch.tensor(std).view(1, c, 1, 1) if std is not None else None
+        self.channels_last = channels_last
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        padded = F.pad(x, (self.pad,) * 4, mode="reflect")
+        dy = torch.randint(0, 2 * self.pad + 1, (b,), generator=self.generator).tolist()
+        dx = torch.randint(0, 2 * self.pad + 1, (b,), generator=self.generator).tolist()
+        flip = (torch.rand(b, generator=self.generator) < 0.5).tolist()
+        out = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
+        return torch.where(torch.tensor(flip).view(b, 1, 1, 1), out.flip(-1), out)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            x = self.images[idx].float().div_(255)
+            if self.augment:
+                x = self._augment(x)
+            if self.mean is not None:
+                x = (x - self.mean) / self.std
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, self.labels[idx]
+
+
+# ----------------------------------------------------------------- CIFAR-10
+def _read_image_folder(root: Path, classes: list[str], desc: str) -> tuple[torch.Tensor, torch.Tensor]:
+    files = [(f, label) for label, c in enumerate(classes) for f in sorted((root / c).glob("*.png"))]
+    if not files:
+        raise DataError(f"no PNG images in {root}/<class>/")
+    images = []
+    for f, _ in tqdm(files, desc=desc, leave=False):
+        try:
+            images.append(torchvision.io.decode_image(str(f), mode=torchvision.io.ImageReadMode.RGB))
+        except RuntimeError as e:
+            raise DataError(f"cannot decode {f}: {e}") from e
+    shapes = {tuple(im.shape) for im in images}
+    if len(shapes) != 1:
+        raise DataError(f"images in {root} differ in size: {sorted(shapes)[:3]}")
+    return torch.stack(images), torch.tensor([label for _, label in files])
+
+
+def load_cifar10(data_dir: str | Path, download: bool = False) -> dict:
+    """CIFAR-10 as ``uint8`` tensors: ``train_x (N, 3, 32, 32)``, ``train_y``, ``test_x``, ``test_y``, ``classes``, ``source``.
+
+    Two layouts are read, looked for in ``data_dir`` and ``data_dir/CIFAR10``:
+    image folders ``train/<class>/*.png`` and ``test/<class>/*.png``, or torchvision's
+    ``cifar-10-batches-py/`` (downloaded there when ``download`` is set and the machine is online).
+    """
+    data_dir = Path(data_dir)
+    for root in (data_dir, data_dir / "CIFAR10"):
+        if (root / "train").is_dir() and (root / "test").is_dir():
+            classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+            train_x, train_y = _read_image_folder(root / "train", classes, "reading CIFAR-10 train")
+            test_x, test_y = _read_image_folder(root / "test", classes, "reading CIFAR-10 test")
+            return dict(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y, classes=classes,
+                        source=f"CIFAR-10 image folders in {root}")  # fmt: skip
+        if (root / "cifar-10-batches-py").is_dir() or (download and root == data_dir):
+            try:
+                train = torchvision.datasets.CIFAR10(root, train=True, download=download)
+                test = torchvision.datasets.CIFAR10(root, train=False, download=download)
+            except Exception as e:  # torchvision raises RuntimeError (corrupt) or URLError (offline)
+                raise DataError(f"cannot read CIFAR-10 from {root / 'cifar-10-batches-py'}: {e}") from e
+            as_tensor = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+            return dict(train_x=as_tensor(train.data), train_y=torch.tensor(train.targets), test_x=as_tensor(test.data),
+                        test_y=torch.tensor(test.targets), classes=list(train.classes),
+                        source=f"CIFAR-10 python batches in {root / 'cifar-10-batches-py'}")  # fmt: skip
+    raise DataError(
+        f"CIFAR-10 not found in {data_dir}: expected train/<class>/*.png and test/<class>/*.png "
+        "(or a CIFAR10/ sub-folder holding them), or torchvision's cifar-10-batches-py/; "
+        "pass --download to fetch it from www.cs.toronto.edu/~kriz/cifar.html"
+    )
+
+
+# -------------------------------------------------------------------- MNIST
+def load_mnist(data_dir: str | Path, download: bool = False) -> dict:
+    """MNIST as ``uint8`` tensors ``train_x (60000, 1, 28, 28)``, ``train_y``, ``test_x``, ``test_y``.
+
+    Reads torchvision's layout ``data_dir/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``.
+    """
+    try:
+        train = torchvision.datasets.MNIST(data_dir, train=True, download=download)
+        test = torchvision.datasets.MNIST(data_dir, train=False, download=download)
+    except Exception as e:
+        raise DataError(
+            f"MNIST not found or unreadable in {Path(data_dir) / 'MNIST' / 'raw'} ({e}); expected the idx files "
+            "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; "
+            "pass --download to fetch them"
+        ) from e
+    return dict(train_x=train.data.unsqueeze(1), train_y=train.targets, test_x=test.data.unsqueeze(1),
+                test_y=test.targets, source=f"MNIST idx files in {Path(data_dir) / 'MNIST' / 'raw'}")  # fmt: skip
+
+
+# ------------------------------------------------------------------- STL-10
+STL10_FILES = {"train": ("train_X.bin", "train_y.bin"), "test": ("test_X.bin", "test_y.bin"), "unlabeled": ("unlabeled_X.bin", None)}
+
+
+def load_stl10(data_dir: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """One STL-10 split from the official binary files in ``data_dir/stl10_binary/``.
+
+    Returns ``images`` as a read-only ``uint8`` memory map ``(N, 3, 96, 96)`` (so the 2.6 GB
+    unlabelled split is never loaded whole) and ``labels`` in ``0..9`` (``None`` for
+    ``"unlabeled"``). The files store each image column-major, hence the final transpose.
+    """
+    if split not in STL10_FILES:
+        raise ValueError(f"split must be one of {sorted(STL10_FILES)}, got {split!r}")
+    root = Path(data_dir) / "stl10_binary"
+    x_name, y_name = STL10_FILES[split]
+    if download and not (root / x_name).exists():
+        try:
+            torchvision.datasets.STL10(data_dir, split=split, download=True)
+        except Exception as e:
+            raise DataError(f"cannot download STL-10 into {data_dir}: {e}") from e
+    if not (root / x_name).exists() or (y_name and not (root / y_name).exists()):
+        raise DataError(
+            f"STL-10 {split} split not found: expected {root / x_name}" + (f" and {root / y_name}" if y_name else "")
+            + " (the stl10_binary/ folder of stl10_binary.tar.gz from cs.stanford.edu/~acoates/stl10; --download fetches it)"
+        )  # fmt: skip
+    size = (root / x_name).stat().st_size
+    if size == 0 or size % (3 * 96 * 96):
+        raise DataError(f"{root / x_name} has {size} bytes, not a whole number of 3x96x96 images")
+    images = np.memmap(root / x_name, dtype=np.uint8, mode="r").reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2)
+    if y_name is None:
+        return images, None
+    labels = np.fromfile(root / y_name, dtype=np.uint8).astype(np.int64) - 1
+    if len(labels) != len(images) or labels.min() < 0 or labels.max() > 9:
+        raise DataError(f"{root / y_name} must hold one label in 1..10 per image of {root / x_name}")
+    return images, labels
+
+
+class UnlabeledImages(Dataset):
+    """Images of a ``uint8`` array ``(N, C, H, W)`` (e.g. a memory map) as float ``(C, H, W)`` in ``[0, 1]``."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.images[i])).float().div_(255)
+
+
+# ------------------------------------------------------------- brain tumour
+def _mat_number(path: Path) -> tuple[int, str]:
+    m = re.fullmatch(r"(\d+)", path.stem)
+    return (int(m.group(1)) if m else 1 << 62, path.name)
+
+
+def find_brain_tumour_files(data_dir: str | Path) -> list[Path]:
+    """The Figshare ``<n>.mat`` files anywhere under ``data_dir``, in numeric order."""
+    files = sorted(Path(data_dir).rglob("*.mat"), key=_mat_number)
+    if not files:
+        raise DataError(
+            f"no .mat files under {data_dir}: expected the Figshare brain-tumour dataset (1.mat ... 3064.mat, "
+            "MATLAB v7.3 with cjdata/image and cjdata/tumorMask), from figshare.com/articles/dataset/brain_tumor_dataset/1512427 "
+            "(unzip the four brainTumorDataPublic_*.zip parts into one folder)"
+        )
+    return files
+
+
+def read_brain_tumour_mat(path: str | Path, size: int = 240) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read one Figshare slice: image ``(1, size, size)`` scaled to ``[0, 1]`` and binary mask ``(1, size, size)``.
+
+    MATLAB stores arrays column-major, so h5py returns them transposed; ``.T`` restores the orientation.
+    """
+    try:
+        with h5py.File(path, "r") as f:
+            image = np.asarray(f["cjdata"]["image"], dtype=np.float32).T
+            mask = np.asarray(f["cjdata"]["tumorMask"], dtype=np.float32).T
+    except (OSError, KeyError) as e:
+        raise DataError(f"{path} is not a MATLAB v7.3 file with cjdata/image and cjdata/tumorMask ({e})") from e
+    if image.ndim != 2 or image.shape != mask.shape:
+        raise DataError(f"{path}: image {image.shape} and tumorMask {mask.shape} must be the same 2-D shape")
+    image = torch.from_numpy(image)[None, None]
+    mask = torch.from_numpy(mask)[None, None]
+    image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
+    mask = (F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False) > 0.5).float()[0]
+    lo, hi = image.min(), image.max()
+    return (image - lo) / (hi - lo if hi > lo else 1.0), mask
+
+
+class BrainTumourSlices(Dataset):
+    """The Figshare ``.mat`` slices as ``(image, mask)`` pairs of shape ``(1, 240, 240)``, read on demand."""
+
+    def __init__(self, files: list[Path], size: int = 240):
+        self.files, self.size = files, size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return read_brain_tumour_mat(self.files[i], self.size)
+
+
+def split_indices(n: int, test_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic shuffled split of ``range(n)`` into train and test indices."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_test = max(1, round(n * test_fraction))
+    return sorted(order[n_test:]), sorted(order[:n_test])
+
+
+def synthetic_lesion_slices(n: int, size: int = 240, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Offline stand-in for the tumour set: SYNTHETIC lesions drawn into REAL MRI slices.
+
+    The slices are axial sections of the MNI152 T1 template shipped with nilearn (real anatomy,
+    no tumour); each gets one random bright or dark ellipse with soft edges inside the brain,
+    and the mask is that ellipse. Returns images ``(n, 1, size, size)`` in ``[0, 1]`` and masks.
+    """
+    from nilearn.datasets import load_mni152_template
+
+    volume = torch.from_numpy(np.asarray(load_mni152_template(resolution=1).get_fdata(), dtype=np.float32))
+    g = torch.Generator().manual_seed(seed)
+    z_lo, z_hi = int(volume.shape[2] * 0.25), int(volume.shape[2] * 0.7)
+    zs = torch.randint(z_lo, z_hi, (n,), generator=g)
+    slices = volume[:, :, zs].permute(2, 1, 0).flip(1)[:, None]  # (n, 1, y, x), anterior at the top
+    slices = F.interpolate(slices, size=(size, size), mode="bilinear", align_corners=False)
+    slices = slices / slices.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    images, masks = [], []
+    for img in slices:
+        inside = (img[0] > 0.3).nonzero()  # centre the lesion on brain tissue
+        cy, cx = inside[torch.randint(len(inside), (1,), generator=g)].float()[0]
+        ry, rx = (torch.rand(2, generator=g) * 22 + 8).tolist()
+        angle = float(torch.rand(1, generator=g)) * math.pi
+        c, s = math.cos(angle), math.sin(angle)
+        u, v = (xx - cx) * c + (yy - cy) * s, -(xx - cx) * s + (yy - cy) * c
+        r = torch.sqrt((u / rx) ** 2 + (v / ry) ** 2)
+        mask = (r <= 1).float()
+        contrast = float(torch.rand(1, generator=g)) * 0.35 + 0.25
+        sign = 1.0 if float(torch.rand(1, generator=g)) < 0.7 else -1.0  # mostly enhancing, like T1 contrast
+        texture = 1 + 0.15 * torch.randn(size, size, generator=g)
+        blob = torch.sigmoid((1 - r) * 12) * texture
+        noisy = img[0] + sign * contrast * blob + 0.02 * torch.randn(size, size, generator=g)
+        images.append(noisy.clamp(0, 1)[None])
+        masks.append(mask[None])
+    return torch.stack(images), torch.stack(masks)

@@ -1,0 +1,93 @@
+"""Figures for the run folders and the report. Every function returns the figure;
+:func:`save` writes it as PNG and closes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def save(fig: plt.Figure, path: str | Path) -> None:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def history_figure(history: dict[str, list[float]], title: str) -> plt.Figure:
+    """Training loss (left) and every test metric (right) against the epoch."""
+    fig, (ax_loss, ax_test) = plt.subplots(1, 2, figsize=(10, 3.5))
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    ax_loss.plot(epochs, history["train_loss"], marker=".", label="train loss")
+    if "test_loss" in history:
+        ax_loss.plot(epochs, history["test_loss"], marker=".", label="test loss")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title=f"{title}: loss")
+    ax_loss.legend()
+    for key, values in history.items():
+        if key.startswith("test_") and key != "test_loss":
+            ax_test.plot(epochs, values, marker=".", label=key)
+    ax_test.set(xlabel="epoch", title=f"{title}: test metrics")
+    ax_test.legend()
+    ax_test.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _show(ax: plt.Axes, image: np.ndarray | torch.Tensor) -> None:
+    image = np.asarray(image, dtype=np.float32)
+    if image.shape[0] == 1:
+        ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
+    else:
+        ax.imshow(np.clip(image.transpose(1, 2, 0), 0, 1))
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_rows_figure(rows: dict[str, np.ndarray | torch.Tensor], title: str) -> plt.Figure:
+    """One row per entry of ``rows`` (label -> images ``(N, C, H, W)`` in ``[0, 1]``), N columns."""
+    n = len(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n, 1.4 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for c in range(n):
+            _show(axes[r, c], images[c])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pairs_grid_figure(originals: np.ndarray, reconstructions: np.ndarray, title: str) -> plt.Figure:
+    """A 3x3 grid, each cell showing an original next to its reconstruction (nine images ``(9, C, H, W)``)."""
+    fig, axes = plt.subplots(3, 6, figsize=(10, 5.2))
+    for i in range(9):
+        r, c = divmod(i, 3)
+        _show(axes[r, 2 * c], originals[i])
+        _show(axes[r, 2 * c + 1], reconstructions[i])
+        if r == 0:
+            axes[r, 2 * c].set_title("original", fontsize=8)
+            axes[r, 2 * c + 1].set_title("reconstruction", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def segmentation_samples_figure(images: np.ndarray, masks: np.ndarray, preds: dict[int, np.ndarray], title: str) -> plt.Figure:
+    """Rows: the slice, the true mask, then the predicted probability after each kept epoch."""
+    n = len(images)
+    rows = 2 + len(preds)
+    fig, axes = plt.subplots(rows, n, figsize=(1.6 * n, 1.6 * rows), squeeze=False)
+    labels = ["slice", "true mask"] + [f"epoch {e}" for e in sorted(preds)]
+    data = [images, masks] + [preds[e] for e in sorted(preds)]
+    for r, (label, block) in enumerate(zip(labels, data)):
+        for c in range(n):
+            _show(axes[r, c], block[c])
+            if r == 0:
+                axes[r, c].contour(np.asarray(masks[c][0], dtype=np.float32), levels=[0.5], colors="r", linewidths=0.6)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
