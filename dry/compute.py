@@ -1,4 +1,4 @@
-"""Every number in ``dry/answers.md``, computed.
+"""Every number in dry/answers.md, computed.
 
 The numbers live in ``answers.md`` inside generated blocks::
 
