@@ -503,12 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--val-crop", type=positive_int, default=128, help="validation images are centre crops of this side")
     images.add_argument("--patch-size", type=positive_int, default=40, help="side of the training patches")
     images.add_argument("--batch-size", type=positive_int, default=16, help="patches per step")
-    images.add_argument("--steps", type=positive_int, default=2000, help="training steps per network")
+    images.add_argument("--steps", type=positive_int, default=3000, help="training steps per network")
     images.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (cosine decay to lr/20)")
     images.add_argument("--eval-every", type=positive_int, default=250, help="steps between validations")
-    images.add_argument("--depth", type=positive_int, default=5, help="3x3 convolution layers per network")
+    images.add_argument("--depth", type=positive_int, default=6, help="3x3 convolution layers per network")
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=fmt)
+    parser = argparse.ArgumentParser(prog="main.py", description=__doc__.split("\n\n")[0], formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("gradcheck", parents=[common], formatter_class=fmt,
@@ -522,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 512], help="hidden layer sizes")
     p.add_argument("--epochs", type=positive_int, default=10, help="passes over the training set")
     p.add_argument("--batch-size", type=positive_int, default=64, help="digits per SGD step")
-    p.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate")
+    p.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate")
     p.add_argument("--val-count", type=positive_int, default=5000, help="training digits held out for validation")
     p.set_defaults(func=cmd_inpaint)
 
@@ -539,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", choices=["motion", "gaussian"], default="motion", help="blur kernel shape")
     p.add_argument("--kernel-size", type=positive_int, default=9, help="blur kernel side (odd)")
     p.add_argument("--sigmas", type=noise_level, nargs="+", default=[0.005, 0.01, 0.02], help="noise levels")
-    p.add_argument("--channels", type=positive_int, default=64, help="hidden width of both networks")
+    p.add_argument("--channels", type=positive_int, default=32, help="hidden width of both networks")
     p.set_defaults(func=cmd_wiener)
     return parser
 

@@ -70,21 +70,20 @@ def gaussian_kernel(size: int, std: float) -> torch.Tensor:
 def motion_kernel(size: int, length: float, angle_deg: float) -> torch.Tensor:
     """Straight-line motion blur of ``length`` pixels at ``angle_deg``, in a ``(size, size)`` kernel summing to 1.
 
-    The line is sampled densely and each sample is spread bilinearly over its four
-    neighbouring pixels, so lengths and angles need not fall on the grid.
+    The segment is sampled at the midpoints of 8 equal pieces per pixel of length and
+    every sample adds to its nearest pixel, so a horizontal line of length ``L`` gives
+    ``L`` equal taps.
     """
     if size < 1 or size % 2 == 0 or not 0 < length <= size:
         raise ValueError(f"need an odd size and 0 < length <= size, got size={size}, length={length}")
     k = torch.zeros(size, size, dtype=torch.float64)
     c = size // 2
     theta = math.radians(angle_deg)
-    for t in torch.linspace(-(length - 1) / 2, (length - 1) / 2, int(8 * length) + 1).tolist():
-        row, col = c - t * math.sin(theta), c + t * math.cos(theta)
-        r0, c0 = math.floor(row), math.floor(col)
-        fr, fc = row - r0, col - c0
-        for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
-            if 0 <= r0 + dr < size and 0 <= c0 + dc < size:
-                k[r0 + dr, c0 + dc] += w
+    n = max(1, round(8 * length))
+    for i in range(n):
+        t = -length / 2 + (i + 0.5) * length / n
+        row, col = round(c - t * math.sin(theta)), round(c + t * math.cos(theta))
+        k[min(max(row, 0), size - 1), min(max(col, 0), size - 1)] += 1
     return (k / k.sum()).float()
 
 
