@@ -489,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, default=0, help="random seed (data splits, initialisation, noise)")
     common.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'...")
     common.add_argument("--results-root", default="runs", help="run folders go here")
-    common.add_argument("--name", default=None, help="run folder name (default: the sub-command)")
+    common.add_argument("--name", default=None, help="run folder name; None: the sub-command's name")
     common.add_argument("--quick", action="store_true", help="tiny smoke run: few steps, few images")
 
     trained = argparse.ArgumentParser(add_help=False, formatter_class=fmt)
