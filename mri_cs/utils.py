@@ -1,0 +1,124 @@
+"""Helpers for main.py, sweep.py and bench.py: k-space to image, evaluation, mask statistics, figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from common.metrics import batch_psnr, batch_ssim  # noqa: E402
+from mri_cs.data.transforms import complex_abs, ifft2  # noqa: E402
+
+
+def freq_to_image(kspace: torch.Tensor) -> torch.Tensor:
+    """Magnitude image ``(..., H, W)`` of a centred k-space ``(..., H, W, 2)`` (the course's ``freq.to_image``)."""
+    return complex_abs(ifft2(kspace))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, with_ssim: bool = False,
+             desc: str = "eval") -> dict[str, np.ndarray]:
+    """Per-image PSNR (and SSIM) of the model and of the zero-filled input over ``loader``.
+
+    Returns arrays of shape ``(N,)`` under ``psnr``, ``zero_filled_psnr`` (and ``ssim``, ``zero_filled_ssim``).
+    The zero-filled image uses the model's own (current) mask.
+    """
+    model.eval()
+    out: dict[str, list[torch.Tensor]] = {"psnr": [], "zero_filled_psnr": []}
+    if with_ssim:
+        out.update(ssim=[], zero_filled_ssim=[])
+    for kspace, target in tqdm(loader, desc=desc, leave=False):
+        kspace = kspace.to(device)
+        recon, zero_filled = model(kspace).cpu(), model.subsample(kspace).cpu()
+        out["psnr"].append(batch_psnr(recon, target))
+        out["zero_filled_psnr"].append(batch_psnr(zero_filled, target))
+        if with_ssim:
+            out["ssim"].append(batch_ssim(recon, target))
+            out["zero_filled_ssim"].append(batch_ssim(zero_filled, target))
+    return {k: torch.cat(v).numpy() for k, v in out.items()}
+
+
+def summarize(values: np.ndarray) -> dict[str, float]:
+    """``{"mean": ..., "std": ...}`` of per-image values (population std)."""
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def center_keep_fraction(mask: np.ndarray, area: float = 0.1) -> float:
+    """Fraction of k-space positions kept inside the central disc that covers ``area`` of k-space.
+
+    A uniform random mask gives about its keep fraction; a mask concentrated on the centre gives 1.
+    """
+    h, w = mask.shape
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot(yy - h // 2, xx - w // 2)
+    inside = r <= np.sqrt(area * h * w / np.pi)
+    return float(mask[inside].mean())
+
+
+def radial_keep_profile(mask: np.ndarray, bins: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Fraction of positions kept against distance from the k-space centre (normalised to 1 at the edge midpoint)."""
+    h, w = mask.shape
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((yy - h // 2) / (h / 2), (xx - w // 2) / (w / 2)).ravel()
+    edges = np.linspace(0, np.sqrt(2), bins + 1)
+    which = np.clip(np.digitize(r, edges) - 1, 0, bins - 1)
+    kept = np.bincount(which, weights=mask.ravel(), minlength=bins) / np.maximum(np.bincount(which, minlength=bins), 1)
+    return (edges[:-1] + edges[1:]) / 2, kept
+
+
+def save_mask_figure(mask: np.ndarray, path: Path, title: str) -> None:
+    """The binary mask and its radial keep profile."""
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 4))
+    ax0.imshow(mask, cmap="gray", vmin=0, vmax=1)
+    ax0.set_title(title)
+    ax0.axis("off")
+    radius, kept = radial_keep_profile(mask)
+    ax1.plot(radius, kept, marker="o")
+    ax1.axhline(mask.mean(), color="gray", ls="--", label=f"overall keep fraction {mask.mean():.2f}")
+    ax1.set(xlabel="distance from k-space centre (1 = edge)", ylabel="fraction kept", ylim=(-0.02, 1.02))
+    ax1.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def save_examples_figure(target: np.ndarray, zero_filled: np.ndarray, recon: np.ndarray, path: Path,
+                         psnrs: tuple[list[float], list[float]]) -> None:
+    """Rows of (target, zero-filled, reconstruction, |error| x 5) for images ``(N, H, W)``;
+    ``psnrs = (zero-filled PSNRs, reconstruction PSNRs)``."""
+    n = len(target)
+    fig, axes = plt.subplots(n, 4, figsize=(12, 3 * n), squeeze=False)
+    for i in range(n):
+        panels = [(target[i], "target"), (zero_filled[i], f"zero-filled {psnrs[0][i]:.1f} dB"),
+                  (recon[i], f"reconstruction {psnrs[1][i]:.1f} dB"),
+                  (np.clip(5 * np.abs(recon[i] - target[i]), 0, 1), "|error| x 5")]
+        for ax, (image, title) in zip(axes[i], panels):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(title)
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def save_curves_figure(history: list[dict], path: Path) -> None:
+    """Training loss and validation PSNR against epoch."""
+    epochs = [h["epoch"] for h in history]
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
+    ax0.plot(epochs, [h["train_loss"] for h in history], marker="o")
+    ax0.set(xlabel="epoch", ylabel="train L1 loss", yscale="log")
+    ax1.plot(epochs, [h["val_psnr"] for h in history], marker="o", label="reconstruction")
+    ax1.plot(epochs, [h["val_zero_filled_psnr"] for h in history], ls="--", label="zero-filled")
+    ax1.set(xlabel="epoch", ylabel="validation PSNR (dB)")
+    ax1.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

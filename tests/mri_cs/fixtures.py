@@ -1,0 +1,30 @@
+"""Tiny fastMRI-layout .h5 files, built in the real format (kspace complex64, reconstruction_esc, acquisition)."""
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+
+def write_volume(path: Path, rng: np.random.Generator, slices: int = 2, shape: tuple[int, int] = (40, 36)) -> np.ndarray:
+    """One volume; returns its complex images ``(slices, H, W)`` (the k-space is their centred FFT)."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    images = []
+    for _ in range(slices):
+        blob = np.exp(-(((yy - shape[0] / 2) / rng.uniform(4, 9)) ** 2 + ((xx - shape[1] / 2) / rng.uniform(4, 9)) ** 2))
+        images.append((blob + 0.1 * rng.random(shape)) * np.exp(1j * rng.uniform(0, np.pi)))
+    images = np.stack(images)
+    kspace = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(images, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    with h5py.File(path, "w") as f:
+        f.create_dataset("kspace", data=kspace.astype(np.complex64))
+        f.create_dataset("reconstruction_esc", data=np.abs(images).astype(np.float32))
+        f.attrs["acquisition"] = "CORPD_FBK"
+    return images
+
+
+def make_fastmri_dir(root: Path, n_train: int = 2, n_val: int = 4, slices: int = 2, shape=(40, 36), seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    for split, n in (("singlecoil_train", n_train), ("singlecoil_val", n_val)):
+        (root / split).mkdir(parents=True)
+        for i in range(n):
+            write_volume(root / split / f"file{split[-3:]}{i:03d}.h5", rng, slices, shape)
+    return root
