@@ -113,10 +113,11 @@ class DriveSplit:
     fov: np.ndarray
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _read_image(path: Path, mode: str) -> np.ndarray:
+    """Pixels of ``path`` converted to PIL ``mode`` ("RGB" or "L"; GIF palettes become grey levels)."""
     try:
         with Image.open(path) as im:
-            return np.array(im)
+            return np.array(im.convert(mode))
     except (OSError, UnidentifiedImageError) as e:
         raise DataError(f"cannot read image {path} ({e})") from None
 
@@ -134,13 +135,13 @@ def load_drive(root: str | Path, split: str) -> DriveSplit:
         masks = sorted((folder / "mask").glob(f"{number}_*mask.gif"))
         if not manual.is_file() or not masks:
             raise DataError(f"DRIVE {split} image {image_path.name} lacks {manual} or its mask/{number}_*mask.gif; expected {DRIVE_LAYOUT}")
-        rgb, vessel, fov = _read_image(image_path), _read_image(manual), _read_image(masks[0])
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or vessel.shape != rgb.shape[:2] or fov.shape[:2] != rgb.shape[:2]:
+        rgb, vessel, fov = _read_image(image_path, "RGB"), _read_image(manual, "L"), _read_image(masks[0], "L")
+        if vessel.shape != rgb.shape[:2] or fov.shape != rgb.shape[:2]:
             raise DataError(f"DRIVE {split} {number}: image {rgb.shape}, manual {vessel.shape} and mask {fov.shape} do not match")
         names.append(number)
         images.append(rgb.astype(np.uint8))
         vessels.append(vessel > 127)
-        fovs.append((fov[..., 0] if fov.ndim == 3 else fov) > 127)
+        fovs.append(fov > 127)
     return DriveSplit(names, np.stack(images), np.stack(vessels), np.stack(fovs))
 
 

@@ -167,7 +167,7 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, args: argpar
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == targets).sum())
         val = evaluate_classifier(model, x["val"], y["val"], args.batch_size, device)
         for key, value in (("train_loss", loss_sum / len(x["train"])), ("train_acc", correct / len(x["train"])), ("val_loss", val["loss"]), ("val_acc", val["acc"])):
@@ -314,12 +314,12 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
         if not torch.isfinite(loss):
             state["status"] = "diverged"
             state["diverged_at"] = it
-            print(f"{name}: loss is {float(loss)} at iteration {it}; recorded as diverged")
+            print(f"{name}: loss is {loss.item()} at iteration {it}; recorded as diverged")
             break
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        running.append(float(loss))
+        running.append(loss.item())
         if (it + 1) % args.eval_every == 0 or it + 1 == args.iters:
             val = sets["val"]
             val_dice = score_segmentation(predict_full(model, val["x"], multiple, device), val["y"], val["fov"], args.threshold, with_auc=False)["dice_mean"]

@@ -75,7 +75,7 @@ def test_dice_ce_is_half_dice_plus_half_bce():
     targets = (torch.rand(2, 1, 6, 6) > 0.5).float()
     got = DiceCELoss()(logits, targets)
     expected = 0.5 * reference_dice_loss(logits.detach().double(), targets.double(), 1.0) + 0.5 * float(nn.BCEWithLogitsLoss()(logits.detach(), targets))
-    assert float(got) == pytest.approx(expected, rel=1e-5)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
     got.backward()
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
 
