@@ -226,13 +226,14 @@ def run_stl10_ae(args: argparse.Namespace, device: torch.device) -> None:
 # -------------------------------------------------------------- segmentation
 def run_segment(args: argparse.Namespace, device: torch.device) -> None:
     if args.synthetic:
-        images, masks = datasets.synthetic_lesion_slices(min(args.synthetic, 16) if args.quick else args.synthetic, seed=args.seed)
+        n = min(args.synthetic, 16) if args.quick else args.synthetic
+        images, masks = datasets.synthetic_lesion_slices(n, size=args.size, seed=args.seed)
         full = TensorDataset(images, masks)
         source = f"SYNTHETIC lesions drawn into real MNI152 T1 slices (nilearn), {len(full)} slices; NOT the Figshare brain-tumour dataset"
     else:
         files = datasets.find_brain_tumour_files(args.data_dir)
         datasets.read_brain_tumour_mat(files[0])  # fail early, with one line, on a wrong format
-        full = datasets.BrainTumourSlices(files[:16] if args.quick else files)
+        full = datasets.BrainTumourSlices(files[:16] if args.quick else files, size=args.size)
         source = f"Figshare brain-tumour .mat files in {args.data_dir} ({len(full)} slices)"
     train_idx, test_idx = datasets.split_indices(len(full), 0.2, args.seed)
     g = torch.Generator().manual_seed(args.seed)
@@ -304,17 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--synthetic", type=int, default=0, metavar="N",
                            help="offline demo: N real MNI152 slices with SYNTHETIC lesions instead of the Figshare files")  # fmt: skip
             p.add_argument("--sample-every", type=int, default=2, help="keep sample predictions every this many epochs")
+            p.add_argument("--size", type=int, default=240, help="slices are resized to size x size (a multiple of 16)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.epochs = args.epochs or (1 if args.quick else args.default_epochs)
+    if args.epochs is None:
+        args.epochs = 1 if args.quick else args.default_epochs
     for key in ("epochs", "batch_size", "workers", "synthetic", "sample_every", "max_unlabeled", "classifier_epochs"):
         value = getattr(args, key, None)
         if value is not None and value < (0 if key in ("workers", "synthetic") else 1):
             parser.error(f"--{key.replace('_', '-')} must be positive, got {value}")
+    if getattr(args, "size", 16) % 16 or getattr(args, "size", 16) < 16:
+        parser.error(f"--size must be a positive multiple of 16 (the network pools four times), got {args.size}")
     if getattr(args, "noise_std", 0) < 0:
         parser.error(f"--noise-std must be non-negative, got {args.noise_std}")
     try:
