@@ -108,7 +108,8 @@ def run_conv(args: argparse.Namespace, run_dir: Path) -> dict:
     axes[0].set_title("skimage.data.brick()")
     for ax, (name, kernel) in zip(axes[1:], kernels.items()):
         out = discrete_2d_convolution(image, kernel)
-        ax.imshow(out if "blur" in name else np.abs(out), cmap="gray")
+        shown = out if "blur" in name else np.abs(out)
+        ax.imshow(shown, cmap="gray", vmax=np.percentile(shown, 99.5))  # a few strong edges would dim the rest
         ax.set_title(name if "blur" in name else f"|{name}|")
     for ax in axes:
         ax.axis("off")
@@ -496,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--results-root", type=Path, default=Path("runs"), help="run folders go here")
     common.add_argument("--name", default=None, help="run folder name (default: derived from the command)")
     common.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoints")
-    common.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes that override the settings above, for tests")
+    common.add_argument("--quick", action="store_true", help="smoke mode for tests: tiny sizes that override the size flags")
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -511,24 +512,24 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("--data-dir", type=Path, default=Path("data_cache/medmnist"), help="folder with <dataset>.npz")
     cls.add_argument("--dataset", default="pathmnist", help="MedMNIST file name without .npz (pathmnist, pneumoniamnist, ...)")
     cls.add_argument("--download", action=argparse.BooleanOptionalAction, default=True, help="fetch a missing file from Zenodo (needs internet)")
-    cls.add_argument("--epochs", type=positive_int, default=10)
-    cls.add_argument("--batch-size", type=positive_int, default=128)
+    cls.add_argument("--epochs", type=positive_int, default=10, help="training epochs for each model")
+    cls.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size")
     cls.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (same for both models)")
-    cls.add_argument("--weight-decay", type=float, default=0.0)
+    cls.add_argument("--weight-decay", type=float, default=0.0, help="Adam L2 penalty (same for both models)")
     cls.add_argument("--hidden-sizes", type=positive_int, nargs="+", default=[512, 256], help="MLP hidden layer widths")
     cls.add_argument("--activation", choices=["relu", "tanh", "sigmoid"], default="relu", help="MLP activation")
 
     seg = sub.add_parser("segment", parents=[common], formatter_class=fmt, help="DRIVE vessel segmentation studies")
     seg.add_argument("--data-dir", type=Path, default=Path("data_cache/DRIVE"), help="DRIVE root with training/ and test/")
     seg.add_argument("--study", choices=STUDIES, default="skip", help="skip: U-Net with/without skips; lr: Adam learning-rate sweep; augment: four augmentations; pretrained: smp ResNet-18 U-Net, ImageNet encoder vs scratch")
-    seg.add_argument("--iters", type=positive_int, default=3000, help="training iterations (patch batches) per run")
-    seg.add_argument("--batch-size", type=positive_int, default=8)
-    seg.add_argument("--patch-size", type=positive_int, default=96, help="training patch side (pixels)")
+    seg.add_argument("--iters", type=positive_int, default=1200, help="training iterations (patch batches) per run")
+    seg.add_argument("--batch-size", type=positive_int, default=8, help="patches per iteration")
+    seg.add_argument("--patch-size", type=positive_int, default=64, help="training patch side (pixels)")
     seg.add_argument("--base-channels", type=positive_int, default=16, help="U-Net width of the first block (the paper: 64)")
     seg.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (all studies but lr)")
     seg.add_argument("--lrs", type=positive_float, nargs="+", default=[1e-1, 1e-2, 1e-3, 1e-4, 1e-5], help="learning rates of the lr study")
     seg.add_argument("--augmentation", choices=AUGMENTATIONS, default="flip", help="augmentation (all studies but augment)")
-    seg.add_argument("--eval-every", type=positive_int, default=250, help="validation and checkpoint interval (iterations)")
+    seg.add_argument("--eval-every", type=positive_int, default=200, help="validation and checkpoint interval (iterations)")
     seg.add_argument("--val-images", type=positive_int, default=4, help="training images held out for validation")
     seg.add_argument("--threshold", type=float, default=0.5, help="probability threshold for the vessel mask")
     seg.add_argument("--encoder-weights", type=Path, default=None, help="ResNet-18 ImageNet state dict (torchvision or timm) for the pretrained study")
@@ -545,6 +546,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--encoder-weights {args.encoder_weights} does not exist")
     if args.command == "segment" and not 0 < args.threshold < 1:
         parser.error(f"--threshold must lie in (0, 1), got {args.threshold}")
+    if args.command == "segment" and args.patch_size % (32 if args.study == "pretrained" else 16):
+        parser.error(f"--patch-size must be a multiple of {32 if args.study == 'pretrained' else 16} (the network downsamples that much), got {args.patch_size}")
     try:
         device = pick_device(args.device)
     except (ValueError, RuntimeError) as e:

@@ -30,7 +30,7 @@ def test_classify_run_names_the_dataset_and_scores_both_models(quick_runs):
     assert (root / "classify-pneumoniamnist" / "curves.png").is_file()
 
 
-def test_classify_resume_continues_from_the_checkpoint(quick_runs, medmnist_dir, tmp_path):
+def test_classify_resume_continues_from_the_checkpoint(medmnist_dir, tmp_path):
     args = ["classify", "--data-dir", str(medmnist_dir), "--dataset", "pneumoniamnist", "--results-root", str(tmp_path), "--device", "cpu", "--quick"]
     first = cli.main(args)
     again = cli.main([*args, "--resume"])  # all epochs done: no training, same weights, same test score
@@ -90,6 +90,7 @@ def test_encoder_weights_load_into_the_smp_encoder(tmp_path):
         (["classify", "--lr", "-1"], "positive number"),
         (["conv", "--device", "cuda:7"], "CUDA is not available"),
         (["segment", "--encoder-weights", "/nonexistent/resnet18.pth"], "does not exist"),
+        (["segment", "--patch-size", "40"], "multiple of 16"),
     ],
 )
 def test_bad_flags_end_with_one_usage_error(argv, message, capsys, tmp_path):
