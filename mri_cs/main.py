@@ -44,12 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learn-mask", action="store_true", help="learn the mask jointly with the network")
     p.add_argument("--mask-lr", type=float, default=0.05, help="step of mask_grad on the normalised score gradient")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate of the network (cosine-annealed)")
-    p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=25, help="training epochs (at most 2 with --quick)")
+    p.add_argument("--batch-size", type=int, default=8, help="slices per training step")
     p.add_argument("--data-dir", default=None,
                    help="fastMRI folder with singlecoil_train/ and singlecoil_val/; default: the MNI152 template in nilearn")
     p.add_argument("--resolution", type=int, default=128, help="images are resampled to R x R")
-    p.add_argument("--model", choices=sorted(MODELS), default="unet")
+    p.add_argument("--model", choices=sorted(MODELS), default="unet",
+                   help="unet: residual U-Net with data consistency (models/model.py); vanilla: one 3x3 conv")
     p.add_argument("--width", type=int, default=16, help="channels of the U-Net's first level (unet only)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...; default: CUDA when available")
     p.add_argument("--seed", type=int, default=0, help="seeds the initial mask scores, the split and training")
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-root", default="runs", help="run folders are created here")
     p.add_argument("--run-name", default=None, help="run folder name; default: <model>_drop<rate>_<fixed|learned>")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
-    p.add_argument("--quick", action="store_true", help="smoke run: 32x32 images, 2 epochs, a few slices, tiny network")
+    p.add_argument("--quick", action="store_true", help="smoke run: 32x32 images, <= 2 epochs, 16/8/8 slices, tiny network")
     return p
 
 
@@ -75,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.num_workers < 0:
         parser.error(f"--num-workers must not be negative, got {args.num_workers}")
     if args.quick:
-        args.resolution, args.epochs, args.width, args.batch_size = 32, 2, 8, 4
+        args.resolution, args.epochs, args.width, args.batch_size = 32, min(args.epochs, 2), 8, 4
     if args.resolution < 16 or args.resolution % 8:
         parser.error(f"--resolution must be a multiple of 8 and at least 16 (the U-Net pools 3 times), got {args.resolution}")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():

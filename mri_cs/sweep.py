@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sweep.py", description=__doc__.split("\n\n")[0],
                                      epilog="Other options (--epochs, --quick, --device, ...) are passed on to main.py.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--drop-rates", type=float, nargs="+", default=DROP_RATES)
+    parser.add_argument("--drop-rates", type=float, nargs="+", default=DROP_RATES,
+                        help="drop rates to run, in this order; each gets a fixed- and a learned-mask case")
     parser.add_argument("--results-root", default="runs/sweep", help="one run folder per case, and the tables, go here")
     parser.add_argument("--baseline-drop", type=float, default=0.3, help="drop rate of the vanilla baseline run")
     args, passthrough = parser.parse_known_args(argv)
