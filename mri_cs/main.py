@@ -37,6 +37,10 @@ FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "d
 PROG = "main.py"
 
 
+class ResumeError(Exception):
+    """--resume cannot continue this run; the message is for the user."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -101,7 +105,7 @@ def run(args: argparse.Namespace) -> dict:
     run_dir = make_run_dir(args.results_root, args.run_name)
     ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
     if args.resume and not ckpt_path.exists():
-        raise DataError(f"--resume: no checkpoint at {ckpt_path}")
+        raise ResumeError(f"--resume: no checkpoint at {ckpt_path}")
     device = torch.device(args.device)
 
     datasets, data_info = build_datasets(args.data_dir, args.resolution, args.seed)
@@ -111,8 +115,11 @@ def run(args: argparse.Namespace) -> dict:
         data_info["sizes_used"] = {k: len(d) for k, d in datasets.items()}
     print(f"data: {data_info['dataset']} at {args.resolution}x{args.resolution}; "
           f"slices train/val/test = {len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}")
-    loader = lambda name, shuffle=False, generator=None: DataLoader(  # noqa: E731
-        datasets[name], batch_size=args.batch_size, shuffle=shuffle, generator=generator, num_workers=args.num_workers)
+
+    def loader(name: str, shuffle: bool = False, generator: torch.Generator | None = None) -> DataLoader:
+        return DataLoader(datasets[name], batch_size=args.batch_size, shuffle=shuffle, generator=generator,
+                          num_workers=args.num_workers)
+
     shuffle_gen = torch.Generator()
     train_loader, val_loader = loader("train", True, shuffle_gen), loader("val")
 
@@ -129,7 +136,7 @@ def run(args: argparse.Namespace) -> dict:
         ckpt = load_checkpoint(ckpt_path, device)
         changed = [k for k in FIXED_ON_RESUME if ckpt["args"].get(k) != vars(args)[k]]
         if changed:
-            raise DataError(f"--resume: {', '.join(changed)} differ from the checkpoint's run; use the same arguments")
+            raise ResumeError(f"--resume: {', '.join(changed)} differ from the checkpoint's run; use the same arguments")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -217,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     try:
         return run(args)
-    except DataError as e:
+    except (DataError, ResumeError) as e:
         sys.exit(f"{PROG}: error: {e}")
 
 
