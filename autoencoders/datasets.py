@@ -280,8 +280,9 @@ def synthetic_lesion_slices(n: int, size: int = 240, seed: int = 0) -> tuple[tor
     """Offline stand-in for the tumour set: SYNTHETIC lesions drawn into REAL MRI slices.
 
     The slices are axial sections of the MNI152 T1 template shipped with nilearn (real anatomy,
-    no tumour); each gets one random bright or dark ellipse with soft edges inside the brain,
-    and the mask is that ellipse. Returns images ``(n, 1, size, size)`` in ``[0, 1]`` and masks.
+    no tumour); each gets one ellipse of random size and orientation with soft edges inside the
+    brain, either ring-enhancing (dark core, bright rim) or homogeneously bright, and the mask is
+    that ellipse. Returns images ``(n, 1, size, size)`` in ``[0, 1]`` and masks.
     """
     from nilearn.datasets import load_mni152_template
 
@@ -303,11 +304,12 @@ def synthetic_lesion_slices(n: int, size: int = 240, seed: int = 0) -> tuple[tor
         u, v = (xx - cx) * c + (yy - cy) * s, -(xx - cx) * s + (yy - cy) * c
         r = torch.sqrt((u / rx) ** 2 + (v / ry) ** 2)
         mask = (r <= 1).float()
-        contrast = float(torch.rand(1, generator=g)) * 0.35 + 0.25
-        sign = 1.0 if float(torch.rand(1, generator=g)) < 0.7 else -1.0  # mostly enhancing, like T1 contrast
-        texture = 1 + 0.15 * torch.randn(size, size, generator=g)
-        blob = torch.sigmoid((1 - r) * 12) * texture
-        noisy = img[0] + sign * contrast * blob + 0.02 * torch.randn(size, size, generator=g)
+        # half ring-enhancing (dark core, bright rim, like a glioma), half homogeneously bright
+        bright = 0.9 + 0.1 * float(torch.rand(1, generator=g))
+        core = 0.1 + 0.2 * float(torch.rand(1, generator=g)) if float(torch.rand(1, generator=g)) < 0.5 else bright
+        level = torch.where(r < 0.65, torch.tensor(core), torch.tensor(bright)) * (1 + 0.1 * torch.randn(size, size, generator=g))
+        alpha = torch.sigmoid((1 - r) * 15)  # soft edge
+        noisy = img[0] * (1 - alpha) + alpha * level + 0.02 * torch.randn(size, size, generator=g)
         images.append(noisy.clamp(0, 1)[None])
         masks.append(mask[None])
     return torch.stack(images), torch.stack(masks)

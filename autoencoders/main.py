@@ -113,8 +113,10 @@ def run_mnist(args: argparse.Namespace, device: torch.device) -> None:
 
     clean = test_x[:10].float() / 255
     noisy = helper.add_noise(clean, args.noise_std, torch.Generator().manual_seed(0))
+    out = {}
     with torch.no_grad():
-        out = {key: m(inp.to(device)).cpu() for key, m in trained.items() for inp in [noisy if key[1] == "denoising" else clean]}
+        for (name, task), model in trained.items():
+            out[(name, task)] = model((noisy if task == "denoising" else clean).to(device)).cpu()
     plots.save(plots.image_rows_figure({"original": clean, "linear": out[("linear", "reconstruction")],
                                         "conv": out[("conv", "reconstruction")]}, "MNIST reconstruction"),
                run_dir / "reconstruction.png")  # fmt: skip

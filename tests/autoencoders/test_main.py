@@ -22,7 +22,7 @@ def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
     for name, files in expected.items():
         run = quick_runs / name
         config = load_json(run / "config.json")
-        assert config["device"] == "cpu" and config["dataset"], name
+        assert config["device"].split(":")[0] in ("cpu", "cuda") and config["dataset"], name
         assert (run / "metrics.json").exists(), name
         for f in files:
             assert (run / f).exists(), f"{name}/{f}"
