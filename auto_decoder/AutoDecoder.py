@@ -27,14 +27,14 @@ class Decoder(nn.Module):
       7x7 -> 14x14 -> 28x28. Clothing images are built from local edges and
       textures that recur anywhere in the frame, which weight-shared transposed
       convolutions model with few parameters (a kernel of 4 with stride 2 covers
-      every output pixel evenly, avoiding checkerboard artefacts). A dense
-      256 -> 784 output layer would need ~4x the weights of the whole conv stack.
+      every output pixel evenly, avoiding checkerboard artefacts). The two
+      layers hold 8.5 k weights where a dense 1568 -> 784 layer would need 1.2 M.
     * ``Sigmoid``: pixels are intensities in [0, 1], and the reconstruction loss is
       the Bernoulli negative log-likelihood (binary cross-entropy).
 
-    About 0.47 M parameters with ``latent_dim=32``; one epoch of the 60,000 training
-    images takes seconds on a CPU, which is what lets every run of the assignment
-    (including the full-set ones) fit on a laptop.
+    About 0.42 M parameters with ``latent_dim=32`` (most in the second linear
+    layer); a training step on 32 images takes a few milliseconds on a CPU, so every
+    run of the assignment, including the full-set ones, fits on a laptop.
     """
 
     def __init__(self, latent_dim: int = 32, hidden: int = 256, channels: int = 32) -> None:

@@ -146,7 +146,7 @@ def cmd_latent_model(args: argparse.Namespace) -> None:
     history = state.get("history", [])
 
     # Training: decoder and the latents of the batch's images move together.
-    t0 = time.time()
+    t0, seconds_before = time.time(), state.get("train_seconds", 0.0)
     for epoch in (bar := tqdm(range(state.get("epoch", 0), args.epochs), desc=model_name, unit="epoch")):
         decoder.train()
         total, recon_total = 0.0, 0.0
@@ -162,27 +162,27 @@ def cmd_latent_model(args: argparse.Namespace) -> None:
         history.append({"epoch": epoch + 1, "loss": total / len(train_ds), "reconstruction": recon_total / len(train_ds)})
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
         state = {"decoder": decoder.state_dict(), "latents": latents.state_dict(), "opt_decoder": opt_decoder.state_dict(),
-                 "opt_latents": opt_latents.state_dict(), "epoch": epoch + 1, "history": history}
+                 "opt_latents": opt_latents.state_dict(), "epoch": epoch + 1, "history": history,
+                 "train_seconds": seconds_before + time.time() - t0}
         save_checkpoint(ckpt_path, state)
-    train_seconds = time.time() - t0
+    train_seconds = state.get("train_seconds", 0.0)
     train_loss = mean_reconstruction_loss(decoder, latents, train_dl, device)
 
     # Test: the decoder is frozen, a fresh table is fitted to the test images.
     test_latents = make_table(args, len(test_ds)).to(device)
-    t0 = time.time()
-    if "test_latents" in state:
-        test_latents.load_state_dict(state["test_latents"])
-        test_loss = state["test_loss"]
-    else:
+    if "test_latents" not in state:
+        t0 = time.time()
         opt = torch.optim.SparseAdam(list(test_latents.parameters()), lr=args.latent_lr)
         test_loss = evaluate_model(decoder, test_dl, opt, test_latents, args.test_epochs, device)
-        save_checkpoint(ckpt_path, {**state, "test_latents": test_latents.state_dict(), "test_loss": test_loss})
-    test_seconds = time.time() - t0
+        state = {**state, "test_latents": test_latents.state_dict(), "test_loss": test_loss, "test_seconds": time.time() - t0}
+        save_checkpoint(ckpt_path, state)
+    test_latents.load_state_dict(state["test_latents"])
+    test_loss, test_seconds = state["test_loss"], state["test_seconds"]
     print(f"reconstruction loss (BCE per pixel): train {train_loss:.4f}, test {test_loss:.4f}, gap {test_loss - train_loss:+.4f}")
 
     metrics = {
         "model": model_name,
-        "family": getattr(latents, "family", None) and latents.family.name,
+        "family": args.family if args.command == "vad" else None,
         "train_size": len(train_ds),
         "test_size": len(test_ds),
         "train_reconstruction_loss": train_loss,
@@ -227,8 +227,10 @@ def analyse(args, run_dir: Path, decoder, latents, test_latents, train_ds: Index
     za, zb = test_latents.mean(torch.tensor([a, b], device=device))
     t = torch.linspace(0, 1, 7, device=device)[:, None]  # endpoints + 5 evenly spaced steps
     row = decoder((1 - t) * za + t * zb).cpu()
+    originals = torch.full_like(row, float("nan"))
+    originals[[0, -1]] = test_ds.batch([a, b])
     save_image_grid(
-        {"originals": test_ds.batch([a, b]), model_name: row}, run_dir / "interpolation.png",
+        {"test images": originals, model_name: row}, run_dir / "interpolation.png",
         f"{model_name}: test {a} ({CLASS_NAMES[test_ds.labels[a]]}) -> test {b} ({CLASS_NAMES[test_ds.labels[b]]})",
     )
     np.save(run_dir / "interpolation.npy", row.numpy())

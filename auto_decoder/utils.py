@@ -192,7 +192,8 @@ def plot_tsne(
 
 
 def save_image_grid(rows: dict[str, torch.Tensor], path: str | Path, title: str = "") -> None:
-    """Save images as a grid, one labelled row per entry of ``rows`` (each ``(K, 1, 28, 28)``)."""
+    """Save images as a grid, one labelled row per entry of ``rows`` (each ``(K, 1, 28, 28)``);
+    an all-NaN image leaves its cell empty."""
     ncols = max(len(v) for v in rows.values())
     fig, axes = plt.subplots(len(rows), ncols, figsize=(1.3 * ncols + 1.2, 1.4 * len(rows) + 0.4), squeeze=False)
     for r, (name, images) in enumerate(rows.items()):
@@ -202,7 +203,7 @@ def save_image_grid(rows: dict[str, torch.Tensor], path: str | Path, title: str 
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
-            if c < len(images):
+            if c < len(images) and not images[c].isnan().all():
                 ax.imshow(images[c, 0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1)
             else:
                 ax.axis("off")
