@@ -503,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--val-crop", type=positive_int, default=128, help="validation images are centre crops of this side")
     images.add_argument("--patch-size", type=positive_int, default=40, help="side of the training patches")
     images.add_argument("--batch-size", type=positive_int, default=16, help="patches per step")
-    images.add_argument("--steps", type=positive_int, default=3000, help="training steps per network")
+    images.add_argument("--steps", type=positive_int, default=2500, help="training steps per network")
     images.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (cosine decay to lr/20)")
     images.add_argument("--eval-every", type=positive_int, default=250, help="steps between validations")
     images.add_argument("--depth", type=positive_int, default=6, help="3x3 convolution layers per network")
