@@ -74,14 +74,13 @@ def cmd_classifier(args: argparse.Namespace) -> None:
     device, train_ds, train_dl, test_ds, test_dl, run_dir = setup(args, "classifier")
     model = FashionClassifier().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    ckpt_path, start = run_dir / "checkpoint.pt", 0
+    ckpt_path, state = run_dir / "checkpoint.pt", {}
     if args.resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        start = state["epoch"]
-    t0 = time.time()
-    for epoch in (bar := tqdm(range(start, args.epochs), desc="classifier", unit="epoch")):
+    t0, seconds_before = time.time(), state.get("train_seconds", 0.0)
+    for epoch in (bar := tqdm(range(state.get("epoch", 0), args.epochs), desc="classifier", unit="epoch")):
         model.train()
         for indices, x in train_dl:
             loss = F.cross_entropy(model(x.to(device)), train_ds.labels[indices].to(device))
@@ -89,13 +88,15 @@ def cmd_classifier(args: argparse.Namespace) -> None:
             loss.backward()
             opt.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
-        save_checkpoint(ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1})
+        state = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
+                 "train_seconds": seconds_before + time.time() - t0}
+        save_checkpoint(ckpt_path, state)
     probs, labels = classify(model, test_ds.images.unsqueeze(1).float() / 255.0, device), test_ds.labels
     metrics = {
         "test_accuracy": accuracy(probs, labels),
         "real_test_images": sample_quality(probs),  # the ceiling a generator could reach
         "epochs": args.epochs,
-        "train_seconds": time.time() - t0,
+        "train_seconds": state.get("train_seconds", 0.0),
     }
     save_json(run_dir / "metrics.json", metrics)
     print(f"test accuracy {metrics['test_accuracy']:.4f}; real test images classified with confidence >= 0.9: "
