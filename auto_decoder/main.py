@@ -236,6 +236,8 @@ def analyse(args, run_dir: Path, decoder, latents, test_latents, train_ds: Index
     )
     np.save(run_dir / "interpolation.npy", row.numpy())
     out = {"interpolation_pair": [a, b], "interpolation_classes": [CLASS_NAMES[test_ds.labels[a]], CLASS_NAMES[test_ds.labels[b]]]}
+    # How far the learned latents are from the prior's spread (1 for N(0, I)): prior draws land among them only if close.
+    out["train_latent_std"] = float(latents.mean(torch.arange(len(train_ds), device=device)).std())
 
     # Sample quality: 1,000 prior draws, scored by the classifier.
     classifier = load_classifier(Path(args.classifier or Path(args.results_root) / "classifier" / "checkpoint.pt"), device)
