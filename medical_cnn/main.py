@@ -144,9 +144,27 @@ def auc_score(labels: torch.Tensor, probs: torch.Tensor) -> float | None:
         return None
 
 
-def train_classifier(name: str, model: nn.Module, x: dict, y: dict, args: argparse.Namespace, device: torch.device, ckpt_path: Path) -> dict:
-    """Adam + cross-entropy for ``args.epochs``; keeps the epoch with the best validation accuracy for the test."""
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image of ``(B, C, H, W)`` by up to ``max_shift`` pixels (borders reflected)."""
+    if max_shift == 0:
+        return x
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (max_shift,) * 4, mode="reflect")
+    offsets = torch.randint(2 * max_shift + 1, (len(x), 2), generator=generator).tolist()
+    return torch.stack([p[:, dy : dy + height, dx : dx + width] for p, (dy, dx) in zip(padded, offsets)])
+
+
+def class_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Inverse class frequency ``N / (K * n_c)``, so every class weighs the same in the loss (a missing class gets 0)."""
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    return torch.where(counts > 0, len(labels) / (n_classes * counts.clamp_min(1)), torch.zeros_like(counts))
+
+
+def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torch.Tensor | None, args: argparse.Namespace, device: torch.device, ckpt_path: Path) -> dict:
+    """Adam + (optionally class-weighted) cross-entropy for ``args.epochs`` on randomly shifted images;
+    keeps the epoch with the best validation accuracy for the test."""
     model.to(device)
+    weight = weight.to(device) if weight is not None else None
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     history = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
     start_epoch, best = 0, {"val_acc": -1.0, "epoch": -1, "state": None}
@@ -162,9 +180,9 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, args: argpar
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # same order whether resumed or not
         loss_sum, correct = 0.0, 0
         for idx in iterate_batches(len(x["train"]), args.batch_size, generator):
-            inputs, targets = x["train"][idx].to(device), y["train"][idx].to(device)
+            inputs, targets = random_shift(x["train"][idx], args.shift, generator).to(device), y["train"][idx].to(device)
             logits = model(inputs)
-            loss = F.cross_entropy(logits, targets)
+            loss = F.cross_entropy(logits, targets, weight=weight)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -202,6 +220,7 @@ def run_classify(args: argparse.Namespace, run_dir: Path, device: torch.device, 
     save_json(run_dir / "config.json", config)
     print(f"dataset {data.name}: {data.n_channels} channel(s), {data.n_classes} classes, " + ", ".join(f"{s} {len(v)}" for s, v in y.items()))
 
+    weight = class_weights(y["train"], data.n_classes) if args.balanced else None
     builders = {
         "mlp": lambda: MLP(data.n_channels * x["train"].shape[2] * x["train"].shape[3], args.hidden_sizes, data.n_classes, args.activation),
         "mobilenet": lambda: MobileNet(data.n_classes, in_channels=data.n_channels),
@@ -209,7 +228,7 @@ def run_classify(args: argparse.Namespace, run_dir: Path, device: torch.device, 
     results = {}
     for name, build in builders.items():
         seed_everything(args.seed)
-        results[name] = train_classifier(name, build(), x, y, args, device, run_dir / f"{name}.pt")
+        results[name] = train_classifier(name, build(), x, y, weight, args, device, run_dir / f"{name}.pt")
         print(f"{name}: test accuracy {results[name]['test_acc']:.4f}, AUC {results[name]['test_auc']} ({data.name})")
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -518,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("--weight-decay", type=float, default=0.0, help="Adam L2 penalty (same for both models)")
     cls.add_argument("--hidden-sizes", type=positive_int, nargs="+", default=[512, 256], help="MLP hidden layer widths")
     cls.add_argument("--activation", choices=["relu", "tanh", "sigmoid"], default="relu", help="MLP activation")
+    cls.add_argument("--shift", type=int, choices=range(0, 8), default=2, metavar="{0..7}", help="random translation of training images by up to this many pixels (both models; 0: none)")
+    cls.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=True, help="weight the training cross-entropy by inverse class frequency (both models)")
 
     seg = sub.add_parser("segment", parents=[common], formatter_class=fmt, help="DRIVE vessel segmentation studies")
     seg.add_argument("--data-dir", type=Path, default=Path("data_cache/DRIVE"), help="DRIVE root with training/ and test/")

@@ -109,3 +109,23 @@ def test_missing_data_ends_with_one_line_saying_what_is_expected(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["classify", "--data-dir", str(tmp_path), "--no-download", "--results-root", str(tmp_path), "--quick"])
     assert "pathmnist.npz" in str(exit_info.value.code) and "\n" not in str(exit_info.value.code)
+
+
+def test_class_weights_balance_the_classes():
+    labels = torch.tensor([0, 0, 0, 1, 2, 2])
+    weights = cli.class_weights(labels, 4)
+    torch.testing.assert_close(weights, torch.tensor([6 / 12, 6 / 4, 6 / 8, 0.0]))
+    per_class = weights * torch.bincount(labels, minlength=4)
+    assert torch.allclose(per_class[:3], per_class[0].expand(3))
+
+
+def test_random_shift_translates_within_the_limit():
+    x = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).reshape(2, 1, 8, 8)
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(cli.random_shift(x, 0, generator), x)
+    shifted = cli.random_shift(x, 2, generator)
+    assert shifted.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
+    for p, s in zip(padded, shifted):
+        crops = [p[:, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(c, s) for c in crops)
