@@ -225,6 +225,8 @@ def run_classify(args: argparse.Namespace, run_dir: Path, device: torch.device, 
         "mlp": lambda: MLP(data.n_channels * x["train"].shape[2] * x["train"].shape[3], args.hidden_sizes, data.n_classes, args.activation),
         "mobilenet": lambda: MobileNet(data.n_classes, in_channels=data.n_channels),
     }
+    if args.resize:  # Table 1 halves the size five times: 28x28 inputs reach 1x1 after the fourth stride-2 stage
+        builders["mobilenet"] = lambda: nn.Sequential(nn.Upsample(size=args.resize, mode="bilinear", align_corners=False), MobileNet(data.n_classes, in_channels=data.n_channels))
     results = {}
     for name, build in builders.items():
         seed_everything(args.seed)
@@ -470,7 +472,7 @@ def run_segment(args: argparse.Namespace, run_dir: Path, device: torch.device, c
 
     if examples:
         test = sets["test"]
-        fig, axes = plt.subplots(1, 2 + len(examples), figsize=(3.6 * (2 + len(examples)), 3.9))
+        fig, axes = plt.subplots(1, 2 + len(examples), figsize=(3.6 * (2 + len(examples)), 4.3))
         axes[0].imshow(test["rgb"][0])
         axes[0].set_title(f"DRIVE test {described['images']['test'][0]}")
         axes[1].imshow(test["y"][0], cmap="gray")
@@ -538,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("--hidden-sizes", type=positive_int, nargs="+", default=[512, 256], help="MLP hidden layer widths")
     cls.add_argument("--activation", choices=["relu", "tanh", "sigmoid"], default="relu", help="MLP activation")
     cls.add_argument("--shift", type=int, choices=range(0, 8), default=2, metavar="{0..7}", help="random translation of training images by up to this many pixels (both models; 0: none)")
+    cls.add_argument("--resize", type=int, default=0, help="resize MobileNet's input to this square size (bilinear; the paper uses 224); 0 keeps the file's 28x28")
     cls.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=True, help="weight the training cross-entropy by inverse class frequency (both models)")
 
     seg = sub.add_parser("segment", parents=[common], formatter_class=fmt, help="DRIVE vessel segmentation studies")
@@ -567,6 +570,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--encoder-weights {args.encoder_weights} does not exist")
     if args.command == "segment" and not 0 < args.threshold < 1:
         parser.error(f"--threshold must lie in (0, 1), got {args.threshold}")
+    if args.command == "classify" and args.resize < 0:
+        parser.error(f"--resize must be 0 (off) or a positive size, got {args.resize}")
     if args.command == "segment" and args.patch_size % (32 if args.study == "pretrained" else 16):
         parser.error(f"--patch-size must be a multiple of {32 if args.study == 'pretrained' else 16} (the network downsamples that much), got {args.patch_size}")
     try:

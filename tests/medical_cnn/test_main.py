@@ -129,3 +129,10 @@ def test_random_shift_translates_within_the_limit():
     for p, s in zip(padded, shifted):
         crops = [p[:, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)]
         assert any(torch.equal(c, s) for c in crops)
+
+
+def test_classify_can_resize_mobilenet_inputs(medmnist_dir, tmp_path):
+    metrics = cli.main(["classify", "--data-dir", str(medmnist_dir), "--dataset", "pneumoniamnist", "--results-root", str(tmp_path), "--device", "cpu", "--quick", "--resize", "32"])
+    state = load_checkpoint(tmp_path / "classify-pneumoniamnist" / "mobilenet.pt")["model"]
+    assert any(key.startswith("1.stem") for key in state)  # the upsampling layer comes first
+    assert 0.0 <= metrics["mobilenet"]["test_acc"] <= 1.0
