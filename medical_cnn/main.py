@@ -324,12 +324,15 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
         generator.set_state(ckpt["generator"])
         state = ckpt["state"]
         print(f"{name}: resumed at iteration {state['iteration']}")
+
+    def save() -> None:
+        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "state": state})
+
     fit_x, fit_y = sets["fit"]["x"], sets["fit"]["y"]
     start, running = time.time(), []
-    progress = tqdm(range(state["iteration"], args.iters), desc=f"train {name}", initial=state["iteration"], total=args.iters)
+    first = state["iteration"] if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
+    progress = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters)
     for it in progress:
-        if state["status"] != "ok":
-            break
         model.train()
         x, y = augment(*sample_patches(fit_x, fit_y, args.patch_size, args.batch_size, generator), augmentation, generator)
         loss = loss_fn(model(x.to(device)), y.to(device))
@@ -337,6 +340,7 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
             state["status"] = "diverged"
             state["diverged_at"] = it
             print(f"{name}: loss is {loss.item()} at iteration {it}; recorded as diverged")
+            save()
             break
         optimizer.zero_grad()
         loss.backward()
@@ -353,9 +357,7 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
                 state["best"] = {"val_dice": val_dice, "iteration": it + 1, "state": copy.deepcopy(model.state_dict())}
             state["iteration"] = it + 1
             progress.set_postfix(loss=state["history"]["train_loss"][-1], val_dice=round(val_dice, 4))
-            save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "state": state})
-    if state["status"] != "ok":
-        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "state": state})
+            save()
     result = {
         "status": state["status"],
         "lr": lr,

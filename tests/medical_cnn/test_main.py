@@ -136,3 +136,14 @@ def test_classify_can_resize_mobilenet_inputs(medmnist_dir, tmp_path):
     state = load_checkpoint(tmp_path / "classify-pneumoniamnist" / "mobilenet.pt")["model"]
     assert any(key.startswith("1.stem") for key in state)  # the upsampling layer comes first
     assert 0.0 <= metrics["mobilenet"]["test_acc"] <= 1.0
+
+
+def test_segment_resume_continues_exactly_where_it_stopped(drive_dir, tmp_path):
+    tiny = ["segment", "--data-dir", str(drive_dir), "--device", "cpu", "--study", "skip", "--eval-every", "1", "--patch-size", "32", "--batch-size", "2", "--base-channels", "4", "--val-images", "1"]
+    straight = cli.main([*tiny, "--results-root", str(tmp_path / "a"), "--iters", "4"])
+    cli.main([*tiny, "--results-root", str(tmp_path / "b"), "--iters", "2"])
+    resumed = cli.main([*tiny, "--results-root", str(tmp_path / "b"), "--iters", "4", "--resume"])
+    for variant in ("unet-skip", "unet-noskip"):
+        assert resumed["variants"][variant]["history"]["iteration"] == [1, 2, 3, 4]
+        for key in ("train_loss", "val_dice"):
+            assert resumed["variants"][variant]["history"][key] == pytest.approx(straight["variants"][variant]["history"][key], rel=1e-4)
