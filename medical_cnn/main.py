@@ -417,7 +417,10 @@ def load_drive_sets(args: argparse.Namespace) -> tuple[dict, dict]:
 def augmentation_figure(sets: dict, args: argparse.Namespace, path: Path) -> None:
     """Four example patches under each strategy, the vessel mask outlined in red."""
     generator = torch.Generator().manual_seed(args.seed)
-    x, y = sample_patches(sets["fit"]["x"], sets["fit"]["y"], args.patch_size, 4, generator)
+    x, y = sample_patches(sets["fit"]["x"], sets["fit"]["y"], args.patch_size, 16, generator)
+    inside = (x != 0).float().mean((1, 2, 3)) > 0.9  # show patches within the field of view, first
+    order = torch.argsort(inside.float(), descending=True, stable=True)[:4]
+    x, y = x[order], y[order]
     fig, axes = plt.subplots(len(AUGMENTATIONS), 4, figsize=(9, 2.3 * len(AUGMENTATIONS)), squeeze=False)
     for row, strategy in enumerate(AUGMENTATIONS):
         xa, ya = augment(x, y, strategy, torch.Generator().manual_seed(args.seed + row))
