@@ -28,7 +28,7 @@ ZENODO_URL = "https://zenodo.org/records/10519652/files/{name}.npz?download=1"
 
 
 class DataError(Exception):
-    """Missing or malformed data; the message is one line meant for the user."""
+    """Missing or malformed input file (data, weights, checkpoint); the message is one line meant for the user."""
 
 
 # --------------------------------------------------------------------------- MedMNIST

@@ -119,6 +119,18 @@ def run_conv(args: argparse.Namespace, run_dir: Path) -> dict:
     return metrics
 
 
+# =========================================================================== training helpers
+def resume_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> dict:
+    """Load model and optimiser state from ``path`` for ``--resume``; the whole checkpoint is returned."""
+    try:
+        ckpt = load_checkpoint(path, device)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (RuntimeError, KeyError, ValueError, EOFError) as e:
+        raise DataError(f"cannot resume from {path}: it does not match this model and flags ({str(e).splitlines()[0]}); delete it or run without --resume") from None
+    return ckpt
+
+
 # =========================================================================== classify
 def iterate_batches(n: int, batch_size: int, generator: torch.Generator | None = None):
     """Index batches over ``range(n)``, shuffled when a generator is given."""
@@ -169,9 +181,7 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torc
     history = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
     start_epoch, best = 0, {"val_acc": -1.0, "epoch": -1, "state": None}
     if args.resume and ckpt_path.is_file():
-        ckpt = load_checkpoint(ckpt_path, device)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
         start_epoch, history, best = ckpt["epoch"], ckpt["history"], ckpt["best"]
         print(f"{name}: resumed after epoch {start_epoch}")
     start = time.time()
@@ -318,9 +328,7 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
     generator = torch.Generator().manual_seed(args.seed)
     state = {"iteration": 0, "status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}, "best": {"val_dice": -1.0, "iteration": 0, "state": None}}
     if args.resume and ckpt_path.is_file():
-        ckpt = load_checkpoint(ckpt_path, device)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
         generator.set_state(ckpt["generator"])
         state = ckpt["state"]
         print(f"{name}: resumed at iteration {state['iteration']}")

@@ -147,3 +147,11 @@ def test_segment_resume_continues_exactly_where_it_stopped(drive_dir, tmp_path):
         assert resumed["variants"][variant]["history"]["iteration"] == [1, 2, 3, 4]
         for key in ("train_loss", "val_dice"):
             assert resumed["variants"][variant]["history"][key] == pytest.approx(straight["variants"][variant]["history"][key], rel=1e-4)
+
+
+def test_resuming_with_other_flags_ends_with_one_line(drive_dir, tmp_path):
+    tiny = ["segment", "--data-dir", str(drive_dir), "--device", "cpu", "--results-root", str(tmp_path), "--iters", "1", "--eval-every", "1", "--patch-size", "32", "--batch-size", "2", "--val-images", "1"]
+    cli.main([*tiny, "--base-channels", "4"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*tiny, "--base-channels", "8", "--resume"])
+    assert "cannot resume" in str(exit_info.value.code) and "\n" not in str(exit_info.value.code)
