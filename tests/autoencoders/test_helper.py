@@ -37,7 +37,7 @@ def test_dice_loss_sums_over_the_whole_batch_and_has_the_right_gradient():
     p = torch.rand(3, 1, 5, 5, dtype=torch.float64, requires_grad=True)
     t = (torch.rand(3, 1, 5, 5) > 0.5).double()
     loss = helper.dice_loss(p, t)
-    a, b = float((p * t).sum()), float((p**2).sum() + (t**2).sum())
+    a, b = float((p * t).sum().detach()), float((p.detach() ** 2).sum() + (t**2).sum())
     assert float(loss) == pytest.approx(1 - (2 * a + 1e-6) / (b + 1e-6), rel=1e-6)
     loss.backward()
     manual = -(2 * t * (b + 1e-6) - (2 * a + 1e-6) * 2 * p.detach()) / (b + 1e-6) ** 2
