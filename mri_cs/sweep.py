@@ -104,8 +104,11 @@ def main(argv: list[str] | None = None) -> None:
         case = ["--drop-rate", str(drop), "--model", model] + (["--learn-mask"] if kind == "learned" else [])
         name = f"{'vanilla_' if model == 'vanilla' else ''}drop{drop:g}_{kind}"
         rows.append(row(model, drop, kind, run_case(root, name, case, passthrough), name))
-        write_table(rows, root)  # after every case, so an interrupted sweep still leaves its table
-    write_figure(root, sorted(args.drop_rates))
+        # After every case, so that a sweep cut short still leaves its table and figure.
+        write_table(rows, root)
+        done = sorted(d for d in args.drop_rates if all((root / f"drop{d:g}_{k}" / "example.npz").exists() for k in ("fixed", "learned")))
+        if done:
+            write_figure(root, done)
     print((root / "results.md").read_text())
     print(f"[sweep] wrote {root / 'results.csv'}, {root / 'results.md'}, {root / 'sweep.png'}")
 
