@@ -38,7 +38,7 @@ def test_dice_loss_sums_over_the_whole_batch_and_has_the_right_gradient():
     t = (torch.rand(3, 1, 5, 5) > 0.5).double()
     loss = helper.dice_loss(p, t)
     a, b = float((p * t).sum().detach()), float((p.detach() ** 2).sum() + (t**2).sum())
-    assert float(loss) == pytest.approx(1 - (2 * a + 1e-6) / (b + 1e-6), rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(1 - (2 * a + 1e-6) / (b + 1e-6), rel=1e-6)
     loss.backward()
     manual = -(2 * t * (b + 1e-6) - (2 * a + 1e-6) * 2 * p.detach()) / (b + 1e-6) ** 2
     torch.testing.assert_close(p.grad, manual, rtol=1e-4, atol=1e-6)
