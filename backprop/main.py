@@ -288,15 +288,21 @@ def noisy_pairs(images: list[torch.Tensor], sigmas: list[float], seed: int) -> d
     return {s: [add_noise(im, s, generator) for im in images] for s in sigmas}
 
 
-def cmd_ablation(args: argparse.Namespace) -> None:
-    """Residual CNN denoisers with / without biases and with two widths, evaluated at three noise levels."""
-    device = pick_device(args.device)
+def load_image_splits(args: argparse.Namespace):
+    """Train/validation/test images; validation crops keep model selection cheap, --quick keeps two tiny ones."""
     splits = load_natural_images(args.data_dir, args.test_dir, args.val_count, args.seed, args.patch_size)
     if args.quick:
         splits.val = [center_crop(im, 64) for im in splits.val[:2]]
         splits.test = [center_crop(im, 64) for im in splits.test[:2]]
     else:
         splits.val = [center_crop(im, args.val_crop) for im in splits.val]
+    return splits
+
+
+def cmd_ablation(args: argparse.Namespace) -> None:
+    """Residual CNN denoisers with / without biases and with two widths, evaluated at three noise levels."""
+    device = pick_device(args.device)
+    splits = load_image_splits(args)
     run_dir = start_run(args, splits.source, device)
     low, high = args.train_sigma
     val_sigmas = [s for s in args.test_sigmas if low <= s <= high] or [high]
@@ -386,12 +392,7 @@ def cmd_wiener(args: argparse.Namespace) -> None:
     """Wiener deconvolution alone, a CNN alone, and a CNN after Wiener, at three noise levels."""
     device = pick_device(args.device)
     seed_everything(args.seed)
-    splits = load_natural_images(args.data_dir, args.test_dir, args.val_count, args.seed, args.patch_size)
-    if args.quick:
-        splits.val = [center_crop(im, 64) for im in splits.val[:2]]
-        splits.test = [center_crop(im, 64) for im in splits.test[:2]]
-    else:
-        splits.val = [center_crop(im, args.val_crop) for im in splits.val]
+    splits = load_image_splits(args)
     kernel = make_kernel(args.kernel, args.kernel_size)
     run_dir = start_run(args, splits.source, device)
     sigmas = args.sigmas
