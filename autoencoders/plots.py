@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+# No matplotlib.use() here: a notebook importing this module keeps its inline backend, and
+# matplotlib picks the headless Agg backend by itself when there is no display.
+import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 

@@ -23,7 +23,6 @@ def execute_notebook(monkeypatch):
     def run(path, env=None, timeout=600):
         path = Path(path)
         monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-        monkeypatch.setenv("MPLBACKEND", "Agg")
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, str(value))
         nb = nbformat.read(path, as_version=4)
