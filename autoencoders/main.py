@@ -49,6 +49,14 @@ def _start_run(args: argparse.Namespace, device: torch.device, dataset: str, **e
     return run_dir
 
 
+def _splits(data: dict, quick: bool, quick_train: int, quick_test: int) -> tuple[torch.Tensor, ...]:
+    """``(train_x, train_y, test_x, test_y)`` of a loaded dataset; ``--quick`` keeps the first few images."""
+    train_x, train_y, test_x, test_y = data["train_x"], data["train_y"], data["test_x"], data["test_y"]
+    if quick:
+        (train_x, train_y), (test_x, test_y) = _subset(train_x, train_y, quick_train), _subset(test_x, test_y, quick_test)
+    return train_x, train_y, test_x, test_y
+
+
 def _finish_run(run_dir: Path, history: dict, figure_title: str, **metrics) -> None:
     save_json(run_dir / "metrics.json", {**metrics, "history": history})
     plots.save(plots.history_figure(history, figure_title), run_dir / "history.png")
@@ -58,9 +66,7 @@ def _finish_run(run_dir: Path, history: dict, figure_title: str, **metrics) -> N
 # ------------------------------------------------------------------ CIFAR-10
 def run_cifar(args: argparse.Namespace, device: torch.device) -> None:
     data = datasets.load_cifar10(args.data_dir, args.download)
-    train_x, train_y, test_x, test_y = data["train_x"], data["train_y"], data["test_x"], data["test_y"]
-    if args.quick:
-        (train_x, train_y), (test_x, test_y) = _subset(train_x, train_y, 256), _subset(test_x, test_y, 128)
+    train_x, train_y, test_x, test_y = _splits(data, args.quick, quick_train=256, quick_test=128)
     g = torch.Generator().manual_seed(args.seed)
     norm = dict(mean=datasets.CIFAR10_MEAN, std=datasets.CIFAR10_STD, channels_last=True)
     train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, augment=True, generator=g, **norm)
@@ -84,9 +90,7 @@ def run_cifar(args: argparse.Namespace, device: torch.device) -> None:
 # --------------------------------------------------------------------- MNIST
 def run_mnist(args: argparse.Namespace, device: torch.device) -> None:
     data = datasets.load_mnist(args.data_dir, args.download)
-    train_x, train_y, test_x, test_y = data["train_x"], data["train_y"], data["test_x"], data["test_y"]
-    if args.quick:
-        (train_x, train_y), (test_x, test_y) = _subset(train_x, train_y, 512), _subset(test_x, test_y, 256)
+    train_x, train_y, test_x, test_y = _splits(data, args.quick, quick_train=512, quick_test=256)
     g = torch.Generator().manual_seed(args.seed)
     train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, generator=g)
     test_loader = datasets.TensorBatches(test_x, test_y, 1000)

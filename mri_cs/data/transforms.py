@@ -18,22 +18,22 @@ def _check_complex(x: torch.Tensor, name: str = "input") -> None:
         raise ValueError(f"{name} must have shape (..., H, W, 2), got {tuple(x.shape)}")
 
 
+def _centred(x: torch.Tensor, transform) -> torch.Tensor:
+    """Apply an orthonormal FFT ``transform`` with the zero frequency at the centre of ``(..., H, W, 2)``."""
+    z = torch.fft.ifftshift(torch.view_as_complex(x.contiguous()), dim=(-2, -1))
+    return torch.view_as_real(torch.fft.fftshift(transform(z, norm="ortho"), dim=(-2, -1)))
+
+
 def fft2(image: torch.Tensor) -> torch.Tensor:
     """Centred orthonormal 2-D FFT: complex image ``(..., H, W, 2)`` -> k-space ``(..., H, W, 2)``."""
     _check_complex(image, "image")
-    x = torch.view_as_complex(image.contiguous())
-    x = torch.fft.ifftshift(x, dim=(-2, -1))
-    x = torch.fft.fft2(x, norm="ortho")
-    return torch.view_as_real(torch.fft.fftshift(x, dim=(-2, -1)))
+    return _centred(image, torch.fft.fft2)
 
 
 def ifft2(kspace: torch.Tensor) -> torch.Tensor:
     """Centred orthonormal 2-D inverse FFT: k-space ``(..., H, W, 2)`` -> complex image ``(..., H, W, 2)``."""
     _check_complex(kspace, "kspace")
-    x = torch.view_as_complex(kspace.contiguous())
-    x = torch.fft.ifftshift(x, dim=(-2, -1))
-    x = torch.fft.ifft2(x, norm="ortho")
-    return torch.view_as_real(torch.fft.fftshift(x, dim=(-2, -1)))
+    return _centred(kspace, torch.fft.ifft2)
 
 
 def complex_abs(x: torch.Tensor) -> torch.Tensor:
