@@ -12,7 +12,7 @@ def test_report_notebook_reads_the_tiny_runs(quick_runs, execute_notebook):
         for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
     )
     assert "no finished run" not in text
-    for expected in ("pneumoniamnist", "unet-noskip", "diverged", "aug-affine", "skipped", "DRIVE"):
+    for expected in ("pneumoniamnist", "mobilenet ahead in", "unet-noskip", "diverged", "aug-affine", "skipped", "DRIVE"):
         assert expected in text
     images = sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
     assert images >= 8
