@@ -131,3 +131,4 @@ def test_report_notebook_runs_on_the_quick_runs(runs, execute_notebook):
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "No finished" not in text
     assert "4ch_nobias" in text and "Wiener+net" in text and "--quick smoke run" in text
+    assert "best model - noisy input" in text and "### `ablation`" in text
