@@ -21,11 +21,11 @@ from pathlib import Path
 # No matplotlib.use() here: a notebook importing this module keeps its inline backend, and
 # matplotlib picks the headless Agg backend by itself when there is no display.
 import matplotlib.pyplot as plt
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.manifold import TSNE  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
-from torchvision.datasets import FashionMNIST  # noqa: E402
+import numpy as np
+import torch
+from sklearn.manifold import TSNE
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets import FashionMNIST
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 CSV_FILES = {"train": "fashion-mnist_train.csv", "test": "fashion-mnist_test.csv"}

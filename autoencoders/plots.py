@@ -8,8 +8,8 @@ from pathlib import Path
 # No matplotlib.use() here: a notebook importing this module keeps its inline backend, and
 # matplotlib picks the headless Agg backend by itself when there is no display.
 import matplotlib.pyplot as plt
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 
 def save(fig: plt.Figure, path: str | Path) -> None:

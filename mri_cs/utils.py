@@ -7,14 +7,14 @@ from pathlib import Path
 # No matplotlib.use() here: a notebook importing this module keeps its inline backend, and
 # matplotlib picks the headless Agg backend by itself when there is no display.
 import matplotlib.pyplot as plt
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
-from common.metrics import batch_psnr, batch_ssim  # noqa: E402
-from mri_cs.data.transforms import complex_abs, ifft2  # noqa: E402
+from common.metrics import batch_psnr, batch_ssim
+from mri_cs.data.transforms import complex_abs, ifft2
 
 
 def freq_to_image(kspace: torch.Tensor) -> torch.Tensor:
