@@ -15,12 +15,16 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
+
+from common.cli import RunError
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -28,6 +32,8 @@ def pick_device(name: str | None = None) -> torch.device:
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name} requested but MPS is not available on this machine")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name} requested but CUDA is not available on this machine")
     return device
@@ -40,9 +46,74 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_run_dir(results_root: str | Path, name: str) -> Path:
-    """Create (or reuse, for ``--resume``) the folder ``results_root/name``."""
+def _check_writable(folder: Path) -> None:
+    """Raise :class:`RunError` unless ``folder`` exists as a writable folder or could be created."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunError(f"cannot create run folders under {folder}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunError(f"cannot create run folders under {folder}: {probe} is not writable")
+
+
+def check_run_dir(results_root: str | Path, name: str, *, resume: bool = False, overwrite: bool = False,
+                  args: dict[str, Any] | None = None, fixed_on_resume: tuple[str, ...] = ()) -> Path:
+    """Validate the run folder ``results_root/name`` for a new or resumed run; write nothing.
+
+    A new run refuses a folder that already holds files (unless ``overwrite``); ``resume``
+    needs the folder's ``config.json``, and every key of ``fixed_on_resume`` in ``args`` must
+    equal the value stored in that config's ``"args"``. Raises :class:`RunError`.
+    """
     run_dir = Path(results_root) / name
+    _check_writable(run_dir)
+    if resume:
+        config_path = run_dir / "config.json"
+        if not config_path.is_file():
+            raise RunError(f"--resume: there is no run in {run_dir}; start it without --resume")
+        stored = load_json(config_path).get("args", {})
+        changed = [k for k in fixed_on_resume if args is not None and k in stored and stored[k] != _jsonable(args.get(k))]
+        if changed:
+            detail = ", ".join(f"--{k.replace('_', '-')} {stored[k]!r} (now {args.get(k)!r})" for k in changed)
+            raise RunError(f"--resume: {run_dir} was started with {detail}; resume it with the same arguments")
+    elif run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
+        raise RunError(f"{run_dir} already holds a run; add --resume to continue it, --overwrite to replace it, "
+                       f"or choose another --name")
+    return run_dir
+
+
+@contextmanager
+def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, resume: bool = False,
+               overwrite: bool = False, fixed_on_resume: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Open the run folder once the data has been checked: validate (:func:`check_run_dir`),
+    then create it and write ``config.json`` (kept as it is on ``resume``).
+
+    ``config`` holds the arguments under ``"args"``. If the body fails before any
+    checkpoint (``*.pt``) exists, a folder created here is removed again, so a failed
+    run leaves nothing behind; an interrupted run with a checkpoint stays for ``--resume``.
+    """
+    run_dir = check_run_dir(results_root, name, resume=resume, overwrite=overwrite,
+                            args=config.get("args"), fixed_on_resume=fixed_on_resume)
+    if overwrite and not resume and run_dir.exists():
+        shutil.rmtree(run_dir)
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        save_json(run_dir / "config.json", config)
+    try:
+        yield run_dir
+    except BaseException:
+        if created and not any(run_dir.glob("*.pt")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def make_run_dir(results_root: str | Path, name: str) -> Path:
+    """Create (or reuse) the folder ``results_root/name`` without any check; prefer :func:`run_folder`."""
+    run_dir = Path(results_root) / name
+    _check_writable(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -63,6 +134,10 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder, then rename: a crash never leaves half a file."""
     path = Path(path)
@@ -71,6 +146,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; run files are for everyone who may read the folder
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -86,6 +162,27 @@ def save_json(path: str | Path, obj: Any) -> None:
             f.write("\n")
 
     _atomic_write(Path(path), write)
+
+
+def save_text(path: str | Path, text: str) -> None:
+    """Write a text file (CSV, Markdown) atomically."""
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def save_npz(path: str | Path, **arrays: Any) -> None:
+    """``np.savez_compressed`` atomically (through a file object, so numpy adds no ``.npz`` suffix)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    _atomic_write(Path(path), write)
+
+
+def save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> None:
+    """``fig.savefig`` atomically, in the format of ``path``'s suffix."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
 
 
 def load_json(path: str | Path) -> Any:

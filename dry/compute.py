@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from common import blocks as blocks_md
 
 ANSWERS = Path(__file__).resolve().parent / "answers.md"
 
@@ -398,36 +399,17 @@ def render_blocks() -> dict[str, str]:
 
 
 # ------------------------------------------------------- keeping answers.md in sync
-BLOCK = re.compile(r"<!-- dry:begin (\w+) -->(.*?)<!-- dry:end \1 -->", re.DOTALL)
+TAG = "dry"
 
 
 def read_blocks(text: str) -> dict[str, str]:
-    """The stripped content of every block in ``text``; a name used twice is a ``ValueError``."""
-    found: dict[str, str] = {}
-    for match in BLOCK.finditer(text):
-        if match.group(1) in found:
-            raise ValueError(f"block {match.group(1)!r} appears twice")
-        found[match.group(1)] = match.group(2).strip()
-    return found
+    """The stripped content of every ``dry`` block in ``text``."""
+    return blocks_md.read_blocks(text, TAG)
 
 
 def fill_blocks(text: str, blocks: dict[str, str]) -> str:
-    """``text`` with every block's content replaced by ``blocks[name]``.
-
-    Multi-line content is set off by blank lines so Markdown sees tables and lists
-    as their own paragraphs; one-line content stays inline in its sentence.
-    """
-    present = read_blocks(text)
-    missing, unknown = sorted(set(blocks) - set(present)), sorted(set(present) - set(blocks))
-    if missing or unknown:
-        raise ValueError(f"answers.md blocks differ from compute.py: missing {missing}, unknown {unknown}")
-
-    def fill(match: re.Match) -> str:
-        body = blocks[match.group(1)]
-        body = f"\n\n{body}\n\n" if "\n" in body else body
-        return f"<!-- dry:begin {match.group(1)} -->{body}<!-- dry:end {match.group(1)} -->"
-
-    return BLOCK.sub(fill, text)
+    """``text`` with every ``dry`` block's content replaced by ``blocks[name]``."""
+    return blocks_md.fill_blocks(text, blocks, TAG)
 
 
 def main(argv: list[str] | None = None) -> int:

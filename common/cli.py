@@ -1,0 +1,166 @@
+"""The command-line convention shared by the five ``main.py`` files.
+
+Every assignment's ``main.py`` is an argument parser plus a dispatch; this module holds
+what they have in common:
+
+* :class:`DataError` and :class:`RunError`: problems the user can fix (missing or corrupt
+  data, a run folder that cannot be written or resumed). :func:`run_command` turns them,
+  ``KeyboardInterrupt`` and ``OSError`` into one line on stderr and a non-zero exit.
+* :func:`add_common_args`: the flags every command accepts, with the same names and
+  defaults everywhere (``--seed``, ``--device``, ``--results-root``, ``--name``,
+  ``--resume``, ``--overwrite``, ``--quick``). Given to the top-level parser *and* each
+  sub-command, so ``main.py --seed 1 cmd`` and ``main.py cmd --seed 1`` both work.
+* argparse types (:func:`positive_int`, :func:`positive_float`, :func:`non_negative_float`,
+  :func:`fraction`, :func:`device_name`) whose error is one sentence.
+
+Nothing here imports torch, so ``main.py --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any, Callable
+
+EXIT_ERROR = 2  # argparse's code for a usage error; used for every error the user can fix
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+
+class DataError(Exception):
+    """The data is missing, in an unexpected layout, or corrupt; the message says what was expected."""
+
+
+class RunError(Exception):
+    """A run folder cannot be created, resumed or written; the message says what to do instead."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (learning rates, noise levels, ...)."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value:g}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value:g}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value:g}")
+    return value
+
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def device_name(text: str) -> str:
+    """argparse type: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; checked against the machine later
+    by :func:`common.runs.pick_device`."""
+    if not _DEVICE.match(text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
+COMMON_DEFAULTS: dict[str, Any] = {
+    "seed": 0, "device": "auto", "results_root": "runs", "name": None,
+    "resume": False, "overwrite": False, "quick": False,
+}
+
+
+def add_common_args(parser: argparse.ArgumentParser, *, sub_command: bool = False) -> None:
+    """Add the flags every command shares.
+
+    With ``sub_command=True`` the defaults are suppressed, so a value given before the
+    sub-command (on the top-level parser) is not overwritten by the sub-parser's default.
+    """
+    d = (lambda key: argparse.SUPPRESS) if sub_command else COMMON_DEFAULTS.get
+    g = parser.add_argument_group("options every command accepts")
+    g.add_argument("--seed", type=non_negative_int, default=d("seed"), help="seeds data splits, initialisation and training (default: 0)")
+    g.add_argument("--device", type=device_name, default=d("device"),
+                   help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps (default: auto)")
+    g.add_argument("--results-root", default=d("results_root"), help="run folders are created here (default: runs)")
+    g.add_argument("--name", default=d("name"), help="run folder name (default: derived from the command and its options)")
+    g.add_argument("--resume", action="store_true", default=d("resume"),
+                   help="continue the run folder --name from its last checkpoint")
+    g.add_argument("--overwrite", action="store_true", default=d("overwrite"),
+                   help="replace a finished run folder of the same name instead of stopping")
+    g.add_argument("--quick", action="store_true", default=d("quick"),
+                   help="smoke run in seconds on a tiny subset; its folder name ends in _quick")
+
+
+def fill_common_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Give every common flag its default when neither parser set it (sub-parsers suppress them)."""
+    for key, value in COMMON_DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
+def run_name(args: argparse.Namespace, default: str) -> str:
+    """``--name`` if given, else ``default``; quick runs get ``_quick`` so they never share a real run's folder."""
+    name = args.name or default
+    if args.quick and not name.endswith("_quick"):
+        name += "_quick"
+    return name
+
+
+def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = None) -> Any:
+    """Call ``func`` and turn the errors a user can cause into one line and an exit code.
+
+    ``DataError``/``RunError``/``OSError`` -> ``prog: error: ...`` and exit 2;
+    Ctrl-C -> ``prog: interrupted`` plus ``resume_hint`` (how to continue) and exit 130.
+    """
+    try:
+        return func()
+    except KeyboardInterrupt:
+        hint = f"; {resume_hint}" if resume_hint else ""
+        print(f"\n{prog}: interrupted{hint}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except (DataError, RunError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(EXIT_ERROR)
+    except OSError as e:  # unwritable folders, full disks, unreadable files
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
+        sys.exit(EXIT_ERROR)

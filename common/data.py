@@ -1,0 +1,20 @@
+"""Data helpers more than one assignment needs."""
+
+from __future__ import annotations
+
+import torch
+
+
+def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None,
+              clamp: tuple[float, float] | None = None) -> torch.Tensor:
+    """``x`` plus white Gaussian noise of standard deviation ``sigma`` (any shape).
+
+    The noise is drawn on ``generator``'s device (CPU by default) so that a seeded run
+    draws the same noise on any device; ``clamp=(0, 1)`` keeps the result a valid image.
+    """
+    if sigma < 0:
+        raise ValueError(f"noise sigma must be non-negative, got {sigma}")
+    device = generator.device if generator is not None else torch.device("cpu")
+    noise = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+    noisy = x + sigma * noise
+    return noisy.clamp(*clamp) if clamp is not None else noisy

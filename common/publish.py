@@ -1,0 +1,35 @@
+"""Publish finished runs into the tracked ``results/`` tree (see :mod:`common.results`).
+
+    python -m common.publish mri_cs/runs/unet_drop0.3_learned [more run folders ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common.cli import run_command
+from common.results import ASSIGNMENTS, REPO_ROOT, publish, publishable_files
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m common.publish", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dirs", nargs="+", help="finished run folders (holding metrics.json or a .csv table)")
+    parser.add_argument("--assignment", choices=ASSIGNMENTS, default=None,
+                        help="the assignment the runs belong to (default: read from each folder's path)")
+    args = parser.parse_args(argv)
+
+    def go() -> None:
+        from pathlib import Path
+
+        for run_dir in args.run_dirs:
+            dest = publish(run_dir, args.assignment)
+            n = len(publishable_files(Path(run_dir)))
+            print(f"{run_dir} -> {dest.relative_to(REPO_ROOT)} ({n} files); commit it with git add {dest.relative_to(REPO_ROOT)}")
+
+    run_command(parser.prog, go)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

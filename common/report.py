@@ -1,0 +1,84 @@
+"""``make report``: execute the five report notebooks on the committed results and write HTML.
+
+    python -m common.report                  # reports/<assignment>.html and reports/dry.html
+    python -m common.report --in-place       # also save the executed notebooks (what gets committed)
+
+Each notebook runs in its own folder with ``REPORT_RUNS`` unset, so it reads
+``results/<assignment>``; the HTML files are self-contained (figures embedded) and go to
+the ignored ``reports/`` folder. ``dry/answers.md`` is rendered the same way, equations included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from common.results import ASSIGNMENTS, REPO_ROOT
+
+REPORTS = REPO_ROOT / "reports"
+
+
+def execute(path: Path, timeout: int = 600):
+    """Execute the notebook at ``path`` in its own folder and return it (``nbformat`` node)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    env_backup = os.environ.pop("REPORT_RUNS", None)
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if env_backup is not None:
+            os.environ["REPORT_RUNS"] = env_backup
+    return nb
+
+
+def to_html(nb, title: str) -> str:
+    """A self-contained HTML page of ``nb`` (images are embedded as data URIs by nbconvert)."""
+    from nbconvert import HTMLExporter
+
+    nb.metadata["title"] = title
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return body
+
+
+def markdown_page(path: Path):
+    """``path`` as a one-cell notebook, so nbconvert renders its Markdown and LaTeX like a report."""
+    import nbformat
+
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(path.read_text(encoding="utf-8"))])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m common.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--in-place", action="store_true", help="save each executed notebook over its source")
+    parser.add_argument("--out", type=Path, default=REPORTS, help="folder for the HTML files")
+    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all five, plus dry")
+    args = parser.parse_args(argv)
+    names = args.assignments or [*ASSIGNMENTS, "dry"]
+    if unknown := sorted(set(names) - {*ASSIGNMENTS, "dry"}):
+        parser.error(f"unknown assignment {', '.join(unknown)}")
+    import nbformat
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if name == "dry":
+            nb = markdown_page(REPO_ROOT / "dry" / "answers.md")
+        else:
+            path = REPO_ROOT / name / "report.ipynb"
+            print(f"executing {path.relative_to(REPO_ROOT)} ...", flush=True)
+            nb = execute(path)
+            if args.in_place:
+                nbformat.write(nb, path)
+        out = args.out / f"{name}.html"
+        out.write_text(to_html(nb, f"{name} report"), encoding="utf-8")
+        print(f"wrote {os.path.relpath(out)}")
+    print(f"open them in a browser, e.g. xdg-open {os.path.relpath(args.out / 'mri_cs.html')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

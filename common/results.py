@@ -1,0 +1,103 @@
+"""The tracked ``results/`` tree: publishing finished runs, and where reports read from.
+
+Run folders (``<assignment>/runs/<name>/``) are scratch space and stay out of git. A run
+that a README or a report cites is *published*: its small files are copied to
+``results/<assignment>/<name>/`` at the repository root and committed::
+
+    python -m common.publish mri_cs/runs/unet_drop0.3_learned     # or several folders at once
+
+Only small files travel: JSON, CSV, Markdown, text, PNG figures and small ``.npz`` arrays,
+each at most :data:`MAX_FILE_BYTES`; checkpoints (``*.pt``) never do.
+
+Reports read ``results/<assignment>`` unless ``REPORT_RUNS`` names another folder (for
+example a student's own ``runs``): see :func:`report_dir`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from common.cli import RunError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_ROOT = REPO_ROOT / "results"
+ASSIGNMENTS = ("mri_cs", "medical_cnn", "autoencoders", "auto_decoder", "backprop")
+PUBLISHED_SUFFIXES = {".json", ".csv", ".md", ".txt", ".png", ".npz"}
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 3  # sub-folders of a run (e.g. a sweep's cases) are published down to this depth
+
+
+def assignment_of(run_dir: Path) -> str:
+    """The assignment a run folder belongs to: the nearest enclosing folder named like one."""
+    for part in reversed(run_dir.resolve().parts):
+        if part in ASSIGNMENTS:
+            return part
+    raise RunError(f"{run_dir} is not inside one of {', '.join(ASSIGNMENTS)}; pass --assignment")
+
+
+def publishable_files(run_dir: Path) -> list[Path]:
+    """The files of ``run_dir`` that :func:`publish` copies, relative to it, sorted."""
+    files = []
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir)
+        if (path.is_file() and path.suffix in PUBLISHED_SUFFIXES and len(rel.parts) <= MAX_DEPTH
+                and not any(p.startswith(".") for p in rel.parts) and path.stat().st_size <= MAX_FILE_BYTES):
+            files.append(rel)
+    return files
+
+
+def publish(run_dir: str | Path, assignment: str | None = None, results_root: str | Path = RESULTS_ROOT) -> Path:
+    """Copy the small files of a finished run to ``results_root/<assignment>/<run name>/``.
+
+    A run is finished when it holds a ``metrics.json`` or a ``*.csv`` table. The published
+    folder is replaced as a whole (written next to it, then swapped in), so it never mixes
+    files of two runs. Returns the published folder.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} is not a run folder")
+    if not (run_dir / "metrics.json").is_file() and not any(run_dir.glob("*.csv")):
+        raise RunError(f"{run_dir} has no metrics.json or results table: the run has not finished")
+    assignment = assignment or assignment_of(run_dir)
+    if assignment not in ASSIGNMENTS:
+        raise RunError(f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENTS)}")
+    dest = Path(results_root) / assignment / run_dir.resolve().name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        for rel in publishable_files(run_dir):
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(run_dir / rel, staging / rel)
+        os.chmod(staging, 0o755)
+        old = dest.with_name(f".{dest.name}.old")
+        if dest.exists():
+            os.replace(dest, old)
+        os.replace(staging, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def report_dir(assignment: str) -> Path:
+    """The folder a report reads its runs from: ``$REPORT_RUNS`` if set, else ``results/<assignment>``.
+
+    Returned relative to the working directory when it lies below it or beside it (a notebook
+    runs in its assignment folder, so this is ``../results/<assignment>``), so printed paths
+    carry no machine-specific prefix.
+    """
+    folder = Path(os.environ["REPORT_RUNS"]) if os.environ.get("REPORT_RUNS") else RESULTS_ROOT / assignment
+    try:
+        return Path(os.path.relpath(folder.resolve(), Path.cwd()))
+    except ValueError:  # another drive on Windows
+        return folder
+
+
+def finished_runs(folder: Path) -> list[Path]:
+    """Run folders directly under ``folder`` that hold a ``metrics.json``, sorted by name."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if (p / "metrics.json").is_file())

@@ -1,0 +1,83 @@
+"""common.results / common.publish / common.blocks / common.readme: the tracked results tree."""
+import pytest
+
+from common import blocks, readme, results
+from common.cli import RunError
+from common.results import ASSIGNMENTS
+
+
+def make_run(root, name="run1"):
+    run = root / "mri_cs" / "runs" / name
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text('{"psnr": 30.0}')
+    (run / "config.json").write_text('{"args": {}}')
+    (run / "curves.png").write_bytes(b"\x89PNG small")
+    (run / "checkpoint.pt").write_bytes(b"weights")
+    (run / "huge.png").write_bytes(b"0" * (results.MAX_FILE_BYTES + 1))
+    (run / "case").mkdir()
+    (run / "case" / "metrics.json").write_text("{}")
+    return run
+
+
+def test_publish_copies_only_small_result_files(tmp_path):
+    run = make_run(tmp_path)
+    dest = results.publish(run, results_root=tmp_path / "results")
+    assert dest == tmp_path / "results" / "mri_cs" / "run1"
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert files == ["case/metrics.json", "config.json", "curves.png", "metrics.json"]
+
+
+def test_publish_replaces_the_whole_folder(tmp_path):
+    run = make_run(tmp_path)
+    dest = results.publish(run, results_root=tmp_path / "results")
+    (dest / "stale.json").write_text("{}")
+    (run / "metrics.json").write_text('{"psnr": 31.0}')
+    results.publish(run, results_root=tmp_path / "results")
+    assert not (dest / "stale.json").exists() and (dest / "metrics.json").read_text() == '{"psnr": 31.0}'
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["run1"]  # no staging folder left
+
+
+def test_publish_refuses_unfinished_runs_and_unknown_places(tmp_path):
+    run = tmp_path / "mri_cs" / "runs" / "half"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    with pytest.raises(RunError, match="not finished"):
+        results.publish(run, results_root=tmp_path / "results")
+    other = tmp_path / "elsewhere" / "r"
+    other.mkdir(parents=True)
+    (other / "metrics.json").write_text("{}")
+    with pytest.raises(RunError, match="not inside"):
+        results.publish(other, results_root=tmp_path / "results")
+    assert results.publish(other, "backprop", results_root=tmp_path / "results").parent.name == "backprop"
+
+
+def test_publish_command_is_one_line_on_error(tmp_path, capsys):
+    from common import publish
+
+    with pytest.raises(SystemExit) as e:
+        publish.main([str(tmp_path / "missing")])
+    assert e.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_report_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REPORT_RUNS", raising=False)
+    assert (tmp_path / results.report_dir("mri_cs")).resolve() == results.RESULTS_ROOT / "mri_cs"
+    monkeypatch.setenv("REPORT_RUNS", str(tmp_path / "runs"))
+    assert str(results.report_dir("mri_cs")) == "runs"
+
+
+def test_blocks_fill_and_detect_a_changed_number():
+    text = "PSNR <!-- results:begin psnr -->30.0<!-- results:end psnr --> dB\n"
+    assert blocks.stale_blocks(text, {"psnr": "30.0"}, "results") == []
+    assert blocks.stale_blocks(text, {"psnr": "30.1"}, "results") == ["psnr"]
+    assert blocks.fill_blocks(text, {"psnr": "30.1"}, "results") == text.replace("30.0", "30.1")
+    table = "| a |\n| - |"
+    assert f"\n\n{table}\n\n" in blocks.fill_blocks(text, {"psnr": table}, "results")
+    with pytest.raises(ValueError, match="missing"):
+        blocks.fill_blocks(text, {"psnr": "1", "other": "2"}, "results")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_readme_numbers_match_the_committed_results(assignment):
+    assert readme.check(assignment) == [], f"run: python -m common.readme --write {assignment}"
