@@ -1,4 +1,4 @@
-# Two entry points: `make run` (the main job) and `make test` (the autograder suite).
+# Entry points: `make run` (the main job), `make test` (the autograder suite), `make report` (HTML reports).
 # Both create the virtual environment on first use and reuse it afterwards.
 # VENV may point outside the clone (CI keys it by a hash of requirements.txt).
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV_ABS := $(abspath $(VENV))
 PY := $(VENV_ABS)/bin/python
 DEPS_STAMP := $(VENV_ABS)/.deps-installed
 
-.PHONY: setup run test clean
+.PHONY: setup run test report clean
 
 $(DEPS_STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV_ABS)
@@ -27,6 +27,11 @@ run: setup
 # pytest exits non-zero on failures and with 5 when nothing was collected; both fail `make`.
 test: setup
 	$(VENV_ABS)/bin/pytest -q
+
+# Execute the five report notebooks on the committed results/ and write self-contained HTML
+# (plus dry/answers.md) into reports/ (ignored by git).
+report: setup
+	$(PY) -m common.report
 
 clean:
 	rm -rf $(VENV_ABS) *.egg-info

@@ -16,6 +16,8 @@ Two on-disk formats are read:
 
 from __future__ import annotations
 
+import argparse
+import shutil
 from pathlib import Path
 
 # No matplotlib.use() here: a notebook importing this module keeps its inline backend, and
@@ -27,13 +29,12 @@ from sklearn.manifold import TSNE
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import FashionMNIST
 
+from common.cli import DataError, RunError
+from common.runs import check_run_dir, pick_device, save_figure, seed_everything
+
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 CSV_FILES = {"train": "fashion-mnist_train.csv", "test": "fashion-mnist_test.csv"}
 IMAGE_SIZE = 28
-
-
-class DataError(Exception):
-    """Data missing or unreadable; the message says what was expected where."""
 
 
 class IndexedImages(Dataset):
@@ -109,14 +110,26 @@ def load_fashion_mnist(data_dir: str | Path, download: bool = False) -> tuple[In
             "{train,t10k}-{images-idx3,labels-idx1}-ubyte (torchvision layout; add --download to fetch it) "
             f"or {data_dir}/{CSV_FILES['train']} and {CSV_FILES['test']} (the course CSVs, Kaggle zalando-research/fashionmnist)"
         )
+    missing = _first_missing(data_dir) if download else None
     splits = {}
     for split in ("train", "test"):
         try:
             tv = FashionMNIST(str(root), train=split == "train", download=download)
         except (RuntimeError, ValueError, OSError) as err:  # torchvision reports missing/corrupt files this way
+            if missing is not None:  # a failed download leaves no folder behind that was not there before
+                shutil.rmtree(missing, ignore_errors=True)
             raise DataError(f"cannot read Fashion-MNIST ({split}) from {root}/FashionMNIST/raw: {err}") from err
         splits[split] = IndexedImages(tv.data, tv.targets, source=f"torchvision raw {root}/FashionMNIST/raw ({split})")
     return splits["train"], splits["test"]
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (None if ``folder`` exists)."""
+    if folder.exists():
+        return None
+    while not folder.parent.exists():
+        folder = folder.parent
+    return folder
 
 
 def take_first(dataset: IndexedImages, n: int | None) -> IndexedImages:
@@ -156,6 +169,37 @@ def create_dataloaders(
     return train_ds, train_dl, test_ds, test_dl
 
 
+def prepare_run(args: argparse.Namespace, fixed_on_resume: tuple[str, ...]):
+    """Everything a command checks before its run folder is opened; writes nothing.
+
+    The device (``--device``), the run folder (``check_run_dir``: a refused ``--resume`` or a
+    finished run in the way ends here), then the seed and the data. Returns
+    ``(device, (train_ds, train_dl, test_ds, test_dl), config)`` where ``config`` is what
+    ``run_folder`` writes to ``config.json``: the arguments under ``"args"``, the data read,
+    the device and the torch version.
+    """
+    try:
+        device = pick_device(args.device)
+    except ValueError as err:
+        raise RunError(str(err)) from None
+    arguments = {k: v for k, v in vars(args).items() if k != "run_name"}
+    check_run_dir(args.results_root, args.run_name, resume=args.resume, overwrite=args.overwrite,
+                  args=arguments, fixed_on_resume=fixed_on_resume)
+    seed_everything(args.seed)
+    data = create_dataloaders(args.data_dir, args.batch_size, subset=args.subset, seed=args.seed, download=args.download)
+    train_ds, _, test_ds, _ = data
+    config = {
+        "args": arguments,
+        "command": args.command,
+        "dataset": {"train": train_ds.source, "test": test_ds.source, "train_size": len(train_ds), "test_size": len(test_ds)},
+        "device": str(device),
+        "torch": torch.__version__,
+    }
+    print(f"run folder {Path(args.results_root) / args.run_name} | device {device} | "
+          f"train {len(train_ds)} / test {len(test_ds)} images from {train_ds.source}")
+    return device, data, config
+
+
 def plot_tsne(
     groups: dict[str, tuple[torch.Tensor, torch.Tensor]],
     path: str | Path,
@@ -186,7 +230,7 @@ def plot_tsne(
     axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=3, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -209,5 +253,5 @@ def save_image_grid(rows: dict[str, torch.Tensor], path: str | Path, title: str 
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

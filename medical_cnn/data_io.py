@@ -22,13 +22,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from skimage.exposure import equalize_adapthist
 
+from common.cli import DataError  # noqa: F401  (re-exported: the loaders' error, one line meant for the user)
+
 SPLITS = ("train", "val", "test")
 # MedMNIST v2 files on Zenodo (record of the 28x28 release).
 ZENODO_URL = "https://zenodo.org/records/10519652/files/{name}.npz?download=1"
-
-
-class DataError(Exception):
-    """Missing or malformed input file (data, weights, checkpoint); the message is one line meant for the user."""
 
 
 # --------------------------------------------------------------------------- MedMNIST
@@ -72,8 +70,15 @@ def load_medmnist_npz(path: str | Path) -> MedMNIST:
 
 
 def find_or_download(data_dir: str | Path, name: str, download: bool) -> Path:
-    """Path of ``<data_dir>/<name>.npz``; fetch it from Zenodo first if missing and ``download`` is set."""
-    path = Path(data_dir) / f"{name}.npz"
+    """Path of ``<data_dir>/<name>.npz``; fetch it from Zenodo first if it is missing and ``download`` is set.
+
+    ``data_dir`` must be an existing folder for a download: it is never created here, so a
+    mistyped ``--data-dir`` is reported instead of silently filled.
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / f"{name}.npz"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError(f"--data-dir {data_dir} is a file, not a folder; give the folder that holds {name}.npz")
     if path.is_file():
         return path
     hint = (
@@ -81,8 +86,9 @@ def find_or_download(data_dir: str | Path, name: str, download: bool) -> Path:
         f"(or `pip install medmnist` and its downloader), or point --data-dir/--dataset at another MedMNIST .npz"
     )
     if not download:
-        raise DataError(hint)
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise DataError(f"{hint}; or add --download to fetch it")
+    if not data_dir.is_dir():
+        raise DataError(f"--data-dir {data_dir} does not exist; create the folder first (--download does not create it)")
     tmp = path.with_suffix(".npz.part")
     try:
         print(f"downloading {name}.npz from Zenodo ...")

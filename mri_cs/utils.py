@@ -1,4 +1,4 @@
-"""Helpers for main.py, sweep.py and bench.py: k-space to image, evaluation, mask statistics, figures."""
+"""Helpers for train.py, sweep.py and the report: k-space to image, evaluation, mask statistics, figures."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from common.metrics import batch_psnr, batch_ssim
+from common.runs import save_figure
 from mri_cs.data.transforms import complex_abs, ifft2
 
 
@@ -85,7 +86,7 @@ def save_mask_figure(mask: np.ndarray, path: Path, title: str) -> None:
     ax1.set(xlabel="distance from k-space centre (1 = edge)", ylabel="fraction kept", ylim=(-0.02, 1.02))
     ax1.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -104,7 +105,7 @@ def save_examples_figure(target: np.ndarray, zero_filled: np.ndarray, recon: np.
             ax.set_title(title)
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -119,5 +120,5 @@ def save_curves_figure(history: list[dict], path: Path) -> None:
     ax1.set(xlabel="epoch", ylabel="validation PSNR (dB)")
     ax1.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mri_cs.data.fastmri import DataError, build_fastmri
+from common.cli import DataError
+from mri_cs.data.fastmri import build_fastmri
 from mri_cs.data.mni152 import build_mni152
 from mri_cs.data.transforms import complex_abs, fft2, ifft2
 

@@ -23,14 +23,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from common.cli import DataError
 from mri_cs.data.transforms import complex_abs, complex_center_crop, fft2, ifft2, normalize_instance, resize_complex
 
 DATASET_NAME = "fastMRI single-coil knee"
 CROP = 320
-
-
-class DataError(Exception):
-    """Missing or unreadable data; the message is meant for the user as it is."""
 
 
 def scan_volume(path: Path) -> tuple[int, str]:
@@ -68,8 +65,11 @@ class FastMRISlices(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         path, s = self.index[i]
-        with h5py.File(path, "r") as f:
-            raw = torch.from_numpy(np.asarray(f["kspace"][s], dtype=np.complex64))
+        try:
+            with h5py.File(path, "r") as f:
+                raw = torch.from_numpy(np.asarray(f["kspace"][s], dtype=np.complex64))
+        except OSError as e:  # a header that reads fine can hide a corrupt data chunk
+            raise DataError(f"{path}: slice {s} of 'kspace' cannot be read ({e}); replace the file or remove it") from None
         image = ifft2(torch.view_as_real(raw))
         crop = min(CROP, *image.shape[-3:-1])  # tiny test files are smaller than 320
         image = normalize_instance(resize_complex(complex_center_crop(image, (crop, crop)), self.resolution))

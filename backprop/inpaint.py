@@ -1,0 +1,149 @@
+"""Task 1 experiment: fill in the hidden bottom half of MNIST digits with a network of the hand-written
+layers (:mod:`backprop.functions`), trained by stochastic gradient descent written out by hand.
+
+The loss is the squared error over the hidden pixels; the measured top half is kept as it is
+in the reconstruction. The weights kept are those of the epoch with the best validation PSNR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from backprop.functions import FullyConnectedNet
+from backprop.imaging import mean_psnr, show_grid
+from backprop.loaders import load_mnist
+from backprop.runfolder import open_run
+from common.cli import DataError
+from common.metrics import psnr
+from common.runs import load_checkpoint, save_checkpoint, save_json, seed_everything
+
+
+@dataclass
+class Digits:
+    """Train / validation / test digits ``(N, 28, 28)`` and the mask of measured pixels ``(784,)``."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+    test: torch.Tensor
+    known: torch.Tensor  # 1 on the measured top half, 0 on the hidden bottom half (flattened)
+    source: dict
+
+
+def setup(args: argparse.Namespace) -> Digits:
+    """Load MNIST, hold out ``--val-count`` training digits (seeded) and build the half mask."""
+    train_all = load_mnist(args.data_dir, train=True, download=args.download)
+    test = load_mnist(args.data_dir, train=False, download=args.download)
+    if args.quick:
+        train_all, test = train_all[:2000], test[:500]
+    if len(train_all) <= args.val_count:
+        raise DataError(f"the MNIST training set has {len(train_all)} images; need more than --val-count={args.val_count}")
+    order = torch.randperm(len(train_all), generator=torch.Generator().manual_seed(args.seed))
+    val, train = train_all[order[: args.val_count]], train_all[order[args.val_count:]]
+    side = train.shape[-1]
+    known = torch.ones(side, side)
+    known[side // 2:] = 0  # the bottom half is hidden
+    source = {"name": "MNIST", "n_train": len(train), "n_val": len(val), "n_test": len(test)}
+    return Digits(train, val, test, known.flatten(), source)
+
+
+def reconstruct(net: torch.nn.Module, images: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Measured top half kept as it is, hidden bottom half predicted by ``net``; ``(N, 28, 28)`` in [0, 1]."""
+    x = images.flatten(1)
+    out = known * x + (1 - known) * net(known * x)
+    return out.clamp(0, 1).view_as(images)
+
+
+@torch.no_grad()
+def evaluate(net: torch.nn.Module, images: torch.Tensor, known: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Reconstructions of all ``images`` (on the CPU), in chunks of 1,000."""
+    known = known.to(device)
+    return torch.cat([reconstruct(net, chunk.to(device), known).cpu() for chunk in images.split(1000)])
+
+
+def train_one_epoch(net: torch.nn.Module, data: Digits, args: argparse.Namespace, generator: torch.Generator,
+                    device: torch.device, desc: str) -> float:
+    """One pass over the training digits in random order with plain SGD; returns the last batch's loss."""
+    known = data.known.to(device)
+    perm = torch.randperm(len(data.train), generator=generator)
+    bar = tqdm(perm.split(args.batch_size), desc=desc, leave=False)
+    for idx in bar:
+        x = data.train[idx].flatten(1).to(device)
+        pred = net(known * x)
+        # Squared error over the hidden pixels, summed per image and averaged over the batch.
+        loss = (((pred - x) * (1 - known)) ** 2).sum(1).mean()
+        net.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():  # stochastic gradient descent, written out
+            for p in net.parameters():
+                p -= args.lr * p.grad
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    return loss.item()
+
+
+def test_metrics(net: torch.nn.Module, data: Digits, device: torch.device) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """Test PSNRs of the network and of two baselines; also returns the measurements and reconstructions."""
+    test, side = data.test, data.test.shape[-1]
+    known = data.known.view(side, side)
+    recon = evaluate(net, test, data.known, device)
+    measured = test * known
+    mean_fill = measured + (1 - known) * data.train.mean(0)  # baseline: the average digit's bottom half
+    hidden = (1 - known).bool()
+    metrics = {
+        "test_psnr": mean_psnr(recon, test),
+        "test_psnr_hidden_half": sum(psnr(p[hidden], t[hidden], 1.0) for p, t in zip(recon, test)) / len(test),
+        "test_psnr_measurement": mean_psnr(measured, test),
+        "test_psnr_mean_digit_fill": mean_psnr(mean_fill, test),
+    }
+    return metrics, measured, recon
+
+
+def write_outputs(run_dir: Path, metrics: dict, test: torch.Tensor, measured: torch.Tensor, recon: torch.Tensor) -> None:
+    save_json(run_dir / "metrics.json", metrics)
+    cols = min(8, len(test))
+    rows = [[(im, "") for im in images[:cols]] for images in (test, measured, recon)]
+    show_grid(rows, ["ground truth", "measurement", "reconstruction"], run_dir / "inpainting.png")
+
+
+def run(args: argparse.Namespace, device: torch.device) -> str:
+    """The ``inpaint`` command; returns its last line (run folder and headline numbers)."""
+    seed_everything(args.seed)
+    data = setup(args)
+    side = data.train.shape[-1]
+    net = FullyConnectedNet([side * side, *args.hidden, side * side]).to(device)
+    generator = torch.Generator().manual_seed(args.seed)
+    state = {"epoch": 0, "best_val_psnr": -math.inf, "best_epoch": 0, "history": [], "train_seconds": 0.0,
+             "best_model": {k: v.clone() for k, v in net.state_dict().items()}}
+    with open_run(args, data.source, device) as run_dir:
+        ckpt_path = run_dir / "inpaint_net.pt"
+        if args.resume and ckpt_path.exists():
+            ckpt = load_checkpoint(ckpt_path, map_location=device)
+            net.load_state_dict(ckpt["model"])
+            generator.set_state(ckpt["generator"].cpu())
+            state = {k: ckpt[k] for k in state}
+
+        t0 = time.time() - state["train_seconds"]
+        for epoch in range(state["epoch"], args.epochs):
+            loss = train_one_epoch(net, data, args, generator, device, desc=f"inpaint epoch {epoch + 1}/{args.epochs}")
+            val_psnr = mean_psnr(evaluate(net, data.val, data.known, device), data.val)
+            state["history"].append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr})
+            if val_psnr > state["best_val_psnr"]:
+                state.update(best_val_psnr=val_psnr, best_epoch=epoch + 1,
+                             best_model={k: v.detach().clone() for k, v in net.state_dict().items()})
+            state.update(epoch=epoch + 1, train_seconds=time.time() - t0)
+            save_checkpoint(ckpt_path, {**state, "model": net.state_dict(), "generator": generator.get_state()})
+            print(f"epoch {epoch + 1}: last batch loss {loss:.3f}, validation PSNR {val_psnr:.2f} dB")
+
+        net.load_state_dict(state["best_model"])
+        metrics, measured, recon = test_metrics(net, data, device)
+        metrics.update({k: state[k] for k in ("best_val_psnr", "best_epoch", "history", "train_seconds")})
+        write_outputs(run_dir, metrics, data.test, measured, recon)
+    return (f"run folder: {run_dir}; test PSNR {metrics['test_psnr']:.2f} dB (whole digit; hidden half alone "
+            f"{metrics['test_psnr_hidden_half']:.2f} dB; measurement {metrics['test_psnr_measurement']:.2f} dB, "
+            f"mean-digit fill {metrics['test_psnr_mean_digit_fill']:.2f} dB)")

@@ -1,0 +1,314 @@
+"""Experiment ``segment``: DRIVE retina-vessel segmentation studies with the U-Net of ``unet.py``.
+
+    python main.py segment --data-dir DRIVE --study skip        # or lr, augment, pretrained
+
+Each study trains a few variants (:func:`study_variants`) with the same loop
+(:func:`train_segmenter`): Adam and DiceCE loss on random augmented patches, validation Dice on
+whole held-out training images, which picks the weights scored on the 20 test images.
+Every score is computed inside the field-of-view mask (:func:`score_segmentation`).
+Writes ``metrics.json`` (``variants``: one entry per variant with ``status``, ``history``,
+``test``), ``curves.png``, ``predictions.png`` (``augmentations.png`` for ``--study augment``)
+and one checkpoint per variant (``<variant>.pt``) that ``--resume`` continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
+from torch import nn
+from tqdm import tqdm
+
+from common.cli import DataError
+from common.metrics import dice
+from common.runs import save_checkpoint, save_figure, seed_everything
+from medical_cnn.augment import AUGMENTATIONS, augment, sample_patches
+from medical_cnn.checkpoints import resume_checkpoint
+from medical_cnn.data_io import load_drive, preprocess_fundus
+from medical_cnn.unet import UNet
+from medical_cnn.utils import DiceCELoss
+
+STUDIES = ("skip", "lr", "augment", "pretrained")
+SKIPPED_REASON = "no --encoder-weights file: ImageNet ResNet-18 weights cannot be downloaded here, so the pretrained run was skipped"
+
+
+# --------------------------------------------------------------------------- models
+def build_segmenter(kind: str, args: argparse.Namespace) -> nn.Module:
+    """``unet``/``unet-noskip``: this folder's U-Net; ``smp``: smp's U-Net with a ResNet-18 encoder (random init)."""
+    if kind == "smp":
+        return smp.Unet(encoder_name="resnet18", encoder_weights=None, in_channels=1, classes=1)
+    return UNet(1, 1, base_channels=args.base_channels, skip_connections=kind == "unet")
+
+
+def load_encoder_weights(model: nn.Module, path: Path) -> None:
+    """Load a torchvision/timm ResNet-18 state dict (e.g. ImageNet weights) into an smp encoder with one input channel.
+
+    The classifier (``fc.*``) is dropped; a 3-channel first convolution is summed over
+    its input channels, which is what smp does for grey-scale input.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise DataError(f"cannot read encoder weights {path} ({e})") from None
+    state = state.get("state_dict", state)
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    if "conv1.weight" in state and state["conv1.weight"].shape[1] == 3:
+        state["conv1.weight"] = state["conv1.weight"].sum(1, keepdim=True)
+    try:
+        model.encoder.load_state_dict(state)
+    except RuntimeError as e:
+        raise DataError(f"{path} is not a ResNet-18 state dict: {str(e).splitlines()[0]}") from None
+
+
+# --------------------------------------------------------------------------- prediction and scoring
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad ``(B, C, H, W)`` at the bottom and right so H and W are multiples of ``multiple``."""
+    return F.pad(x, (0, -x.shape[-1] % multiple, 0, -x.shape[-2] % multiple))
+
+
+@torch.no_grad()
+def predict_full(model: nn.Module, images: torch.Tensor, multiple: int, device: torch.device) -> torch.Tensor:
+    """Vessel probabilities for whole images ``(N, 1, H, W)`` -> ``(N, H, W)``, one image at a time."""
+    model.eval()
+    height, width = images.shape[-2:]
+    probs = [torch.sigmoid(model(pad_to_multiple(img[None], multiple).to(device)))[0, 0, :height, :width].cpu() for img in images]
+    return torch.stack(probs)
+
+
+def score_segmentation(probs: torch.Tensor, vessels: torch.Tensor, fov: torch.Tensor, threshold: float, with_auc: bool) -> dict:
+    """Dice (F1) inside the field of view: per image (mean, std) and over all FOV pixels pooled; optional ROC AUC.
+
+    ``probs`` ``(N, H, W)`` in [0, 1], ``vessels`` and ``fov`` bool ``(N, H, W)``; pixels outside the
+    field of view count neither as hits nor as false alarms.
+    """
+    pred = probs > threshold
+    per_image = [dice(p[m], v[m]) for p, v, m in zip(pred, vessels, fov)]
+    scores = {
+        "dice_mean": float(np.mean(per_image)),
+        "dice_std": float(np.std(per_image)),
+        "dice_pooled": dice(pred[fov], vessels[fov]),
+        "dice_per_image": per_image,
+    }
+    if with_auc:
+        scores["auc"] = float(roc_auc_score(vessels[fov].numpy(), probs[fov].numpy()))
+    return scores
+
+
+# --------------------------------------------------------------------------- training
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, fit: dict, augmentation: str,
+               generator: torch.Generator, args: argparse.Namespace, device: torch.device) -> torch.Tensor:
+    """One Adam step on a batch of random augmented patches; returns the loss (not stepped when non-finite)."""
+    model.train()
+    x, y = augment(*sample_patches(fit["x"], fit["y"], args.patch_size, args.batch_size, generator), augmentation, generator)
+    loss = loss_fn(model(x.to(device)), y.to(device))
+    if torch.isfinite(loss):
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss
+
+
+def validate(model: nn.Module, val: dict, multiple: int, args: argparse.Namespace, device: torch.device) -> float:
+    """Mean Dice inside the field of view on the whole held-out training images."""
+    return score_segmentation(predict_full(model, val["x"], multiple, device), val["y"], val["fov"], args.threshold, with_auc=False)["dice_mean"]
+
+
+def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmentation: str, args: argparse.Namespace,
+                    device: torch.device, ckpt_path: Path) -> dict:
+    """Adam + DiceCE loss on random patches for ``args.iters`` iterations; every ``--eval-every`` iterations the
+    validation Dice is recorded, the best weights kept and a checkpoint written. A non-finite loss stops the
+    run and marks it ``diverged``; the caller goes on with the next variant."""
+    multiple = 32 if isinstance(model, smp.Unet) else 16
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn, generator = DiceCELoss(), torch.Generator().manual_seed(args.seed)
+    state = {"iteration": 0, "status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}, "best": {"val_dice": -1.0, "iteration": 0, "state": None}}
+    if args.resume and ckpt_path.is_file():
+        ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
+        generator.set_state(ckpt["generator"])
+        state = ckpt["state"]
+        print(f"{name}: resumed at iteration {state['iteration']}")
+
+    def save() -> None:
+        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "state": state})
+
+    start, running = time.time(), []
+    first = state["iteration"] if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
+    progress = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters)
+    for it in progress:
+        loss = train_step(model, optimizer, loss_fn, sets["fit"], augmentation, generator, args, device)
+        if not torch.isfinite(loss):
+            state.update(status="diverged", diverged_at=it)
+            print(f"{name}: loss is {loss.item()} at iteration {it}; recorded as diverged")
+            save()
+            break
+        running.append(loss.item())
+        if (it + 1) % args.eval_every == 0 or it + 1 == args.iters:
+            val_dice = validate(model, sets["val"], multiple, args, device)
+            for key, value in (("iteration", it + 1), ("train_loss", float(np.mean(running))), ("val_dice", val_dice)):
+                state["history"][key].append(value)
+            running = []
+            if val_dice > state["best"]["val_dice"]:
+                state["best"] = {"val_dice": val_dice, "iteration": it + 1, "state": copy.deepcopy(model.state_dict())}
+            state["iteration"] = it + 1
+            progress.set_postfix(loss=state["history"]["train_loss"][-1], val_dice=round(val_dice, 4))
+            save()
+    return test_segmenter(model, state, sets["test"], multiple, lr, augmentation, args, device, time.time() - start)
+
+
+def test_segmenter(model: nn.Module, state: dict, test: dict, multiple: int, lr: float, augmentation: str,
+                   args: argparse.Namespace, device: torch.device, seconds: float) -> dict:
+    """The record of one variant; the best validation weights scored on the test images (``test`` is None
+    when no evaluation happened, e.g. a run that diverged before its first one)."""
+    result = {
+        "status": state["status"],
+        "lr": lr,
+        "augmentation": augmentation,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "iterations_done": state["iteration"],
+        "best_iteration": state["best"]["iteration"],
+        "best_val_dice": state["best"]["val_dice"],
+        "train_seconds_this_session": seconds,
+        "history": state["history"],
+        "diverged_at": state.get("diverged_at"),
+        "test": None,
+    }
+    if state["best"]["state"] is not None:
+        model.load_state_dict(state["best"]["state"])
+        probs = predict_full(model, test["x"], multiple, device)
+        result["test"] = score_segmentation(probs, test["y"], test["fov"], args.threshold, with_auc=True)
+        result["example"] = probs[0]
+    return result
+
+
+# --------------------------------------------------------------------------- setup
+def study_variants(args: argparse.Namespace) -> list[dict]:
+    """The runs one study compares: name, model kind, learning rate, augmentation."""
+    base = {"kind": "unet", "lr": args.lr, "augmentation": args.augmentation}
+    if args.study == "skip":
+        return [{**base, "name": "unet-skip"}, {**base, "name": "unet-noskip", "kind": "unet-noskip"}]
+    if args.study == "lr":
+        return [{**base, "name": f"lr-{lr:g}", "lr": lr} for lr in args.lrs]
+    if args.study == "augment":
+        return [{**base, "name": f"aug-{aug}", "augmentation": aug} for aug in AUGMENTATIONS]
+    return [{**base, "name": "smp-scratch", "kind": "smp"}, {**base, "name": "smp-pretrained", "kind": "smp", "weights": args.encoder_weights}]
+
+
+def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
+    """Pre-processed tensors for the fit / validation (held-out training images) / test sets, and their description."""
+    train, test = load_drive(args.data_dir, "training"), load_drive(args.data_dir, "test")
+    if len(train.names) < 2:
+        raise DataError(f"DRIVE training set in {args.data_dir} has {len(train.names)} image(s); at least 2 are needed (fit + validation)")
+    n_val = min(max(1, args.val_images), len(train.names) - 1)
+    order = np.random.default_rng(args.seed).permutation(len(train.names))
+    parts = {"fit": (train, order[n_val:]), "val": (train, order[:n_val]), "test": (test, np.arange(len(test.names))[: 2 if args.quick else None])}
+    sets, described = {}, {}
+    for part, (split, idx) in parts.items():
+        idx = np.sort(idx)
+        sets[part] = {
+            "x": torch.from_numpy(preprocess_fundus(split.images[idx], split.fov[idx])),
+            "y": torch.from_numpy(split.vessels[idx]),
+            "fov": torch.from_numpy(split.fov[idx]),
+            "rgb": split.images[idx],
+            "names": [split.names[i] for i in idx],
+        }
+        described[part] = sets[part]["names"]
+    sets["fit"]["y"] = sets["fit"]["y"][:, None].float()  # (N, 1, H, W) targets for patch sampling
+    return sets, {"name": "DRIVE", "root": str(args.data_dir), "images": described}
+
+
+# --------------------------------------------------------------------------- outputs
+def augmentation_figure(sets: dict, args: argparse.Namespace, path: Path) -> None:
+    """Four example patches under each strategy, the vessel mask outlined in red."""
+    generator = torch.Generator().manual_seed(args.seed)
+    x, y = sample_patches(sets["fit"]["x"], sets["fit"]["y"], args.patch_size, 16, generator)
+    inside = (x != 0).float().mean((1, 2, 3)) > 0.9  # show patches within the field of view, first
+    order = torch.argsort(inside.float(), descending=True, stable=True)[:4]
+    x, y = x[order], y[order]
+    fig, axes = plt.subplots(len(AUGMENTATIONS), 4, figsize=(9, 2.3 * len(AUGMENTATIONS)), squeeze=False)
+    for row, strategy in enumerate(AUGMENTATIONS):
+        xa, ya = augment(x, y, strategy, torch.Generator().manual_seed(args.seed + row))
+        for col in range(4):
+            ax = axes[row, col]
+            ax.imshow(xa[col, 0], cmap="gray", vmin=-2.5, vmax=2.5)
+            ax.contour(ya[col, 0], levels=[0.5], colors="red", linewidths=0.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(strategy)
+    fig.suptitle("DRIVE training patches under each augmentation (red: vessel mask)")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def curves_figure(results: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, res in results.items():
+        if res.get("history"):
+            axes[0].plot(res["history"]["iteration"], res["history"]["train_loss"], label=name)
+            axes[1].plot(res["history"]["iteration"], res["history"]["val_dice"], label=name)
+    axes[0].set(xlabel="iteration", ylabel="DiceCE loss (train patches)", yscale="log", title="DRIVE: training loss")
+    axes[1].set(xlabel="iteration", ylabel="Dice in FOV", title="DRIVE: validation Dice (held-out training images)")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
+
+
+def predictions_figure(test: dict, examples: dict, results: dict, threshold: float, path: Path) -> None:
+    """The first test image, its manual mask and each variant's thresholded prediction inside the FOV."""
+    fig, axes = plt.subplots(1, 2 + len(examples), figsize=(3.6 * (2 + len(examples)), 4.3))
+    axes[0].imshow(test["rgb"][0])
+    axes[0].set_title(f"DRIVE test {test['names'][0]}")
+    axes[1].imshow(test["y"][0], cmap="gray")
+    axes[1].set_title("1st manual")
+    for ax, (name, probs) in zip(axes[2:], examples.items()):
+        ax.imshow((probs > threshold) & test["fov"][0], cmap="gray")
+        ax.set_title(f"{name}: Dice {results[name]['test']['dice_per_image'][0]:.3f}")
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace, sets: dict, run_dir: Path, device: torch.device) -> dict:
+    """Train and score every variant of the study (a failed variant does not stop the others), then draw the figures."""
+    if args.study == "augment":
+        augmentation_figure(sets, args, run_dir / "augmentations.png")
+    results, examples = {}, {}
+    for variant in study_variants(args):
+        name = variant["name"]
+        if "weights" in variant and variant["weights"] is None:
+            results[name] = {"status": "skipped", "reason": SKIPPED_REASON}
+            print(f"{name}: SKIPPED ({SKIPPED_REASON})")
+            continue
+        seed_everything(args.seed)
+        model = build_segmenter(variant["kind"], args)
+        if variant.get("weights") is not None:
+            load_encoder_weights(model, Path(variant["weights"]))
+        result = train_segmenter(name, model, sets, variant["lr"], variant["augmentation"], args, device, run_dir / f"{name}.pt")
+        if "example" in result:
+            examples[name] = result.pop("example")
+        results[name] = {"model": variant["kind"], **result}
+        test = result["test"]
+        summary = f"test Dice in FOV {test['dice_mean']:.4f} (pooled {test['dice_pooled']:.4f}, AUC {test['auc']:.4f})" if test else "no test score"
+        print(f"{name}: {result['status']}, {summary} [DRIVE]")
+    curves_figure(results, run_dir / "curves.png")
+    if examples:
+        predictions_figure(sets["test"], examples, results, args.threshold, run_dir / "predictions.png")
+    return {"dataset": "DRIVE", "study": args.study, "variants": results}
+
+
+def headline(metrics: dict) -> str:
+    scored = [f"{name} {v['test']['dice_mean']:.4f}" for name, v in metrics["variants"].items() if v.get("test")]
+    return f"DRIVE {metrics['study']} study, test Dice in FOV: " + (", ".join(scored) or "none scored")

@@ -1,0 +1,191 @@
+"""One run: data, model, the training loop, the checkpoint chosen on validation, the test at the end.
+
+``run(args)`` is what ``python main.py ...`` does. With ``--learn-mask`` the loop calls
+``model.subsample.mask_grad(mask_lr)`` after every ``optimizer.step()``; the optimizer
+itself only updates the network. The checkpoint with the best validation PSNR is kept;
+the test set is used once, at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from common.cli import RunError
+from common.metrics import batch_psnr
+from common.runs import (check_run_dir, load_checkpoint, pick_device, run_folder, save_checkpoint, save_json,
+                         save_npz, seed_everything)
+from mri_cs import utils
+from mri_cs.data import build_datasets
+from mri_cs.main import FIXED_ON_RESUME
+from mri_cs.models.model import ReconstructionModel
+from mri_cs.models.vanilla import VanillaModel
+
+MODELS = {"unet": ReconstructionModel, "vanilla": VanillaModel}
+
+
+def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The train/val/test datasets (a few slices of each with ``--quick``) and their description."""
+    datasets, data_info = build_datasets(args.data_dir, args.resolution, args.seed)
+    if args.quick:  # a few slices spread over each split
+        datasets = {k: Subset(d, np.linspace(0, len(d) - 1, 16 if k == "train" else 8).astype(int).tolist())
+                    for k, d in datasets.items()}
+        data_info["sizes_used"] = {k: len(d) for k, d in datasets.items()}
+    return datasets, data_info
+
+
+def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
+    kwargs = {"width": args.width} if args.model == "unet" else {}
+    shape = (args.resolution, args.resolution)
+    return MODELS[args.model](args.drop_rate, device, args.learn_mask, shape, mask_seed=args.seed, **kwargs).to(device)
+
+
+def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, mask_lr: float,
+                    device: torch.device, desc: str) -> float:
+    """One pass over ``loader``: L1 loss, a network step, then a mask step; returns the mean loss."""
+    model.train()
+    losses = []
+    bar = tqdm(loader, desc=desc, leave=False)
+    for kspace, target in bar:
+        kspace, target = kspace.to(device), target.to(device)
+        loss = F.l1_loss(model(kspace), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        model.subsample.mask_grad(mask_lr)  # does nothing for a fixed mask
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    return float(np.mean(losses))
+
+
+def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device, epoch: int, loss: float) -> dict:
+    """The history entry of one epoch: train loss, validation PSNR of the model and of its zero-filled input."""
+    val = utils.evaluate(model, loader, device, desc="validation")
+    return {"epoch": epoch, "train_loss": loss, "val_psnr": float(val["psnr"].mean()),
+            "val_zero_filled_psnr": float(val["zero_filled_psnr"].mean()),
+            "keep_in_center": utils.center_keep_fraction(model.subsample.hard_mask().cpu().numpy())}
+
+
+def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device: torch.device, state: dict,
+                  args: argparse.Namespace) -> dict:
+    """Train and test PSNR/SSIM of the model (the best epoch on validation) and of its zero-filled input."""
+    train = utils.evaluate(model, loaders["train"], device, with_ssim=True, desc="train set")
+    test = utils.evaluate(model, loaders["test"], device, with_ssim=True, desc="test set")
+    mask = model.subsample.hard_mask().cpu().numpy()
+    s = utils.summarize
+    return {
+        "train_psnr": s(train["psnr"]), "train_ssim": s(train["ssim"]),
+        "test_psnr": s(test["psnr"]), "test_ssim": s(test["ssim"]),
+        "zero_filled_test_psnr": s(test["zero_filled_psnr"]), "zero_filled_test_ssim": s(test["zero_filled_ssim"]),
+        "zero_filled_train_psnr": s(train["zero_filled_psnr"]),
+        "best_val_psnr": state["best_val_psnr"], "best_epoch": state["best_epoch"], "epochs": args.epochs,
+        "keep_fraction": float(mask.mean()), "num_keep": int(mask.sum()), "keep_in_center": utils.center_keep_fraction(mask),
+        "n_slices": {k: len(ld.dataset) for k, ld in loaders.items()},
+        "model_parameters": sum(p.numel() for p in model.parameters()),
+        "device": str(device), "wall_time_s": state["elapsed_s"], "history": state["history"],
+    }
+
+
+@torch.no_grad()
+def write_figures(model, test_set, device, history, run_dir: Path, args) -> None:
+    """mask.png, curves.png, examples.png (3 test slices) and example.npz (the middle one, for the sweep figure)."""
+    mask = model.subsample.hard_mask().cpu().numpy()
+    kind = "learned" if args.learn_mask else "fixed"
+    utils.save_mask_figure(mask, run_dir / "mask.png", f"{kind} mask, drop rate {args.drop_rate:g}")
+    utils.save_curves_figure(history, run_dir / "curves.png")
+    idx = np.linspace(0, len(test_set) - 1, 3).astype(int)
+    kspace = torch.stack([test_set[int(i)][0] for i in idx]).to(device)
+    target = torch.stack([test_set[int(i)][1] for i in idx])
+    model.eval()
+    recon, zero_filled = model(kspace).cpu(), model.subsample(kspace).cpu()
+    psnrs = (batch_psnr(zero_filled, target).tolist(), batch_psnr(recon, target).tolist())
+    target, zero_filled, recon = (x[:, 0].numpy() for x in (target, zero_filled, recon))
+    utils.save_examples_figure(target, zero_filled, recon, run_dir / "examples.png", psnrs)
+    save_npz(run_dir / "example.npz", target=target[1], zero_filled=zero_filled[1], reconstruction=recon[1],
+             mask=mask.astype(np.uint8), psnr=psnrs[1][1], zero_filled_psnr=psnrs[0][1])
+
+
+FRESH_STATE = {"epoch": 0, "history": [], "best_val_psnr": -np.inf, "best_epoch": -1, "elapsed_s": 0.0}
+
+
+def restore(ckpt_path: Path, device: torch.device, model, optimizer, scheduler) -> dict:
+    """Load the last checkpoint of an interrupted run into model, optimizer and scheduler; return the loop's state."""
+    if not ckpt_path.is_file():
+        raise RunError(f"--resume: {ckpt_path.parent} has no checkpoint.pt; start it again with --overwrite")
+    ckpt = load_checkpoint(ckpt_path, device)
+    for obj, key in ((model, "model"), (optimizer, "optimizer"), (scheduler, "scheduler")):
+        obj.load_state_dict(ckpt[key])
+    print(f"resuming {ckpt_path.parent} after epoch {ckpt['epoch']}")
+    return {k: ckpt[k] for k in FRESH_STATE}
+
+
+def summary_line(metrics: dict, run_dir: Path) -> str:
+    m = metrics
+    return (f"train PSNR {m['train_psnr']['mean']:.2f} ± {m['train_psnr']['std']:.2f} dB, "
+            f"test PSNR {m['test_psnr']['mean']:.2f} ± {m['test_psnr']['std']:.2f} dB "
+            f"(zero-filled {m['zero_filled_test_psnr']['mean']:.2f}), test SSIM {m['test_ssim']['mean']:.3f}, "
+            f"kept {m['keep_fraction']:.3f} of k-space, {m['wall_time_s']:.0f} s -> {run_dir}")
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train, pick the best epoch on validation, evaluate on train and test, write the run folder; return the metrics."""
+    run_dir = check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite,
+                            args=vars(args), fixed_on_resume=FIXED_ON_RESUME)  # before the data is loaded
+    if args.resume and (run_dir / "metrics.json").is_file():
+        raise RunError(f"--resume: {run_dir} is finished (it has metrics.json); add --overwrite instead to redo it")
+    try:
+        device = pick_device(args.device)
+    except ValueError as e:
+        raise RunError(str(e)) from None
+    seed_everything(args.seed)
+    datasets, data_info = load_data(args)
+    print(f"data: {data_info['dataset']} at {args.resolution}x{args.resolution}; slices train/val/test = "
+          f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}")
+    shuffle_gen = torch.Generator()
+    loaders = {k: DataLoader(d, batch_size=args.batch_size, shuffle=k == "train", num_workers=args.num_workers,
+                             generator=shuffle_gen if k == "train" else None) for k, d in datasets.items()}
+    model = build_model(args, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    config = {"args": vars(args), "data": data_info, "device": str(device),
+              "model_parameters": sum(p.numel() for p in model.parameters()),
+              "num_keep": model.subsample.num_keep, "torch": torch.__version__}
+
+    with run_folder(args.results_root, args.name, config, resume=args.resume, overwrite=args.overwrite,
+                    fixed_on_resume=FIXED_ON_RESUME) as run_dir:
+        ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
+        state = restore(ckpt_path, device, model, optimizer, scheduler) if args.resume else dict(FRESH_STATE, history=[])
+
+        t0 = time.time() - state["elapsed_s"]
+        for epoch in range(state["epoch"] + 1, args.epochs + 1):
+            shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)  # the same batches whether or not the run was resumed
+            # The mask step follows the network's cosine schedule, so the mask settles and the network adapts to it.
+            mask_lr = args.mask_lr * scheduler.get_last_lr()[0] / args.lr
+            loss = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device, f"epoch {epoch}/{args.epochs}")
+            scheduler.step()
+            entry = validate(model, loaders["val"], device, epoch, loss)
+            state["history"].append(entry)
+            if entry["val_psnr"] > state["best_val_psnr"]:
+                state["best_val_psnr"], state["best_epoch"] = entry["val_psnr"], epoch
+                save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "args": vars(args)})
+            state["epoch"], state["elapsed_s"] = epoch, time.time() - t0
+            save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "scheduler": scheduler.state_dict(), "args": vars(args), **state})
+            print(f"epoch {epoch:3d}  loss {loss:.4f}  val PSNR {entry['val_psnr']:.2f} dB "
+                  f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}")
+
+        # The best epoch on validation; the test set is touched only here.
+        model.load_state_dict(load_checkpoint(best_path, device)["model"])
+        metrics = final_metrics(model, loaders, device, state, args)
+        metrics["wall_time_s"] = time.time() - t0  # training and evaluation
+        write_figures(model, datasets["test"], device, state["history"], run_dir, args)
+        save_json(run_dir / "metrics.json", metrics)  # last: a run folder with metrics.json is finished
+    print(summary_line(metrics, run_dir))
+    return metrics
