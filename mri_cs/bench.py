@@ -1,30 +1,36 @@
 """Benchmarks: training throughput and peak memory, then the quality targets read from finished runs.
 
     python bench.py                                   # throughput on CPU (and CUDA when present) + targets
+    python bench.py --skip-throughput                 # only the targets
     python bench.py --sweep-dir runs/sweep --default-run runs/unet_drop0.3_learned
 
 Throughput is measured on random k-space of the run's size (speed does not depend on the
 values), each model/device pair in a fresh process so that its peak resident memory
 (CPU) is its own; on CUDA the peak allocated memory is reported, in float32 and with
 float16 autocast. The quality targets come from the sweep's ``results.csv`` and the
-default run's ``metrics.json``; nothing is trained here.
+default run's ``metrics.json``; nothing is trained here. Everything printed is also
+written to ``<results-root>/<name>/metrics.json`` (``runs/bench``), which
+``python -m common.publish runs/bench`` publishes.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import multiprocessing as mp
 import resource
+import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
+from common.cli import RunError, add_common_args, fill_common_defaults, positive_int, run_command, run_name
 
-from common.runs import load_json
-from mri_cs.models.model import ReconstructionModel
-from mri_cs.models.vanilla import VanillaModel
+PROG = "bench.py"
+DEFAULT_RUN = "unet_drop0.3_learned"
+WALL_TIME_TARGET_S = 600  # the default run, training and evaluation
+FIXED_GAIN_OVER_ZERO_FILLED_DB = 12  # U-Net, fixed mask, drop 0.3
+FIXED_GAIN_OVER_VANILLA_DB = 6
 
 
 def measure(model_name: str, device: str, amp: bool, resolution: int, batch_size: int, width: int, steps: int,
@@ -34,6 +40,12 @@ def measure(model_name: str, device: str, amp: bool, resolution: int, batch_size
     Peak memory is the GPU's peak allocation, or on CPU the growth of the peak resident set
     over the idle process (Python + torch).
     """
+    import torch
+    import torch.nn.functional as F
+
+    from mri_cs.models.model import ReconstructionModel
+    from mri_cs.models.vanilla import VanillaModel
+
     torch.manual_seed(0)
     idle_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # torch imported, nothing allocated
     shape = (resolution, resolution)
@@ -62,80 +74,137 @@ def measure(model_name: str, device: str, amp: bool, resolution: int, batch_size
     queue.put((steps * batch_size / (time.perf_counter() - start), peak))
 
 
-def throughput(args: argparse.Namespace) -> None:
-    cases = [(m, "cpu", False) for m in ("vanilla", "unet")]
-    if torch.cuda.is_available():
-        cases += [(m, "cuda", amp) for m in ("vanilla", "unet") for amp in (False, True)]
+def throughput(args: argparse.Namespace) -> list[dict]:
+    """One row per model/device/precision: slices per second and peak memory (``None`` when the case failed)."""
+    import torch
+
+    cases = [(m, "cpu", False) for m in ("vanilla", "unet")] if args.device in ("auto", "cpu") else []
+    if args.device != "cpu" and torch.cuda.is_available():
+        cuda = "cuda" if args.device == "auto" else args.device
+        cases += [(m, cuda, amp) for m in ("vanilla", "unet") for amp in (False, True)]
     ctx = mp.get_context("spawn")
     print(f"training throughput, {args.resolution}x{args.resolution}, batch {args.batch_size}, U-Net width {args.width}, "
           f"{args.steps} timed steps, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     print(f"{'model':8s} {'device':6s} {'precision':10s} {'slices/s':>9s} {'peak memory':>16s}")
+    rows = []
     for model_name, device, amp in cases:
         queue = ctx.Queue()
         proc = ctx.Process(target=measure, args=(model_name, device, amp, args.resolution, args.batch_size,
                                                  args.width, args.steps, queue))
         proc.start()
         proc.join()
-        if proc.exitcode != 0:
-            print(f"{model_name:8s} {device:6s} {'fp16 amp' if amp else 'fp32':10s} failed (exit code {proc.exitcode})")
-            continue
-        rate, peak = queue.get()
-        kind = "GPU allocated" if device == "cuda" else "RSS over idle torch"
-        print(f"{model_name:8s} {device:6s} {'fp16 amp' if amp else 'fp32':10s} {rate:9.1f} {peak:9.0f} MiB ({kind})")
+        precision = "fp16 amp" if amp else "fp32"
+        rate, peak = queue.get() if proc.exitcode == 0 else (None, None)
+        kind = "GPU allocated" if device.startswith("cuda") else "RSS over idle torch"
+        rows.append({"model": model_name, "device": device, "precision": precision, "slices_per_s": rate,
+                     "peak_memory_mib": peak, "memory_kind": kind})
+        shown = f"{rate:9.1f} {peak:9.0f} MiB ({kind})" if rate is not None else f"failed (exit code {proc.exitcode})"
+        print(f"{model_name:8s} {device:6s} {precision:10s} {shown}")
+    return rows
 
 
-def targets(sweep_dir: Path, default_run: Path) -> None:
-    """Print the assignment's quality targets from finished runs (those that exist)."""
-    print("\nquality targets (offline default data)")
-    if (default_run / "metrics.json").exists():
-        m = load_json(default_run / "metrics.json")
-        ok = m["wall_time_s"] < 600
-        print(f"  default run {default_run.name}: test PSNR {m['test_psnr']['mean']:.2f} dB, zero-filled "
-              f"{m['zero_filled_test_psnr']['mean']:.2f} dB, wall time {m['wall_time_s']:.0f} s on {m['device']} "
-              f"[{'ok' if ok else 'MISSED'}: < 600 s]")
-    else:
-        print(f"  no default run at {default_run} (run: python main.py --drop-rate 0.3 --learn-mask)")
-    if not (sweep_dir / "results.csv").exists():
-        print(f"  no sweep results at {sweep_dir} (run: python sweep.py)")
-        return
+def verdict(name: str, ok: bool, text: str) -> dict:
+    return {"name": name, "ok": bool(ok), "text": text}
+
+
+def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
+    """The assignment's quality targets from finished runs (those that exist): ``{"name", "ok", "text"}`` each."""
+    out = []
+    if (default_run / "metrics.json").is_file():
+        m = json.loads((default_run / "metrics.json").read_text())
+        out.append(verdict("default_wall_time", m["wall_time_s"] < WALL_TIME_TARGET_S,
+                           f"default run {default_run.name}: test PSNR {m['test_psnr']['mean']:.2f} dB, zero-filled "
+                           f"{m['zero_filled_test_psnr']['mean']:.2f} dB, wall time {m['wall_time_s']:.0f} s on "
+                           f"{m['device']} [target: < {WALL_TIME_TARGET_S} s]"))
+    if not (sweep_dir / "results.csv").is_file():
+        return out
     with open(sweep_dir / "results.csv") as f:
         rows = {(r["model"], float(r["drop_rate"]), r["mask"]): r for r in csv.DictReader(f)}
     test = lambda key: float(rows[key]["test_psnr_mean"])  # noqa: E731
     fixed03, vanilla03 = ("unet", 0.3, "fixed"), ("vanilla", 0.3, "fixed")
     if fixed03 in rows:
         gain = test(fixed03) - float(rows[fixed03]["zero_filled_test_psnr_mean"])
-        print(f"  drop 0.3 fixed: U-Net {test(fixed03):.2f} dB, {gain:+.2f} dB over zero-filled "
-              f"[{'ok' if gain >= 12 else 'MISSED'}: >= +12]")
+        out.append(verdict("fixed_over_zero_filled", gain >= FIXED_GAIN_OVER_ZERO_FILLED_DB,
+                           f"drop 0.3 fixed: U-Net {test(fixed03):.2f} dB, {gain:+.2f} dB over zero-filled "
+                           f"[target: >= +{FIXED_GAIN_OVER_ZERO_FILLED_DB}]"))
         if vanilla03 in rows:
             gain = test(fixed03) - test(vanilla03)
-            print(f"  drop 0.3 fixed: {gain:+.2f} dB over the vanilla model ({test(vanilla03):.2f} dB) "
-                  f"[{'ok' if gain >= 6 else 'MISSED'}: >= +6]")
+            out.append(verdict("fixed_over_vanilla", gain >= FIXED_GAIN_OVER_VANILLA_DB,
+                               f"drop 0.3 fixed: {gain:+.2f} dB over the vanilla model ({test(vanilla03):.2f} dB) "
+                               f"[target: >= +{FIXED_GAIN_OVER_VANILLA_DB}]"))
     for drop in (0.5, 0.6, 0.7):
         fixed, learned = ("unet", drop, "fixed"), ("unet", drop, "learned")
         if fixed in rows and learned in rows:
             gain = test(learned) - test(fixed)
-            print(f"  drop {drop:g}: learned {test(learned):.2f} vs fixed {test(fixed):.2f} dB ({gain:+.2f}); "
-                  f"centre disc kept {float(rows[learned]['keep_in_center']):.2f} learned vs "
-                  f"{float(rows[fixed]['keep_in_center']):.2f} fixed [{'ok' if gain > 0 else 'MISSED'}: learned > fixed]")
+            out.append(verdict(f"learned_over_fixed_{drop:g}", gain > 0,
+                               f"drop {drop:g}: learned {test(learned):.2f} vs fixed {test(fixed):.2f} dB ({gain:+.2f}); "
+                               f"centre disc kept {float(rows[learned]['keep_in_center']):.2f} learned vs "
+                               f"{float(rows[fixed]['keep_in_center']):.2f} fixed [target: learned > fixed]"))
+    return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--resolution", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--width", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=10, help="timed training steps per case")
-    parser.add_argument("--sweep-dir", default="runs/sweep")
-    parser.add_argument("--default-run", default="runs/unet_drop0.3_learned")
-    parser.add_argument("--skip-throughput", action="store_true", help="only print the quality targets")
-    args = parser.parse_args(argv)
-    if args.resolution < 16 or args.resolution % 8 or args.batch_size < 1 or args.steps < 1:
-        parser.error("--resolution must be a multiple of 8 >= 16, --batch-size and --steps at least 1")
+def format_targets(targets: list[dict], sweep_dir: Path, default_run: Path) -> str:
+    """The targets as the text bench.py prints (and the README quotes)."""
+    lines = ["quality targets (offline default data)"]
+    lines += [f"  {t['text'].replace('[target', '[' + ('ok' if t['ok'] else 'MISSED'))}" for t in targets]
+    if not (default_run / "metrics.json").is_file():
+        lines.append(f"  no default run at {default_run} (run: python main.py --drop-rate 0.3 --learn-mask)")
+    if not (sweep_dir / "results.csv").is_file():
+        lines.append(f"  no sweep results at {sweep_dir} (run: python sweep.py)")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--resolution", type=positive_int, default=128, help="k-space size R x R, a multiple of 8 (default: 128)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="slices per training step (default: 8)")
+    p.add_argument("--width", type=positive_int, default=16, help="channels of the U-Net's first level (default: 16)")
+    p.add_argument("--steps", type=positive_int, default=10, help="timed training steps per case (default: 10)")
+    p.add_argument("--sweep-dir", default=None, help="the sweep's folder (default: <results-root>/sweep)")
+    p.add_argument("--default-run", default=None, help=f"the default run's folder (default: <results-root>/{DEFAULT_RUN})")
+    p.add_argument("--skip-throughput", action="store_true", help="only read the quality targets")
+    add_common_args(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> dict:
+    from common.runs import run_folder, save_json
+
+    if args.resume:
+        raise RunError("a benchmark has nothing to resume; run it again with --overwrite")
     if not args.skip_throughput:
-        throughput(args)
-    targets(Path(args.sweep_dir), Path(args.default_run))
+        from common.runs import pick_device
+
+        try:
+            pick_device(args.device)
+        except ValueError as e:
+            raise RunError(str(e)) from None
+    sweep_dir = Path(args.sweep_dir or Path(args.results_root) / "sweep")
+    default_run = Path(args.default_run or Path(args.results_root) / DEFAULT_RUN)
+    with run_folder(args.results_root, args.name, {"args": vars(args)}, overwrite=args.overwrite) as run_dir:
+        rows = [] if args.skip_throughput else throughput(args)
+        targets = check_targets(sweep_dir, default_run)
+        print("\n" + format_targets(targets, sweep_dir, default_run))
+        metrics = {"throughput": rows, "targets": targets,
+                   "settings": {k: getattr(args, k) for k in ("resolution", "batch_size", "width", "steps")}}
+        save_json(run_dir / "metrics.json", metrics)
+    unet = [r for r in rows if r["model"] == "unet" and r["slices_per_s"] is not None]
+    speed = f", U-Net {unet[0]['slices_per_s']:.1f} slices/s on {unet[0]['device']}" if unet else ""
+    print(f"bench: {sum(t['ok'] for t in targets)} of {len(targets)} targets met{speed} -> {run_dir}")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
+    args = fill_common_defaults(parser.parse_args(argv))
+    if args.quick:
+        args.resolution, args.width, args.steps = 32, 8, 2
+    if args.resolution < 16 or args.resolution % 8:
+        parser.error(f"--resolution must be a multiple of 8 and at least 16, got {args.resolution}")
+    args.name = run_name(args, "bench")
+    return run_command(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":
     main()
+    sys.exit(0)

@@ -1,30 +1,29 @@
 """The 14 cases of the assignment in one command: drop rates 0.1 ... 0.7, fixed and learned mask.
 
-    python sweep.py                       # all cases with main.py's defaults
-    python sweep.py --epochs 10           # any option not listed below is passed on to main.py
+    python sweep.py                       # all cases with main.py's defaults, into runs/sweep
+    python sweep.py --epochs 8            # any option not listed below is passed on to main.py
+    python sweep.py --resume              # continue an interrupted sweep: finished cases are kept
     python sweep.py --drop-rates 0.3 --quick
 
-Each case is one main.py run folder under ``--results-root``; cases whose folder already
-has ``metrics.json`` are skipped, an interrupted case resumes from its checkpoint. A
-vanilla-model run at ``--baseline-drop`` (fixed mask) is added as the baseline. Writes
-``results.csv``, ``results.md`` (the table) and ``sweep.png`` (for every drop rate the test
-target, the fixed- and learned-mask reconstructions and both masks).
+Each case is one main.py run folder inside the sweep's folder ``<results-root>/<name>``
+(``runs/sweep``); with ``--resume`` finished cases are skipped and an interrupted case
+resumes from its checkpoint. A vanilla-model run at ``--baseline-drop`` (fixed mask) is
+added as the baseline. Writes ``config.json``, ``results.csv``, ``results.md`` (the table)
+and ``sweep.png`` (for every drop rate the test target, the fixed- and learned-mask
+reconstructions and both masks); publish the whole folder with
+``python -m common.publish runs/sweep``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
+import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from common.runs import load_json  # noqa: E402
-from mri_cs import main as mri_main  # noqa: E402
+from common.cli import add_common_args, fill_common_defaults, fraction, run_command, run_name
+from mri_cs import main as mri_main
 
 # Run order, not table order: the cases the benchmark targets need (0.3, then 0.5 to 0.7) come first,
 # so a sweep cut short still answers them. The table is sorted.
@@ -32,43 +31,81 @@ DROP_RATES = [0.3, 0.5, 0.7, 0.6, 0.1, 0.2, 0.4]
 COLUMNS = ["model", "drop_rate", "mask", "train_psnr_mean", "train_psnr_std", "test_psnr_mean", "test_psnr_std",
            "test_ssim_mean", "test_ssim_std", "zero_filled_test_psnr_mean", "zero_filled_test_psnr_std",
            "keep_fraction", "keep_in_center", "epochs", "best_epoch", "wall_time_s", "run"]
+SET_PER_CASE = ("--drop-rate", "--learn-mask", "--model", "--name", "--run-name", "--results-root", "--resume",
+                "--overwrite", "--seed", "--device", "--quick")
+FIXED_ON_RESUME = ("passthrough", "seed", "quick", "baseline_drop")
+PROG = "sweep.py"
 
 
-def run_case(root: Path, name: str, case_args: list[str], passthrough: list[str]) -> dict:
-    """Run (or skip, or resume) one case; return its metrics."""
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], allow_abbrev=False,  # --drop-rate is main.py's
+                                epilog="Other options (--epochs, --lr, --data-dir, ...) are passed on to main.py for every case.")
+    p.add_argument("--drop-rates", type=fraction, nargs="+", default=DROP_RATES,
+                   help=f"drop rates to run, in this order; each gets a fixed- and a learned-mask case "
+                        f"(default: {' '.join(f'{d:g}' for d in DROP_RATES)})")
+    p.add_argument("--baseline-drop", type=fraction, default=0.3, help="drop rate of the vanilla baseline run (default: 0.3)")
+    add_common_args(p)
+    return p
+
+
+def case_list(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
+    """``(name, kind, main.py arguments)`` of every case, the vanilla baseline first."""
+    cases = [("vanilla", args.baseline_drop, "fixed")] + [("unet", d, k) for d in args.drop_rates for k in ("fixed", "learned")]
+    out = []
+    for model, drop, kind in cases:
+        name = f"{'vanilla_' if model == 'vanilla' else ''}drop{drop:g}_{kind}"
+        argv = ["--drop-rate", str(drop), "--model", model] + (["--learn-mask"] if kind == "learned" else [])
+        out.append((name, kind, argv))
+    return out
+
+
+def case_args(root: Path, name: str, argv: list[str], args: argparse.Namespace, passthrough: list[str]) -> argparse.Namespace:
+    """main.py's arguments for one case, resuming it when it has a checkpoint."""
     run_dir = root / name
-    if (run_dir / "metrics.json").exists():
-        print(f"[sweep] {name}: done, skipped")
-        return load_json(run_dir / "metrics.json")
-    resume = ["--resume"] if (run_dir / "checkpoint.pt").exists() else []
-    print(f"[sweep] {name}: {'resuming' if resume else 'training'}")
-    return mri_main.main(case_args + passthrough + ["--results-root", str(root), "--run-name", name] + resume)
+    state = ["--resume"] if (run_dir / "checkpoint.pt").is_file() else ["--overwrite"] if run_dir.is_dir() else []
+    common = ["--results-root", str(root), "--seed", str(args.seed), "--device", args.device] + (["--quick"] if args.quick else [])
+    case = mri_main.parse_args(argv + passthrough + common + state)
+    case.name = name  # inside the sweep's folder, also for --quick
+    return case
 
 
-def row(model: str, drop: float, mask: str, m: dict, name: str) -> dict:
-    return {"model": model, "drop_rate": drop, "mask": mask,
+def row(m: dict, case: argparse.Namespace, kind: str) -> dict:
+    return {"model": case.model, "drop_rate": case.drop_rate, "mask": kind,
             **{f"{k}_{s}": m[k][s] for k in ("train_psnr", "test_psnr", "test_ssim", "zero_filled_test_psnr") for s in ("mean", "std")},
             "keep_fraction": m["keep_fraction"], "keep_in_center": m["keep_in_center"], "epochs": m["epochs"],
-            "best_epoch": m["best_epoch"], "wall_time_s": m["wall_time_s"], "run": name}
+            "best_epoch": m["best_epoch"], "wall_time_s": m["wall_time_s"], "run": case.name}
 
 
-def write_table(rows: list[dict], root: Path) -> None:
-    rows = sorted(rows, key=lambda r: (r["model"], r["drop_rate"], r["mask"]))
-    with open(root / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+def table_markdown(rows: list[dict]) -> str:
+    """The sweep's table (``results.md``, also quoted in the README) from rows sorted by model, drop rate, mask."""
     lines = ["| model | drop rate | mask | train PSNR (dB) | test PSNR (dB) | zero-filled test PSNR (dB) | test SSIM | kept in centre |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['drop_rate']:g} | {r['mask']} | {r['train_psnr_mean']:.2f} ± {r['train_psnr_std']:.2f} "
                      f"| {r['test_psnr_mean']:.2f} ± {r['test_psnr_std']:.2f} | {r['zero_filled_test_psnr_mean']:.2f} ± "
                      f"{r['zero_filled_test_psnr_std']:.2f} | {r['test_ssim_mean']:.3f} | {r['keep_in_center']:.2f} |")
-    (root / "results.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(rows: list[dict], root: Path) -> None:
+    from common.runs import save_text
+
+    rows = sorted(rows, key=lambda r: (r["model"], r["drop_rate"], r["mask"]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    save_text(root / "results.csv", buffer.getvalue())
+    save_text(root / "results.md", table_markdown(rows))
 
 
 def write_figure(root: Path, drops: list[float]) -> None:
     """One row per drop rate: target, fixed reconstruction, learned reconstruction, fixed mask, learned mask."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from common.runs import save_figure
+
     fig, axes = plt.subplots(len(drops), 5, figsize=(13, 2.8 * len(drops)), squeeze=False)
     for ax_row, drop in zip(axes, drops):
         ex = {kind: np.load(root / f"drop{drop:g}_{kind}" / "example.npz") for kind in ("fixed", "learned")}
@@ -81,37 +118,63 @@ def write_figure(root: Path, drops: list[float]) -> None:
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(root / "sweep.png", dpi=90)
+    save_figure(fig, root / "sweep.png", dpi=90)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="sweep.py", description=__doc__.split("\n\n")[0],
-                                     epilog="Other options (--epochs, --quick, --device, ...) are passed on to main.py.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--drop-rates", type=float, nargs="+", default=DROP_RATES,
-                        help="drop rates to run, in this order; each gets a fixed- and a learned-mask case")
-    parser.add_argument("--results-root", default="runs/sweep", help="one run folder per case, and the tables, go here")
-    parser.add_argument("--baseline-drop", type=float, default=0.3, help="drop rate of the vanilla baseline run")
-    args, passthrough = parser.parse_known_args(argv)
-    for flag in ("--drop-rate", "--learn-mask", "--model", "--run-name", "--resume"):
-        if flag in passthrough:
-            parser.error(f"{flag} is set by the sweep for every case; leave it out")
-    root = Path(args.results_root)
-    cases = [("vanilla", args.baseline_drop, "fixed")] + [("unet", d, k) for d in args.drop_rates for k in ("fixed", "learned")]
+def summary_line(rows: list[dict], root: Path) -> str:
+    parts = []
+    for kind in ("fixed", "learned"):
+        psnr = [r["test_psnr_mean"] for r in rows if r["model"] == "unet" and r["mask"] == kind]
+        if psnr:
+            parts.append(f"{kind} {min(psnr):.2f} to {max(psnr):.2f} dB")
+    return f"sweep: {len(rows)} cases, U-Net test PSNR {', '.join(parts) or 'n/a'} -> {root}"
+
+
+def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[dict]:
+    """Validate every case, then run (or skip, or resume) them one by one; tables after every case."""
+    from common.runs import check_run_dir, load_json, save_json
+    from mri_cs import train
+
+    config = {"args": {**vars(args), "passthrough": passthrough}, "command": command}
+    root = check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite,
+                         args=config["args"], fixed_on_resume=FIXED_ON_RESUME)
+    if args.overwrite and not args.resume and root.exists():
+        import shutil
+
+        shutil.rmtree(root)
+    cases = [(kind, case_args(root, name, argv, args, passthrough)) for name, kind, argv in case_list(args)]  # all parse first
+    root.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        save_json(root / "config.json", config)
     rows = []
-    for model, drop, kind in cases:
-        case = ["--drop-rate", str(drop), "--model", model] + (["--learn-mask"] if kind == "learned" else [])
-        name = f"{'vanilla_' if model == 'vanilla' else ''}drop{drop:g}_{kind}"
-        rows.append(row(model, drop, kind, run_case(root, name, case, passthrough), name))
-        # After every case, so that a sweep cut short still leaves its table and figure.
-        write_table(rows, root)
-        done = sorted(d for d in args.drop_rates if all((root / f"drop{d:g}_{k}" / "example.npz").exists() for k in ("fixed", "learned")))
-        if done:
-            write_figure(root, done)
+    for kind, case in cases:
+        done = root / case.name / "metrics.json"
+        print(f"[sweep] {case.name}: {'done, skipped' if done.is_file() else 'resuming' if case.resume else 'training'}")
+        metrics = load_json(done) if done.is_file() else train.run(case)
+        rows.append(row(metrics, case, kind))
+        write_table(rows, root)  # after every case, so that a sweep cut short still leaves its table and figure
+        drops = sorted(d for d in args.drop_rates if all((root / f"drop{d:g}_{k}" / "example.npz").is_file() for k in ("fixed", "learned")))
+        if drops:
+            write_figure(root, drops)
     print((root / "results.md").read_text())
-    print(f"[sweep] wrote {root / 'results.csv'}, {root / 'results.md'}, {root / 'sweep.png'}")
+    print(summary_line(rows, root))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = build_parser()
+    args, passthrough = parser.parse_known_args(argv)
+    fill_common_defaults(args)
+    if clash := [f for f in SET_PER_CASE if any(a == f or a.startswith(f + "=") for a in passthrough)]:
+        parser.error(f"{', '.join(clash)}: set by the sweep for every case; leave it out")
+    args.name = run_name(args, "sweep")
+    root = Path(args.results_root) / args.name
+    command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])
+    return run_command(PROG, lambda: run(args, passthrough, command),
+                       resume_hint=f"continue with the same command plus --resume (sweep folder {root})")
 
 
 if __name__ == "__main__":
     main()
+    sys.exit(0)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from common.cli import RunError
+from common.cli import DataError, RunError
 from common.metrics import batch_psnr
 from common.runs import (check_run_dir, load_checkpoint, pick_device, run_folder, save_checkpoint, save_json,
                          save_npz, seed_everything)
@@ -52,7 +52,7 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch
     """One pass over ``loader``: L1 loss, a network step, then a mask step; returns the mean loss."""
     model.train()
     losses = []
-    bar = tqdm(loader, desc=desc, leave=False)
+    bar = tqdm(loader, desc=desc, leave=False, disable=None)  # bars only on a terminal
     for kspace, target in bar:
         kspace, target = kspace.to(device), target.to(device)
         loss = F.l1_loss(model(kspace), target)
@@ -135,6 +135,16 @@ def summary_line(metrics: dict, run_dir: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> dict:
+    """:func:`train_and_evaluate`, with a data error raised in a DataLoader worker (``--num-workers``) cut back
+    from the worker's traceback to its own message, one line."""
+    try:
+        return train_and_evaluate(args)
+    except DataError as e:
+        last = str(e).strip().splitlines()[-1]
+        raise DataError(last.split("DataError: ", 1)[-1]) from None
+
+
+def train_and_evaluate(args: argparse.Namespace) -> dict:
     """Train, pick the best epoch on validation, evaluate on train and test, write the run folder; return the metrics."""
     run_dir = check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite,
                             args=vars(args), fixed_on_resume=FIXED_ON_RESUME)  # before the data is loaded

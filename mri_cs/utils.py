@@ -35,7 +35,7 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, with_ss
     out: dict[str, list[torch.Tensor]] = {"psnr": [], "zero_filled_psnr": []}
     if with_ssim:
         out.update(ssim=[], zero_filled_ssim=[])
-    for kspace, target in tqdm(loader, desc=desc, leave=False):
+    for kspace, target in tqdm(loader, desc=desc, leave=False, disable=None):  # bars only on a terminal
         kspace = kspace.to(device)
         recon, zero_filled = model(kspace).cpu(), model.subsample(kspace).cpu()
         out["psnr"].append(batch_psnr(recon, target))

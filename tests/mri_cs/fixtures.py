@@ -5,8 +5,12 @@ import h5py
 import numpy as np
 
 
-def write_volume(path: Path, rng: np.random.Generator, slices: int = 2, shape: tuple[int, int] = (40, 36)) -> np.ndarray:
-    """One volume; returns its complex images ``(slices, H, W)`` (the k-space is their centred FFT)."""
+def write_volume(path: Path, rng: np.random.Generator, slices: int = 2, shape: tuple[int, int] = (40, 36),
+                 compress: bool = False) -> np.ndarray:
+    """One volume; returns its complex images ``(slices, H, W)`` (the k-space is their centred FFT).
+
+    ``compress`` stores ``kspace`` gzip-compressed in one chunk per slice, as the challenge files can be.
+    """
     yy, xx = np.mgrid[: shape[0], : shape[1]]
     images = []
     for _ in range(slices):
@@ -14,17 +18,33 @@ def write_volume(path: Path, rng: np.random.Generator, slices: int = 2, shape: t
         images.append((blob + 0.1 * rng.random(shape)) * np.exp(1j * rng.uniform(0, np.pi)))
     images = np.stack(images)
     kspace = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(images, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    chunking = {"chunks": (1, *shape), "compression": "gzip"} if compress else {}
     with h5py.File(path, "w") as f:
-        f.create_dataset("kspace", data=kspace.astype(np.complex64))
+        f.create_dataset("kspace", data=kspace.astype(np.complex64), **chunking)
         f.create_dataset("reconstruction_esc", data=np.abs(images).astype(np.float32))
         f.attrs["acquisition"] = "CORPD_FBK"
     return images
 
 
-def make_fastmri_dir(root: Path, n_train: int = 2, n_val: int = 4, slices: int = 2, shape=(40, 36), seed: int = 0) -> Path:
+def corrupt_chunk(path: Path, slice_index: int = 0) -> None:
+    """Overwrite the middle of the compressed ``kspace`` chunk of one slice: the header still reads, the slice does not."""
+    with h5py.File(path, "r") as f:
+        info = f["kspace"].id.get_chunk_info(slice_index)
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 2)
+        fh.write(b"\xff" * 64)
+
+
+def make_fastmri_dir(root: Path, n_train: int = 2, n_val: int = 4, slices: int = 2, shape=(40, 36), seed: int = 0,
+                     compress: bool = False) -> Path:
     rng = np.random.default_rng(seed)
     for split, n in (("singlecoil_train", n_train), ("singlecoil_val", n_val)):
         (root / split).mkdir(parents=True)
         for i in range(n):
-            write_volume(root / split / f"file{split[-3:]}{i:03d}.h5", rng, slices, shape)
+            write_volume(root / split / f"file{split[-3:]}{i:03d}.h5", rng, slices, shape, compress)
     return root
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` with its bytes (to show that a refused command changed nothing)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

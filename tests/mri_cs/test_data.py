@@ -8,7 +8,7 @@ from mri_cs.data.fastmri import FastMRISlices
 from mri_cs.data.mni152 import build_mni152, slab_split
 from mri_cs.utils import freq_to_image
 
-from .fixtures import make_fastmri_dir, write_volume
+from .fixtures import corrupt_chunk, make_fastmri_dir, write_volume
 
 
 def test_fastmri_fixture_loads(tmp_path):
@@ -41,6 +41,15 @@ def test_fastmri_errors_are_clear(tmp_path):
     (root / "singlecoil_val" / "broken.h5").write_bytes(b"this is not hdf5")
     with pytest.raises(DataError, match="broken.h5"):
         build_fastmri(root, 16, 0)
+
+
+def test_a_corrupt_data_chunk_is_a_data_error_naming_the_file(tmp_path):
+    write_volume(tmp_path / "vol.h5", np.random.default_rng(0), slices=2, compress=True)
+    corrupt_chunk(tmp_path / "vol.h5", 1)
+    ds = FastMRISlices([tmp_path / "vol.h5"], resolution=16)  # the header and slice 0 read fine
+    assert ds[0][0].shape == (16, 16, 2)
+    with pytest.raises(DataError, match=r"vol\.h5: slice 1"):
+        ds[1]
 
 
 @pytest.mark.parametrize("n", [60, 137])

@@ -1,71 +1,131 @@
-"""main.py end to end in --quick mode, resuming, and the one-line errors."""
+"""main.py end to end in --quick mode: the run folder, a trained model beating its input, resume, and bad input."""
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
-from common.runs import load_json, load_checkpoint
+from common.runs import load_checkpoint, load_json
 from mri_cs import main as mri_main
+from mri_cs import train
 
-from .fixtures import make_fastmri_dir
+from .fixtures import corrupt_chunk, make_fastmri_dir, snapshot
 
 MRI_DIR = Path(mri_main.__file__).parent
 METRIC_KEYS = {"train_psnr", "train_ssim", "test_psnr", "test_ssim", "zero_filled_test_psnr", "keep_fraction",
-               "wall_time_s", "device"}
+               "keep_in_center", "best_epoch", "best_val_psnr", "history", "wall_time_s", "device", "n_slices"}
 
 
-def test_quick_run_writes_the_run_folder(tmp_path):
-    mri_main.main(["--quick", "--learn-mask", "--drop-rate", "0.5", "--results-root", str(tmp_path), "--run-name", "q"])
-    run = tmp_path / "q"
-    metrics = load_json(run / "metrics.json")
-    assert METRIC_KEYS <= metrics.keys()
-    for key in ("train_psnr", "test_psnr", "test_ssim", "zero_filled_test_psnr"):
-        assert set(metrics[key]) == {"mean", "std"}
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished quick run (U-Net, fixed mask, drop 0.5): ``(results root, run folder, metrics)``."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("runs")
+    metrics = mri_main.main(["--quick", "--drop-rate", "0.5", "--results-root", str(root)])
+    return root, root / "unet_drop0.5_fixed_quick", metrics
+
+
+def test_quick_run_writes_the_run_folder_and_beats_its_input(finished):
+    root, run, metrics = finished
+    assert METRIC_KEYS <= metrics.keys() and load_json(run / "metrics.json")["test_psnr"] == metrics["test_psnr"]
     assert metrics["keep_fraction"] == pytest.approx(round(0.5 * 32 * 32) / (32 * 32))
+    # Two quick epochs are enough for the U-Net to clean up the aliasing of a random mask.
+    assert metrics["test_psnr"]["mean"] > metrics["zero_filled_test_psnr"]["mean"] + 1.5
+    assert metrics["history"][1]["train_loss"] < metrics["history"][0]["train_loss"]
     config = load_json(run / "config.json")
     assert config["data"]["dataset"].startswith("MNI152") and config["device"] == "cpu"
-    assert config["args"]["learn_mask"] is True
-    for name in ("mask.png", "examples.png", "curves.png", "checkpoint.pt", "best.pt"):
-        assert (run / name).stat().st_size > 0
+    assert config["args"]["name"] == "unet_drop0.5_fixed_quick" and config["args"]["learn_mask"] is False
+    for name in ("mask.png", "examples.png", "curves.png", "example.npz", "checkpoint.pt", "best.pt", "config.json"):
+        assert (run / name).stat().st_size > 0 and stat.S_IMODE((run / name).stat().st_mode) == 0o644
+    example = np.load(run / "example.npz")
+    assert example["mask"].shape == (32, 32) and float(example["psnr"]) > float(example["zero_filled_psnr"])
     assert "subsample.scores" in load_checkpoint(run / "best.pt")["model"]  # the mask travels with the weights
+    assert sorted(p.name for p in root.iterdir()) == [run.name]
 
 
-def test_resume_continues_an_interrupted_run(tmp_path):
-    common = ["--quick", "--results-root", str(tmp_path), "--run-name", "r", "--model", "vanilla"]
-    mri_main.main(common + ["--epochs", "1"])  # stands in for a run stopped after epoch 1
-    first = load_checkpoint(tmp_path / "r" / "checkpoint.pt")["history"]
-    (tmp_path / "r" / "metrics.json").unlink()
-    metrics = mri_main.main(common + ["--epochs", "2", "--resume"])
-    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
-    assert metrics["history"][0] == first[0]
+def test_learned_mask_moves_to_the_centre(finished, tmp_path, capsys):
+    fixed = finished[2]
+    learned = mri_main.main(["--quick", "--drop-rate", "0.5", "--learn-mask", "--results-root", str(tmp_path)])
+    assert learned["keep_in_center"] > fixed["keep_in_center"] + 0.2
+    assert learned["zero_filled_test_psnr"]["mean"] > fixed["zero_filled_test_psnr"]["mean"] + 3
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.endswith(str(tmp_path / "unet_drop0.5_learned_quick")) and f"{learned['test_psnr']['mean']:.2f}" in last
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--drop-rate", "1.0"], "--drop-rate must be in [0, 1)"),
-    (["--drop-rate", "-0.2"], "--drop-rate must be in [0, 1)"),
-    (["--lr", "-0.001"], "--lr must not be negative"),
-    (["--mask-lr", "-1"], "--mask-lr must not be negative"),
-    (["--resume", "--run-name", "nothing-here"], "no checkpoint"),
-])
-def test_bad_arguments_end_with_one_clear_line(tmp_path, capsys, argv, message):
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
+    argv = ["--quick", "--model", "vanilla", "--results-root", str(tmp_path)]
+    straight = mri_main.main(argv + ["--name", "straight"])
+    real_epoch = train.train_one_epoch
+    calls = []
+
+    def interrupted_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_one_epoch", interrupted_in_epoch_2)
     with pytest.raises(SystemExit) as exc:
-        mri_main.main(argv + ["--quick", "--results-root", str(tmp_path)])
-    text = str(exc.value.code) if isinstance(exc.value.code, str) else capsys.readouterr().err.strip().splitlines()[-1]
-    assert text.startswith("main.py: error:") and message in text and "\n" not in text
+        mri_main.main(argv + ["--name", "cut"])
+    assert exc.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted" in err[0] and "--resume" in err[0]
+    assert load_checkpoint(tmp_path / "cut_quick" / "checkpoint.pt")["epoch"] == 1
+    monkeypatch.setattr(train, "train_one_epoch", real_epoch)
+    resumed = mri_main.main(argv + ["--name", "cut", "--resume"])
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    for a, b in zip(resumed["history"], straight["history"]):
+        assert a["val_psnr"] == pytest.approx(b["val_psnr"], rel=1e-5)
+    assert resumed["test_psnr"]["mean"] == pytest.approx(straight["test_psnr"]["mean"], rel=1e-5)
 
 
-def test_data_dir_without_usable_files_or_with_a_corrupt_file(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
+@pytest.fixture(scope="module")
+def bad_data(tmp_path_factory):
+    """Data folders that must each end the run with one line: empty, a corrupt header, a corrupt data chunk."""
+    base = tmp_path_factory.mktemp("bad_data")
+    (base / "empty").mkdir()
+    header = make_fastmri_dir(base / "header", n_train=1, n_val=2)
+    (header / "singlecoil_train" / "corrupt.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    chunk = make_fastmri_dir(base / "chunk", n_train=1, n_val=2, compress=True)
+    corrupt_chunk(chunk / "singlecoil_train" / "fileain000.h5", 1)  # scanning reads fine; the second slice does not
+    return base
+
+
+BAD_INPUT = [
+    (["--drop-rate", "1.0"], "argument --drop-rate"),
+    (["--lr", "-1"], "argument --lr"),
+    (["--epochs", "0"], "argument --epochs"),
+    (["--device", "gpu"], "argument --device"),
+    (["--device", "mps"], "MPS is not available"),
+    (["--data-dir", "{data}/nowhere"], "is not a folder"),
+    (["--drop-rate", "0.5"], "already holds a run"),
+    (["--drop-rate", "0.5", "--resume"], "is finished"),
+    (["--drop-rate", "0.5", "--resume", "--seed", "1"], "--seed 0 (now 1)"),
+    (["--resume", "--name", "nothing-here"], "there is no run"),
+    (["--results-root", "/proc/x"], "/proc/x"),
+    (["--data-dir", "{data}/empty"], "no usable files"),
+    (["--data-dir", "{data}/header"], "corrupt.h5"),
+    (["--data-dir", "{data}/chunk"], "fileain000.h5: slice 1"),
+    (["--data-dir", "{data}/chunk", "--num-workers", "1"], "fileain000.h5: slice 1"),  # raised in a worker process
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_and_changes_no_run(finished, bad_data, capsys, argv, message):
+    root, run, _ = finished
+    before = snapshot(root)
+    argv = [a.format(data=bad_data) for a in argv]
     with pytest.raises(SystemExit) as exc:
-        mri_main.main(["--quick", "--data-dir", str(empty), "--results-root", str(tmp_path)])
-    assert str(exc.value.code).startswith("main.py: error: no usable files") and "singlecoil_train" in str(exc.value.code)
-    root = make_fastmri_dir(tmp_path / "fastmri", n_train=1, n_val=2)
-    (root / "singlecoil_train" / "corrupt.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
-    with pytest.raises(SystemExit) as exc:
-        mri_main.main(["--quick", "--data-dir", str(root), "--results-root", str(tmp_path)])
-    assert str(exc.value.code).startswith("main.py: error:") and "corrupt.h5" in str(exc.value.code)
+        mri_main.main(["--quick", "--results-root", str(root)] + argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith(("usage:", " "))]  # argparse adds its usage
+    assert len(lines) == 1 and lines[0].startswith("main.py: error:") and message in lines[0], err
+    assert "Traceback" not in err
+    assert snapshot(root) == before  # config.json, checkpoints, metrics of the existing run untouched, nothing new
 
 
 def test_fastmri_quick_run(tmp_path):
@@ -78,4 +138,4 @@ def test_fastmri_quick_run(tmp_path):
 def test_command_line_error_has_no_traceback():
     proc = subprocess.run([sys.executable, "main.py", "--drop-rate", "1.5"], cwd=MRI_DIR, capture_output=True, text=True)
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("main.py: error: --drop-rate")
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("main.py: error: argument --drop-rate")

@@ -1,4 +1,5 @@
 """The subsampling layer: budget, real/imaginary pairing, gradients, mask_grad, checkpointing."""
+import numpy as np
 import pytest
 import torch
 
@@ -91,3 +92,30 @@ def test_data_consistency_returns_the_measurement_when_nothing_is_dropped():
     torch.testing.assert_close(out[:, 0], freq_to_image(k), atol=1e-5, rtol=1e-5)  # whatever the U-Net predicts
     with pytest.raises(ValueError):
         model(torch.randn(2, 8, 8, 2))
+
+
+def test_mask_grad_takes_a_normalised_step():
+    """The step is lr * (g - mean g) / std g, whatever the scale and offset of the raw gradient g."""
+    layer = SubsamplingLayer(0.5, "cpu", learn_mask=True, shape=SHAPE, seed=5)
+    scores = torch.full(SHAPE, 0.5)
+    g = torch.linspace(-1, 2, SHAPE[0] * SHAPE[1]).view(SHAPE) ** 3
+    mean, std = float(g.mean()), float(np.std(g.numpy(), ddof=1))
+    expected = np.clip(0.5 - 0.05 * (g.numpy() - mean) / std, 0, 1)
+    for raw in (g, 1e-6 * g, 1e3 * g + 7.0):  # k-space gradients span orders of magnitude
+        with torch.no_grad():
+            layer.scores.copy_(scores)
+        layer.scores.requires_grad_(True)
+        layer.scores.grad = raw.clone()
+        layer.mask_grad(0.05)
+        np.testing.assert_allclose(layer.scores.detach().numpy(), expected, atol=1e-4)
+        assert layer.scores.grad is None  # consumed
+
+
+def test_mask_grad_step_is_large_enough_to_change_ranks():
+    """With a tiny raw gradient an unnormalised step would leave the mask as it is; the normalised one moves it."""
+    layer = SubsamplingLayer(0.5, "cpu", learn_mask=True, shape=SHAPE, seed=0)
+    before = layer.hard_mask().clone()
+    layer.scores.requires_grad_(True)
+    layer.scores.grad = -1e-8 * (1 - before)  # favour every dropped position, very weakly
+    layer.mask_grad(0.5)
+    assert not torch.equal(layer.hard_mask(), before)

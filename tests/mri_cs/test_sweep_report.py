@@ -1,23 +1,105 @@
-"""A two-case sweep in --quick mode, then the report notebook on its folders."""
+"""A quick sweep, its published form, the report notebook and the README blocks rendered from it."""
 import csv
-from pathlib import Path
+import re
 
-from mri_cs import sweep
+import pytest
+import torch
 
-NOTEBOOK = Path(sweep.__file__).parent / "report.ipynb"
+from common.blocks import fill_blocks
+from common.results import publish
+from mri_cs import readme_results, sweep
+
+from .fixtures import snapshot
+
+MRI_DIR = readme_results.Path(sweep.__file__).parent
+NOTEBOOK = MRI_DIR / "report.ipynb"
 
 
-def test_quick_sweep_and_report(tmp_path, execute_notebook):
-    root = tmp_path / "sweep"
-    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(root)])
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """``(runs root, sweep folder, published results/mri_cs)``: one drop rate, quick, published like the real runs."""
+    torch.set_num_threads(1)
+    runs = tmp_path_factory.mktemp("runs")
+    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(runs)])
+    root = runs / "sweep_quick"
+    results = runs.parent / f"{runs.name}_results"
+    publish(root, "mri_cs", results_root=results).rename(results / "mri_cs" / "sweep")
+    publish(root / "drop0.3_learned", "mri_cs", results_root=results).rename(results / "mri_cs" / "unet_drop0.3_learned")
+    return runs, root, results / "mri_cs"
+
+
+def test_quick_sweep_writes_its_table_and_resumes(swept, capsys):
+    runs, root, _ = swept
     with open(root / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["model"], r["mask"]) for r in rows] == [("unet", "fixed"), ("unet", "learned"), ("vanilla", "fixed")]
     assert all(float(r["drop_rate"]) == 0.3 for r in rows)
     assert (root / "results.md").read_text().count("\n") == 5 and (root / "sweep.png").stat().st_size > 0
-    mtime = (root / "drop0.3_fixed" / "metrics.json").stat().st_mtime
-    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(root)])  # finished cases are skipped
-    assert (root / "drop0.3_fixed" / "metrics.json").stat().st_mtime == mtime
-    nb = execute_notebook(NOTEBOOK, env={"MRI_CS_SWEEP_DIR": root})
-    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "learned - fixed" in outputs and "| unet | 0.3 | fixed |" in outputs
+    assert (root / "config.json").is_file() and (root / "drop0.3_fixed" / "metrics.json").is_file()
+    before = snapshot(root)
+    with pytest.raises(SystemExit) as exc:  # a second sweep into the same folder needs --resume
+        sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(runs)])
+    assert exc.value.code == 2 and "already holds a run" in capsys.readouterr().err
+    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(runs), "--resume"])  # finished cases are skipped
+    out = capsys.readouterr().out
+    assert out.count("done, skipped") == 3 and out.strip().splitlines()[-1].endswith(str(root))
+    assert {k: v for k, v in snapshot(root).items() if k.endswith((".json", ".pt", ".npz"))} == \
+        {k: v for k, v in before.items() if k.endswith((".json", ".pt", ".npz"))}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--run-name", "x"], "--run-name"),
+    (["--drop-rate", "0.2"], "--drop-rate"),
+    (["--drop-rates", "1.2"], "argument --drop-rates"),
+    (["--resume", "--seed", "1"], "--seed 0 (now 1)"),
+])
+def test_sweep_bad_input(swept, capsys, argv, message):
+    runs, root, _ = swept
+    before = snapshot(root)
+    with pytest.raises(SystemExit) as exc:
+        sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(runs)] + argv)
+    assert exc.value.code == 2
+    err = [ln for ln in capsys.readouterr().err.strip().splitlines() if not ln.startswith(("usage:", " "))]
+    assert len(err) == 1 and err[0].startswith("sweep.py: error:") and message in err[0]
+    assert snapshot(root) == before
+
+
+def outputs(nb) -> str:
+    return "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                   for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_report_on_published_runs(swept, execute_notebook):
+    _, _, published = swept
+    text = outputs(execute_notebook(NOTEBOOK, env={"REPORT_RUNS": published}))
+    assert "learned - fixed test PSNR: largest at drop rate 0.3" in text and "vanilla (one 3x3 conv), drop 0.3" in text
+    assert "no sweep" not in text and not re.search(rf"(^|\s){re.escape(str(published))}", text)  # relative paths only
+
+
+def test_report_on_an_empty_folder_shows_the_commands(tmp_path, execute_notebook):
+    text = outputs(execute_notebook(NOTEBOOK, env={"REPORT_RUNS": tmp_path}))
+    assert "python main.py --drop-rate 0.3 --learn-mask" in text and "python sweep.py" in text
+    assert not re.search(rf"(^|\s){re.escape(str(tmp_path))}", text)
+
+
+def test_readme_blocks_from_published_runs(swept):
+    _, _, published = swept
+    blocks = readme_results.render_blocks(published)
+    metrics = readme_results._json(published / "unet_drop0.3_learned" / "metrics.json")
+    assert f"{metrics['test_psnr']['mean']:.2f} ± {metrics['test_psnr']['std']:.2f}" in blocks["default_run"]
+    rows = readme_results.sweep_rows(published / "sweep")
+    assert f"| unet | 0.3 | fixed | {rows[0]['train_psnr_mean']:.2f}" in blocks["sweep"]
+    assert "python sweep.py --drop-rates 0.3 --quick" in blocks["sweep"]
+    assert "largest at drop rate 0.3" in blocks["sweep_summary"]
+    assert "default run unet_drop0.3_learned" in blocks["bench_targets"]
+    assert "python bench.py" in blocks["bench_throughput"] and "Not published yet" in blocks["bench_throughput"]
+    readme = (MRI_DIR / "README.md").read_text()
+    fill_blocks(readme, blocks, "results")  # the README has exactly these blocks
+
+
+def test_readme_blocks_without_runs_give_the_commands(tmp_path):
+    blocks = readme_results.render_blocks(tmp_path)
+    assert all("Not published yet" in b for b in blocks.values())
+    assert "python main.py --drop-rate 0.3 --learn-mask" in blocks["default_run"]
+    assert "python -m common.publish mri_cs/runs/unet_drop0.3_learned" in blocks["default_run"]
+    assert "python -m common.publish mri_cs/runs/sweep" in blocks["sweep"]

@@ -1,0 +1,170 @@
+"""The result blocks of ``mri_cs/README.md``, rendered from the published runs in ``results/mri_cs/``.
+
+    python -m common.readme --write mri_cs     # rewrite the blocks after publishing runs
+
+Every number the README quotes comes from a file here: the default run
+(``unet_drop0.3_learned/``), the sweep (``sweep/`` with ``results.csv`` and one folder per
+case) and the benchmark (``bench/metrics.json``). A run that is not published renders as
+one line giving the command that makes it and the one that publishes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from mri_cs.bench import DEFAULT_RUN, check_targets
+from mri_cs.sweep import table_markdown
+
+DEFAULT_COMMAND = "python main.py --drop-rate 0.3 --learn-mask"
+
+
+def not_published(command: str, run: str) -> str:
+    return (f"*Not published yet:* run `cd mri_cs && {command}`, then (at the repository root) "
+            f"`python -m common.publish mri_cs/runs/{run}`.")
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _pm(stat: dict, digits: int = 2) -> str:
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def default_run_block(run: Path) -> str:
+    m, config = _json(run / "metrics.json"), _json(run / "config.json")
+    if not m:
+        return not_published(DEFAULT_COMMAND, DEFAULT_RUN)
+    args, data = config.get("args", {}), config.get("data", {})
+    res, n = args.get("resolution", 128), m["n_slices"]
+    history = m["history"]
+    val, zf = [h["val_psnr"] for h in history], [h["val_zero_filled_psnr"] for h in history]
+    return "\n".join([
+        f"`{DEFAULT_COMMAND}` (U-Net width {args.get('width')}, {m['model_parameters']:,} parameters, "
+        f"{m['epochs']} epochs, batch {args.get('batch_size')}; {data.get('dataset', 'data as in config.json')}, "
+        f"{res} x {res}; device {m['device']}, torch {config.get('torch', '?')}): "
+        f"{m['wall_time_s'] / 60:.1f} min of training and evaluation in `metrics.json`.",
+        "",
+        "| split | PSNR (dB) | SSIM | zero-filled PSNR (dB), same mask |",
+        "| --- | --- | --- | --- |",
+        f"| train ({n['train']} slices) | {_pm(m['train_psnr'])} | {_pm(m['train_ssim'], 3)} | {_pm(m['zero_filled_train_psnr'])} |",
+        f"| test ({n['test']} slices) | {_pm(m['test_psnr'])} | {_pm(m['test_ssim'], 3)} | {_pm(m['zero_filled_test_psnr'])} |",
+        "",
+        f"Best validation PSNR {m['best_val_psnr']:.2f} dB at epoch {m['best_epoch']} of {m['epochs']}; the mask keeps "
+        f"{m['num_keep']:,} of {res * res:,} samples ({m['keep_fraction']:.3f}) and measures "
+        f"{100 * m['keep_in_center']:.0f} % of the central disc (10 % of k-space). Over the epochs the validation PSNR "
+        f"ranged from {min(val):.1f} to {max(val):.1f} dB and the zero-filled one from {min(zf):.1f} to {max(zf):.1f} dB.",
+    ])
+
+
+def data_sizes_block(run: Path) -> str:
+    sizes = _json(run / "config.json").get("data", {}).get("sizes")
+    if not sizes:
+        return not_published(DEFAULT_COMMAND, DEFAULT_RUN)
+    return (f"**{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test slices** "
+            f"(from the default run's `config.json`).")
+
+
+def sweep_rows(sweep: Path) -> list[dict]:
+    if not (sweep / "results.csv").is_file():
+        return []
+    with open(sweep / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k, v in r.items():
+            if k not in ("model", "mask", "run"):
+                r[k] = float(v)
+    return sorted(rows, key=lambda r: (r["model"], r["drop_rate"], r["mask"]))
+
+
+def sweep_command(sweep: Path, rows: list[dict]) -> str:
+    command = _json(sweep / "config.json").get("command")
+    if command:
+        return command
+    epochs = sorted({int(r["epochs"]) for r in rows})
+    return "python sweep.py" + (f" --epochs {epochs[0]}" if epochs != [25] else "")
+
+
+def sweep_block(sweep: Path) -> str:
+    rows = sweep_rows(sweep)
+    if not rows:
+        return not_published("python sweep.py --epochs 8", "sweep")
+    device = _json(sweep / rows[0]["run"] / "metrics.json").get("device", "?")
+    lines = [f"`{sweep_command(sweep, rows)}`: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min "
+             f"of training and evaluation in all on {device}. Mean ± std over slices; \"kept in centre\" is the "
+             f"measured fraction of the central disc covering 10 % of k-space.",
+             "", table_markdown(rows).strip()]
+    return "\n".join(lines)
+
+
+def _span(values: list[float], unit: str = " dB", signed: bool = False) -> str:
+    fmt = "{:+.1f}" if signed else "{:.1f}"
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return f"{lo}{unit}" if lo == hi else f"{lo} to {hi}{unit}"
+
+
+def sweep_summary_block(sweep: Path) -> str:
+    """What the sweep's table shows, computed from it (ranges over the drop rates, where the gain is largest)."""
+    rows = sweep_rows(sweep)
+    unet = {(r["drop_rate"], r["mask"]): r for r in rows if r["model"] == "unet"}
+    fixed = sorted(d for d, k in unet if k == "fixed")
+    both = [d for d in fixed if (d, "learned") in unet]
+    if not fixed:
+        return not_published("python sweep.py --epochs 8", "sweep")
+    f = {d: unet[d, "fixed"] for d in fixed}
+    lines = [f"* fixed random mask: zero-filled test PSNR {_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; "
+             f"the U-Net adds {_span([r['test_psnr_mean'] - r['zero_filled_test_psnr_mean'] for r in f.values()], signed=True)} "
+             f"to it (drop rates {fixed[0]:g} to {fixed[-1]:g})."]
+    for v in (r for r in rows if r["model"] == "vanilla"):
+        lines.append(f"* vanilla model (one 3x3 convolution), drop {v['drop_rate']:g}, fixed mask: "
+                     f"{v['test_psnr_mean'] - v['zero_filled_test_psnr_mean']:+.1f} dB over its zero-filled input"
+                     + (f", {f[v['drop_rate']]['test_psnr_mean'] - v['test_psnr_mean']:+.1f} dB below the U-Net."
+                        if v["drop_rate"] in f else "."))
+    if both:
+        gain = {d: unet[d, "learned"]["test_psnr_mean"] - f[d]["test_psnr_mean"] for d in both}
+        lift = [unet[d, "learned"]["zero_filled_test_psnr_mean"] - f[d]["zero_filled_test_psnr_mean"] for d in both]
+        best, worst = max(gain, key=gain.get), min(gain, key=gain.get)
+        lines += [f"* learned against fixed mask, U-Net test PSNR: {_span(list(gain.values()), signed=True)}; "
+                  f"largest at drop rate {best:g} ({gain[best]:+.1f} dB), smallest at {worst:g} ({gain[worst]:+.1f} dB); "
+                  f"learned above fixed at {sum(g > 0 for g in gain.values())} of {len(gain)} drop rates.",
+                  f"* centre coverage: learned masks {_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, "
+                  f"fixed masks {_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the "
+                  f"zero-filled test PSNR by {_span(lift, signed=True)}."]
+    return "\n".join(lines)
+
+
+def bench_targets_block(results: Path) -> str:
+    targets = check_targets(results / "sweep", results / DEFAULT_RUN)
+    if not targets:
+        return (f"{not_published(DEFAULT_COMMAND, DEFAULT_RUN)}\n\n{not_published('python sweep.py --epochs 8', 'sweep')}")
+    lines = [f"    {t['text'].replace('[target', '[' + ('ok' if t['ok'] else 'MISSED'))}" for t in targets]
+    return "`python bench.py --skip-throughput` on the published runs:\n\n" + "\n".join(lines)
+
+
+def bench_throughput_block(bench: Path) -> str:
+    m = _json(bench / "metrics.json")
+    rows = [r for r in m.get("throughput", []) if r.get("slices_per_s") is not None]
+    if not rows:
+        return not_published("python bench.py", "bench")
+    s = m["settings"]
+    lines = [f"`python bench.py` ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net width "
+             f"{s['width']}, {s['steps']} timed training steps per case):", "",
+             "| model | device | precision | slices / s (training) | peak memory |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['model']} | {r['device']} | {r['precision']} | {r['slices_per_s']:.1f} | "
+              f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']}) |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_blocks(results: Path) -> dict[str, str]:
+    """``{block name: Markdown}`` for every ``<!-- results:begin NAME -->`` block of the README."""
+    results = Path(results)
+    return {
+        "data_sizes": data_sizes_block(results / DEFAULT_RUN),
+        "default_run": default_run_block(results / DEFAULT_RUN),
+        "bench_throughput": bench_throughput_block(results / "bench"),
+        "sweep": sweep_block(results / "sweep"),
+        "sweep_summary": sweep_summary_block(results / "sweep"),
+        "bench_targets": bench_targets_block(results),
+    }
