@@ -6,7 +6,7 @@ no per-image PIL work in the training loop, which keeps a 2-core CPU busy with t
 network rather than with data loading. The 2.6 GB STL-10 unlabelled split and the
 brain-tumour ``.mat`` files are read lazily.
 
-A missing or unreadable dataset raises :class:`DataError` with a message that says
+A missing or unreadable dataset raises :class:`common.cli.DataError` with a message that says
 which files are expected where; ``main.py`` prints it as one line.
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +27,8 @@ import torchvision
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from common.cli import DataError  # also reachable as datasets.DataError, as before
+
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 STL10_MEAN = (0.4467, 0.4398, 0.4066)
@@ -33,8 +37,16 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class DataError(RuntimeError):
-    """A dataset is missing or malformed; the message tells the user what to provide."""
+@contextmanager
+def no_stray_folder(data_dir: str | Path) -> Iterator[None]:
+    """Around a download attempt: if it fails, a ``data_dir`` that did not exist before is removed again."""
+    existed = Path(data_dir).exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        raise
 
 
 # ----------------------------------------------------------------- batching
@@ -99,13 +111,27 @@ class TensorBatches:
             yield x, self.labels[idx]
 
 
+def quick_subset(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed random subset of ``n`` samples for ``--quick`` (files are often sorted by class)."""
+    idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:n]
+    return x[idx], y[idx]
+
+
+def splits(data: dict, quick: bool, quick_train: int, quick_test: int) -> tuple[torch.Tensor, ...]:
+    """``(train_x, train_y, test_x, test_y)`` of a loaded dataset; ``--quick`` keeps a fixed few."""
+    train_x, train_y, test_x, test_y = data["train_x"], data["train_y"], data["test_x"], data["test_y"]
+    if quick:
+        (train_x, train_y), (test_x, test_y) = quick_subset(train_x, train_y, quick_train), quick_subset(test_x, test_y, quick_test)
+    return train_x, train_y, test_x, test_y
+
+
 # ----------------------------------------------------------------- CIFAR-10
 def _read_image_folder(root: Path, classes: list[str], desc: str) -> tuple[torch.Tensor, torch.Tensor]:
     files = [(f, label) for label, c in enumerate(classes) for f in sorted((root / c).glob("*.png"))]
     if not files:
         raise DataError(f"no PNG images in {root}/<class>/")
     images = []
-    for f, _ in tqdm(files, desc=desc, leave=False):
+    for f, _ in tqdm(files, desc=desc, leave=False, disable=None):
         try:
             images.append(torchvision.io.decode_image(str(f), mode=torchvision.io.ImageReadMode.RGB))
         except RuntimeError as e:
@@ -133,8 +159,9 @@ def load_cifar10(data_dir: str | Path, download: bool = False) -> dict:
                         source=f"CIFAR-10 image folders in {root}")  # fmt: skip
         if (root / "cifar-10-batches-py").is_dir() or (download and root == data_dir):
             try:
-                train = torchvision.datasets.CIFAR10(root, train=True, download=download)
-                test = torchvision.datasets.CIFAR10(root, train=False, download=download)
+                with no_stray_folder(data_dir):
+                    train = torchvision.datasets.CIFAR10(root, train=True, download=download)
+                    test = torchvision.datasets.CIFAR10(root, train=False, download=download)
             except Exception as e:  # torchvision raises RuntimeError (corrupt) or URLError (offline)
                 raise DataError(f"cannot read CIFAR-10 from {root / 'cifar-10-batches-py'}: {e}") from e
             as_tensor = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
@@ -155,8 +182,9 @@ def load_mnist(data_dir: str | Path, download: bool = False) -> dict:
     Reads torchvision's layout ``data_dir/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``.
     """
     try:
-        train = torchvision.datasets.MNIST(data_dir, train=True, download=download)
-        test = torchvision.datasets.MNIST(data_dir, train=False, download=download)
+        with no_stray_folder(data_dir):
+            train = torchvision.datasets.MNIST(data_dir, train=True, download=download)
+            test = torchvision.datasets.MNIST(data_dir, train=False, download=download)
     except Exception as e:
         raise DataError(
             f"MNIST not found or unreadable in {Path(data_dir) / 'MNIST' / 'raw'} ({e}); expected the idx files "
@@ -184,7 +212,8 @@ def load_stl10(data_dir: str | Path, split: str, download: bool = False) -> tupl
     x_name, y_name = STL10_FILES[split]
     if download and not (root / x_name).exists():
         try:
-            torchvision.datasets.STL10(data_dir, split=split, download=True)
+            with no_stray_folder(data_dir):
+                torchvision.datasets.STL10(data_dir, split=split, download=True)
         except Exception as e:
             raise DataError(f"cannot download STL-10 into {data_dir}: {e}") from e
     if not (root / x_name).exists() or (y_name and not (root / y_name).exists()):

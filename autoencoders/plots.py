@@ -11,9 +11,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from common.runs import save_figure
+
 
 def save(fig: plt.Figure, path: str | Path) -> None:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    """Write ``fig`` as PNG atomically (:func:`common.runs.save_figure`) and close it."""
+    save_figure(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

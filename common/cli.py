@@ -35,6 +35,15 @@ class RunError(Exception):
     """A run folder cannot be created, resumed or written; the message says what to do instead."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line, ``main.py cmd: error: ... (see main.py cmd --help)``,
+    with exit code 2. Sub-parsers made by ``add_subparsers`` are of the same class."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(EXIT_ERROR)
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:

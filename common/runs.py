@@ -55,8 +55,10 @@ def _check_writable(folder: Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise RunError(f"cannot create run folders under {folder}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise RunError(f"cannot create run folders under {folder}: {probe} is not writable")
+    try:  # os.access says yes to root everywhere, so try: a folder made and removed at once
+        os.rmdir(tempfile.mkdtemp(dir=probe, prefix=".write-test-"))
+    except OSError as e:
+        raise RunError(f"cannot create run folders under {folder}: {probe} is not writable ({e.strerror})") from None
 
 
 def check_run_dir(results_root: str | Path, name: str, *, resume: bool = False, overwrite: bool = False,
@@ -105,7 +107,7 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
     try:
         yield run_dir
     except BaseException:
-        if created and not any(run_dir.glob("*.pt")):
+        if created and not any(run_dir.rglob("*.pt")):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
 

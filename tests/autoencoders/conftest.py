@@ -31,13 +31,18 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def write_mnist_raw(root: Path, n_train: int = 40, n_test: int = 20, seed: int = 0) -> dict:
-    """torchvision's layout ``root/MNIST/raw/*-ubyte``; returns the arrays written."""
+    """torchvision's layout ``root/MNIST/raw/*-ubyte``; returns the arrays written. Like digits, each
+    image is a dark background with one bright stroke (a random rectangle), so an autoencoder can learn it."""
     rng = np.random.default_rng(seed)
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     data = {}
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        images = rng.integers(0, 30, (n, 28, 28), dtype=np.uint8)
+        for image in images:
+            y, x = rng.integers(4, 14, 2)
+            h, w = rng.integers(3, 11, 2)
+            image[y : y + h, x : x + w] = rng.integers(200, 256, (h, w))
         labels = rng.integers(0, 10, n, dtype=np.uint8)
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
@@ -101,7 +106,8 @@ def formats() -> SimpleNamespace:
 
 @pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory) -> Path:
-    """Run every sub-command with --quick on tiny fixtures; returns the results root."""
+    """Run every sub-command with --quick on tiny fixtures (in ``<base>/data``); returns the results root
+    ``<base>/runs``, whose run folders are named ``<task>_quick``. Tests must not change them."""
     from autoencoders import main
 
     base = tmp_path_factory.mktemp("autoencoders")
@@ -113,11 +119,11 @@ def quick_runs(tmp_path_factory) -> Path:
     results = base / "runs"
     common = ["--results-root", str(results), "--quick", "--workers", "0"]
     main.main(["cifar", "--data-dir", str(data), "--epochs", "2", *common])
-    main.main(["mnist", "--data-dir", str(data), *common])
+    main.main(["mnist", "--data-dir", str(data), "--epochs", "3", "--batch-size", "8", "--lr", "0.01", *common])
     main.main(["stl10-cnn", "--data-dir", str(data), *common])
     main.main(["stl10-resnet", "--data-dir", str(data), "--no-pretrained", *common])
     main.main(["stl10-ae", "--data-dir", str(data), *common])
     # 64x64 slices keep the test fast; the default and the real runs use 240x240
     main.main(["segment", "--data-dir", str(data / "tumour"), "--epochs", "2", "--sample-every", "1", "--size", "64", *common])
-    main.main(["segment", "--synthetic", "10", "--run-name", "segment_synthetic", "--size", "64", *common])
+    main.main(["segment", "--synthetic", "10", "--size", "64", *common])
     return results

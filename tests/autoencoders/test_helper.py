@@ -1,23 +1,13 @@
-"""Training loops, noise model and the Dice loss."""
+"""The training loops (cifar.train, mnist_ae.train, segment.train), the evaluation helpers and the Dice loss."""
 import pytest
 import torch
 import torch.nn as nn
 
-from autoencoders import helper
+from autoencoders import cifar, helper, mnist_ae, models, segment
+from common.data import add_noise
 from common.runs import load_checkpoint
 
-
-def test_add_noise_is_clamped_gaussian_and_reproducible():
-    x = torch.rand(500, 1, 28, 28)
-    noisy = helper.add_noise(x, 0.5, torch.Generator().manual_seed(1))
-    assert noisy.shape == x.shape and noisy.min() >= 0 and noisy.max() <= 1
-    assert noisy.min() == 0 and noisy.max() == 1  # std 0.5 certainly leaves [0, 1] somewhere
-    assert torch.equal(noisy, helper.add_noise(x, 0.5, torch.Generator().manual_seed(1)))
-    mid = (x > 0.45) & (x < 0.55)  # far from the clamp, the noise keeps its standard deviation
-    assert abs(float((helper.add_noise(x, 0.05)[mid] - x[mid]).std()) - 0.05) < 0.005
-    assert torch.equal(helper.add_noise(x, 0.0), x)
-    with pytest.raises(ValueError):
-        helper.add_noise(x, -1.0)
+CPU = torch.device("cpu")
 
 
 def test_dice_loss_matches_the_formula_computed_by_hand():
@@ -57,27 +47,46 @@ def test_supervised_loop_learns_returns_histories_and_keeps_the_best_weights(tmp
     train = list(zip(*[t.split(16) for t in _blobs(128, 0)]))
     test = list(zip(*[t.split(32) for t in _blobs(64, 1)]))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    history = helper.train_supervised(model, train, test, optimizer, 3, torch.device("cpu"), tmp_path)
+    history = cifar.train(model, train, test, optimizer, 3, CPU, tmp_path)
     assert len(history["train_loss"]) == len(history["test_acc"]) == 3
     assert history["test_acc"][-1] > 0.9 and history["train_loss"][-1] < history["train_loss"][0]
     model.load_state_dict(load_checkpoint(tmp_path / "best.pth"))
-    assert helper.evaluate_accuracy(model, test, torch.device("cpu")) == max(history["test_acc"])
+    assert helper.evaluate_accuracy(model, test, CPU) == max(history["test_acc"])
 
 
-def test_resume_continues_the_same_history(tmp_path):
-    train = list(zip(*[t.split(16) for t in _blobs(64, 0)]))
+def test_evaluate_accuracy_counts_every_batch():
+    model = nn.Identity()  # the inputs are the logits
+    batches = [(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])), (torch.tensor([[0.0, 1.0]]), torch.tensor([1]))]
+    assert helper.evaluate_accuracy(model, batches, CPU) == pytest.approx(2 / 3)
+
+
+def test_resume_continues_the_same_history_and_weights(tmp_path):
+    """Interrupted after epoch 1 and resumed == two epochs in one go (shuffling and dropout included)."""
+    x, y = _blobs(64, 0)
     test = list(zip(*[t.split(32) for t in _blobs(32, 1)]))
 
-    def fresh():
+    def fresh(folder):
         torch.manual_seed(0)
-        model = nn.Linear(4, 2)
-        return model, torch.optim.SGD(model.parameters(), lr=0.1)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        g = torch.Generator().manual_seed(0)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), 16, shuffle=True, generator=g)
+        return model, loader, torch.optim.Adam(model.parameters(), lr=0.05), folder
 
-    model, opt = fresh()
-    first = helper.train_supervised(model, train, test, opt, 1, torch.device("cpu"), tmp_path)
-    model, opt = fresh()
-    resumed = helper.train_supervised(model, train, test, opt, 2, torch.device("cpu"), tmp_path, resume=True)
-    assert len(resumed["train_loss"]) == 2 and resumed["train_loss"][0] == first["train_loss"][0]
+    model, loader, opt, folder = fresh(tmp_path / "straight")
+    folder.mkdir()
+    straight = cifar.train(model, loader, test, opt, 2, CPU, folder)
+    folder = tmp_path / "resumed"
+    folder.mkdir()
+    model1, loader1, opt1, _ = fresh(folder)
+    first = cifar.train(model1, loader1, test, opt1, 1, CPU, folder)  # "interrupted" after epoch 1
+    model2, loader2, opt2, _ = fresh(folder)
+    torch.manual_seed(123)  # a resumed process starts from another random state
+    resumed = cifar.train(model2, loader2, test, opt2, 2, CPU, folder, resume=True)
+    assert resumed["train_loss"][0] == first["train_loss"][0] and len(resumed["train_loss"]) == 2
+    for key in ("train_loss", "test_acc"):
+        assert resumed[key] == straight[key], key
+    for a, b in zip(model.state_dict().values(), model2.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 class _Spy(nn.Module):
@@ -97,8 +106,8 @@ class _Spy(nn.Module):
 def test_unsupervised_loop_feeds_clean_or_noisy_images_and_targets_the_clean_one(tmp_path, task):
     images = torch.rand(8, 1, 28, 28) * 0.5 + 0.25
     spy = _Spy()
-    history = helper.train_unsupervised(spy, [images], [images], torch.optim.SGD(spy.parameters(), lr=0.0), 1,
-                                        torch.device("cpu"), tmp_path, task=task, noise_std=0.2)  # fmt: skip
+    history = mnist_ae.train(spy, [images], [images], torch.optim.SGD(spy.parameters(), lr=0.0), 1, CPU, tmp_path,
+                             task=task, noise_std=0.2)  # fmt: skip
     fed = spy.inputs[0]
     if task == "reconstruction":
         assert torch.equal(fed, images)
@@ -110,7 +119,31 @@ def test_unsupervised_loop_feeds_clean_or_noisy_images_and_targets_the_clean_one
 
 def test_unsupervised_loop_rejects_an_unknown_task(tmp_path):
     with pytest.raises(ValueError):
-        helper.train_unsupervised(_Spy(), [], [], None, 1, torch.device("cpu"), tmp_path, task="inpainting")
+        mnist_ae.train(_Spy(), [], [], None, 1, CPU, tmp_path, task="inpainting")
+
+
+def _strokes(n: int, seed: int) -> torch.Tensor:
+    """Digit-like images: dark background, one bright rectangle."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, 28, 28)
+    for img in x:
+        r, c, h, w = torch.randint(4, 12, (4,), generator=g).tolist()
+        img[0, r : r + h, c : c + w] = 1.0
+    return x
+
+
+def test_denoising_autoencoder_beats_the_noisy_input(tmp_path):
+    """A few epochs of the denoising loop: the conv autoencoder's output is closer to the clean test
+    images than the noisy input it is given (a loop that trained on clean inputs or on nothing fails)."""
+    torch.manual_seed(0)
+    train, test = _strokes(256, 0), _strokes(64, 1)
+    model = models.AutoEncoder_CNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    untrained = helper.autoencoder_test_mse(model, [test], CPU, "denoising", 0.4)
+    history = mnist_ae.train(model, list(train.split(32)), [test], optimizer, 4, CPU, tmp_path, task="denoising", noise_std=0.4)
+    noisy = add_noise(test, 0.4, torch.Generator().manual_seed(0), clamp=(0, 1))
+    input_mse = float(((noisy - test) ** 2).mean())
+    assert history["test_mse"][-1] < 0.5 * input_mse < untrained
 
 
 def test_segmentation_loop_keeps_sample_outputs_every_few_epochs(tmp_path):
@@ -118,9 +151,9 @@ def test_segmentation_loop_keeps_sample_outputs_every_few_epochs(tmp_path):
     x = torch.rand(4, 1, 16, 16)
     t = (x > 0.5).float()
     model = nn.Conv2d(1, 1, 1)
-    history = helper.train_segmentation(model, [(x, t)] * 10, [(x, t)], torch.optim.Adam(model.parameters(), lr=0.1), 5,
-                                        torch.device("cpu"), tmp_path, x[:2], sample_every=2)  # fmt: skip
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_002.npy", "epoch_004.npy", "epoch_005.npy"]
+    history = segment.train(model, [(x, t)] * 10, [(x, t)], torch.optim.Adam(model.parameters(), lr=0.1), 5, CPU, tmp_path,
+                            x[:2], sample_every=2)  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_002.npz", "epoch_004.npz", "epoch_005.npz"]
     assert set(history) >= {"train_loss", "test_loss", "test_dice", "test_iou"}
     assert history["test_dice"][-1] > history["test_dice"][0]
     assert all(0 <= v <= 1 for v in history["test_dice"] + history["test_iou"])

@@ -16,6 +16,18 @@ OWN_MODELS = {
 }
 
 
+EXACT_COUNTS = {"CifarCNN": 420_330, "LinearAutoEncoder": 223_391, "AutoEncoder_CNN": 14_425, "STL10CNN": 464_682,
+                "STL10AutoEncoder": 200_771, "SegmentationNet": 469_121}
+
+
+@pytest.mark.parametrize("name", OWN_MODELS)
+def test_parameter_counts_are_the_ones_the_docstrings_state(name):
+    cls = OWN_MODELS[name][0]
+    count = models.count_parameters(cls())
+    assert count == EXACT_COUNTS[name]
+    assert f"{count:,} parameters" in " ".join(cls.__doc__.split())
+
+
 @pytest.mark.parametrize("name", OWN_MODELS)
 def test_every_model_is_under_500k_parameters_and_maps_the_right_shapes(name):
     cls, in_shape, out_shape = OWN_MODELS[name]

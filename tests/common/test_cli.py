@@ -7,7 +7,7 @@ from common import cli
 
 
 def parser_with_sub():
-    p = argparse.ArgumentParser(prog="main.py")
+    p = cli.OneLineParser(prog="main.py")
     cli.add_common_args(p)
     sub = p.add_subparsers(dest="command", required=True)
     cli.add_common_args(sub.add_parser("train"), sub_command=True)
@@ -45,7 +45,7 @@ def test_bad_device_is_one_usage_line(capsys):
         parser_with_sub().parse_args(["train", "--device", "nonsense"])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("main.py train: error: argument --device") and "xla" not in err[-1]
+    assert len(err) == 1 and err[0].startswith("main.py train: error: argument --device") and "xla" not in err[0]
 
 
 def test_run_name_marks_quick_runs():

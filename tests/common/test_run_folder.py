@@ -1,6 +1,7 @@
 """common.runs: run folders are validated before anything is written, and never clobbered."""
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,11 @@ def test_failed_run_leaves_no_folder_but_a_checkpointed_one_stays(tmp_path):
             runs.save_checkpoint(run_dir / "checkpoint.pt", {"epoch": 1})
             raise KeyboardInterrupt
     assert (tmp_path / "b" / "checkpoint.pt").exists()
+    with pytest.raises(KeyboardInterrupt):  # checkpoints in a sub-folder (one per model) count too
+        with runs.run_folder(tmp_path, "c", config()) as run_dir:
+            runs.save_checkpoint(run_dir / "model_a" / "checkpoint.pt", {"epoch": 1})
+            raise KeyboardInterrupt
+    assert (tmp_path / "c" / "model_a" / "checkpoint.pt").exists()
 
 
 def test_unwritable_results_root_is_a_run_error(tmp_path):
@@ -74,11 +80,10 @@ def test_unwritable_results_root_is_a_run_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(RunError, match="not a folder"):
         runs.check_run_dir(blocker / "sub", "a")
-    if os.geteuid() != 0:  # root may write anywhere
-        ro = tmp_path / "ro"
-        ro.mkdir(mode=0o500)
+    if Path("/proc").is_dir():  # even root cannot make folders there
         with pytest.raises(RunError, match="not writable"):
-            runs.check_run_dir(ro, "a")
+            runs.check_run_dir("/proc/x", "a")
+    assert not any(p.name.startswith(".write-test") for p in tmp_path.iterdir())
 
 
 def test_atomic_text_npz_and_figure(tmp_path):

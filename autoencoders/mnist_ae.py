@@ -1,0 +1,114 @@
+"""Part 1: linear vs convolutional autoencoders on MNIST, for reconstruction and denoising
+(``python main.py mnist``).
+
+:func:`train_one_epoch` and :func:`train` are the autoencoder training loop (MSE against the
+clean image); the STL-10 autoencoder (:mod:`autoencoders.stl10`) is trained with them too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Iterable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autoencoders import datasets, helper, models, plots
+from common.data import add_noise
+from common.runs import save_json, seed_everything
+
+MODELS = (("linear", models.LinearAutoEncoder), ("conv", models.AutoEncoder_CNN))
+
+
+def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
+                    task: str, noise_std: float, desc: str = "train") -> float:  # fmt: skip
+    """One pass over ``loader``; ``task="denoising"`` feeds the image with Gaussian noise (clamped to
+    [0, 1]), ``"reconstruction"`` the clean image; the loss is the MSE against the clean image."""
+    model.train()
+    total, count = 0.0, 0
+    for batch in helper.bar(loader, desc):
+        clean = helper.images(batch).to(device)
+        inputs = add_noise(clean, noise_std, clamp=(0, 1)) if task == "denoising" else clean
+        loss = F.mse_loss(model(inputs), clean)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total, count = total + loss.item() * len(clean), count + len(clean)
+    return total / max(count, 1)
+
+
+def train(model: nn.Module, train_loader: Iterable, test_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
+          device: torch.device, run_dir: str | Path, task: str = "reconstruction", noise_std: float = 0.3,
+          resume: bool = False, tag: str = "") -> dict[str, list[float]]:  # fmt: skip
+    """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "test_mse", "epoch_seconds"}``.
+
+    ``run_dir/best<tag>.pth`` keeps the weights with the lowest test MSE and
+    ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``resume`` continues from it).
+    """
+    if task not in helper.TASKS:
+        raise ValueError(f"task must be one of {helper.TASKS}, got {task!r}")
+    generator = getattr(train_loader, "generator", None)
+    history, best, start = helper.load_progress(run_dir, tag, model, optimizer, None, generator, resume)
+    for epoch in range(start, epochs):
+        t0 = time.perf_counter()
+        loss = train_one_epoch(model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}")
+        seconds = time.perf_counter() - t0
+        mse = helper.autoencoder_test_mse(model, test_loader, device, task, noise_std)
+        helper.append(history, train_loss=loss, test_mse=mse, epoch_seconds=seconds)
+        best = helper.save_progress(run_dir, tag, epoch + 1, model, optimizer, None, generator, history, best, "test_mse", False)
+    return history
+
+
+def train_all(args: argparse.Namespace, device: torch.device, run_dir: Path, data: tuple) -> tuple[list, dict, dict]:
+    """Both models on both tasks, each from the same seed and the same batch order; returns
+    the table rows, the histories and the trained (final-epoch) models."""
+    train_x, train_y, test_x, test_y = data
+    test_loader = datasets.TensorBatches(test_x, test_y, 1000)
+    table, histories, trained = [], {}, {}
+    for task in helper.TASKS:
+        for name, cls in MODELS:
+            seed_everything(args.seed)
+            g = torch.Generator().manual_seed(args.seed)
+            train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, generator=g)
+            model = cls().to(device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+            history = train(model, train_loader, test_loader, optimizer, args.epochs, device, run_dir, task=task,
+                            noise_std=args.noise_std, resume=args.resume, tag=f"_{name}_{task}")  # fmt: skip
+            model.eval()  # the final weights: the figures and the table show the same model
+            histories[f"{name}_{task}"], trained[(name, task)] = history, model
+            table.append({"model": cls.__name__, "task": task, "parameters": models.count_parameters(model),
+                          "test_mse": history["test_mse"][-1], "train_seconds": sum(history["epoch_seconds"])})  # fmt: skip
+    return table, histories, trained
+
+
+def save_figures(run_dir: Path, trained: dict, test_x: torch.Tensor, noise_std: float, device: torch.device) -> None:
+    """reconstruction.png and denoising.png: ten test digits through every trained model."""
+    clean = test_x[:10].float() / 255
+    noisy = add_noise(clean, noise_std, torch.Generator().manual_seed(0), clamp=(0, 1))
+    with torch.no_grad():
+        out = {key: model((noisy if key[1] == "denoising" else clean).to(device)).cpu() for key, model in trained.items()}
+    rows = {"original": clean, "linear": out[("linear", "reconstruction")], "conv": out[("conv", "reconstruction")]}
+    plots.save(plots.image_rows_figure(rows, "MNIST reconstruction"), run_dir / "reconstruction.png")
+    rows = {"clean": clean, f"noisy (std {noise_std})": noisy, "linear": out[("linear", "denoising")],
+            "conv": out[("conv", "denoising")]}  # fmt: skip
+    plots.save(plots.image_rows_figure(rows, "MNIST denoising"), run_dir / "denoising.png")
+
+
+def run(args: argparse.Namespace, device: torch.device) -> None:
+    loaded = datasets.load_mnist(args.data_dir, args.download)
+    data = datasets.splits(loaded, args.quick, quick_train=512, quick_test=256)
+    sizes = dict(train_images=len(data[1]), test_images=len(data[3]))
+    with helper.open_run(args, device, loaded["source"], **sizes) as run_dir:
+        table, histories, trained = train_all(args, device, run_dir, data)
+        save_figures(run_dir, trained, data[2], args.noise_std, device)
+        for key, history in histories.items():
+            plots.save(plots.history_figure(history, key), run_dir / f"history_{key}.png")
+        save_json(run_dir / "metrics.json", {"table": table, "histories": histories})
+    for row in table:
+        print(f"{row['model']:>18} {row['task']:>14}: {row['parameters']:>7,} parameters, test MSE {row['test_mse']:.5f}")
+    mse = {key: history["test_mse"][-1] for key, history in histories.items()}
+    print(f"{run_dir}: test MSE reconstruction linear {mse['linear_reconstruction']:.5f} / conv {mse['conv_reconstruction']:.5f}, "
+          f"denoising linear {mse['linear_denoising']:.5f} / conv {mse['conv_denoising']:.5f}")

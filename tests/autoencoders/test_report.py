@@ -1,0 +1,71 @@
+"""report.ipynb and readme_results.py on an empty folder and on fixture runs."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autoencoders import readme_results
+from common.runs import load_json
+
+REPORT = Path(readme_results.__file__).resolve().parent / "report.ipynb"
+PUBLISHED = {"cifar_quick": "cifar", "mnist_quick": "mnist", "stl10-ae_quick": "stl10-ae", "segment_synthetic_quick": "segment_synthetic"}
+
+
+@pytest.fixture(scope="module")
+def published(quick_runs, tmp_path_factory) -> Path:
+    """The quick runs under the names the README and the report look for, small files only (as published)."""
+    root = tmp_path_factory.mktemp("results") / "autoencoders"
+    for quick, name in PUBLISHED.items():
+        shutil.copytree(quick_runs / quick, root / name, ignore=shutil.ignore_patterns("*.pt", "*.pth"))
+    return root
+
+
+def outputs_text(nb) -> tuple[str, int]:
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
+    return text, sum("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_report_runs_on_published_runs(published, execute_notebook):
+    text, images = outputs_text(execute_notebook(REPORT, env={"REPORT_RUNS": published}))
+    assert "AutoEncoder_CNN" in text and "SYNTHETIC" in text and "final_test_acc" in text
+    assert images >= 6
+    assert re.search(r"(^|[\s'\"(:])/(tmp|work|root|home)", text) is None, text  # only relative paths
+
+
+def test_report_on_an_empty_folder_says_how_to_make_the_runs(tmp_path, execute_notebook):
+    text, images = outputs_text(execute_notebook(REPORT, env={"REPORT_RUNS": tmp_path}))
+    assert "python main.py cifar" in text and "python -m common.publish" in text and images == 0
+
+
+def test_readme_blocks_show_the_published_numbers(published):
+    blocks = readme_results.render_blocks(published)
+    assert set(blocks) == {"cifar", "mnist", "segment_synthetic"}
+    cifar = load_json(published / "cifar" / "metrics.json")
+    assert f"{100 * cifar['final_test_acc']:.2f} %" in blocks["cifar"] and "--quick" in blocks["cifar"]
+    row = next(r for r in load_json(published / "mnist" / "metrics.json")["table"] if r["model"] == "AutoEncoder_CNN")
+    assert f"{row['test_mse']:.5f}" in blocks["mnist"] and "14,425" in blocks["mnist"]
+    seg = load_json(published / "segment_synthetic" / "metrics.json")
+    assert f"{seg['final_test_dice']:.3f}" in blocks["segment_synthetic"] and "SYNTHETIC" in blocks["segment_synthetic"]
+    assert "](../results/autoencoders/mnist/denoising.png)" in blocks["mnist"]
+
+
+def test_readme_blocks_of_missing_runs_give_the_commands(tmp_path):
+    blocks = readme_results.render_blocks(tmp_path)
+    assert "python main.py cifar" in blocks["cifar"] and "python -m common.publish autoencoders/runs/cifar" in blocks["cifar"]
+    assert "--synthetic" in blocks["segment_synthetic"]
+
+
+def test_readme_reads_runs_of_the_earlier_code_and_never_shows_real_segmentation(published, tmp_path):
+    """The earlier code wrote the arguments at the top level of config.json and named the synthetic run `segment`."""
+    root = tmp_path / "autoencoders"
+    shutil.copytree(published / "segment_synthetic", root / "segment")
+    config = load_json(root / "segment" / "config.json")
+    flat = {**config.pop("args"), **config, "run_name": None}
+    (root / "segment" / "config.json").write_text(json.dumps(flat))
+    assert "results/autoencoders/segment`" in readme_results.render_blocks(root)["segment_synthetic"]
+    flat.update(synthetic=0, dataset="Figshare brain-tumour .mat files in data (3064 slices)")
+    (root / "segment" / "config.json").write_text(json.dumps(flat))
+    assert "No published run" in readme_results.render_blocks(root)["segment_synthetic"]
