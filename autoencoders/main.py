@@ -19,7 +19,6 @@ imported once a command actually runs, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from common.cli import (
     OneLineParser,
