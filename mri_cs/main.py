@@ -23,6 +23,9 @@ MODELS = ("unet", "vanilla")
 # Arguments that must not change when a run is resumed.
 FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick")
 PROG = "main.py"
+DATA_LAYOUTS = ("fastMRI single-coil .h5 files (singlecoil_train/, singlecoil_val/), numbered grey images "
+                "(N.png or images/N.png; PNG, TIFF, JPEG; many patients, split by contiguous blocks of files) "
+                "or NIfTI volumes (*.nii, *.nii.gz)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=25, help="training epochs; at most 2 with --quick (default: 25)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="slices per training step (default: 8)")
     p.add_argument("--data-dir", default=None,
-                   help="your copy of fastMRI single-coil knee, a folder with singlecoil_train/ and singlecoil_val/ "
+                   help=f"a folder in one of three layouts: {DATA_LAYOUTS} "
                         "(default: the MNI152 template shipped inside nilearn, no download)")
     p.add_argument("--resolution", type=positive_int, default=128, help="images are resampled to R x R (default: 128)")
     p.add_argument("--model", choices=MODELS, default="unet",
@@ -61,8 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.resolution < 16 or args.resolution % 8:
         parser.error(f"--resolution must be a multiple of 8 and at least 16 (the U-Net pools 3 times), got {args.resolution}")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        parser.error(f"--data-dir {args.data_dir} is not a folder; expected one holding singlecoil_train/ and "
-                     f"singlecoil_val/ with fastMRI .h5 files")
+        parser.error(f"--data-dir {args.data_dir} is not a folder; expected {DATA_LAYOUTS}")
     args.name = run_name(args, default_name(args))
     return args
 

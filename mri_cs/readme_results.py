@@ -4,7 +4,8 @@
 
 Every number the README quotes comes from a file here: the default run
 (``unet_drop0.3_learned/``), the sweep (``sweep/`` with ``results.csv`` and one folder per
-case) and the benchmark (``bench/metrics.json``). A run that is not published renders as
+case), the benchmark (``bench/metrics.json``) and the scores of published runs on other data
+(``<run>/eval_<name>/metrics.json``, written by ``evaluate.py``). A run that is not published renders as
 one line giving the command that makes it and the one that publishes it.
 """
 
@@ -157,6 +158,23 @@ def bench_throughput_block(bench: Path) -> str:
     return "\n".join(lines)
 
 
+def cross_data_block(results: Path) -> str:
+    """The "trained on -> tested on" table: every ``eval_*/metrics.json`` (written by evaluate.py) of a published run."""
+    rows = sorted(results.glob("*/eval_*/metrics.json"))
+    if not rows:
+        return ("*Not published yet:* no published run holds an `eval_*` folder; run `cd mri_cs && python evaluate.py "
+                f"runs/{DEFAULT_RUN} --data-dir YOUR_DATA`, then (at the repository root) "
+                f"`python -m common.publish mri_cs/runs/{DEFAULT_RUN}`.")
+    lines = ["| run | trained on | tested on | split (slices) | PSNR (dB) | zero-filled PSNR (dB), same mask | gain (dB) | SSIM |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for path in rows:
+        m = _json(path)
+        lines.append(f"| `{path.parent.parent.name}` | {m['trained_on']['dataset']} | {m['tested_on']['dataset']} | "
+                     f"{m['tested_on']['split']} ({m['n_slices']}) | {_pm(m['psnr'])} | {_pm(m['zero_filled_psnr'])} | "
+                     f"{m['gain_db']:+.2f} | {_pm(m['ssim'], 3)} |")
+    return "\n".join(lines)
+
+
 def render_blocks(results: Path) -> dict[str, str]:
     """``{block name: Markdown}`` for every ``<!-- results:begin NAME -->`` block of the README."""
     results = Path(results)
@@ -167,4 +185,5 @@ def render_blocks(results: Path) -> dict[str, str]:
         "sweep": sweep_block(results / "sweep"),
         "sweep_summary": sweep_summary_block(results / "sweep"),
         "bench_targets": bench_targets_block(results),
+        "cross_data": cross_data_block(results),
     }

@@ -19,11 +19,10 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from common.cli import DataError, RunError
-from common.metrics import batch_psnr
 from common.runs import (check_run_dir, load_checkpoint, pick_device, run_folder, save_checkpoint, save_json,
                          save_npz, seed_everything)
 from mri_cs import utils
-from mri_cs.data import build_datasets
+from mri_cs.data import build_datasets, describe_split
 from mri_cs.main import FIXED_ON_RESUME
 from mri_cs.models.model import ReconstructionModel
 from mri_cs.models.vanilla import VanillaModel
@@ -100,13 +99,7 @@ def write_figures(model, test_set, device, history, run_dir: Path, args) -> None
     kind = "learned" if args.learn_mask else "fixed"
     utils.save_mask_figure(mask, run_dir / "mask.png", f"{kind} mask, drop rate {args.drop_rate:g}")
     utils.save_curves_figure(history, run_dir / "curves.png")
-    idx = np.linspace(0, len(test_set) - 1, 3).astype(int)
-    kspace = torch.stack([test_set[int(i)][0] for i in idx]).to(device)
-    target = torch.stack([test_set[int(i)][1] for i in idx])
-    model.eval()
-    recon, zero_filled = model(kspace).cpu(), model.subsample(kspace).cpu()
-    psnrs = (batch_psnr(zero_filled, target).tolist(), batch_psnr(recon, target).tolist())
-    target, zero_filled, recon = (x[:, 0].numpy() for x in (target, zero_filled, recon))
+    (target, zero_filled, recon), psnrs = utils.example_images(model, test_set, device)
     utils.save_examples_figure(target, zero_filled, recon, run_dir / "examples.png", psnrs)
     save_npz(run_dir / "example.npz", target=target[1], zero_filled=zero_filled[1], reconstruction=recon[1],
              mask=mask.astype(np.uint8), psnr=psnrs[1][1], zero_filled_psnr=psnrs[0][1])
@@ -158,6 +151,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
     datasets, data_info = load_data(args)
     print(f"data: {data_info['dataset']} at {args.resolution}x{args.resolution}; slices train/val/test = "
           f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}")
+    print("\n".join(describe_split(data_info)))
     shuffle_gen = torch.Generator()
     loaders = {k: DataLoader(d, batch_size=args.batch_size, shuffle=k == "train", num_workers=args.num_workers,
                              generator=shuffle_gen if k == "train" else None) for k, d in datasets.items()}

@@ -46,6 +46,20 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, with_ss
     return {k: torch.cat(v).numpy() for k, v in out.items()}
 
 
+@torch.no_grad()
+def example_images(model: nn.Module, dataset, device: torch.device, n: int = 3
+                   ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[list[float], list[float]]]:
+    """``n`` slices spread over ``dataset``: ``(target, zero-filled, reconstruction)`` arrays ``(n, H, W)`` and
+    ``(zero-filled PSNRs, reconstruction PSNRs)``, for :func:`save_examples_figure`."""
+    idx = np.linspace(0, len(dataset) - 1, n).astype(int)
+    kspace = torch.stack([dataset[int(i)][0] for i in idx]).to(device)
+    target = torch.stack([dataset[int(i)][1] for i in idx])
+    model.eval()
+    recon, zero_filled = model(kspace).cpu(), model.subsample(kspace).cpu()
+    psnrs = (batch_psnr(zero_filled, target).tolist(), batch_psnr(recon, target).tolist())
+    return tuple(x[:, 0].numpy() for x in (target, zero_filled, recon)), psnrs
+
+
 def summarize(values: np.ndarray) -> dict[str, float]:
     """``{"mean": ..., "std": ...}`` of per-image values (population std)."""
     return {"mean": float(np.mean(values)), "std": float(np.std(values))}

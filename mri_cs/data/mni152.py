@@ -16,12 +16,13 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from mri_cs.data.transforms import fft2, pad_to_square
+from mri_cs.data.transforms import fft2, square_images
 from mri_cs.data.slices import InMemorySlices
 
 DATASET_NAME = "MNI152 T1 template (nilearn, 1 mm), 2-D slices along 3 axes"
+LAYOUT = "MNI152 template (offline default)"
+SLAB_SPLIT = "contiguous slabs per axis (10 blocks: 7 train, 1 val, 2 test; 2 slices dropped at split borders)"
 
 
 @lru_cache(maxsize=1)  # a sweep builds the datasets once per case; read the file once
@@ -63,10 +64,23 @@ def slab_split(indices: np.ndarray, rng: np.random.Generator, n_blocks: int = 10
 def axis_images(volume: np.ndarray, axis: int, indices: np.ndarray, resolution: int) -> torch.Tensor:
     """Slices ``indices`` along ``axis`` as normalised complex images ``(N, resolution, resolution, 2)`` (imaginary part zero)."""
     planes = torch.from_numpy(np.ascontiguousarray(np.moveaxis(volume, axis, 0)[indices]))
-    planes = pad_to_square(planes, max(volume.shape)).unsqueeze(1)  # (N, 1, S, S)
-    planes = F.interpolate(planes, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)[:, 0]
-    planes = planes / planes.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-11)  # per-slice max 1, as normalize_instance
-    return torch.stack([planes, torch.zeros_like(planes)], dim=-1)
+    return square_images(planes, resolution, pad_to=max(volume.shape))
+
+
+def slab_slices(volume: np.ndarray, resolution: int, rng: np.random.Generator
+                ) -> tuple[dict[str, list[torch.Tensor]], dict[str, dict[str, list[int]]]]:
+    """The tissue slices of one volume along its three axes, split by :func:`slab_split` per axis.
+
+    Returns ``({split: [complex images (N, R, R, 2) of each axis]}, {"axis<a>": {split: [first, last, count]}})``.
+    """
+    images: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
+    slabs: dict[str, dict[str, list[int]]] = {}
+    for axis in range(3):
+        split = slab_split(tissue_slices(volume, axis), rng)
+        slabs[f"axis{axis}"] = {k: [int(v.min()), int(v.max()), len(v)] if len(v) else [] for k, v in split.items()}
+        for name, idx in split.items():
+            images[name].append(axis_images(volume, axis, idx, resolution))
+    return images, slabs
 
 
 def build_mni152(resolution: int, seed: int, volume: np.ndarray | None = None
@@ -76,14 +90,7 @@ def build_mni152(resolution: int, seed: int, volume: np.ndarray | None = None
     ``volume`` replaces the template (tests pass a small synthetic one).
     """
     volume = load_volume() if volume is None else volume
-    rng = np.random.default_rng(seed)
-    images: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
-    slabs: dict[str, dict[str, list[int]]] = {}
-    for axis in range(3):
-        split = slab_split(tissue_slices(volume, axis), rng)
-        slabs[f"axis{axis}"] = {k: [int(v.min()), int(v.max()), len(v)] if len(v) else [] for k, v in split.items()}
-        for name, idx in split.items():
-            images[name].append(axis_images(volume, axis, idx, resolution))
+    images, slabs = slab_slices(volume, resolution, np.random.default_rng(seed))
     datasets = {}
     for name, imgs in images.items():
         image = torch.cat(imgs)  # (N, H, W, 2)
@@ -92,10 +99,11 @@ def build_mni152(resolution: int, seed: int, volume: np.ndarray | None = None
         datasets[name] = InMemorySlices(fft2(image), image)
     info = {
         "dataset": DATASET_NAME,
+        "layout": LAYOUT,
         "source": "nilearn.datasets.load_mni152_template(resolution=1)",
         "volume_shape": list(volume.shape),
         "resolution": resolution,
-        "split": "contiguous slabs per axis (10 blocks: 7 train, 1 val, 2 test; 2 slices dropped at split borders)",
+        "split": SLAB_SPLIT,
         "slabs_first_last_count": slabs,
         "sizes": {k: len(v) for k, v in datasets.items()},
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from mri_cs.data.transforms import complex_abs
+from mri_cs.data.transforms import complex_abs, fft2
 
 
 class InMemorySlices(Dataset):
@@ -29,3 +29,26 @@ class InMemorySlices(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.kspace[i], self.target[i]
+
+
+class MagnitudeSlices(Dataset):
+    """Real, normalised magnitude images held in memory; the k-space is made when a slice is read.
+
+    Args:
+        target: images ``(N, H, W)`` (non-negative, maximum 1 each).
+
+    ``dataset[i]`` is ``(kspace (H, W, 2), target (1, H, W))`` like :class:`InMemorySlices`, at half
+    its memory (the image folders and NIfTI collections can hold thousands of slices).
+    """
+
+    def __init__(self, target: torch.Tensor):
+        if target.ndim != 3:
+            raise ValueError(f"expected images (N, H, W), got {tuple(target.shape)}")
+        self.target = target.float().unsqueeze(1)
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        target = self.target[i]
+        return fft2(torch.stack([target[0], torch.zeros_like(target[0])], dim=-1)), target

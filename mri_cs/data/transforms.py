@@ -77,6 +77,20 @@ def resize_complex(x: torch.Tensor, size: int) -> torch.Tensor:
     return out[0].permute(1, 2, 0).contiguous()
 
 
+def square_images(planes: torch.Tensor, resolution: int, pad_to: int | None = None) -> torch.Tensor:
+    """Real images ``(N, H, W)`` as normalised complex images ``(N, resolution, resolution, 2)`` (imaginary part zero).
+
+    Each image is zero-padded to a square of side ``pad_to`` (default ``max(H, W)``), resampled
+    (anti-aliased bilinear) to ``resolution x resolution`` and scaled to a maximum of 1, as
+    :func:`normalize_instance` does. Every image source (the template, an image folder, NIfTI
+    volumes) goes through here.
+    """
+    planes = pad_to_square(planes, pad_to or max(planes.shape[-2:])).unsqueeze(1)  # (N, 1, S, S)
+    planes = F.interpolate(planes, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)[:, 0]
+    planes = planes / planes.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-11)  # per-image max 1
+    return torch.stack([planes, torch.zeros_like(planes)], dim=-1)
+
+
 def normalize_instance(image: torch.Tensor, eps: float = 1e-11) -> torch.Tensor:
     """Scale a complex image ``(..., H, W, 2)`` so that its largest magnitude is 1.
 

@@ -48,3 +48,37 @@ def make_fastmri_dir(root: Path, n_train: int = 2, n_val: int = 4, slices: int =
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file below ``folder`` with its bytes (to show that a refused command changed nothing)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def brain_like(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A bright ellipse with darker blobs inside and a little noise, values in [0, 1]."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]] / np.array(shape).reshape(2, 1, 1)
+    image = (((yy - 0.5) / rng.uniform(0.3, 0.42)) ** 2 + ((xx - 0.5) / rng.uniform(0.3, 0.42)) ** 2 < 1) * 0.6
+    for _ in range(3):
+        cy, cx, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.04, 0.12)
+        image = image + 0.4 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)
+    return np.clip(image + 0.03 * rng.random(shape), 0, 1)
+
+
+def make_image_dir(folder: Path, n: int = 40, shape: tuple[int, int] = (40, 36), seed: int = 0, bits: int = 8) -> Path:
+    """``folder/1.png ... folder/n.png``: grey brain-like images (8- or 16-bit PNG)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(1, n + 1):
+        image = brain_like(rng, shape)
+        array = (image * (255 if bits == 8 else 65535)).astype(np.uint8 if bits == 8 else np.uint16)
+        Image.fromarray(array).save(folder / f"{i}.png")
+    return folder
+
+
+def write_nifti(path: Path, shape: tuple[int, int, int] = (36, 40, 32), seed: int = 0) -> np.ndarray:
+    """A small 3-D NIfTI volume (a bright ellipsoid with blobs); returns its array."""
+    import nibabel
+
+    rng = np.random.default_rng(seed)
+    volume = np.stack([brain_like(rng, shape[1:]) * (0.3 + np.sin(np.pi * (z + 0.5) / shape[0])) for z in range(shape[0])])
+    volume = volume.astype(np.float32)
+    nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), str(path))
+    return volume

@@ -12,7 +12,7 @@ from common.runs import load_checkpoint, load_json
 from mri_cs import main as mri_main
 from mri_cs import train
 
-from .fixtures import corrupt_chunk, make_fastmri_dir, snapshot
+from .fixtures import corrupt_chunk, make_fastmri_dir, make_image_dir, snapshot
 
 MRI_DIR = Path(mri_main.__file__).parent
 METRIC_KEYS = {"train_psnr", "train_ssim", "test_psnr", "test_ssim", "zero_filled_test_psnr", "keep_fraction",
@@ -84,13 +84,19 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
 
 @pytest.fixture(scope="module")
 def bad_data(tmp_path_factory):
-    """Data folders that must each end the run with one line: empty, a corrupt header, a corrupt data chunk."""
+    """Data folders that must each end the run with one line: empty, a corrupt header, a corrupt data chunk,
+    no known layout, a corrupt image, too few images."""
     base = tmp_path_factory.mktemp("bad_data")
     (base / "empty").mkdir()
     header = make_fastmri_dir(base / "header", n_train=1, n_val=2)
     (header / "singlecoil_train" / "corrupt.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
     chunk = make_fastmri_dir(base / "chunk", n_train=1, n_val=2, compress=True)
     corrupt_chunk(chunk / "singlecoil_train" / "fileain000.h5", 1)  # scanning reads fine; the second slice does not
+    (base / "notes").mkdir()
+    (base / "notes" / "readme.txt").write_text("no data here")
+    make_image_dir(base / "pngs" / "images", n=40)
+    (base / "pngs" / "images" / "40.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")  # the last file is never a guard
+    make_image_dir(base / "few", n=12)
     return base
 
 
@@ -107,6 +113,9 @@ BAD_INPUT = [
     (["--resume", "--name", "nothing-here"], "there is no run"),
     (["--results-root", "/proc/x"], "/proc/x"),
     (["--data-dir", "{data}/empty"], "no usable files"),
+    (["--data-dir", "{data}/notes"], "expected one of three layouts"),
+    (["--data-dir", "{data}/pngs"], "40.png is not a readable image"),
+    (["--data-dir", "{data}/few"], "need at least 30"),
     (["--data-dir", "{data}/header"], "corrupt.h5"),
     (["--data-dir", "{data}/chunk"], "fileain000.h5: slice 1"),
     (["--data-dir", "{data}/chunk", "--num-workers", "1"], "fileain000.h5: slice 1"),  # raised in a worker process
