@@ -84,7 +84,7 @@ def add_latent_model_args(p: argparse.ArgumentParser, variational: bool) -> None
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
     add_common_args(parser)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classifier", formatter_class=HelpFormatter, help="train the sample-scoring classifier")
     add_common_args(p, sub_command=True)

@@ -29,10 +29,10 @@ from sklearn.manifold import TSNE
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import FashionMNIST
 
-from common.cli import DataError, RunError
+from auto_decoder import CLASS_NAMES
+from common.cli import DataError, RunError  # DataError is also imported from here
 from common.runs import check_run_dir, pick_device, save_figure, seed_everything
 
-CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 CSV_FILES = {"train": "fashion-mnist_train.csv", "test": "fashion-mnist_test.csv"}
 IMAGE_SIZE = 28
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from common.cli import run_command
-from common.results import ASSIGNMENTS, REPO_ROOT, publish, publishable_files
+from common.results import ASSIGNMENTS, MAX_FILE_BYTES, REPO_ROOT, oversized_files, publish, publishable_files
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
         for run_dir in args.run_dirs:
             dest = publish(run_dir, args.assignment)
             n = len(publishable_files(Path(run_dir)))
+            for rel in oversized_files(Path(run_dir)):
+                print(f"  left out {rel}: over {MAX_FILE_BYTES:,} bytes", file=sys.stderr)
             print(f"{run_dir} -> {dest.relative_to(REPO_ROOT)} ({n} files); commit it with git add {dest.relative_to(REPO_ROOT)}")
 
     run_command(parser.prog, go)

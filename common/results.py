@@ -49,6 +49,12 @@ def publishable_files(run_dir: Path) -> list[Path]:
     return files
 
 
+def oversized_files(run_dir: Path) -> list[Path]:
+    """Files :func:`publish` would copy but for their size (report them: a figure may need a lower dpi)."""
+    return sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")
+                  if p.is_file() and p.suffix in PUBLISHED_SUFFIXES and p.stat().st_size > MAX_FILE_BYTES)
+
+
 def publish(run_dir: str | Path, assignment: str | None = None, results_root: str | Path = RESULTS_ROOT) -> Path:
     """Copy the small files of a finished run to ``results_root/<assignment>/<run name>/``.
 

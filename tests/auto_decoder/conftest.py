@@ -67,7 +67,8 @@ def csv_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory, csv_dir) -> Path:
-    """A results root holding quick classifier, auto-decoder and Gaussian/logistic VAD runs."""
+    """A results root holding --quick classifier, auto-decoder and Gaussian/logistic VAD runs
+    (``classifier_quick``, ``ad-n256_quick``, ``vad-gaussian-n256_quick``, ``vad-logistic-n256_quick``)."""
     from auto_decoder.main import main
 
     root = tmp_path_factory.mktemp("runs")

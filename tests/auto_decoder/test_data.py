@@ -1,5 +1,6 @@
 """Loaders read both real formats (torchvision raw idx files and the course CSVs) the same way."""
-import numpy as np
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -69,3 +70,26 @@ def test_tsne_and_grid_figures_are_written(tmp_path):
     assert (tmp_path / "t.png").stat().st_size > 1000 and (tmp_path / "g.png").stat().st_size > 1000
     with pytest.raises(ValueError):
         plot_tsne({"x": (torch.randn(40), labels)}, tmp_path / "bad.png")
+
+
+def test_data_error_is_the_shared_one():
+    from common.cli import DataError as shared
+
+    assert DataError is shared
+
+
+def test_failed_download_leaves_no_data_dir_behind(tmp_path, monkeypatch):
+    from auto_decoder import utils
+
+    def offline(root, train, download):  # torchvision makes its folders, then the download fails
+        (Path(root) / "FashionMNIST" / "raw").mkdir(parents=True)
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(utils, "FashionMNIST", offline)
+    with pytest.raises(DataError, match="Error downloading"):
+        create_dataloaders(tmp_path / "new" / "data", download=True)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(DataError):
+        create_dataloaders(tmp_path / "kept", download=True)
+    assert (tmp_path / "kept").is_dir()  # a folder that was there stays

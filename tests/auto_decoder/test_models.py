@@ -93,3 +93,42 @@ def test_classifier_shapes():
     assert FashionClassifier()(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(ValueError):
         FashionClassifier()(torch.rand(2, 28, 28))
+
+
+def test_training_gives_each_image_its_own_latent():
+    """After a few epochs each image decodes best from its own latent: a loop that mixed up the
+    indices (or never stepped the latents) would fail this."""
+    from auto_decoder.train import train_one_epoch
+
+    torch.manual_seed(0)
+    images, labels = fake_split(40, 3)
+    ds = IndexedImages(torch.from_numpy(images), torch.from_numpy(labels))
+    dl = DataLoader(ds, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0))
+    decoder, latents = Decoder(latent_dim=8), LatentTable(len(ds), 8)
+    opt_d = torch.optim.Adam(decoder.parameters(), lr=2e-3)
+    opt_l = torch.optim.SparseAdam(list(latents.parameters()), lr=0.1)
+    untrained = mean_reconstruction_loss(decoder, latents, DataLoader(ds, batch_size=40), "cpu")
+    history = [train_one_epoch(decoder, latents, dl, opt_d, opt_l, "cpu") for _ in range(15)]
+    assert history[-1]["loss"] < history[0]["loss"] and history[-1]["reconstruction"] == history[-1]["loss"]
+    idx = torch.arange(len(ds))
+    with torch.no_grad():
+        own = reconstruction_loss(ds.batch(idx), decoder(latents(idx)))
+        shifted = reconstruction_loss(ds.batch(idx), decoder(latents((idx + 1) % len(ds))))  # the next image's latent
+    assert own < untrained - 0.05 and own < shifted - 0.02
+
+
+def test_classifier_learns_the_fixture():
+    from auto_decoder.classifier import classify, train_one_epoch
+
+    torch.manual_seed(0)
+    images, labels = fake_split(100, 4)
+    ds = IndexedImages(torch.from_numpy(images), torch.from_numpy(labels))
+    dl = DataLoader(ds, batch_size=10, shuffle=True, generator=torch.Generator().manual_seed(0))
+    model = FashionClassifier()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(4):
+        train_one_epoch(model, dl, ds.labels, opt, "cpu")
+    test_images, test_labels = fake_split(30, 5)
+    probs = classify(model, torch.from_numpy(test_images).unsqueeze(1).float() / 255, "cpu")
+    assert probs.shape == (30, 10) and torch.allclose(probs.sum(1), torch.ones(30))
+    assert (probs.argmax(1) == torch.from_numpy(test_labels).long()).float().mean() > 0.8

@@ -7,7 +7,7 @@ import torch
 from scipy import integrate
 from torch import distributions as D
 
-from auto_decoder.VariationalAutoDecoder import FAMILIES, Gaussian, Laplace, Logistic, VariationalLatentTable
+from auto_decoder.VariationalAutoDecoder import FAMILIES, Logistic, VariationalLatentTable
 
 LOC = torch.tensor([-1.5, 0.0, 0.7, 3.0], dtype=torch.float64)
 SCALE = torch.tensor([0.3, 1.0, 2.0, 0.05], dtype=torch.float64)

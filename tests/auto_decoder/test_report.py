@@ -1,0 +1,68 @@
+"""report.ipynb runs on an empty folder and on run folders; readme_results renders the published numbers."""
+import re
+from pathlib import Path
+
+from auto_decoder.readme_results import EXPECTED, render_blocks
+from common.results import publish
+from common.runs import load_json
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "auto_decoder" / "report.ipynb"
+
+
+def outputs(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            parts.append(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + str(o.get("data", {}).get("text/markdown", "")))
+    return "".join(parts)
+
+
+def absolute_paths(text: str) -> list[str]:
+    return re.findall(r"(?:^|[\s'\"(=])(/[\w.-]+/\S*)", text)
+
+
+def test_report_on_an_empty_folder_says_which_commands_make_the_runs(tmp_path, execute_notebook):
+    text = outputs(execute_notebook(NOTEBOOK, env={"REPORT_RUNS": tmp_path}))
+    assert "0 model runs" in text and "python main.py vad --family laplace" in text
+    assert absolute_paths(text) == []  # relative paths only
+
+
+def test_report_on_tiny_runs(tiny_runs, execute_notebook):
+    nb = execute_notebook(NOTEBOOK, env={"REPORT_RUNS": tiny_runs})
+    text = outputs(nb)
+    m = load_json(tiny_runs / "vad-gaussian-n256_quick" / "metrics.json")
+    assert "ad-n256_quick" in text and f"{m['test_reconstruction_loss']:.4f}" in text
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert images >= 4 * 3  # four figures of each of the three model runs (plus the loss curves)
+    assert absolute_paths(text) == []
+
+
+def published(tiny_runs: Path, tmp_path: Path, names) -> Path:
+    results = tmp_path / "results"
+    for name in names:
+        publish(tiny_runs / name, "auto_decoder", results_root=results)
+    return results / "auto_decoder"
+
+
+def test_readme_blocks_show_the_published_numbers(tiny_runs, tmp_path):
+    results = published(tiny_runs, tmp_path, ["classifier_quick", "ad-n256_quick", "vad-gaussian-n256_quick"])
+    (results / "classifier_quick").rename(results / "classifier")
+    blocks = render_blocks(results)
+    assert set(blocks) == {"classifier", "runs", "verdicts"}
+    clf = load_json(results / "classifier" / "metrics.json")
+    assert f"**{clf['test_accuracy']:.3f}**" in blocks["classifier"] and "python main.py classifier --quick" in blocks["classifier"]
+    m = load_json(results / "vad-gaussian-n256_quick" / "metrics.json")
+    row = next(line for line in blocks["runs"].splitlines() if line.startswith("| vad-gaussian-n256_quick"))
+    assert f"{m['test_reconstruction_loss']:.4f}" in row and f"{m['train_latent_std']:.2f}" in row
+    assert "`python main.py vad --family gaussian --quick --batch-size 16 --data-dir DATA`" in blocks["runs"]
+    assert f"{m['sample_quality']['confident_share']:.3f}" in blocks["verdicts"]
+    # the expected runs that are not published render as the command that makes them
+    assert "`vad-laplace-n1000` is not published yet" in blocks["runs"]
+    assert "python -m common.publish auto_decoder/runs/vad-laplace-n1000" in blocks["runs"]
+
+
+def test_readme_blocks_of_an_empty_results_folder_give_every_command(tmp_path):
+    blocks = render_blocks(tmp_path)
+    for name in EXPECTED:
+        assert f"`{name}` is not published yet" in blocks["classifier"] + blocks["runs"]
+    assert "table" not in blocks["runs"] and "|" not in blocks["runs"]
