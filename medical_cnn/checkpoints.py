@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -17,7 +18,7 @@ def resume_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optim
         ckpt = load_checkpoint(path, device)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-    except (RuntimeError, KeyError, ValueError, EOFError, OSError) as e:
+    except (RuntimeError, KeyError, ValueError, EOFError, OSError, pickle.UnpicklingError) as e:
         first_line = (str(e).splitlines() or [e.__class__.__name__])[0]
         raise DataError(f"cannot resume from {path}: it does not match this model and flags ({first_line}); "
                         f"start the run again with --overwrite") from None

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
@@ -51,11 +54,15 @@ def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batc
 def auc_score(labels: torch.Tensor, probs: torch.Tensor) -> float | None:
     """ROC AUC (one-vs-rest macro average for more than two classes); None when a split lacks a class."""
     try:
-        if probs.shape[1] == 2:
-            return float(roc_auc_score(labels.numpy(), probs[:, 1].numpy()))
-        return float(roc_auc_score(labels.numpy(), probs.numpy(), multi_class="ovr", labels=list(range(probs.shape[1]))))
+        with warnings.catch_warnings():  # sklearn warns and returns nan for a missing class
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            if probs.shape[1] == 2:
+                value = float(roc_auc_score(labels.numpy(), probs[:, 1].numpy()))
+            else:
+                value = float(roc_auc_score(labels.numpy(), probs.numpy(), multi_class="ovr", labels=list(range(probs.shape[1]))))
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from skimage.exposure import equalize_adapthist
 
-from common.cli import DataError  # noqa: F401  (re-exported: the loaders' error, one line meant for the user)
+from common.cli import DataError
 
 SPLITS = ("train", "val", "test")
 # MedMNIST v2 files on Zenodo (record of the 28x28 release).

@@ -4,8 +4,9 @@ Every 3x3 convolution after the first is factorised into a depthwise 3x3
 convolution (one filter per channel) and a pointwise 1x1 convolution that mixes
 channels, each followed by batch norm and ReLU. The final average pool is
 adaptive, so the same network takes 224x224 ImageNet-size images and 28x28
-MedMNIST images (at 28x28 the feature map reaches 1x1 after the fourth
-stride-2 stage; the remaining layers then act as 1x1 convolutions).
+MedMNIST images. Table 1 has five stride-2 stages (the first convolution and four
+depthwise layers): a 28x28 input is 14, 7, 4 and 2 pixels wide after the first
+four and 1x1 after the fifth, so the layers after it act as 1x1 convolutions.
 """
 
 from __future__ import annotations

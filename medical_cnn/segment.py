@@ -36,7 +36,6 @@ from medical_cnn.data_io import load_drive, preprocess_fundus
 from medical_cnn.unet import UNet
 from medical_cnn.utils import DiceCELoss
 
-STUDIES = ("skip", "lr", "augment", "pretrained")
 SKIPPED_REASON = "no --encoder-weights file: ImageNet ResNet-18 weights cannot be downloaded here, so the pretrained run was skipped"
 
 

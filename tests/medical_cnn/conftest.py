@@ -74,7 +74,7 @@ def drive_dir(tmp_path):
 
 @pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory):
-    """Every command once in --quick mode on the tiny fixtures; returns (results root, {run name: metrics}).
+    """Every command once in --quick mode on the tiny fixtures; returns (results root, {run folder name: metrics}).
 
     In the lr study the first run's model outputs NaN, so the sweep must record it as
     diverged and carry on. Shared by the command tests and the report-notebook test.
@@ -83,6 +83,7 @@ def quick_runs(tmp_path_factory):
     from torch import nn
 
     from medical_cnn import main as cli
+    from medical_cnn import segment
 
     base = tmp_path_factory.mktemp("medical_cnn")
     medmnist = base / "medmnist"
@@ -93,11 +94,11 @@ def quick_runs(tmp_path_factory):
     common = ["--quick", "--results-root", str(root), "--device", "cpu"]
     seg = ["segment", "--data-dir", str(drive), *common]
     metrics = {
-        "conv": cli.main(["conv", *common]),
-        "classify-pneumoniamnist": cli.main(["classify", "--data-dir", str(medmnist), "--dataset", "pneumoniamnist", *common]),
-        "segment-skip": cli.main([*seg, "--study", "skip"]),
-        "segment-augment": cli.main([*seg, "--study", "augment"]),
-        "segment-pretrained": cli.main([*seg, "--study", "pretrained"]),
+        "conv_quick": cli.main(["conv", *common]),
+        "classify-pneumoniamnist_quick": cli.main(["classify", "--data-dir", str(medmnist), "--dataset", "pneumoniamnist", *common]),
+        "segment-skip_quick": cli.main([*seg, "--study", "skip"]),
+        "segment-augment_quick": cli.main([*seg, "--study", "augment"]),
+        "segment-pretrained_quick": cli.main([*seg, "--study", "pretrained"]),
     }
 
     class NaNNet(nn.Module):
@@ -108,13 +109,13 @@ def quick_runs(tmp_path_factory):
         def forward(self, x):
             return x * self.scale * float("nan")
 
-    real_build, calls = cli.build_segmenter, []
+    real_build, calls = segment.build_segmenter, []
 
     def build(kind, args):
         calls.append(kind)
         return NaNNet() if len(calls) == 1 else real_build(kind, args)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "build_segmenter", build)
-        metrics["segment-lr"] = cli.main([*seg, "--study", "lr"])
+        mp.setattr(segment, "build_segmenter", build)
+        metrics["segment-lr_quick"] = cli.main([*seg, "--study", "lr"])
     return root, metrics

@@ -16,6 +16,18 @@ def test_depthwise_separable_block_structure_and_strides():
     assert block(torch.randn(2, 32, 15, 16)).shape == (2, 64, 8, 8)
 
 
+def test_depthwise_separable_block_applies_relu_after_each_batch_norm():
+    torch.manual_seed(0)
+    block = DepthwiseSeparableConv(8, 16).eval()
+    x = torch.randn(2, 8, 9, 9)
+    hidden = torch.relu(block.bn1(block.depthwise(x)))  # Fig. 3 of the paper: 3x3 depthwise, BN, ReLU
+    expected = torch.relu(block.bn2(block.pointwise(hidden)))  # then 1x1 conv, BN, ReLU
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), expected)
+        without_first_relu = torch.relu(block.bn2(block.pointwise(block.bn1(block.depthwise(x)))))
+        assert not torch.allclose(block(x), without_first_relu)  # the check above can tell the two apart
+
+
 def test_mobilenet_parameter_count_matches_the_paper():
     # Table 8 of the paper: 1.0 MobileNet-224 has 4.2 million parameters (1000 classes).
     n = sum(p.numel() for p in MobileNet(1000).parameters())
@@ -38,10 +50,22 @@ def test_mobilenet_output_shapes_at_224_and_28():
         MobileNet(9, in_channels=1)(torch.randn(2, 3, 28, 28))
 
 
+def block_width(block: nn.Module) -> int:
+    """Output channels of a U-Net block: those of its last convolution."""
+    return [m for m in block.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1].out_channels
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"base_channels": 64}], ids=["class-default", "base_channels=64"])
+def test_unet_has_the_paper_widths_64_to_1024(kwargs):
+    model = UNet(1, 2, **kwargs)
+    assert [block_width(getattr(model, f"encoder_block{i}")) for i in range(1, 6)] == [64, 128, 256, 512, 1024]
+    assert [block_width(getattr(model, f"decoder_block{i}")) for i in range(1, 5)] == [512, 256, 128, 64]
+    assert model.head.out_channels == 2
+
+
 @torch.no_grad()
-def test_unet_output_shape_with_paper_widths():
-    model = UNet(3, 5).eval()
-    assert model.encoder_block1[0].out_channels == 64
+def test_unet_output_shape():
+    model = UNet(3, 5, base_channels=8).eval()
     assert model(torch.randn(2, 3, 160, 160)).shape == (2, 5, 160, 160)
 
 

@@ -1,18 +1,64 @@
-"""report.ipynb runs headless on tiny run folders and shows every study."""
+"""report.ipynb runs headless on an empty folder and on tiny run folders; readme_results renders the README blocks."""
+import json
+import re
+import shutil
 from pathlib import Path
 
+from medical_cnn import readme_results
+
+ABSOLUTE = re.compile(r"(?<![.\w])/(tmp|work|home|root)/")  # a path that does not start with ../
 REPORT = Path(__file__).resolve().parents[2] / "medical_cnn" / "report.ipynb"
+
+
+def outputs_text(nb) -> str:
+    return "\n".join(
+        str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
+        for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    )
+
+
+def test_report_notebook_on_an_empty_folder_says_how_to_make_the_runs(execute_notebook, tmp_path):
+    nb = execute_notebook(REPORT, env={"REPORT_RUNS": tmp_path})
+    text = outputs_text(nb)
+    assert "0 finished run(s)" in text and "python main.py conv" in text and "--study augment" in text
+    assert not ABSOLUTE.search(text)  # paths are printed relative
 
 
 def test_report_notebook_reads_the_tiny_runs(quick_runs, execute_notebook):
     root, _ = quick_runs
-    nb = execute_notebook(REPORT, env={"MEDICAL_CNN_RUNS": root})
-    text = "\n".join(
-        str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
-        for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
-    )
+    nb = execute_notebook(REPORT, env={"REPORT_RUNS": root})
+    text = outputs_text(nb)
     assert "no finished run" not in text
     for expected in ("pneumoniamnist", "mobilenet ahead in", "unet-noskip", "diverged", "aug-affine", "skipped", "DRIVE"):
         assert expected in text
-    images = sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
-    assert images >= 8
+    images = [out["data"]["image/png"] for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    assert len(images) >= 8
+    assert sum(len(i) for i in images) < 1_500_000  # figures are shrunk, so the saved notebook stays small
+    assert not ABSOLUTE.search(text)  # paths are printed relative
+
+
+def published(quick_runs, tmp_path, names):
+    """A results folder like results/medical_cnn/ holding the quick runs under their real names."""
+    root, _ = quick_runs
+    for name in names:
+        shutil.copytree(root / f"{name}_quick", tmp_path / name)
+    return tmp_path
+
+
+def test_readme_blocks_quote_the_published_numbers(quick_runs, tmp_path):
+    results = published(quick_runs, tmp_path, ["conv", "classify-pneumoniamnist", "segment-skip", "segment-lr"])
+    blocks = readme_results.render_blocks(results)
+    assert set(blocks) == set(readme_results.RUNS)
+    metrics = json.loads((results / "classify-pneumoniamnist" / "metrics.json").read_text())
+    assert f"{metrics['mobilenet']['test_acc']:.3f}" in blocks["classify"] and f"{metrics['mlp']['parameters']:,}" in blocks["classify"]
+    assert "python main.py classify --data-dir <your MedMNIST folder> --dataset pneumoniamnist --quick" in blocks["classify"]
+    skip = json.loads((results / "segment-skip" / "metrics.json").read_text())["variants"]["unet-noskip"]["test"]
+    assert f"{skip['dice_mean']:.3f}" in blocks["segment_skip"]
+    conv = json.loads((results / "conv" / "metrics.json").read_text())
+    assert f"{conv['max_abs_error_vs_correlate2d']:.1e}" in blocks["conv"]
+    assert "diverged" in blocks["segment_lr"] and "| 0.1 | 0.001 |" in blocks["segment_lr"]
+    # a run that is not published renders as the commands that make and publish it
+    assert blocks["segment_augment"].startswith("*Not published yet.*")
+    assert "--study augment --iters 100 --eval-every 50" in blocks["segment_augment"]
+    assert "python -m common.publish medical_cnn/runs/segment-augment" in blocks["segment_augment"]
+    assert "/tmp" not in "".join(blocks.values())
