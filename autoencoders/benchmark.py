@@ -5,8 +5,9 @@
 
 What it measures, from the run folders ``<results-root>/cifar`` and ``<results-root>/mnist``:
 
-- CIFAR-10 (:func:`cifar_passes`): the final-epoch test accuracy on the test set the run used
-  (the full 10,000 images with the standard data) must be at least ``CIFAR_TARGET`` (72 %), with
+- CIFAR-10 (:func:`cifar_passes`): the test accuracy of the weights chosen on the validation split
+  (``test_acc``; the final epoch's for runs made before the validation split) on the test set the run
+  used (the full 10,000 images with the standard data) must be at least ``CIFAR_TARGET`` (72 %), with
   fewer than 500,000 parameters; it also prints the training time (sum and fastest epoch).
 - MNIST (:func:`mnist_passes`): for reconstruction and for denoising, the convolutional
   autoencoder must reach a lower test MSE than the linear one, with fewer parameters.
@@ -26,9 +27,14 @@ CIFAR_TARGET = 0.72
 PARAMETER_BUDGET = 500_000
 
 
+def headline_acc(metrics: dict) -> float:
+    """The test accuracy of the validation-selected weights; runs of the earlier code only have the final epoch's."""
+    return metrics.get("test_acc", metrics["final_test_acc"])
+
+
 def cifar_passes(metrics: dict) -> bool:
-    """The CIFAR-10 target: final test accuracy >= ``CIFAR_TARGET`` with < 500,000 parameters."""
-    return metrics["final_test_acc"] >= CIFAR_TARGET and metrics["parameters"] < PARAMETER_BUDGET
+    """The CIFAR-10 target: test accuracy (validation-selected weights) >= ``CIFAR_TARGET`` with < 500,000 parameters."""
+    return headline_acc(metrics) >= CIFAR_TARGET and metrics["parameters"] < PARAMETER_BUDGET
 
 
 def mnist_passes(table: list[dict]) -> dict[str, bool]:
@@ -55,7 +61,9 @@ def report(results_root: Path) -> bool:
         seconds, passed = m["history"]["epoch_seconds"], cifar_passes(m)
         ok &= passed
         print(f"CIFAR-10 ({_dataset(cifar)}; {m['train_images']} train / {m['test_images']} test images):")
-        print(f"  final test accuracy {m['final_test_acc']:.4f} (best {m['best_test_acc']:.4f}) after {len(seconds)} epochs, "
+        what = "test accuracy (weights chosen on validation)" if "test_acc" in m else "final test accuracy"
+        print(f"  {what} {headline_acc(m):.4f} (test-selected, course protocol, optimistic: {m['best_test_acc']:.4f}) "
+              f"after {len(seconds)} epochs, "
               f"{m['parameters']:,} parameters, {sum(seconds):.0f} s of training "
               f"(fastest epoch {min(seconds):.0f} s)  [{'PASS' if passed else 'FAIL'}: >= {CIFAR_TARGET:.0%}, < 500k]")  # fmt: skip
     else:

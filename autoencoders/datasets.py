@@ -12,12 +12,14 @@ which files are expected where; ``main.py`` prints it as one line.
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -247,6 +249,29 @@ class UnlabeledImages(Dataset):
 
 
 # ------------------------------------------------------------- brain tumour
+TUMOUR_TYPES = {1: "meningioma", 2: "glioma", 3: "pituitary"}  # the Figshare labels; 0: type not known
+SPLIT_BLOCKS, VAL_BLOCKS, TEST_BLOCKS = 10, (7,), (8, 9)  # per type: blocks of consecutive file numbers
+SPLITS = ("train", "val", "test")
+PNG_LAYOUT = "images/N.png, masks/N.png (0/255) and optionally labels.csv (file,label,label_name,original_size)"
+
+
+@dataclass(frozen=True)
+class TumourSlice:
+    """One slice of the set: its file number, where its image and mask are (the same ``.mat`` file, or
+    ``images/N.png`` and ``masks/N.png``) and its tumour type (1 meningioma, 2 glioma, 3 pituitary, 0 unknown)."""
+
+    number: int
+    image: Path
+    mask: Path
+    label: int = 0
+
+
+def _file_number(path: Path) -> int:
+    if not re.fullmatch(r"\d+", path.stem):
+        raise DataError(f"{path}: brain-tumour files must be named by their number (1.mat, 2.png, ...)")
+    return int(path.stem)
+
+
 def _mat_number(path: Path) -> tuple[int, str]:
     m = re.fullmatch(r"(\d+)", path.stem)
     return (int(m.group(1)) if m else 1 << 62, path.name)
@@ -257,11 +282,80 @@ def find_brain_tumour_files(data_dir: str | Path) -> list[Path]:
     files = sorted(Path(data_dir).rglob("*.mat"), key=_mat_number)
     if not files:
         raise DataError(
-            f"no .mat files under {data_dir}: expected the Figshare brain-tumour dataset (1.mat ... 3064.mat, "
-            "MATLAB v7.3 with cjdata/image and cjdata/tumorMask), from figshare.com/articles/dataset/brain_tumor_dataset/1512427 "
-            "(unzip the four brainTumorDataPublic_*.zip parts into one folder)"
+            f"no .mat files under {data_dir} and no images/ folder in it: expected the Figshare brain-tumour dataset "
+            "(1.mat ... 3064.mat, MATLAB v7.3 with cjdata/image and cjdata/tumorMask, from "
+            "figshare.com/articles/dataset/brain_tumor_dataset/1512427: unzip the four brainTumorDataPublic_*.zip parts "
+            f"into one folder), or its PNG conversion: {PNG_LAYOUT}"
         )
     return files
+
+
+def _read_labels_csv(path: Path) -> dict[str, int]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        labels = {row["file"].strip(): int(row["label"]) for row in rows}
+    except (OSError, KeyError, ValueError, TypeError, AttributeError) as e:
+        raise DataError(f"{path}: expected a CSV with the columns file,label (label 1, 2 or 3) ({e!r})") from None
+    bad = sorted({v for v in labels.values() if v not in TUMOUR_TYPES})
+    if bad:
+        raise DataError(f"{path}: labels must be 1 (meningioma), 2 (glioma) or 3 (pituitary), found {bad}")
+    return labels
+
+
+def _png_slices(root: Path) -> list[TumourSlice]:
+    images, masks = root / "images", root / "masks"
+    for have, lack in ((images, masks), (masks, images)):
+        if not lack.is_dir():
+            raise DataError(f"{root} has {have.name}/ but no {lack.name}/: the PNG layout is {PNG_LAYOUT}")
+    files = sorted(images.glob("*.png"), key=_file_number)
+    if not files:
+        raise DataError(f"no PNG files in {images}: the PNG layout is {PNG_LAYOUT}")
+    missing = [f.name for f in files if not (masks / f.name).is_file()]
+    if missing:
+        raise DataError(f"{len(missing)} image(s) without a mask in {masks}, e.g. {', '.join(missing[:3])}")
+    labels = _read_labels_csv(root / "labels.csv") if (root / "labels.csv").is_file() else None
+    if labels is not None and (unlabelled := [f.name for f in files if f.name not in labels]):
+        raise DataError(f"{root / 'labels.csv'} has no row for {len(unlabelled)} image(s), e.g. {', '.join(unlabelled[:3])}")
+    return [TumourSlice(_file_number(f), f, masks / f.name, labels[f.name] if labels else 0) for f in files]
+
+
+def read_mat_label(path: Path) -> int:
+    """The tumour type stored in a Figshare file (``cjdata/label``), 0 when it has none."""
+    try:
+        with h5py.File(path, "r") as f:
+            return int(np.asarray(f["cjdata"]["label"]).ravel()[0]) if "label" in f["cjdata"] else 0
+    except (OSError, KeyError, IndexError, ValueError) as e:
+        raise DataError(f"{path} is not a MATLAB v7.3 file with cjdata/image, cjdata/tumorMask and cjdata/label ({e})") from None
+
+
+def find_brain_tumour_slices(data_dir: str | Path) -> tuple[list[TumourSlice], str]:
+    """Every slice of the set in ``data_dir``, in numeric order, and a description of the layout found.
+
+    ``data_dir/images/`` (or ``masks/``) means the PNG layout (:data:`PNG_LAYOUT`); otherwise the
+    Figshare ``.mat`` files anywhere below ``data_dir`` (their tumour type is read from each file).
+    """
+    root = Path(data_dir)
+    if (root / "images").is_dir() or (root / "masks").is_dir():
+        slices = _png_slices(root)
+        kind = "PNG slices" + ("" if any(s.label for s in slices) else " without labels.csv (tumour types unknown)")
+    else:
+        slices = [TumourSlice(_file_number(f), f, f, read_mat_label(f)) for f in find_brain_tumour_files(root)]
+        kind = "Figshare .mat files"
+    if len({s.number for s in slices}) != len(slices):
+        raise DataError(f"{root}: two brain-tumour files carry the same number")
+    return slices, f"brain-tumour {kind} in {root} ({len(slices)} slices)"
+
+
+def _to_slice(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image resized to ``(1, size, size)`` and scaled to ``[0, 1]`` per slice; mask resized and binary."""
+    image = torch.from_numpy(np.asarray(image, dtype=np.float32))[None, None]
+    mask = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None]
+    if image.shape[-2:] != (size, size):
+        image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        mask = F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False)
+    lo, hi = image.min(), image.max()
+    return ((image - lo) / (hi - lo if hi > lo else 1.0))[0], (mask > 0.5).float()[0]
 
 
 def read_brain_tumour_mat(path: str | Path, size: int = 240) -> tuple[torch.Tensor, torch.Tensor]:
@@ -277,32 +371,106 @@ def read_brain_tumour_mat(path: str | Path, size: int = 240) -> tuple[torch.Tens
         raise DataError(f"{path} is not a MATLAB v7.3 file with cjdata/image and cjdata/tumorMask ({e})") from e
     if image.ndim != 2 or image.shape != mask.shape:
         raise DataError(f"{path}: image {image.shape} and tumorMask {mask.shape} must be the same 2-D shape")
-    image = torch.from_numpy(image)[None, None]
-    mask = torch.from_numpy(mask)[None, None]
-    image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
-    mask = (F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False) > 0.5).float()[0]
-    lo, hi = image.min(), image.max()
-    return (image - lo) / (hi - lo if hi > lo else 1.0), mask
+    return _to_slice(image, mask, size)
+
+
+def _read_gray_png(path: Path) -> np.ndarray:
+    try:
+        return torchvision.io.decode_image(str(path), mode=torchvision.io.ImageReadMode.GRAY)[0].numpy()
+    except (RuntimeError, OSError) as e:
+        raise DataError(f"cannot decode {path}: {str(e).splitlines()[0] if str(e) else 'not a PNG'}") from None
+
+
+def read_brain_tumour_png(image_path: str | Path, mask_path: str | Path, size: int = 240) -> tuple[torch.Tensor, torch.Tensor]:
+    """One slice of the PNG layout: ``images/N.png`` scaled to ``[0, 1]`` and ``masks/N.png`` (0/255) made binary."""
+    image, mask = _read_gray_png(Path(image_path)), _read_gray_png(Path(mask_path))
+    if image.shape != mask.shape:
+        raise DataError(f"{image_path} {image.shape} and {mask_path} {mask.shape} differ in size")
+    return _to_slice(image, mask > 127, size)
 
 
 class BrainTumourSlices(Dataset):
-    """The Figshare ``.mat`` slices as ``(image, mask)`` pairs of shape ``(1, 240, 240)``, read on demand."""
+    """The slices (:class:`TumourSlice`, or ``.mat`` paths) as ``(image, mask)`` pairs of shape ``(1, size, size)``, read on demand."""
 
-    def __init__(self, files: list[Path], size: int = 240):
-        self.files, self.size = files, size
+    def __init__(self, slices: list[TumourSlice | Path], size: int = 240):
+        self.slices = [s if isinstance(s, TumourSlice) else TumourSlice(_mat_number(Path(s))[0], Path(s), Path(s)) for s in slices]
+        self.size = size
 
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self.slices)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return read_brain_tumour_mat(self.files[i], self.size)
+        s = self.slices[i]
+        if s.image.suffix == ".mat":
+            return read_brain_tumour_mat(s.image, self.size)
+        return read_brain_tumour_png(s.image, s.mask, self.size)
 
 
 def split_indices(n: int, test_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Deterministic shuffled split of ``range(n)`` into train and test indices."""
+    """Deterministic shuffled split of ``range(n)`` into ``(kept, held out)`` indices, each sorted."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     n_test = max(1, round(n * test_fraction))
     return sorted(order[n_test:]), sorted(order[:n_test])
+
+
+def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, ...]:
+    """``(train_x, train_y, val_x, val_y)``: a seeded random ``fraction`` of the training data held out for validation."""
+    keep, val = split_indices(len(y), fraction, seed)
+    return x[keep], y[keep], x[val], y[val]
+
+
+def block_split(numbers: Sequence[int], labels: Sequence[int], guard: int) -> dict[str, list[int]]:
+    """Train/validation/test indices by contiguous blocks of file numbers, per tumour type; never random.
+
+    Within each type the files are sorted by number (one patient's slices are consecutive) and cut
+    into :data:`SPLIT_BLOCKS` contiguous blocks; blocks :data:`VAL_BLOCKS` validate, blocks
+    :data:`TEST_BLOCKS` test, the rest train. ``guard`` files on each side of every border between
+    two splits are dropped, so a patient cut by a border is less likely to sit on both sides.
+    Returns the indices into ``numbers`` of ``"train"``, ``"val"``, ``"test"`` and ``"dropped"``.
+    """
+    out = {name: [] for name in (*SPLITS, "dropped")}
+    for label in sorted(set(labels)):
+        idx = sorted((i for i, lab in enumerate(labels) if lab == label), key=lambda i: numbers[i])
+        role = np.empty(len(idx), dtype=object)
+        for b, part in enumerate(np.array_split(np.arange(len(idx)), SPLIT_BLOCKS)):
+            role[part] = "val" if b in VAL_BLOCKS else "test" if b in TEST_BLOCKS else "train"
+        keep = np.ones(len(idx), dtype=bool)
+        for j in range(1, len(idx)):
+            if role[j] != role[j - 1]:
+                keep[max(0, j - guard) : j + guard] = False
+        for j, i in enumerate(idx):
+            out[role[j] if keep[j] else "dropped"].append(i)
+        for name in SPLITS:
+            if not any(keep[j] and role[j] == name for j in range(len(idx))):
+                raise DataError(f"{len(idx)} slices of type {TUMOUR_TYPES.get(label, 'unknown')} leave the {name} split "
+                                f"empty (10 blocks, --guard {guard}): use more data or a smaller --guard")  # fmt: skip
+    return {name: sorted(v) for name, v in out.items()}
+
+
+def number_ranges(numbers: Iterable[int]) -> str:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``"1-3, 7, 9-10"``."""
+    parts, run = [], []
+    for n in sorted(numbers):
+        if run and n != run[-1] + 1:
+            parts.append(run)
+            run = []
+        run.append(n)
+    parts += [run] if run else []
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in parts)
+
+
+def describe_split(slices: list[TumourSlice], split: dict[str, list[int]], guard: int) -> dict:
+    """The split as config.json keeps it: the scheme, and per split the number of slices of each type and their file numbers."""
+    out = {"scheme": f"per tumour type, files sorted by number, {SPLIT_BLOCKS} contiguous blocks: validation block(s) "
+                     f"{[b + 1 for b in VAL_BLOCKS]}, test blocks {[b + 1 for b in TEST_BLOCKS]}, {guard} file(s) dropped "
+                     "on each side of every border", "guard": guard}  # fmt: skip
+    for name, idx in split.items():
+        types = sorted({slices[i].label for i in idx})
+        out[name] = {"slices": len(idx), "per_type": {
+            TUMOUR_TYPES.get(t, "unknown"): {"slices": sum(slices[i].label == t for i in idx),
+                                             "files": number_ranges(slices[i].number for i in idx if slices[i].label == t)}
+            for t in types}}  # fmt: skip
+    return out
 
 
 def synthetic_lesion_slices(n: int, size: int = 240, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

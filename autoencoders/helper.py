@@ -6,9 +6,16 @@ The training loops themselves are in the experiment modules, in plain sight:
 :func:`autoencoders.mnist_ae.train` (reconstruction and denoising, also used for the STL-10
 autoencoder) and :func:`autoencoders.segment.train`.
 
+Model selection: every task holds out a validation split (a seeded random part of the training
+data, or for the brain-tumour set contiguous blocks of file numbers); the loops score it after
+every epoch and keep the weights of the best validation score. The test split is scored once, at
+the end, with those weights (:func:`load_best`): that is the headline number. Only the CIFAR-10
+loop also scores the test split every epoch and keeps ``best_test.pth``, as the course asks
+(:func:`keep_best_test`; its number is test-selected, hence optimistic).
+
 Checkpoints: after every epoch a loop calls :func:`save_progress`, which writes
 ``checkpoint<tag>.pt`` (model, optimiser, scheduler, history, random-number states) and, when
-the monitored test score improved, ``best<tag>.pth`` (weights only). :func:`load_progress`
+the monitored validation score improved, ``best<tag>.pth`` (weights only). :func:`load_progress`
 restores all of it for ``--resume``, so an interrupted run continues exactly where it stopped.
 """
 
@@ -82,8 +89,9 @@ def dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> t
     return 1 - (2 * intersection + eps) / ((probs**2).sum() + (target**2).sum() + eps)
 
 
-def evaluate_segmentation(model: nn.Module, loader: Iterable, device: torch.device) -> dict[str, float]:
-    """Test Dice loss (averaged over batches) and mean per-image Dice and IoU of the thresholded masks."""
+def segmentation_scores(model: nn.Module, loader: Iterable, device: torch.device) -> dict:
+    """Over ``loader`` (in its order): the Dice loss averaged over batches, and the per-image Dice and
+    IoU of the thresholded masks as ``(N,)`` tensors (``"dice"``, ``"iou"``)."""
     model.eval()
     losses, dices, ious = [], [], []
     with torch.no_grad():
@@ -92,8 +100,25 @@ def evaluate_segmentation(model: nn.Module, loader: Iterable, device: torch.devi
             losses.append(float(dice_loss(p, t)))
             dices.append(dice(p, t, per_image=True))
             ious.append(iou(p, t, per_image=True))
-    return {"test_loss": float(np.mean(losses)), "test_dice": float(torch.cat(dices).mean()),
-            "test_iou": float(torch.cat(ious).mean())}  # fmt: skip
+    return {"loss": float(np.mean(losses)), "dice": torch.cat(dices), "iou": torch.cat(ious)}
+
+
+def evaluate_segmentation(model: nn.Module, loader: Iterable, device: torch.device, split: str = "val") -> dict[str, float]:
+    """``{split}_loss`` (Dice loss averaged over batches) and the mean per-image ``{split}_dice`` and ``{split}_iou``."""
+    s = segmentation_scores(model, loader, device)
+    return {f"{split}_loss": s["loss"], f"{split}_dice": float(s["dice"].mean()), f"{split}_iou": float(s["iou"].mean())}
+
+
+def per_type_scores(dices: torch.Tensor, ious: torch.Tensor, labels: list[int], names: dict[int, str]) -> dict[str, dict]:
+    """Mean Dice and IoU over all images (``"overall"``) and per type: ``{name: {"dice", "iou", "slices"}}``.
+    ``labels[i]`` is the type of image ``i``; types missing from ``names`` are only counted overall."""
+    labels_t = torch.as_tensor(labels)
+    out = {"overall": {"dice": float(dices.mean()), "iou": float(ious.mean()), "slices": len(labels)}}
+    for label, name in names.items():
+        sel = labels_t == label
+        if sel.any():
+            out[name] = {"dice": float(dices[sel].mean()), "iou": float(ious[sel].mean()), "slices": int(sel.sum())}
+    return out
 
 
 # ------------------------------------------------------ training plumbing
@@ -136,7 +161,8 @@ def save_progress(run_dir: Path, tag: str, epoch: int, model: nn.Module, optimiz
                   generator: torch.Generator | None, history: dict, best: float | None, monitor: str,
                   higher_is_better: bool) -> float:  # fmt: skip
     """End of an epoch: print it, keep ``best<tag>.pth`` if ``history[monitor]`` improved, write
-    ``checkpoint<tag>.pt``; returns the best score so far. The selection uses the test split."""
+    ``checkpoint<tag>.pt``; returns the best score so far. ``monitor`` is a validation score: the
+    test split never chooses the kept weights (see :func:`load_best`)."""
     score = history[monitor][-1]
     if best is None or (score > best if higher_is_better else score < best):
         best = score
@@ -150,6 +176,26 @@ def save_progress(run_dir: Path, tag: str, epoch: int, model: nn.Module, optimiz
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "generator": generator.get_state() if generator is not None else torch.empty(0, dtype=torch.uint8)})  # fmt: skip
     return best
+
+
+def keep_best_test(run_dir: Path, tag: str, model: nn.Module, history: dict, key: str = "test_acc") -> None:
+    """The course's CIFAR-10 protocol: ``best_test<tag>.pth`` keeps the weights of the best ``history[key]``
+    so far (a TEST score, so the number it stands for is optimistic; the headline uses :func:`load_best`)."""
+    scores = history[key]
+    if len(scores) == 1 or scores[-1] > max(scores[:-1]):
+        save_checkpoint(Path(run_dir) / f"best_test{tag}.pth", model.state_dict())
+
+
+def load_best(model: nn.Module, run_dir: Path, tag: str = "") -> nn.Module:
+    """Load the validation-selected weights ``best<tag>.pth`` into ``model``; returns it in eval mode."""
+    model.load_state_dict(load_checkpoint(Path(run_dir) / f"best{tag}.pth"))
+    return model.eval()
+
+
+def best_epoch(history: dict, monitor: str, higher_is_better: bool) -> int:
+    """The 1-based epoch whose ``history[monitor]`` :func:`save_progress` kept (the first of equal scores)."""
+    scores = np.asarray(history[monitor])
+    return int(np.argmax(scores) if higher_is_better else np.argmin(scores)) + 1
 
 
 def append(history: dict[str, list[float]], **values: float) -> None:

@@ -40,12 +40,12 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
     return total / max(count, 1)
 
 
-def train(model: nn.Module, train_loader: Iterable, test_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
+def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
           device: torch.device, run_dir: str | Path, task: str = "reconstruction", noise_std: float = 0.3,
           resume: bool = False, tag: str = "") -> dict[str, list[float]]:  # fmt: skip
-    """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "test_mse", "epoch_seconds"}``.
+    """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "val_mse", "epoch_seconds"}``.
 
-    ``run_dir/best<tag>.pth`` keeps the weights with the lowest test MSE and
+    ``run_dir/best<tag>.pth`` keeps the weights with the lowest validation MSE and
     ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``resume`` continues from it).
     """
     if task not in helper.TASKS:
@@ -56,17 +56,19 @@ def train(model: nn.Module, train_loader: Iterable, test_loader: Iterable, optim
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}")
         seconds = time.perf_counter() - t0
-        mse = helper.autoencoder_test_mse(model, test_loader, device, task, noise_std)
-        helper.append(history, train_loss=loss, test_mse=mse, epoch_seconds=seconds)
-        best = helper.save_progress(run_dir, tag, epoch + 1, model, optimizer, None, generator, history, best, "test_mse", False)
+        mse = helper.autoencoder_test_mse(model, val_loader, device, task, noise_std)
+        helper.append(history, train_loss=loss, val_mse=mse, epoch_seconds=seconds)
+        best = helper.save_progress(run_dir, tag, epoch + 1, model, optimizer, None, generator, history, best, "val_mse", False)
     return history
 
 
 def train_all(args: argparse.Namespace, device: torch.device, run_dir: Path, data: tuple) -> tuple[list, dict, dict]:
     """Both models on both tasks, each from the same seed and the same batch order; returns
-    the table rows, the histories and the trained (final-epoch) models."""
+    the table rows, the histories and the trained models (the validation-selected weights, whose
+    test MSE, scored once, is the table's ``test_mse``)."""
     train_x, train_y, test_x, test_y = data
-    test_loader = datasets.TensorBatches(test_x, test_y, 1000)
+    train_x, train_y, val_x, val_y = datasets.hold_out(train_x, train_y, args.val_fraction, args.seed)
+    val_loader, test_loader = datasets.TensorBatches(val_x, val_y, 1000), datasets.TensorBatches(test_x, test_y, 1000)
     table, histories, trained = [], {}, {}
     for task in helper.TASKS:
         for name, cls in MODELS:
@@ -75,12 +77,14 @@ def train_all(args: argparse.Namespace, device: torch.device, run_dir: Path, dat
             train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, generator=g)
             model = cls().to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-            history = train(model, train_loader, test_loader, optimizer, args.epochs, device, run_dir, task=task,
+            history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, task=task,
                             noise_std=args.noise_std, resume=args.resume, tag=f"_{name}_{task}")  # fmt: skip
-            model.eval()  # the final weights: the figures and the table show the same model
+            helper.load_best(model, run_dir, f"_{name}_{task}")  # the figures and the table show the same model
             histories[f"{name}_{task}"], trained[(name, task)] = history, model
             table.append({"model": cls.__name__, "task": task, "parameters": models.count_parameters(model),
-                          "test_mse": history["test_mse"][-1], "train_seconds": sum(history["epoch_seconds"])})  # fmt: skip
+                          "test_mse": helper.autoencoder_test_mse(model, test_loader, device, task, args.noise_std),
+                          "val_mse": min(history["val_mse"]), "best_epoch": helper.best_epoch(history, "val_mse", False),
+                          "train_seconds": sum(history["epoch_seconds"])})  # fmt: skip
     return table, histories, trained
 
 
@@ -100,7 +104,8 @@ def save_figures(run_dir: Path, trained: dict, test_x: torch.Tensor, noise_std: 
 def run(args: argparse.Namespace, device: torch.device) -> None:
     loaded = datasets.load_mnist(args.data_dir, args.download)
     data = datasets.splits(loaded, args.quick, quick_train=512, quick_test=256)
-    sizes = dict(train_images=len(data[1]), test_images=len(data[3]))
+    n_val = len(datasets.split_indices(len(data[1]), args.val_fraction, args.seed)[1])
+    sizes = dict(train_images=len(data[1]) - n_val, val_images=n_val, test_images=len(data[3]))
     with helper.open_run(args, device, loaded["source"], **sizes) as run_dir:
         table, histories, trained = train_all(args, device, run_dir, data)
         save_figures(run_dir, trained, data[2], args.noise_std, device)
@@ -109,6 +114,7 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
         save_json(run_dir / "metrics.json", {"table": table, "histories": histories})
     for row in table:
         print(f"{row['model']:>18} {row['task']:>14}: {row['parameters']:>7,} parameters, test MSE {row['test_mse']:.5f}")
-    mse = {key: history["test_mse"][-1] for key, history in histories.items()}
-    print(f"{run_dir}: test MSE reconstruction linear {mse['linear_reconstruction']:.5f} / conv {mse['conv_reconstruction']:.5f}, "
-          f"denoising linear {mse['linear_denoising']:.5f} / conv {mse['conv_denoising']:.5f}")
+    mse = {(r["model"], r["task"]): r["test_mse"] for r in table}
+    lin, conv = "LinearAutoEncoder", "AutoEncoder_CNN"
+    print(f"{run_dir}: test MSE (weights chosen on validation) reconstruction linear {mse[lin, 'reconstruction']:.5f} / "
+          f"conv {mse[conv, 'reconstruction']:.5f}, denoising linear {mse[lin, 'denoising']:.5f} / conv {mse[conv, 'denoising']:.5f}")

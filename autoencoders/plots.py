@@ -21,18 +21,18 @@ def save(fig: plt.Figure, path: str | Path) -> None:
 
 
 def history_figure(history: dict[str, list[float]], title: str) -> plt.Figure:
-    """Training loss (left) and every test metric (right) against the epoch."""
+    """Training (and validation) loss (left) and every validation/test metric (right) against the epoch."""
     fig, (ax_loss, ax_test) = plt.subplots(1, 2, figsize=(10, 3.5))
     epochs = np.arange(1, len(history["train_loss"]) + 1)
-    ax_loss.plot(epochs, history["train_loss"], marker=".", label="train loss")
-    if "test_loss" in history:
-        ax_loss.plot(epochs, history["test_loss"], marker=".", label="test loss")
+    for key in ("train_loss", "val_loss", "test_loss"):
+        if key in history:
+            ax_loss.plot(epochs, history[key], marker=".", label=key.replace("_", " "))
     ax_loss.set(xlabel="epoch", ylabel="loss", title=f"{title}: loss")
     ax_loss.legend()
     for key, values in history.items():
-        if key.startswith("test_") and key != "test_loss":
+        if key.startswith(("val_", "test_")) and not key.endswith("_loss"):
             ax_test.plot(epochs, values, marker=".", label=key)
-    ax_test.set(xlabel="epoch", title=f"{title}: test metrics")
+    ax_test.set(xlabel="epoch", title=f"{title}: validation metrics")
     ax_test.legend()
     ax_test.grid(alpha=0.3)
     fig.tight_layout()
@@ -91,5 +91,20 @@ def segmentation_samples_figure(images: np.ndarray, masks: np.ndarray, preds: di
                 axes[r, c].contour(np.asarray(masks[c][0], dtype=np.float32), levels=[0.5], colors="r", linewidths=0.6)
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def contour_cases_figure(images: np.ndarray, masks: np.ndarray, preds: np.ndarray, titles: list[str], title: str) -> plt.Figure:
+    """One panel per slice: the image with the true (green) and predicted (red, probability > 0.5) outlines."""
+    n = len(images)
+    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.6), squeeze=False)
+    for ax, image, mask, pred, text in zip(axes[0], images, masks, preds, titles):
+        _show(ax, image)
+        for outline, colour in ((np.asarray(mask[0], np.float32), "lime"), ((np.asarray(pred[0]) > 0.5).astype(np.float32), "red")):
+            if 0 < outline.sum() < outline.size:  # an empty mask has no outline to draw
+                ax.contour(outline, levels=[0.5], colors=colour, linewidths=0.8)
+        ax.set_title(text, fontsize=7)
+    fig.suptitle(f"{title} (green: true outline, red: predicted)")
     fig.tight_layout()
     return fig

@@ -3,9 +3,14 @@
     python -m common.readme --write autoencoders    # rewrite the blocks
     python -m common.readme --check autoencoders    # the tests: README == results
 
-Blocks: ``cifar`` (run ``cifar``), ``mnist`` (run ``mnist``) and ``segment_synthetic`` (the offline
+Blocks: ``cifar`` (run ``cifar``), ``mnist`` (run ``mnist``), ``segment`` (the brain-tumour set: a run
+``segment``, or any published ``segment*`` run on the real data) and ``segment_synthetic`` (the offline
 demo on SYNTHETIC lesions: run ``segment_synthetic``, or a run ``segment`` whose config says it used
-the synthetic data). Only these runs are rendered; STL-10 and the real brain-tumour data are not run here.
+the synthetic data). STL-10 is not rendered (not run here).
+
+Headline numbers are the test scores of the weights chosen on the validation split. Runs made before
+the validation split existed (their metrics have no ``val_*`` key) only have test-selected or
+final-epoch numbers; they are rendered and labelled as such.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import json
 from pathlib import Path
 
 README_TO_RESULTS = "../results/autoencoders"  # from autoencoders/README.md
-SHOWN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "noise_std", "synthetic", "size", "sample_every", "seed")
+SHOWN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "noise_std", "val_fraction", "synthetic", "size", "guard", "sample_every",
+               "seed")  # fmt: skip
+TEST_SELECTED = "test-selected (course protocol, optimistic)"
 
 
 def _load(path: Path) -> dict:
@@ -57,18 +64,32 @@ def _run(results: Path, name: str) -> tuple[Path, dict, dict, dict] | None:
     return run, config, _args(config), _load(run / "metrics.json")
 
 
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
 def render_cifar(results: Path) -> str:
     found = _run(results, "cifar")
     if found is None:
         return missing("cifar", "python main.py cifar --data-dir DATA")
     run, config, args, m = found
+    epochs = len(m["history"].get("val_acc", m["history"].get("test_acc", [])))
+    val = f"{m['val_images']:,} validation, " if "val_images" in m else ""
     head = (f"Run `results/autoencoders/{run.name}`, made with `{command('cifar', args, 'DATA')}` "
-            f"(seed {args['seed']}, epochs: {len(m['history']['test_acc'])}, {m['train_images']:,} training and "
+            f"(seed {args['seed']}, epochs: {epochs}, {m['train_images']:,} training, {val}"
             f"{m['test_images']:,} test images, device `{config['device']}`):")  # fmt: skip
-    table = ("| model | parameters | final test accuracy | best test accuracy over the epochs | training time |\n"
-             "| --- | ---: | ---: | ---: | ---: |\n"
-             f"| `CifarCNN` | {m['parameters']:,} | {100 * m['final_test_acc']:.2f} % | {100 * m['best_test_acc']:.2f} % "
-             f"| {m['train_seconds']:,.0f} s |")  # fmt: skip
+    if "val_acc" in m:
+        table = ("| model | parameters | test accuracy (weights chosen on validation) | validation accuracy (epoch) "
+                 f"| {TEST_SELECTED} | training time |\n| --- | ---: | ---: | ---: | ---: | ---: |\n"
+                 f"| `CifarCNN` | {m['parameters']:,} | **{_pct(m['test_acc'])}** | {_pct(m['val_acc'])} ({m['best_epoch']}) "
+                 f"| {_pct(m['test_selected_test_acc'])} (epoch {m['test_selected_epoch']}) | {m['train_seconds']:,.0f} s |")  # fmt: skip
+    else:
+        table = ("This run was made before the validation split existed: it has only the last epoch's and the "
+                 f"{TEST_SELECTED} test accuracy.\n\n"
+                 f"| model | parameters | final-epoch test accuracy | {TEST_SELECTED} | training time |\n"
+                 "| --- | ---: | ---: | ---: | ---: |\n"
+                 f"| `CifarCNN` | {m['parameters']:,} | {_pct(m['final_test_acc'])} | {_pct(m['best_test_acc'])} "
+                 f"| {m['train_seconds']:,.0f} s |")  # fmt: skip
     return "\n\n".join(p for p in (head, table, _figures(run, "history.png")) if p)
 
 
@@ -81,8 +102,13 @@ def render_mnist(results: Path) -> str:
     head = (f"Run `results/autoencoders/{run.name}`, made with `{command('mnist', args, 'DATA')}` (seed {args['seed']}, "
             f"epochs per model and task: {args['epochs']}, denoising noise std {args['noise_std']:g}, device `{config['device']}`; "
             "test MSE per pixel against the clean test image):")  # fmt: skip
-    lines = ["| model | parameters | reconstruction test MSE | denoising test MSE | training time (reconstruction + denoising) |",
+    selected = all("val_mse" in r for r in m["table"])
+    what = "test MSE (weights chosen on validation)" if selected else "final-epoch test MSE"
+    lines = [f"| model | parameters | reconstruction {what} | denoising {what} | training time (reconstruction + denoising) |",
              "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    if not selected:
+        head += ("\n\nThis run was made before the validation split existed: its numbers are the last epoch's, "
+                 "chosen by neither validation nor test.")  # fmt: skip
     for model in ("LinearAutoEncoder", "AutoEncoder_CNN"):
         rec, den = rows[(model, "reconstruction")], rows[(model, "denoising")]
         lines.append(f"| `{model}` | {rec['parameters']:,} | {rec['test_mse']:.5f} | {den['test_mse']:.5f} "
@@ -109,6 +135,27 @@ def _folder_note(run: Path, args: dict) -> str:
     return f"; an earlier version of the code named its folder `{run.name}`, today it is `{expected}`"
 
 
+def _segment_table(m: dict) -> str:
+    """One row of the segmentation table: validation-selected test Dice/IoU, or (earlier runs) the final and test-selected ones."""
+    epochs = len(m["history"].get("val_dice", m["history"].get("test_dice", [])))
+    if "val_dice" in m:
+        return ("| model | parameters | epochs | test Dice | test IoU | chosen epoch (validation Dice) | training time |\n"
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+                f"| `SegmentationNet` | {m['parameters']:,} | {epochs} | **{m['test_dice']:.3f}** | **{m['test_iou']:.3f}** "
+                f"| {m['best_epoch']} ({m['val_dice']:.3f}) | {m['train_seconds']:,.0f} s |")  # fmt: skip
+    return ("This run was made before the validation split existed: the last epoch's test scores and the "
+            "test-selected (optimistic) best test Dice.\n\n"
+            f"| model | parameters | epochs | final-epoch test Dice | final-epoch test IoU | test-selected (optimistic) test Dice (epoch) "
+            "| training time |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            f"| `SegmentationNet` | {m['parameters']:,} | {epochs} | {m['final_test_dice']:.3f} "
+            f"| {m['final_test_iou']:.3f} | {m['best_test_dice']:.3f} ({m['best_epoch']}) | {m['train_seconds']:,.0f} s |")  # fmt: skip
+
+
+def _slices(config: dict) -> str:
+    val = f"{config['val_slices']} validation / " if "val_slices" in config else ""
+    return f"{config['train_slices']} train / {val}{config['test_slices']} test"
+
+
 def render_segment_synthetic(results: Path) -> str:
     found = synthetic_run(results)
     if found is None:
@@ -116,16 +163,42 @@ def render_segment_synthetic(results: Path) -> str:
     run, config, args, m = found
     head = (f"**SYNTHETIC lesions, not the brain-tumour dataset.** Run `results/autoencoders/{run.name}`, made with "
             f"`{command('segment', args, None)}` ({args['synthetic']} real MNI152 slices with drawn-in lesions, "
-            f"{config['train_slices']} train / {config['test_slices']} test, {args['size']}x{args['size']}, "
+            f"{_slices(config)}, {args['size']}x{args['size']}, "
             f"seed {args['seed']}, device `{config['device']}`)" + _folder_note(run, args) + ":")  # fmt: skip
-    table = ("| model | parameters | epochs | final test Dice | final test IoU | best test Dice (epoch) | training time |\n"
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-             f"| `SegmentationNet` | {m['parameters']:,} | {len(m['history']['test_dice'])} | {m['final_test_dice']:.3f} "
-             f"| {m['final_test_iou']:.3f} | {m['best_test_dice']:.3f} ({m['best_epoch']}) | {m['train_seconds']:,.0f} s |")  # fmt: skip
-    return "\n\n".join(p for p in (head, table, _figures(run, "samples.png", "history.png")) if p)
+    return "\n\n".join(p for p in (head, _segment_table(m), _figures(run, "samples.png", "test_cases.png", "history.png")) if p)
+
+
+def real_segment_run(results: Path) -> tuple[Path, dict, dict, dict] | None:
+    """The published brain-tumour run (not SYNTHETIC, with per-type test scores): ``segment`` first, then any ``segment*``."""
+    names = ["segment"] + sorted(p.name for p in results.glob("segment*") if p.name != "segment") if results.is_dir() else []
+    for name in names:
+        found = _run(results, name)
+        if found is not None and not found[2].get("synthetic") and "test_per_type" in found[3]:
+            return found
+    return None
+
+
+def render_segment(results: Path) -> str:
+    found = real_segment_run(results)
+    if found is None:
+        return missing("segment", "python main.py segment --data-dir BRAIN_TUMOR")
+    run, config, args, m = found
+    split = config.get("split", {})
+    head = (f"Run `results/autoencoders/{run.name}`, made with `{command('segment', args, 'BRAIN_TUMOR')}` "
+            f"({_slices(config)} slices, split per tumour type by contiguous blocks of file numbers with "
+            f"{split.get('guard', args.get('guard'))} file(s) dropped on each side of every border; {args['size']}x{args['size']}, "
+            f"seed {args['seed']}, device `{config['device']}`). The weights are those of epoch {m['best_epoch']} "
+            f"(best validation Dice, {m['val_dice']:.3f}); the test split was scored once, with them:")  # fmt: skip
+    lines = ["| test slices | count | Dice | IoU |", "| --- | ---: | ---: | ---: |"]
+    for name, v in m["test_per_type"].items():
+        bold = "**" if name == "overall" else ""
+        lines.append(f"| {name} | {v['slices']} | {bold}{v['dice']:.3f}{bold} | {bold}{v['iou']:.3f}{bold} |")
+    note = f"`SegmentationNet`, {m['parameters']:,} parameters, {len(m['history']['val_dice'])} epochs, {m['train_seconds']:,.0f} s of training."
+    return "\n\n".join(p for p in (head, "\n".join(lines), note, _figures(run, "test_cases.png", "history.png")) if p)
 
 
 def render_blocks(results: Path) -> dict[str, str]:
     """Every result block of the README, from the published runs in ``results``."""
     results = Path(results)
-    return {"cifar": render_cifar(results), "mnist": render_mnist(results), "segment_synthetic": render_segment_synthetic(results)}
+    return {"cifar": render_cifar(results), "mnist": render_mnist(results), "segment": render_segment(results),
+            "segment_synthetic": render_segment_synthetic(results)}  # fmt: skip

@@ -1,8 +1,12 @@
 """Part 2: brain-tumour segmentation with the soft Dice loss (``python main.py segment``).
 
-Real data: the Figshare brain-tumour ``.mat`` files (``--data-dir``). Offline demo:
-``--synthetic N`` real MNI152 slices with SYNTHETIC lesions drawn in (run folder
-``segment_synthetic``); it shows that the pipeline works, not how well it segments tumours.
+Real data (``--data-dir``): the Figshare brain-tumour set, as its original ``.mat`` files or as the
+PNG conversion (``images/N.png``, ``masks/N.png``, ``labels.csv``). The split is by contiguous
+blocks of file numbers per tumour type (:func:`autoencoders.datasets.block_split`), so one
+patient's consecutive slices stay together; validation Dice chooses the kept weights and the test
+split is scored once, with them, overall and per tumour type. Offline demo: ``--synthetic N`` real
+MNI152 slices with SYNTHETIC lesions drawn in (run folder ``segment_synthetic``); it shows that the
+pipeline works, not how well it segments tumours.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from autoencoders import datasets, helper, models, plots
 from common.cli import DataError
 from common.runs import save_npz
+
+CASES = 3  # the test figure shows the best and the worst CASES test slices
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
@@ -45,13 +51,13 @@ def keep_samples(model: nn.Module, sample_images: torch.Tensor, device: torch.de
     save_npz(path, probs=probs.astype(np.float16))
 
 
-def train(model: nn.Module, train_loader: Iterable, test_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
+def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
           device: torch.device, run_dir: str | Path, sample_images: torch.Tensor, sample_every: int = 2,
           resume: bool = False) -> dict[str, list[float]]:  # fmt: skip
-    """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "test_loss", "test_dice",
-    "test_iou", "epoch_seconds"}``. Every ``sample_every`` epochs (and after the last) the predictions
+    """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "val_loss", "val_dice",
+    "val_iou", "epoch_seconds"}``. Every ``sample_every`` epochs (and after the last) the predictions
     for ``sample_images`` ``(S, 1, H, W)`` go to ``run_dir/samples/epoch_XXX.npz``; ``best.pth``
-    keeps the weights with the best test Dice, ``checkpoint.pt`` the last state (for ``resume``).
+    keeps the weights with the best validation Dice, ``checkpoint.pt`` the last state (for ``resume``).
     """
     generator = getattr(train_loader, "generator", None)
     history, best, start = helper.load_progress(run_dir, "", model, optimizer, None, generator, resume)
@@ -59,24 +65,67 @@ def train(model: nn.Module, train_loader: Iterable, test_loader: Iterable, optim
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{epochs}")
         seconds = time.perf_counter() - t0
-        helper.append(history, train_loss=loss, **helper.evaluate_segmentation(model, test_loader, device), epoch_seconds=seconds)
+        helper.append(history, train_loss=loss, **helper.evaluate_segmentation(model, val_loader, device, "val"), epoch_seconds=seconds)
         if (epoch + 1) % sample_every == 0 or epoch + 1 == epochs:
             keep_samples(model, sample_images, device, Path(run_dir) / "samples" / f"epoch_{epoch + 1:03d}.npz")
-        best = helper.save_progress(run_dir, "", epoch + 1, model, optimizer, None, generator, history, best, "test_dice", True)
+        best = helper.save_progress(run_dir, "", epoch + 1, model, optimizer, None, generator, history, best, "val_dice", True)
     return history
 
 
-def load_slices(args: argparse.Namespace) -> tuple[Dataset, str]:
-    """The synthetic demo slices or the Figshare files (checked by reading the first), and a description."""
+def load_slices(args: argparse.Namespace) -> tuple[Dataset, list[datasets.TumourSlice], str]:
+    """The dataset, its slices (file number and tumour type) and a description: the synthetic demo
+    slices, or the brain-tumour files (checked by reading the first)."""
     if args.synthetic:
-        n = min(args.synthetic, 16) if args.quick else args.synthetic
+        n = min(args.synthetic, 40) if args.quick else args.synthetic
         images, masks = datasets.synthetic_lesion_slices(n, size=args.size, seed=args.seed)
-        return TensorDataset(images, masks), (f"SYNTHETIC lesions drawn into real MNI152 T1 slices (nilearn), {n} slices; "
-                                              "NOT the Figshare brain-tumour dataset")  # fmt: skip
-    files = datasets.find_brain_tumour_files(args.data_dir)
-    datasets.read_brain_tumour_mat(files[0])  # fail early, with one line, on a wrong format
-    full = datasets.BrainTumourSlices(files[:16] if args.quick else files, size=args.size)
-    return full, f"Figshare brain-tumour .mat files in {args.data_dir} ({len(full)} slices)"
+        slices = [datasets.TumourSlice(i + 1, Path("synthetic"), Path("synthetic")) for i in range(n)]
+        return TensorDataset(images, masks), slices, (f"SYNTHETIC lesions drawn into real MNI152 T1 slices (nilearn), {n} slices; "
+                                                      "NOT the Figshare brain-tumour dataset")  # fmt: skip
+    slices, source = datasets.find_brain_tumour_slices(args.data_dir)
+    full = datasets.BrainTumourSlices(slices, size=args.size)
+    full[0]  # fail early, with one line, on a wrong format
+    return full, slices, source
+
+
+def make_split(args: argparse.Namespace, slices: list[datasets.TumourSlice]) -> tuple[dict[str, list[int]], dict]:
+    """The block split (guard 0 for the synthetic slices, which are independent) and its description;
+    ``--quick`` keeps the first few slices of each type in each split."""
+    guard = 0 if args.synthetic else args.guard
+    split = datasets.block_split([s.number for s in slices], [s.label for s in slices], guard)
+    if args.quick:
+        for name, keep in (("train", 6), ("val", 2), ("test", 2)):
+            split[name] = [i for label in sorted({s.label for s in slices})
+                           for i in [j for j in split[name] if slices[j].label == label][:keep]]  # fmt: skip
+    described = datasets.describe_split(slices, split, guard)
+    for name in (*datasets.SPLITS, "dropped"):
+        per_type = "; ".join(f"{t} {v['slices']} (files {v['files']})" for t, v in described[name]["per_type"].items())
+        print(f"{name:>7}: {described[name]['slices']:4d} slices: {per_type or '-'}")
+    return split, described
+
+
+def test_once(model: nn.Module, run_dir: Path, full: Dataset, test_idx: list[int], slices: list, device: torch.device,
+              args: argparse.Namespace) -> tuple[dict, torch.Tensor]:  # fmt: skip
+    """Score the validation-selected weights (``best.pth``) on the test split, once: overall and per tumour
+    type Dice and IoU, and the per-slice Dice (in ``test_idx`` order)."""
+    helper.load_best(model, run_dir)
+    loader = DataLoader(Subset(full, test_idx), args.batch_size, num_workers=args.workers)
+    scores = helper.segmentation_scores(model, loader, device)
+    per_type = helper.per_type_scores(scores["dice"], scores["iou"], [slices[i].label for i in test_idx], datasets.TUMOUR_TYPES)
+    return {"test_loss": scores["loss"], "test_dice": per_type["overall"]["dice"], "test_iou": per_type["overall"]["iou"],
+            "test_per_type": per_type}, scores["dice"]  # fmt: skip
+
+
+def test_cases_figure(model: nn.Module, full: Dataset, test_idx: list[int], dices: torch.Tensor, slices: list,
+                      device: torch.device, title: str):  # fmt: skip
+    """The best and the worst :data:`CASES` test slices by Dice, with true and predicted outlines."""
+    order = torch.argsort(dices, descending=True, stable=True).tolist()
+    chosen = order[:CASES] + [i for i in order[-CASES:] if i not in order[:CASES]]
+    images, masks = map(torch.stack, zip(*[full[test_idx[i]] for i in chosen]))
+    with torch.no_grad():
+        preds = torch.sigmoid(model(images.to(device))).cpu().numpy()
+    titles = [f"{'best' if k < CASES else 'worst'}: {datasets.TUMOUR_TYPES.get(slices[test_idx[i]].label, 'slice')} "
+              f"#{slices[test_idx[i]].number}, Dice {float(dices[i]):.2f}" for k, i in enumerate(chosen)]  # fmt: skip
+    return plots.contour_cases_figure(images.numpy(), masks.numpy(), preds, titles, title)
 
 
 def one_line(error: DataError) -> DataError:
@@ -85,31 +134,44 @@ def one_line(error: DataError) -> DataError:
     return DataError(last.split("DataError: ", 1)[-1])
 
 
+def write_outputs(run_dir: Path, history: dict, m: dict, sample_images: torch.Tensor, sample_masks: torch.Tensor, figure,
+                  synthetic: bool) -> None:  # fmt: skip
+    helper.finish_run(run_dir, history, "segmentation", **m)
+    preds = {int(p.stem.split("_")[1]): np.load(p)["probs"].astype(np.float32) for p in sorted((run_dir / "samples").glob("epoch_*.npz"))}
+    title = "SYNTHETIC lesions in MNI152 slices" if synthetic else "brain-tumour validation slices"
+    plots.save(plots.segmentation_samples_figure(sample_images.numpy(), sample_masks.numpy(), preds, title), run_dir / "samples.png")
+    plots.save(figure, run_dir / "test_cases.png")
+
+
 def run(args: argparse.Namespace, device: torch.device) -> None:
-    full, source = load_slices(args)
-    train_idx, test_idx = datasets.split_indices(len(full), 0.2, args.seed)
+    full, slices, source = load_slices(args)
+    split, described = make_split(args, slices)
     g = torch.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(Subset(full, train_idx), args.batch_size, shuffle=True, num_workers=args.workers, generator=g)
-    test_loader = DataLoader(Subset(full, test_idx), args.batch_size, num_workers=args.workers)
-    sample_images, sample_masks = map(torch.stack, zip(*[full[i] for i in test_idx[:4]]))
+    train_loader = DataLoader(Subset(full, split["train"]), args.batch_size, shuffle=True, num_workers=args.workers, generator=g)
+    val_loader = DataLoader(Subset(full, split["val"]), args.batch_size, num_workers=args.workers)
+    sample_images, sample_masks = map(torch.stack, zip(*[full[i] for i in split["val"][:4]]))
     model = models.SegmentationNet().to(device)
     params = models.count_parameters(model)
-    print(f"SegmentationNet: {params:,} parameters; {len(train_idx)} train / {len(test_idx)} test slices; data: {source}")
-    with helper.open_run(args, device, source, parameters=params, train_slices=len(train_idx), test_slices=len(test_idx)) as run_dir:
+    sizes = {f"{name}_slices": len(split[name]) for name in datasets.SPLITS}
+    print(f"SegmentationNet: {params:,} parameters; {sizes['train_slices']} train / {sizes['val_slices']} validation / "
+          f"{sizes['test_slices']} test slices; data: {source}")  # fmt: skip
+    with helper.open_run(args, device, source, parameters=params, split=described, **sizes) as run_dir:
         save_npz(run_dir / "samples_inputs.npz", images=sample_images.numpy(), masks=sample_masks.numpy())
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         try:
-            history = train(model, train_loader, test_loader, optimizer, args.epochs, device, run_dir, sample_images,
+            history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, sample_images,
                             sample_every=args.sample_every, resume=args.resume)  # fmt: skip
+            test, dices = test_once(model, run_dir, full, split["test"], slices, device, args)
+            figure = test_cases_figure(model, full, split["test"], dices, slices, device,
+                                       "SYNTHETIC test slices" if args.synthetic else "brain-tumour test slices")  # fmt: skip
         except DataError as e:
             raise one_line(e) from None
-        best = int(np.argmax(history["test_dice"]))
-        helper.finish_run(run_dir, history, "segmentation", dataset=source, parameters=params, best_epoch=best + 1,
-                          best_test_dice=history["test_dice"][best], best_test_iou=history["test_iou"][best],
-                          final_test_dice=history["test_dice"][-1], final_test_iou=history["test_iou"][-1],
-                          train_seconds=sum(history["epoch_seconds"]))  # fmt: skip
-        preds = {int(p.stem.split("_")[1]): np.load(p)["probs"].astype(np.float32) for p in sorted((run_dir / "samples").glob("epoch_*.npz"))}
-        title = "SYNTHETIC lesions in MNI152 slices" if args.synthetic else "brain-tumour test slices"
-        plots.save(plots.segmentation_samples_figure(sample_images.numpy(), sample_masks.numpy(), preds, title), run_dir / "samples.png")
-    print(f"{run_dir}: final test Dice {history['test_dice'][-1]:.4f}, IoU {history['test_iou'][-1]:.4f} "
-          f"(best Dice {history['test_dice'][best]:.4f} at epoch {best + 1})" + (" on SYNTHETIC lesions" if args.synthetic else ""))
+        best = helper.best_epoch(history, "val_dice", True)
+        m = dict(dataset=source, parameters=params, best_epoch=best, val_dice=history["val_dice"][best - 1],
+                 val_iou=history["val_iou"][best - 1], final_val_dice=history["val_dice"][-1], **test,
+                 train_seconds=sum(history["epoch_seconds"]), **sizes)  # fmt: skip
+        write_outputs(run_dir, history, m, sample_images, sample_masks, figure, bool(args.synthetic))
+    for name, v in test["test_per_type"].items():
+        print(f"{name:>11}: test Dice {v['dice']:.4f}, IoU {v['iou']:.4f} ({v['slices']} slices)")
+    print(f"{run_dir}: test Dice {test['test_dice']:.4f}, IoU {test['test_iou']:.4f} (weights of epoch {best}, chosen on "
+          f"validation Dice {m['val_dice']:.4f})" + (" on SYNTHETIC lesions" if args.synthetic else ""))

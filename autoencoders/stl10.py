@@ -36,27 +36,27 @@ def source(args: argparse.Namespace) -> str:
 
 
 def train_classifier(args, device, model, run_dir, data, norm: tuple, lr: float, epochs: int, tag: str = "") -> dict:
-    """Train the trainable part of ``model`` (AdamW, one-cycle) on the labelled split; returns the history."""
+    """Train the trainable part of ``model`` (AdamW, one-cycle) on the labelled training split minus a held-out
+    validation part (which chooses ``best<tag>.pth``); returns the history and the headline numbers
+    (:func:`autoencoders.cifar.headline`: the test accuracy of the validation-selected weights)."""
     train_x, train_y, test_x, test_y = data
+    train_x, train_y, val_x, val_y = datasets.hold_out(train_x, train_y, args.val_fraction, args.seed)
     mean, std = norm
     augment = mean is not None  # the autoencoder's encoder saw plain [0, 1] images: no augmentation, no standardisation
     g = torch.Generator().manual_seed(args.seed)
     train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, augment=augment, pad=8,
                                           mean=mean, std=std, generator=g)  # fmt: skip
-    test_loader = datasets.TensorBatches(test_x, test_y, 200, mean=mean, std=std)
+    val_loader, test_loader = (datasets.TensorBatches(x, y, 200, mean=mean, std=std) for x, y in ((val_x, val_y), (test_x, test_y)))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=args.weight_decay)
     scheduler = helper.one_cycle(optimizer, lr, epochs * len(train_loader))
-    return cifar.train(model, train_loader, test_loader, optimizer, epochs, device, run_dir, scheduler=scheduler,
-                       resume=args.resume, tag=tag)  # fmt: skip
+    history = cifar.train(model, train_loader, val_loader, optimizer, epochs, device, run_dir, scheduler=scheduler,
+                          resume=args.resume, tag=tag)  # fmt: skip
+    return history, {**cifar.headline(model, run_dir, history, test_loader, device, tag), "train_images": len(train_y),
+                     "val_images": len(val_y), "test_images": len(test_y)}  # fmt: skip
 
 
-def _accuracies(history: dict) -> dict:
-    acc = history["test_acc"]
-    return dict(best_test_acc=max(acc), final_test_acc=acc[-1], train_seconds=sum(history["epoch_seconds"]))
-
-
-def _last_line(run_dir: Path, history: dict) -> None:
-    print(f"{run_dir}: final test accuracy {history['test_acc'][-1]:.4f} (best {max(history['test_acc']):.4f})")
+def _last_line(run_dir: Path, m: dict) -> str:
+    return f"{run_dir}: test accuracy {m['test_acc']:.4f} (weights of epoch {m['best_epoch']}, chosen on validation)"
 
 
 def run_cnn(args: argparse.Namespace, device: torch.device) -> None:
@@ -64,9 +64,9 @@ def run_cnn(args: argparse.Namespace, device: torch.device) -> None:
     model = models.STL10CNN().to(device)
     params = models.count_parameters(model)
     with helper.open_run(args, device, source(args), parameters=params) as run_dir:
-        history = train_classifier(args, device, model, run_dir, data, (datasets.STL10_MEAN, datasets.STL10_STD), args.lr, args.epochs)
-        helper.finish_run(run_dir, history, "STL-10 CNN", parameters=params, **_accuracies(history))
-    _last_line(run_dir, history)
+        history, m = train_classifier(args, device, model, run_dir, data, (datasets.STL10_MEAN, datasets.STL10_STD), args.lr, args.epochs)
+        helper.finish_run(run_dir, history, "STL-10 CNN", parameters=params, **m)
+    print(_last_line(run_dir, m))
 
 
 def resnet(args: argparse.Namespace, device: torch.device) -> tuple[torch.nn.Module, str]:
@@ -89,31 +89,36 @@ def run_resnet(args: argparse.Namespace, device: torch.device) -> None:
     trainable = models.count_parameters(model, trainable_only=True)
     print(f"ResNet-18 backbone: {backbone}; {trainable:,} trainable parameters")
     with helper.open_run(args, device, source(args), backbone=backbone, trainable_parameters=trainable) as run_dir:
-        history = train_classifier(args, device, model, run_dir, data, (datasets.IMAGENET_MEAN, datasets.IMAGENET_STD),
-                                   args.lr, args.epochs)  # fmt: skip
-        helper.finish_run(run_dir, history, "STL-10 ResNet-18 (frozen)", backbone=backbone, trainable_parameters=trainable,
-                          **_accuracies(history))  # fmt: skip
-    _last_line(run_dir, history)
+        history, m = train_classifier(args, device, model, run_dir, data, (datasets.IMAGENET_MEAN, datasets.IMAGENET_STD),
+                                      args.lr, args.epochs)  # fmt: skip
+        helper.finish_run(run_dir, history, "STL-10 ResNet-18 (frozen)", backbone=backbone, trainable_parameters=trainable, **m)
+    print(_last_line(run_dir, m))
 
 
-def train_autoencoder(args, device, run_dir: Path, unlabeled: np.ndarray, test_x: np.ndarray) -> tuple[torch.nn.Module, dict]:
-    """The autoencoder on (the first ``--max-unlabeled`` of) the unlabelled images; writes reconstructions.png."""
+def train_autoencoder(args, device, run_dir: Path, unlabeled: np.ndarray, test_x: np.ndarray) -> tuple[torch.nn.Module, dict, float]:
+    """The autoencoder on (the first ``--max-unlabeled`` of) the unlabelled images, minus a seeded held-out
+    part (at most 2,000 images) that chooses the kept weights; writes reconstructions.png. Returns the
+    validation-selected autoencoder, its history and its test MSE (on 1,000 test images, scored once)."""
     n_unlabeled = min(len(unlabeled), 256 if args.quick else args.max_unlabeled or len(unlabeled))
-    test_set = datasets.UnlabeledImages(test_x[: 32 if args.quick else 1000])  # reconstruction MSE on 1,000 test images
+    order = torch.randperm(n_unlabeled, generator=torch.Generator().manual_seed(args.seed)).tolist()
+    n_val = min(2000, max(1, round(n_unlabeled * args.val_fraction)))
+    images = datasets.UnlabeledImages(unlabeled)
+    test_set = datasets.UnlabeledImages(test_x[: 32 if args.quick else 1000])
     g = torch.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(Subset(datasets.UnlabeledImages(unlabeled), range(n_unlabeled)), args.batch_size,
-                              shuffle=True, num_workers=args.workers, generator=g)  # fmt: skip
+    train_loader = DataLoader(Subset(images, sorted(order[n_val:])), args.batch_size, shuffle=True, num_workers=args.workers, generator=g)
+    val_loader = DataLoader(Subset(images, sorted(order[:n_val])), 200, num_workers=args.workers)
     ae = models.STL10AutoEncoder().to(device)
     optimizer = torch.optim.Adam(ae.parameters(), lr=args.lr)
-    history = mnist_ae.train(ae, train_loader, DataLoader(test_set, 200, num_workers=args.workers), optimizer, args.epochs,
-                             device, run_dir, task="reconstruction", resume=args.resume, tag="_autoencoder")  # fmt: skip
-    ae.eval()
+    history = mnist_ae.train(ae, train_loader, val_loader, optimizer, args.epochs, device, run_dir, task="reconstruction",
+                             resume=args.resume, tag="_autoencoder")  # fmt: skip
+    helper.load_best(ae, run_dir, "_autoencoder")
+    test_mse = helper.autoencoder_test_mse(ae, DataLoader(test_set, 200, num_workers=args.workers), device, "reconstruction", 0.0)
     pick = torch.randperm(len(test_set), generator=torch.Generator().manual_seed(args.seed))[:9]
     originals = torch.stack([test_set[int(i)] for i in pick])
     with torch.no_grad():
         recon = ae(originals.to(device)).cpu()
     plots.save(plots.pairs_grid_figure(originals, recon, "STL-10 autoencoder: nine random test images"), run_dir / "reconstructions.png")
-    return ae, history
+    return ae, history, test_mse
 
 
 def run_ae(args: argparse.Namespace, device: torch.device) -> None:
@@ -123,16 +128,16 @@ def run_ae(args: argparse.Namespace, device: torch.device) -> None:
     params = models.count_parameters(models.STL10AutoEncoder())
     n_unlabeled = min(len(unlabeled), 256 if args.quick else args.max_unlabeled or len(unlabeled))
     with helper.open_run(args, device, source(args), unlabeled_images=n_unlabeled, parameters=params) as run_dir:
-        ae, ae_history = train_autoencoder(args, device, run_dir, unlabeled, test_x)
+        ae, ae_history, ae_test_mse = train_autoencoder(args, device, run_dir, unlabeled, test_x)
         clf = models.EncoderClassifier(ae.encoder, models.code_classifier_head(ae.code_channels)).to(device)
-        clf_history = train_classifier(args, device, clf, run_dir, data, (None, None), args.classifier_lr,
-                                       1 if args.quick else args.classifier_epochs, tag="_classifier")  # fmt: skip
+        clf_history, m = train_classifier(args, device, clf, run_dir, data, (None, None), args.classifier_lr,
+                                          1 if args.quick else args.classifier_epochs, tag="_classifier")  # fmt: skip
         helper.finish_run(run_dir, clf_history, "STL-10 frozen-encoder classifier", parameters=params,
                           classifier_trainable_parameters=models.count_parameters(clf, trainable_only=True),
-                          ae_test_mse=ae_history["test_mse"][-1], ae_history=ae_history, **_accuracies(clf_history))  # fmt: skip
+                          ae_test_mse=ae_test_mse, ae_val_mse=min(ae_history["val_mse"]), ae_history=ae_history, **m)  # fmt: skip
         plots.save(plots.history_figure(ae_history, "STL-10 autoencoder"), run_dir / "history_autoencoder.png")
-    print(f"{run_dir}: autoencoder test MSE {ae_history['test_mse'][-1]:.5f}; frozen-encoder classifier final test accuracy "
-          f"{clf_history['test_acc'][-1]:.4f} (best {max(clf_history['test_acc']):.4f})")
+    print(f"autoencoder test MSE {ae_test_mse:.5f} (weights chosen on validation)")
+    print(_last_line(run_dir, m) + " of the frozen-encoder classifier")
 
 
 def run(args: argparse.Namespace, device: torch.device) -> None:

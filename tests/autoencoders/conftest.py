@@ -81,18 +81,44 @@ def write_tumour_mat(path: Path, image: np.ndarray, mask: np.ndarray, label: int
         f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(116))
 
 
-def write_tumour_set(root: Path, n: int = 10, size: int = 64, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``root/1.mat ... root/n.mat``, each a noisy square slice with a bright square 'tumour' in it."""
+def tumour_slice(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy square slice (int16 values 0..900) with a bright rectangular 'tumour' and its 0/1 mask."""
+    mask = np.zeros((size, size), dtype=np.uint8)
+    y, x = rng.integers(0, size // 2, 2)
+    mask[y : y + size // 4, x : x + size // 3] = 1
+    return (rng.integers(0, 300, (size, size)) + 600 * mask.astype(np.int64)).astype(np.int16), mask
+
+
+def write_tumour_set(root: Path, n: int = 10, size: int = 64, seed: int = 0, types: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``root/1.mat ... root/n.mat``, each a noisy square slice with a bright square 'tumour' in it;
+    the files fall into ``types`` contiguous runs of labels 1, 2, 3."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     written = []
     for i in range(1, n + 1):
-        mask = np.zeros((size, size), dtype=np.uint8)
-        y, x = rng.integers(0, size // 2, 2)
-        mask[y : y + size // 4, x : x + size // 3] = 1
-        image = (rng.integers(0, 300, (size, size)) + 600 * mask.astype(np.int64)).astype(np.int16)
-        write_tumour_mat(root / f"{i}.mat", image, mask)
+        image, mask = tumour_slice(rng, size)
+        write_tumour_mat(root / f"{i}.mat", image, mask, label=1 + (i - 1) * types // n)
         written.append((image, mask))
+    return written
+
+
+def write_tumour_pngs(root: Path, labels: list[int], size: int = 32, seed: int = 0, csv: bool = True) -> dict[int, tuple]:
+    """The PNG layout of the set: ``root/images/N.png`` (8-bit grey), ``root/masks/N.png`` (0/255) for
+    N = 1..len(labels) and ``root/labels.csv`` (rows in reverse order); returns ``{N: (image, mask, label)}``."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    written = {}
+    for n, label in enumerate(labels, start=1):
+        image, mask = tumour_slice(rng, size)
+        image = (image / 900 * 255).astype(np.uint8)
+        Image.fromarray(image).save(root / "images" / f"{n}.png")
+        Image.fromarray(mask * 255).save(root / "masks" / f"{n}.png")
+        written[n] = (image, mask, label)
+    if csv:
+        names = {1: "meningioma", 2: "glioma", 3: "pituitary"}
+        rows = [f"{n}.png,{label},{names[label]},512" for n, label in enumerate(labels, start=1)]
+        (root / "labels.csv").write_text("file,label,label_name,original_size\n" + "\n".join(reversed(rows)) + "\n")
     return written
 
 
@@ -101,7 +127,7 @@ def formats() -> SimpleNamespace:
     """The fixture writers above (test modules cannot import conftest under importlib mode)."""
     return SimpleNamespace(cifar_classes=CIFAR_CLASSES, write_cifar_folders=write_cifar_folders, write_mnist_raw=write_mnist_raw,
                            write_stl10_binary=write_stl10_binary, write_tumour_mat=write_tumour_mat,
-                           write_tumour_set=write_tumour_set)  # fmt: skip
+                           write_tumour_set=write_tumour_set, write_tumour_pngs=write_tumour_pngs)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +141,7 @@ def quick_runs(tmp_path_factory) -> Path:
     write_cifar_folders(data / "CIFAR10")
     write_mnist_raw(data)
     write_stl10_binary(data)
-    write_tumour_set(data / "tumour")
+    write_tumour_set(data / "tumour", n=30, size=32, types=3)
     results = base / "runs"
     common = ["--results-root", str(results), "--quick", "--workers", "0"]
     main.main(["cifar", "--data-dir", str(data), "--epochs", "2", *common])
@@ -124,6 +150,7 @@ def quick_runs(tmp_path_factory) -> Path:
     main.main(["stl10-resnet", "--data-dir", str(data), "--no-pretrained", *common])
     main.main(["stl10-ae", "--data-dir", str(data), *common])
     # 64x64 slices keep the test fast; the default and the real runs use 240x240
-    main.main(["segment", "--data-dir", str(data / "tumour"), "--epochs", "2", "--sample-every", "1", "--size", "64", *common])
+    main.main(["segment", "--data-dir", str(data / "tumour"), "--epochs", "2", "--sample-every", "1", "--size", "32", "--guard", "0",
+               *common])  # fmt: skip
     main.main(["segment", "--synthetic", "10", "--size", "64", *common])
     return results

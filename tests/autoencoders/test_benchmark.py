@@ -25,6 +25,11 @@ def test_cifar_target(acc, params, verdict):
     assert benchmark.cifar_passes(cifar_metrics(acc, params)) is verdict
 
 
+def test_cifar_target_uses_the_validation_selected_accuracy():
+    m = {**cifar_metrics(0.75), "test_acc": 0.71}  # the final epoch passes, the validation-selected weights do not
+    assert benchmark.cifar_passes(m) is False and benchmark.cifar_passes({**m, "test_acc": 0.73}) is True
+
+
 def test_mnist_target_per_task():
     assert benchmark.mnist_passes(mnist_table()) == {"reconstruction": True, "denoising": True}
     assert benchmark.mnist_passes(mnist_table(conv_den=0.04)) == {"reconstruction": True, "denoising": False}

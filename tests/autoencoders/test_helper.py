@@ -45,13 +45,14 @@ def test_supervised_loop_learns_returns_histories_and_keeps_the_best_weights(tmp
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
     train = list(zip(*[t.split(16) for t in _blobs(128, 0)]))
-    test = list(zip(*[t.split(32) for t in _blobs(64, 1)]))
+    val = list(zip(*[t.split(32) for t in _blobs(64, 1)]))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    history = cifar.train(model, train, test, optimizer, 3, CPU, tmp_path)
-    assert len(history["train_loss"]) == len(history["test_acc"]) == 3
-    assert history["test_acc"][-1] > 0.9 and history["train_loss"][-1] < history["train_loss"][0]
+    history = cifar.train(model, train, val, optimizer, 3, CPU, tmp_path)
+    assert len(history["train_loss"]) == len(history["val_acc"]) == 3 and "test_acc" not in history
+    assert history["val_acc"][-1] > 0.9 and history["train_loss"][-1] < history["train_loss"][0]
     model.load_state_dict(load_checkpoint(tmp_path / "best.pth"))
-    assert helper.evaluate_accuracy(model, test, CPU) == max(history["test_acc"])
+    assert helper.evaluate_accuracy(model, val, CPU) == max(history["val_acc"])
+    assert not (tmp_path / "best_test.pth").exists()  # only with a test_loader (the course's CIFAR-10 protocol)
 
 
 def test_evaluate_accuracy_counts_every_batch():
@@ -83,7 +84,7 @@ def test_resume_continues_the_same_history_and_weights(tmp_path):
     torch.manual_seed(123)  # a resumed process starts from another random state
     resumed = cifar.train(model2, loader2, test, opt2, 2, CPU, folder, resume=True)
     assert resumed["train_loss"][0] == first["train_loss"][0] and len(resumed["train_loss"]) == 2
-    for key in ("train_loss", "test_acc"):
+    for key in ("train_loss", "val_acc"):
         assert resumed[key] == straight[key], key
     for a, b in zip(model.state_dict().values(), model2.state_dict().values()):
         assert torch.equal(a, b)
@@ -111,10 +112,10 @@ def test_unsupervised_loop_feeds_clean_or_noisy_images_and_targets_the_clean_one
     fed = spy.inputs[0]
     if task == "reconstruction":
         assert torch.equal(fed, images)
-        assert history["test_mse"] == [pytest.approx(0.0)]
+        assert history["val_mse"] == [pytest.approx(0.0)]
     else:
         assert not torch.equal(fed, images) and fed.min() >= 0 and fed.max() <= 1
-        assert history["test_mse"][0] == pytest.approx(float(((spy.inputs[-1] - images) ** 2).mean()), rel=1e-6)
+        assert history["val_mse"][0] == pytest.approx(float(((spy.inputs[-1] - images) ** 2).mean()), rel=1e-6)
 
 
 def test_unsupervised_loop_rejects_an_unknown_task(tmp_path):
@@ -143,7 +144,7 @@ def test_denoising_autoencoder_beats_the_noisy_input(tmp_path):
     history = mnist_ae.train(model, list(train.split(32)), [test], optimizer, 4, CPU, tmp_path, task="denoising", noise_std=0.4)
     noisy = add_noise(test, 0.4, torch.Generator().manual_seed(0), clamp=(0, 1))
     input_mse = float(((noisy - test) ** 2).mean())
-    assert history["test_mse"][-1] < 0.5 * input_mse < untrained
+    assert history["val_mse"][-1] < 0.5 * input_mse < untrained
 
 
 def test_segmentation_loop_keeps_sample_outputs_every_few_epochs(tmp_path):
@@ -154,6 +155,6 @@ def test_segmentation_loop_keeps_sample_outputs_every_few_epochs(tmp_path):
     history = segment.train(model, [(x, t)] * 10, [(x, t)], torch.optim.Adam(model.parameters(), lr=0.1), 5, CPU, tmp_path,
                             x[:2], sample_every=2)  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_002.npz", "epoch_004.npz", "epoch_005.npz"]
-    assert set(history) >= {"train_loss", "test_loss", "test_dice", "test_iou"}
-    assert history["test_dice"][-1] > history["test_dice"][0]
-    assert all(0 <= v <= 1 for v in history["test_dice"] + history["test_iou"])
+    assert set(history) >= {"train_loss", "val_loss", "val_dice", "val_iou"}
+    assert history["val_dice"][-1] > history["val_dice"][0]
+    assert all(0 <= v <= 1 for v in history["val_dice"] + history["val_iou"])

@@ -1,4 +1,5 @@
 """main.py end to end on tiny fixtures: run folders, the CLI convention, bad input, resume."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +17,14 @@ def snapshot(folder: Path) -> dict:
 
 def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
     expected = {
-        "cifar_quick": ["history.png", "best.pth", "checkpoint.pt"],
+        "cifar_quick": ["history.png", "best.pth", "best_test.pth", "checkpoint.pt"],
         "mnist_quick": ["reconstruction.png", "denoising.png", "best_conv_denoising.pth", "checkpoint_linear_reconstruction.pt"],
         "stl10-cnn_quick": ["history.png", "best.pth"],
         "stl10-resnet_quick": ["history.png", "best.pth"],
         "stl10-ae_quick": ["reconstructions.png", "best_autoencoder.pth", "best_classifier.pth"],
-        "segment_quick": ["samples.png", "samples/epoch_001.npz", "samples/epoch_002.npz", "samples_inputs.npz", "best.pth"],
-        "segment_synthetic_quick": ["samples.png"],
+        "segment_quick": ["samples.png", "test_cases.png", "samples/epoch_001.npz", "samples/epoch_002.npz", "samples_inputs.npz",
+                          "best.pth"],
+        "segment_synthetic_quick": ["samples.png", "test_cases.png"],
     }
     assert sorted(p.name for p in quick_runs.iterdir()) == sorted(expected)
     for name, files in expected.items():
@@ -33,18 +35,21 @@ def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
         assert (run / "metrics.json").exists(), name
         for f in files:
             assert (run / f).exists(), f"{name}/{f}"
-    assert len(load_json(quick_runs / "cifar_quick" / "metrics.json")["history"]["test_acc"]) == 2
+    assert len(load_json(quick_runs / "cifar_quick" / "metrics.json")["history"]["val_acc"]) == 2
     assert "SYNTHETIC" in load_json(quick_runs / "segment_synthetic_quick" / "config.json")["dataset"]
     assert "RANDOM" in load_json(quick_runs / "stl10-resnet_quick" / "config.json")["backbone"]
     table = load_json(quick_runs / "mnist_quick" / "metrics.json")["table"]
     assert {(r["model"], r["task"]) for r in table} == {(m, t) for m in ("LinearAutoEncoder", "AutoEncoder_CNN")
                                                         for t in ("reconstruction", "denoising")}  # fmt: skip
     state = load_checkpoint(quick_runs / "segment_quick" / "checkpoint.pt")
-    assert state["epoch"] == 2 and len(state["history"]["test_dice"]) == 2
+    assert state["epoch"] == 2 and len(state["history"]["val_dice"]) == 2
+    per_type = load_json(quick_runs / "segment_quick" / "metrics.json")["test_per_type"]
+    assert set(per_type) == {"overall", "meningioma", "glioma", "pituitary"}
 
 
 def test_the_mnist_pipeline_trains_its_models(quick_runs):
-    """The kept weights reconstruct the fixture's test digits better than the same model untrained."""
+    """The kept (validation-selected) weights reconstruct the fixture's test digits better than the same model
+    untrained, and the table's test MSE is theirs."""
     data = datasets.load_mnist(quick_runs.parent / "data")
     test = [data["test_x"].float() / 255]
     metrics = load_json(quick_runs / "mnist_quick" / "metrics.json")
@@ -55,7 +60,9 @@ def test_the_mnist_pipeline_trains_its_models(quick_runs):
         model.load_state_dict(load_checkpoint(quick_runs / "mnist_quick" / f"best_{name}_reconstruction.pth"))
         trained = helper.autoencoder_test_mse(model, test, torch.device("cpu"), "reconstruction", 0.0)
         assert trained < 0.7 * untrained, name
-        assert trained == pytest.approx(min(metrics["histories"][f"{name}_reconstruction"]["test_mse"]), rel=1e-5)
+        row = next(r for r in metrics["table"] if r["model"] == cls.__name__ and r["task"] == "reconstruction")
+        assert trained == pytest.approx(row["test_mse"], rel=1e-5)
+        assert row["val_mse"] == min(metrics["histories"][f"{name}_reconstruction"]["val_mse"])
 
 
 @pytest.mark.parametrize("task, extra, module", [
@@ -115,6 +122,12 @@ BAD_INPUT = {  # name: (argv, a piece of the expected message)
     "corrupt .mat, loader workers": (["segment", "--data-dir", "BAD", "--quick", "--size", "32", "--name", "bad",
                                       "--workers", "1"], "7.mat"),
     "unwritable results root": (["mnist", "--quick", "--results-root", "/proc/x"], "/proc/x"),
+    "zero validation fraction": (["cifar", "--quick", "--val-fraction", "0"], "--val-fraction"),
+    "negative guard": (["segment", "--guard", "-1"], "--guard"),
+    "PNG layout: images/ but no masks/": (["segment", "--data-dir", "NOMASKS", "--name", "nomasks"], "no masks/"),
+    "corrupt PNG mid-epoch": (["segment", "--data-dir", "BADPNG", "--quick", "--size", "16", "--guard", "0", "--name", "badpng",
+                              "--workers", "0"], "3.png"),
+    "guard too large for the data": (["segment", "--data-dir", "BADPNG", "--guard", "4", "--name", "g"], "--guard"),
 }
 
 
@@ -125,19 +138,25 @@ def test_bad_input_is_one_line_and_changes_no_run(quick_runs, tmp_path, formats,
     formats.write_tumour_set(bad, n=20, size=32)
     (bad / "7.mat").write_bytes((bad / "7.mat").read_bytes()[:3000])  # truncated: read only when its batch comes
     (tmp_path / "empty").mkdir()
-    argv = [{"EMPTY": str(tmp_path / "empty"), "BAD": str(bad)}.get(a, a) for a in argv]
+    formats.write_tumour_pngs(tmp_path / "nomasks", [1, 2, 3], size=16)
+    shutil.rmtree(tmp_path / "nomasks" / "masks")
+    formats.write_tumour_pngs(tmp_path / "badpng", [1] * 10 + [2] * 10 + [3] * 10, size=16)
+    (tmp_path / "badpng" / "images" / "3.png").write_bytes(b"\x89PNG cut off")  # a training slice, read in epoch 1
+    places = {"EMPTY": tmp_path / "empty", "BAD": bad, "NOMASKS": tmp_path / "nomasks", "BADPNG": tmp_path / "badpng"}
+    argv = [str(places[a]) if a in places else a for a in argv]
     if "--data-dir" not in argv:
         argv += ["--data-dir", str(data)]
     if "--results-root" not in argv:
         argv += ["--results-root", str(quick_runs)]
-    before = snapshot(quick_runs)
+    before, entries = snapshot(quick_runs), sorted(quick_runs.rglob("*"))
     with pytest.raises(SystemExit) as e:
         main.main(argv)
     err = capsys.readouterr().err
-    assert e.value.code not in (0, None)
+    assert e.value.code == 2  # usage errors and data/run errors alike
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert err.startswith("main.py") and "error: " in err and message in err, err
     assert snapshot(quick_runs) == before  # no file changed, added or removed
+    assert sorted(quick_runs.rglob("*")) == entries  # not even an empty run folder
 
 
 def test_corrupt_mat_file_is_named(quick_runs, tmp_path, formats, capsys):
