@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 
 from common.cli import (
+    OneLineParser,
     add_common_args,
     fill_common_defaults,
     non_negative_float,
@@ -45,13 +46,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "(default" in text or action.default in (None, False, argparse.SUPPRESS):
             return text
         return super()._get_help_string(action)
-
-
-class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are one line: ``prog: error: ...`` (exit 2)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def add_data_args(p: argparse.ArgumentParser, batch_size: int, subset: int) -> None:
@@ -82,7 +76,7 @@ def add_latent_model_args(p: argparse.ArgumentParser, variational: bool) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -49,7 +49,7 @@ def setup(args: argparse.Namespace) -> Digits:
     side = train.shape[-1]
     known = torch.ones(side, side)
     known[side // 2:] = 0  # the bottom half is hidden
-    source = {"name": "MNIST", "n_train": len(train), "n_val": len(val), "n_test": len(test)}
+    source = {"name": "MNIST", "root": str(args.data_dir), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
     return Digits(train, val, test, known.flatten(), source)
 
 

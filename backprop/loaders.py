@@ -3,8 +3,8 @@
 Natural images come from any folder of image files (PNG, JPEG, TIFF, BMP; colour is
 converted to grey) or, with no folder given, from the photographs that ship inside
 scikit-image, so every command runs offline. Every image is a float32 ``(H, W)``
-tensor in ``[0, 1]``. Loading problems raise :class:`DataError` with a one-line
-message that ``main.py`` prints as it is.
+tensor in ``[0, 1]``. Loading problems raise :class:`common.cli.DataError` with a
+one-line message that ``main.py`` prints as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.cli import DataError
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm"}
 
 # scikit-image's bundled photographs (no download needed), split once and for all.
@@ -24,9 +26,6 @@ SKIMAGE_SPLITS = {
     "test": ["camera", "astronaut"],
 }
 
-
-class DataError(Exception):
-    """A dataset is missing or unreadable; the message says what was expected where."""
 
 
 @dataclass
@@ -148,11 +147,14 @@ MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
 def load_mnist(root: str | Path, train: bool, download: bool = False) -> torch.Tensor:
     """MNIST digits as float32 ``(N, 28, 28)`` in ``[0, 1]`` from torchvision's layout ``root/MNIST/raw/``.
 
-    With ``download=True`` torchvision fetches missing files (needs internet).
+    With ``download=True`` torchvision fetches missing files into the existing folder ``root`` (needs internet).
     """
     from torchvision.datasets import MNIST
 
     raw = Path(root) / "MNIST" / "raw"
+    if download and not Path(root).is_dir():
+        raise DataError(f"--data-dir {root} does not exist; create it (MNIST is downloaded into it) or point "
+                        f"--data-dir at the folder holding MNIST/raw")
     missing = [f for f in MNIST_FILES if not (raw / f).is_file()]
     if missing and not download:
         raise DataError(f"MNIST not found: {raw} lacks {', '.join(missing)} (torchvision's raw idx files; "

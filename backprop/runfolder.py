@@ -13,7 +13,7 @@ import torch
 from common.runs import check_run_dir, run_folder
 
 # Arguments that may differ between a run and its --resume; every other one must be the same.
-FREE_ON_RESUME = ("device", "results_root", "name", "resume", "overwrite", "run_name")
+FREE_ON_RESUME = ("device", "results_root", "name", "resume", "overwrite", "run_name", "download")
 
 
 def run_args(args: argparse.Namespace) -> dict:

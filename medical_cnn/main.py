@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from common.cli import (
+    OneLineParser,
     add_common_args,
     fill_common_defaults,
     non_negative_float,
@@ -101,7 +102,7 @@ def add_segment(sub) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     parser.commands = {name: add(sub) for name, add in (("conv", add_conv), ("classify", add_classify), ("segment", add_segment))}

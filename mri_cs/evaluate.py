@@ -21,14 +21,14 @@ import re
 import sys
 from pathlib import Path
 
-from common.cli import RunError, device_name, positive_int, run_command
+from common.cli import OneLineParser, RunError, device_name, positive_int, run_command
 
 PROG = "evaluate.py"
 SPLITS = ("test", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished main.py run folder (holding config.json and best.pt)")
     p.add_argument("--data-dir", default=None,
                    help="data to score on, in any layout main.py accepts (default: the MNI152 template, no download)")

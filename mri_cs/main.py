@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.cli import (add_common_args, fill_common_defaults, fraction, non_negative_float, non_negative_int,
+from common.cli import (OneLineParser, add_common_args, fill_common_defaults, fraction, non_negative_float, non_negative_int,
                         positive_float, positive_int, run_command, run_name)
 
 MODELS = ("unet", "vanilla")
@@ -29,7 +29,7 @@ DATA_LAYOUTS = ("fastMRI single-coil .h5 files (singlecoil_train/, singlecoil_va
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--drop-rate", type=fraction, default=0.3, help="fraction of k-space samples dropped, in [0, 1) (default: 0.3)")
     p.add_argument("--learn-mask", action="store_true", help="learn the mask jointly with the network (default: a fixed random mask)")
     p.add_argument("--mask-lr", type=non_negative_float, default=0.05,

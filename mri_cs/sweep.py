@@ -22,7 +22,7 @@ import io
 import sys
 from pathlib import Path
 
-from common.cli import add_common_args, fill_common_defaults, fraction, run_command, run_name
+from common.cli import OneLineParser, add_common_args, fill_common_defaults, fraction, run_command, run_name
 from mri_cs import main as mri_main
 
 # Run order, not table order: the cases the benchmark targets need (0.3, then 0.5 to 0.7) come first,
@@ -38,7 +38,7 @@ PROG = "sweep.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], allow_abbrev=False,  # --drop-rate is main.py's
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0], allow_abbrev=False,  # --drop-rate is main.py's
                                 epilog="Other options (--epochs, --lr, --data-dir, ...) are passed on to main.py for every case.")
     p.add_argument("--drop-rates", type=fraction, nargs="+", default=DROP_RATES,
                    help=f"drop rates to run, in this order; each gets a fixed- and a learned-mask case "

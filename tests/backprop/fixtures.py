@@ -30,15 +30,25 @@ def write_image_folder(folder: Path, count: int, height: int, width: int, seed: 
     return images
 
 
+def bar_digits(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``(n, 28, 28)`` uint8 "digits": a few vertical strokes from row 4 to row 23 on a dark background,
+    so the hidden bottom half is predictable from the top half (as for real digits)."""
+    images = np.zeros((n, 28, 28), dtype=np.uint8)
+    for image in images:
+        for col in rng.choice(np.arange(4, 24), size=3, replace=False):
+            image[4:24, col:col + 2] = rng.integers(150, 256)
+    return images
+
+
 def write_mnist_raw(root: Path, n_train: int, n_test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """torchvision's layout ``root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``; returns the images."""
+    """torchvision's layout ``root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` of
+    :func:`bar_digits`; returns the train and test images."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     out = []
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        images[:, :, :4] = 0  # a dark margin, like real digits
+        images = bar_digits(rng, n)
         labels = rng.integers(0, 10, size=n, dtype=np.uint8)
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())

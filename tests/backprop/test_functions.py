@@ -40,6 +40,26 @@ def test_relu_function_gradcheck_and_zero_gradient_below_zero():
     torch.testing.assert_close(grad, (x > 0).to(grad.dtype))
 
 
+def test_relu_gradient_is_zero_at_exactly_zero_like_torch():
+    """gradcheck cannot see the kink (it never samples x = 0 exactly): inputs that are exactly 0
+    must get gradient 0, as torch.relu's autograd gives, not 1 (a backward using x >= 0)."""
+    x = torch.tensor([[-2.0, -0.0, 0.0, 1e-30, 3.0], [0.0, 0.0, -1.0, 0.0, 0.5]], **F64)
+    g = torch.randn(2, 5, **F64)
+    ours = x.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(ReLUFunction.apply(ours), ours, g)
+    ref = x.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(torch.relu(ref), ref, g)
+    torch.testing.assert_close(grad, expected, rtol=0, atol=0)
+    assert (grad[x == 0] == 0).all()
+    hidden = torch.zeros(3, 4, **F64)  # a whole layer of zero pre-activations: nothing flows back
+    net = FullyConnectedNet([4, 4, 2]).to(**F64)
+    with torch.no_grad():
+        net[0].weight.zero_()
+        net[0].bias.zero_()
+    net(hidden).sum().backward()
+    assert net[0].weight.grad.abs().max() == 0 and net[0].bias.grad.abs().max() == 0
+
+
 def test_gradcheck_detects_a_wrong_backward():
     """The checks above could fail: a backward missing a transpose is caught."""
 

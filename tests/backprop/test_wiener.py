@@ -77,3 +77,34 @@ def test_bad_arguments_raise_value_error():
         psf2otf(torch.ones(9, 9), (4, 4))
     with pytest.raises(ValueError):
         make_kernel("box", 5)
+
+
+@pytest.mark.parametrize("target", [10.0, 10 ** 1.5])
+def test_choose_snr_finds_the_known_optimum(target):
+    """With a delta kernel the Wiener filter is ``y * snr / (1 + snr)``, whose mean squared error
+    ``(a - 1)^2 E[x^2] + a^2 sigma^2`` is smallest at ``snr = E[x^2] / sigma^2``. Images around 0.5
+    (so clipping to [0, 1] hardly matters) with noise chosen to put that optimum on a grid point:
+    choose_snr must return exactly that point."""
+    from backprop.deblur import SNR_GRID, choose_snr
+
+    g = torch.Generator().manual_seed(3)
+    clean = [(0.5 + 0.05 * torch.randn(96, 96, generator=g, dtype=torch.float64)) for _ in range(4)]
+    power = torch.stack(clean).pow(2).mean().item()
+    sigma = (power / target) ** 0.5
+    noisy = [x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float64) for x in clean]
+    delta = torch.zeros(3, 3, dtype=torch.float64)
+    delta[1, 1] = 1
+    assert min(SNR_GRID, key=lambda s: abs(s - target)) == pytest.approx(target)
+    assert choose_snr(clean, noisy, delta) == pytest.approx(target)
+
+
+def test_choose_snr_trusts_noise_free_data_and_distrusts_noisy_data():
+    from backprop.deblur import SNR_GRID, choose_snr
+
+    g = torch.Generator().manual_seed(4)
+    clean = [torch.rand(32, 32, generator=g, dtype=torch.float64) for _ in range(2)]
+    k = gaussian_kernel(3, 0.5).double()
+    blurred = [blur(x, k) for x in clean]
+    assert choose_snr(clean, blurred, k) == max(SNR_GRID)
+    very_noisy = [y + 0.5 * torch.randn(y.shape, generator=g, dtype=torch.float64) for y in blurred]
+    assert choose_snr(clean, very_noisy, k) < 3
