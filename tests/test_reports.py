@@ -1,0 +1,30 @@
+"""The five report notebooks: committed executed, with relative paths only, and they execute on results/."""
+import json
+from pathlib import Path
+
+import pytest
+
+from common.results import ASSIGNMENTS, REPO_ROOT
+
+
+def outputs_text(nb: dict) -> str:
+    return json.dumps([c.get("outputs", []) for c in nb["cells"] if c["cell_type"] == "code"])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_notebook_is_executed_without_errors_or_machine_paths(assignment):
+    nb = json.loads((REPO_ROOT / assignment / "report.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code and all(c["execution_count"] is not None for c in code), "run: python -m common.report --in-place"
+    text = outputs_text(nb)
+    assert '"output_type": "error"' not in text
+    assert str(REPO_ROOT) not in text and str(Path.home()) + "/" not in text
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_notebook_executes_on_the_committed_results(assignment, execute_notebook, monkeypatch):
+    monkeypatch.delenv("REPORT_RUNS", raising=False)
+    nb = execute_notebook(REPO_ROOT / assignment / "report.ipynb")
+    text = outputs_text(nb)
+    assert f"results/{assignment}" in text  # it says where it read from
+    assert "image/png" in text or "image/jpeg" in text  # and shows at least one figure
