@@ -160,7 +160,7 @@ def bench_throughput_block(bench: Path) -> str:
 
 def cross_data_block(results: Path) -> str:
     """The "trained on -> tested on" table: every ``eval_*/metrics.json`` (written by evaluate.py) of a published run."""
-    rows = sorted(results.glob("*/eval_*/metrics.json"))
+    rows = sorted([*results.glob("*/eval_*/metrics.json"), *results.glob("*/*/eval_*/metrics.json")])  # runs, sweep cases
     if not rows:
         return ("*Not published yet:* no published run holds an `eval_*` folder; run `cd mri_cs && python evaluate.py "
                 f"runs/{DEFAULT_RUN} --data-dir YOUR_DATA`, then (at the repository root) "
@@ -169,7 +169,8 @@ def cross_data_block(results: Path) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for path in rows:
         m = _json(path)
-        lines.append(f"| `{path.parent.parent.name}` | {m['trained_on']['dataset']} | {m['tested_on']['dataset']} | "
+        run = path.parent.parent.relative_to(results).as_posix()
+        lines.append(f"| `{run}` | {m['trained_on']['dataset']} | {m['tested_on']['dataset']} | "
                      f"{m['tested_on']['split']} ({m['n_slices']}) | {_pm(m['psnr'])} | {_pm(m['zero_filled_psnr'])} | "
                      f"{m['gain_db']:+.2f} | {_pm(m['ssim'], 3)} |")
     return "\n".join(lines)
