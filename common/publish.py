@@ -15,6 +15,8 @@ from common.results import ASSIGNMENTS, MAX_FILE_BYTES, REPO_ROOT, oversized_fil
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m common.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="+", help="finished run folders (holding metrics.json or a .csv table)")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="GLOB",
+                        help="leave out files whose path inside the run matches, e.g. '*/examples.png'")
     parser.add_argument("--assignment", choices=ASSIGNMENTS, default=None,
                         help="the assignment the runs belong to (default: read from each folder's path)")
     args = parser.parse_args(argv)
@@ -23,10 +25,11 @@ def main(argv: list[str] | None = None) -> None:
         from pathlib import Path
 
         for run_dir in args.run_dirs:
-            dest = publish(run_dir, args.assignment)
-            n = len(publishable_files(Path(run_dir)))
+            dest = publish(run_dir, args.assignment, exclude=tuple(args.exclude))
+            n = len(publishable_files(Path(run_dir), tuple(args.exclude)))
             for rel in oversized_files(Path(run_dir)):
-                print(f"  left out {rel}: over {MAX_FILE_BYTES:,} bytes", file=sys.stderr)
+                what = "re-encoded smaller" if rel.suffix == ".png" else "left out"
+                print(f"  {rel}: over {MAX_FILE_BYTES:,} bytes, {what}", file=sys.stderr)
             print(f"{run_dir} -> {dest.relative_to(REPO_ROOT)} ({n} files); commit it with git add {dest.relative_to(REPO_ROOT)}")
 
     run_command(parser.prog, go)

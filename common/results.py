@@ -7,7 +7,8 @@ that a README or a report cites is *published*: its small files are copied to
     python -m common.publish mri_cs/runs/unet_drop0.3_learned     # or several folders at once
 
 Only small files travel: JSON, CSV, Markdown, text, PNG figures and small ``.npz`` arrays,
-each at most :data:`MAX_FILE_BYTES`; checkpoints (``*.pt``) never do.
+each at most :data:`MAX_FILE_BYTES` (a larger figure is re-encoded to fit); checkpoints
+(``*.pt``) never do. ``--exclude GLOB`` leaves out files a report does not need.
 
 Reports read ``results/<assignment>`` unless ``REPORT_RUNS`` names another folder (for
 example a student's own ``runs``): see :func:`report_dir`.
@@ -15,6 +16,7 @@ example a student's own ``runs``): see :func:`report_dir`.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import tempfile
@@ -38,24 +40,40 @@ def assignment_of(run_dir: Path) -> str:
     raise RunError(f"{run_dir} is not inside one of {', '.join(ASSIGNMENTS)}; pass --assignment")
 
 
-def publishable_files(run_dir: Path) -> list[Path]:
-    """The files of ``run_dir`` that :func:`publish` copies, relative to it, sorted."""
+def publishable_files(run_dir: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """The files of ``run_dir`` that :func:`publish` copies, relative to it, sorted: small result files, and
+    PNG figures of any size (:func:`shrink_png` makes them fit); none matching an ``exclude`` glob."""
     files = []
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir)
         if (path.is_file() and path.suffix in PUBLISHED_SUFFIXES and len(rel.parts) <= MAX_DEPTH
-                and not any(p.startswith(".") for p in rel.parts) and path.stat().st_size <= MAX_FILE_BYTES):
+                and not any(p.startswith(".") for p in rel.parts)
+                and (path.suffix == ".png" or path.stat().st_size <= MAX_FILE_BYTES)
+                and not any(fnmatch.fnmatch(rel.as_posix(), pattern) for pattern in exclude)):
             files.append(rel)
     return files
 
 
+def shrink_png(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Copy a PNG, re-encoded with a 256-colour palette and halved in size until it is at most ``max_bytes``."""
+    from PIL import Image
+
+    image = Image.open(src).convert("RGB")
+    while True:
+        image.quantize(256).save(dest, optimize=True)
+        if dest.stat().st_size <= max_bytes or min(image.size) < 64:
+            return
+        image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
+
+
 def oversized_files(run_dir: Path) -> list[Path]:
-    """Files :func:`publish` would copy but for their size (report them: a figure may need a lower dpi)."""
+    """Files over :data:`MAX_FILE_BYTES`: data files :func:`publish` leaves out, figures it shrinks."""
     return sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")
                   if p.is_file() and p.suffix in PUBLISHED_SUFFIXES and p.stat().st_size > MAX_FILE_BYTES)
 
 
-def publish(run_dir: str | Path, assignment: str | None = None, results_root: str | Path = RESULTS_ROOT) -> Path:
+def publish(run_dir: str | Path, assignment: str | None = None, results_root: str | Path = RESULTS_ROOT,
+            exclude: tuple[str, ...] = ()) -> Path:
     """Copy the small files of a finished run to ``results_root/<assignment>/<run name>/``.
 
     A run is finished when it holds a ``metrics.json`` or a ``*.csv`` table. The published
@@ -74,9 +92,12 @@ def publish(run_dir: str | Path, assignment: str | None = None, results_root: st
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
-        for rel in publishable_files(run_dir):
+        for rel in publishable_files(run_dir, exclude):
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run_dir / rel, staging / rel)
+            if (run_dir / rel).stat().st_size > MAX_FILE_BYTES:  # only figures get here
+                shrink_png(run_dir / rel, staging / rel)
+            else:
+                shutil.copyfile(run_dir / rel, staging / rel)
         os.chmod(staging, 0o755)
         old = dest.with_name(f".{dest.name}.old")
         if dest.exists():

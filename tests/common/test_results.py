@@ -13,7 +13,7 @@ def make_run(root, name="run1"):
     (run / "config.json").write_text('{"args": {}}')
     (run / "curves.png").write_bytes(b"\x89PNG small")
     (run / "checkpoint.pt").write_bytes(b"weights")
-    (run / "huge.png").write_bytes(b"0" * (results.MAX_FILE_BYTES + 1))
+    (run / "huge.npz").write_bytes(b"0" * (results.MAX_FILE_BYTES + 1))
     (run / "case").mkdir()
     (run / "case" / "metrics.json").write_text("{}")
     return run
@@ -25,6 +25,19 @@ def test_publish_copies_only_small_result_files(tmp_path):
     assert dest == tmp_path / "results" / "mri_cs" / "run1"
     files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert files == ["case/metrics.json", "config.json", "curves.png", "metrics.json"]
+
+
+def test_large_figures_are_shrunk_and_excluded_files_left_out(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    run = make_run(tmp_path)
+    noise = np.random.default_rng(0).integers(0, 255, (1200, 1200, 3), dtype=np.uint8)  # ~4 MB as PNG
+    Image.fromarray(noise).save(run / "big.png")
+    assert (run / "big.png").stat().st_size > results.MAX_FILE_BYTES
+    dest = results.publish(run, results_root=tmp_path / "results", exclude=("case/*",))
+    assert 0 < (dest / "big.png").stat().st_size <= results.MAX_FILE_BYTES
+    assert Image.open(dest / "big.png").size[0] <= 1200 and not (dest / "case").exists()
 
 
 def test_publish_replaces_the_whole_folder(tmp_path):
