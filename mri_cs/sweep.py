@@ -133,30 +133,25 @@ def summary_line(rows: list[dict], root: Path) -> str:
 
 def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[dict]:
     """Validate every case, then run (or skip, or resume) them one by one; tables after every case."""
-    from common.runs import check_run_dir, load_json, save_json
+    from common.runs import check_run_dir, load_json, run_folder
     from mri_cs import train
 
     config = {"args": {**vars(args), "passthrough": passthrough}, "command": command}
-    root = check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite,
-                         args=config["args"], fixed_on_resume=FIXED_ON_RESUME)
-    if args.overwrite and not args.resume and root.exists():
-        import shutil
-
-        shutil.rmtree(root)
+    folder = dict(resume=args.resume, overwrite=args.overwrite, fixed_on_resume=FIXED_ON_RESUME)
+    root = check_run_dir(args.results_root, args.name, args=config["args"], **folder)
     cases = [(kind, case_args(root, name, argv, args, passthrough)) for name, kind, argv in case_list(args)]  # all parse first
-    root.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
-        save_json(root / "config.json", config)
     rows = []
-    for kind, case in cases:
-        done = root / case.name / "metrics.json"
-        print(f"[sweep] {case.name}: {'done, skipped' if done.is_file() else 'resuming' if case.resume else 'training'}")
-        metrics = load_json(done) if done.is_file() else train.run(case)
-        rows.append(row(metrics, case, kind))
-        write_table(rows, root)  # after every case, so that a sweep cut short still leaves its table and figure
-        drops = sorted(d for d in args.drop_rates if all((root / f"drop{d:g}_{k}" / "example.npz").is_file() for k in ("fixed", "learned")))
-        if drops:
-            write_figure(root, drops)
+    with run_folder(args.results_root, args.name, config, **folder):  # finished cases' checkpoints keep it on failure
+        for kind, case in cases:
+            done = root / case.name / "metrics.json"
+            print(f"[sweep] {case.name}: {'done, skipped' if done.is_file() else 'resuming' if case.resume else 'training'}")
+            metrics = load_json(done) if done.is_file() else train.run(case)
+            rows.append(row(metrics, case, kind))
+            write_table(rows, root)  # after every case, so that a sweep cut short still leaves its table and figure
+            drops = sorted(d for d in args.drop_rates
+                           if all((root / f"drop{d:g}_{k}" / "example.npz").is_file() for k in ("fixed", "learned")))
+            if drops:
+                write_figure(root, drops)
     print((root / "results.md").read_text())
     print(summary_line(rows, root))
     return rows
