@@ -17,16 +17,12 @@ def execute_notebook(monkeypatch):
     exported to it (e.g. the run folder the report should read), and it starts in the
     notebook's own folder. A failing cell raises ``nbclient.exceptions.CellExecutionError``.
     """
-    import nbformat
-    from nbclient import NotebookClient
+    from common.report import execute
 
     def run(path, env=None, timeout=600):
-        path = Path(path)
         monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, str(value))
-        nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-        return nb
+        return execute(Path(path), timeout)
 
     return run
