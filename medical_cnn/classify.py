@@ -92,7 +92,7 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
     mean, std = x["train"].mean((0, 2, 3), keepdim=True), x["train"].std((0, 2, 3), keepdim=True) + 1e-6
     x = {s: (v - mean) / std for s, v in x.items()}
     described = {"name": data.name, "file": str(Path(args.data_dir) / f"{args.dataset}.npz"), "channels": data.n_channels,
-                 "classes": data.n_classes, "samples": {s: len(v) for s, v in y.items()}}
+                 "classes": data.n_classes, "image_size": list(x["train"].shape[-2:]), "samples": {s: len(v) for s, v in y.items()}}
     print(f"dataset {data.name}: {data.n_channels} channel(s), {data.n_classes} classes, " + ", ".join(f"{s} {len(v)}" for s, v in y.items()))
     return {"name": data.name, "x": x, "y": y, "channels": data.n_channels, "classes": data.n_classes}, described
 

@@ -18,10 +18,13 @@ RUNS = {
     "conv": ("conv", "conv"),
     "classify": ("classify-pneumoniamnist", "classify --data-dir <your MedMNIST folder> --dataset pneumoniamnist"),
     "segment_skip": ("segment-skip", "segment --data-dir <your DRIVE folder> --study skip"),
-    "segment_lr": ("segment-lr", "segment --data-dir <your DRIVE folder> --study lr --iters 100 --eval-every 50"),
-    "segment_augment": ("segment-augment", "segment --data-dir <your DRIVE folder> --study augment --iters 100 --eval-every 50"),
+    "segment_lr": ("segment-lr", "segment --data-dir <your DRIVE folder> --study lr"),
+    "segment_augment": ("segment-augment", "segment --data-dir <your DRIVE folder> --study augment"),
     "segment_pretrained": ("segment-pretrained", "segment --data-dir <your DRIVE folder> --study pretrained --iters 100 --eval-every 50 --encoder-weights resnet18.pth"),
 }
+# The MLP-vs-MobileNet comparison over real MedMNIST-format files and seeds: dataset -> seeds. Seed 0 is the
+# default run folder ``classify-<dataset>``, other seeds ``classify-<dataset>-seed<S>`` (made with --seed S --name ...).
+CLASSIFY_GRID = {"pneumoniamnist": (0, 1, 2), "brain_tumor_mri": (0, 1, 2), "brain_tumor_mri_64": (0, 1, 2)}
 DATA_PLACEHOLDER = {"classify": "<your MedMNIST folder>", "segment": "<your DRIVE folder>"}
 # Flags that do not change the numbers (where, under which name, on which device), shown in the table instead.
 ALWAYS_SHOWN = {"dataset", "study"}  # shown even at their defaults, so each command says what it ran
@@ -140,6 +143,41 @@ def render_classify(config: dict, metrics: dict) -> str:
     ])
 
 
+def classify_folder(dataset: str, seed: int) -> str:
+    return f"classify-{dataset}" + (f"-seed{seed}" if seed else "")
+
+
+def mean_std(values: list[float]) -> str:
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+    return f"{mean:.3f} +- {std:.3f}" if len(values) > 1 else f"{mean:.3f}"
+
+
+def render_classify_grid(results: Path) -> str:
+    """MLP against MobileNet per dataset: test accuracy and AUC, mean +- std over the published seeds."""
+    rows, verdicts, commands = [], [], []
+    for dataset, seeds in CLASSIFY_GRID.items():
+        runs = {s: run for s in seeds if (run := load_run(results, classify_folder(dataset, s)))}
+        if not runs:
+            commands.append(f"`python main.py classify --data-dir <your MedMNIST folder> --dataset {dataset} --seed S --name classify-{dataset}-seedS` (seed 0: the default name)")
+            continue
+        config = next(iter(runs.values()))[0]
+        size = "x".join(map(str, config["dataset"].get("image_size", []))) or "?"
+        accs = {m: [metrics[m]["test_acc"] for _, metrics in runs.values()] for m in ("mlp", "mobilenet")}
+        for m, label in (("mlp", "MLP"), ("mobilenet", "MobileNet")):
+            aucs = [metrics[m]["test_auc"] for _, metrics in runs.values() if metrics[m]["test_auc"] is not None]
+            rows.append([f"{dataset} ({size}, {config['dataset']['classes']} classes, test {config['dataset']['samples']['test']:,})", label,
+                         mean_std(accs[m]), mean_std(aucs) if aucs else "n/a", ", ".join(f"{a:.3f}" for a in accs[m]), len(runs)])
+        wins = sum(b > a for a, b in zip(accs["mlp"], accs["mobilenet"]))
+        verdicts.append(f"{dataset}: MobileNet above the MLP in {wins} of {len(runs)} seed(s)")
+    lines = [table(["dataset", "model", "test accuracy (mean +- std)", "test AUC (mean +- std)", "per seed", "seeds"], rows)] if rows else []
+    if verdicts:
+        lines += ["", "; ".join(verdicts) + "."]
+    if commands:
+        lines += ["", "Not published yet: " + "; ".join(commands) + "."]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- segment
 def test_of(variant: dict) -> dict:
     return variant.get("test") or {}
@@ -202,4 +240,5 @@ def render_blocks(results: Path) -> dict[str, str]:
     for block, (folder, _) in RUNS.items():
         run = load_run(Path(results), folder)
         blocks[block] = RENDER[block](*run) if run else missing(block)
+    blocks["classify_seeds"] = render_classify_grid(Path(results))
     return blocks
