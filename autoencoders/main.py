@@ -3,7 +3,7 @@
     python main.py cifar        --data-dir DIR    # CIFAR-10 CNN classifier                  (cifar.py)
     python main.py mnist        --data-dir DIR    # linear vs convolutional autoencoders     (mnist_ae.py)
     python main.py stl10-cnn    --data-dir DIR    # STL-10 CNN from scratch                  (stl10.py)
-    python main.py stl10-resnet --data-dir DIR --weights resnet18-f37072fd.pth
+    python main.py stl10-resnet --data-dir DIR --weights imagenet   # or a PATH to resnet18-f37072fd.pth
     python main.py stl10-ae     --data-dir DIR    # autoencoder on unlabelled + frozen-encoder classifier
     python main.py segment      --data-dir DIR | --synthetic N   # brain-tumour segmentation (segment.py)
 
@@ -97,8 +97,13 @@ def _add_task_args(p: argparse.ArgumentParser, name: str, defaults: dict) -> Non
     if name == "mnist":
         g.add_argument("--noise-std", type=non_negative_float, default=0.4, help="std of the denoising noise (default: 0.4)")
     if name == "stl10-resnet":
-        g.add_argument("--weights", default=None, help="torchvision's ImageNet state dict resnet18-f37072fd.pth (required)")
-        g.add_argument("--no-pretrained", action="store_true", help="random backbone instead of --weights (smoke tests only)")
+        weights = g.add_mutually_exclusive_group()
+        weights.add_argument("--weights", metavar="imagenet|PATH", default=None,
+                             help="the backbone's ImageNet weights: 'imagenet' takes torchvision's IMAGENET1K_V1 from the torch hub "
+                                  "cache or downloads it there once; PATH is a ResNet-18 state dict such as resnet18-f37072fd.pth "
+                                  "(default: none; without weights, or offline, the run is recorded as skipped and nothing trains)")
+        weights.add_argument("--no-pretrained", action="store_true",
+                             help="RANDOM backbone instead of ImageNet weights, for smoke tests only (run folder stl10-resnet_random)")
     if name == "stl10-ae":
         g.add_argument("--max-unlabeled", type=positive_int, default=None,
                        help="train the autoencoder on the first N unlabelled images (default: all 100,000)")
@@ -126,8 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_name(args: argparse.Namespace) -> str:
-    """The run folder name without --name: the task, and ``segment_synthetic`` for the synthetic demo."""
-    return "segment_synthetic" if args.task == "segment" and args.synthetic else args.task
+    """The run folder name without --name: the task; ``segment_synthetic`` for the synthetic demo and
+    ``stl10-resnet_random`` for a random backbone, so neither takes the real run's folder."""
+    if args.task == "segment" and args.synthetic:
+        return "segment_synthetic"
+    return "stl10-resnet_random" if args.task == "stl10-resnet" and args.no_pretrained else args.task
 
 
 def _dispatch(args: argparse.Namespace) -> None:

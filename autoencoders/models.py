@@ -7,8 +7,6 @@ Part 2: :class:`STL10CNN`, :func:`resnet18_transfer`, :class:`STL10AutoEncoder`,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn as nn
 import torchvision
@@ -131,17 +129,18 @@ class STL10CNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def resnet18_transfer(weights: str | Path | None, num_classes: int = 10) -> "EncoderClassifier":
+def resnet18_transfer(backbone_state: dict[str, torch.Tensor] | None, num_classes: int = 10) -> "EncoderClassifier":
     """torchvision ResNet-18, every weight frozen, with a new trainable 512 -> ``num_classes`` head.
 
-    ``weights`` is a local ImageNet state dict (e.g. ``resnet18-f37072fd.pth``); ``None`` keeps the
-    random initialisation, which only makes sense for smoke tests. Only the 5,130 head parameters train.
+    ``backbone_state`` holds the ImageNet weights without the classifier ``fc.*``
+    (:func:`common.pretrained.resnet18_weights`); ``None`` keeps the RANDOM initialisation, which
+    only makes sense for smoke tests. Only the 5,130 head parameters train.
     """
     backbone = torchvision.models.resnet18(weights=None)
-    if weights is not None:
-        backbone.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     in_features = backbone.fc.in_features
     backbone.fc = nn.Identity()  # the backbone now returns the (B, 512) pooled features
+    if backbone_state is not None:
+        backbone.load_state_dict(backbone_state)
     return EncoderClassifier(backbone, nn.Linear(in_features, num_classes))
 
 

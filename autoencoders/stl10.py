@@ -1,7 +1,11 @@
 """Part 2: STL-10 (``python main.py stl10-cnn | stl10-resnet | stl10-ae``).
 
 * ``stl10-cnn``: :class:`~autoencoders.models.STL10CNN` from scratch;
-* ``stl10-resnet``: torchvision's ResNet-18 with ImageNet weights, frozen, and a new 10-class head;
+* ``stl10-resnet``: torchvision's ResNet-18 with ImageNet weights (``--weights imagenet|PATH``,
+  :mod:`common.pretrained`), frozen, and a new 10-class head. Without the weights (no flag, or the
+  download failed) nothing trains: the run folder records ``"status": "skipped"`` with the reason,
+  and the command ends with one line saying so, exit status 0. ``--no-pretrained`` trains on a
+  RANDOM backbone (smoke tests), labelled so in the folder name, config, metrics and output;
 * ``stl10-ae``: :class:`~autoencoders.models.STL10AutoEncoder` trained on the unlabelled split,
   then its frozen encoder under a small classifier.
 
@@ -19,7 +23,10 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from autoencoders import cifar, datasets, helper, mnist_ae, models, plots
-from common.cli import DataError
+from common.pretrained import PretrainedWeights, resnet18_weights
+from common.runs import save_json
+
+RANDOM_BACKBONE = "RANDOM initialisation (--no-pretrained: not pretrained, smoke tests only)"
 
 
 def labelled(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
@@ -69,30 +76,32 @@ def run_cnn(args: argparse.Namespace, device: torch.device) -> None:
     print(_last_line(run_dir, m))
 
 
-def resnet(args: argparse.Namespace, device: torch.device) -> tuple[torch.nn.Module, str]:
-    """The frozen ResNet-18 with its new head, and a description of its backbone weights."""
-    if args.weights is None and not args.no_pretrained:
-        raise DataError("stl10-resnet needs ImageNet weights: download resnet18-f37072fd.pth from "
-                        "https://download.pytorch.org/models/ and pass --weights PATH (or --no-pretrained for a smoke test)")  # fmt: skip
-    if args.weights is not None and not Path(args.weights).is_file():
-        raise DataError(f"--weights {args.weights}: file not found (expected torchvision's resnet18-f37072fd.pth)")
-    try:
-        model = models.resnet18_transfer(args.weights).to(device)
-    except (RuntimeError, OSError, KeyError) as e:
-        raise DataError(f"--weights {args.weights} is not a ResNet-18 state dict ({str(e).splitlines()[0]})") from None
-    return model, "ImageNet weights from " + str(args.weights) if args.weights else "RANDOM initialisation (no pretrained weights)"
+def skip_resnet(args: argparse.Namespace, device: torch.device, weights: PretrainedWeights) -> None:
+    """Record a run without ImageNet weights as skipped (config.json, metrics.json) and say so in one line."""
+    with helper.open_run(args, device, source(args), backbone=weights.source) as run_dir:
+        save_json(run_dir / "metrics.json", {"status": "skipped", "reason": weights.reason, "dataset": source(args),
+                                             "backbone": weights.source})  # fmt: skip
+    print(f"{run_dir}: SKIPPED, nothing trained (STL-10 with a frozen ImageNet ResNet-18): {weights.reason}")
 
 
 def run_resnet(args: argparse.Namespace, device: torch.device) -> None:
-    model, backbone = resnet(args, device)
+    """Train the head on the frozen backbone; a missing or wrong ``--weights`` file is a DataError, unavailable
+    ImageNet weights (no flag, offline) a skipped run."""
     data = labelled(args)
+    weights = None if args.no_pretrained else resnet18_weights(args.weights, "--weights")
+    if weights is not None and not weights.available:
+        skip_resnet(args, device, weights)
+        return
+    backbone = weights.source if weights else RANDOM_BACKBONE
+    model = models.resnet18_transfer(weights.state_dict if weights else None).to(device)
     trainable = models.count_parameters(model, trainable_only=True)
     print(f"ResNet-18 backbone: {backbone}; {trainable:,} trainable parameters")
+    title = "STL-10 ResNet-18 (frozen, " + ("RANDOM backbone)" if weights is None else "pretrained backbone)")
     with helper.open_run(args, device, source(args), backbone=backbone, trainable_parameters=trainable) as run_dir:
         history, m = train_classifier(args, device, model, run_dir, data, (datasets.IMAGENET_MEAN, datasets.IMAGENET_STD),
                                       args.lr, args.epochs)  # fmt: skip
-        helper.finish_run(run_dir, history, "STL-10 ResNet-18 (frozen)", backbone=backbone, trainable_parameters=trainable, **m)
-    print(_last_line(run_dir, m))
+        helper.finish_run(run_dir, history, title, status="ok", backbone=backbone, trainable_parameters=trainable, **m)
+    print(_last_line(run_dir, m) + (" [RANDOM backbone, not pretrained]" if weights is None else ""))
 
 
 def train_autoencoder(args, device, run_dir: Path, unlabeled: np.ndarray, test_x: np.ndarray) -> tuple[torch.nn.Module, dict, float]:

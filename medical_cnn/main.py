@@ -35,12 +35,13 @@ PROG = "main.py"
 MODULES = {"conv": "conv_study", "classify": "classify", "segment": "segment"}
 STUDIES = ("skip", "lr", "augment", "pretrained")
 AUGMENTATIONS = ("none", "flip", "affine", "intensity")  # medical_cnn.augment.AUGMENTATIONS, named here so --help needs no torch
+IMAGENET = "imagenet"  # common.pretrained.IMAGENET, likewise
 DEFAULT_NAMES = {"conv": lambda a: "conv", "classify": lambda a: f"classify-{a.dataset}", "segment": lambda a: f"segment-{a.study}"}
 # Arguments a --resume must repeat: they define the models, the data split or the training schedule's meaning.
 FIXED_ON_RESUME = {
     "conv": ("seed",),
     "classify": ("seed", "dataset", "hidden_sizes", "activation", "resize", "batch_size", "lr", "weight_decay", "shift", "balanced"),
-    "segment": ("seed", "study", "base_channels", "patch_size", "batch_size", "lr", "lrs", "augmentation", "val_images"),
+    "segment": ("seed", "study", "base_channels", "patch_size", "batch_size", "lr", "lrs", "augmentation", "val_images", "encoder_weights"),
 }
 QUICK = {
     "conv": {"sizes": [32, 64], "kernels": [3, 5], "repeats": 1, "naive_max_size": 32},
@@ -96,8 +97,10 @@ def add_segment(sub) -> argparse.ArgumentParser:
     seg.add_argument("--eval-every", type=positive_int, default=250, help="validation and checkpoint interval (iterations)")
     seg.add_argument("--val-images", type=positive_int, default=4, help="training images held out for validation")
     seg.add_argument("--threshold", type=positive_float, default=0.5, help="probability threshold for the vessel mask, in (0, 1)")
-    seg.add_argument("--encoder-weights", type=Path, default=None,
-                     help="ResNet-18 ImageNet state dict (torchvision or timm) for the pretrained study (default: none; that variant is then recorded as skipped)")
+    seg.add_argument("--encoder-weights", metavar="imagenet|PATH", default=None,
+                     help=f"ImageNet encoder weights for --study pretrained: '{IMAGENET}' takes torchvision's ResNet-18 IMAGENET1K_V1 "
+                          "from the torch hub cache or downloads it there once; PATH is a torchvision/timm ResNet-18 state dict "
+                          "(default: none; the pretrained variant is then recorded as skipped, as it is when the download fails)")
     return seg
 
 
@@ -114,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 def check_args(args: argparse.Namespace, error) -> None:
     """What argparse's types cannot check alone; ``error`` ends with one usage line."""
     if args.command == "segment":
-        if args.encoder_weights is not None and not args.encoder_weights.is_file():
+        if args.encoder_weights not in (None, IMAGENET) and not Path(args.encoder_weights).is_file():
             error(f"--encoder-weights {args.encoder_weights} does not exist")
         if not args.threshold < 1:
             error(f"--threshold must lie in (0, 1), got {args.threshold:g}")

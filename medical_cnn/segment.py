@@ -6,6 +6,9 @@ Each study trains a few variants (:func:`study_variants`) with the same loop
 (:func:`train_segmenter`): Adam and DiceCE loss on random augmented patches, validation Dice on
 whole held-out training images, which picks the weights scored on the 20 test images.
 Every score is computed inside the field-of-view mask (:func:`score_segmentation`).
+The pretrained study compares smp's ResNet-18 U-Net from scratch with the same network whose encoder
+starts from ImageNet weights (``--encoder-weights imagenet|PATH``, :mod:`common.pretrained`); without
+them the pretrained variant is recorded as ``skipped`` with the reason and only the scratch one trains.
 Writes ``metrics.json`` (``variants``: one entry per variant with ``status``, ``history``,
 ``test``), ``curves.png``, ``predictions.png`` (``augmentations.png`` for ``--study augment``)
 and one checkpoint per variant (``<variant>.pt``) that ``--resume`` continues.
@@ -29,15 +32,13 @@ from tqdm import tqdm
 
 from common.cli import DataError
 from common.metrics import dice
+from common.pretrained import resnet18_weights
 from common.runs import save_checkpoint, save_figure, seed_everything
 from medical_cnn.augment import AUGMENTATIONS, augment, sample_patches
 from medical_cnn.checkpoints import resume_checkpoint
 from medical_cnn.data_io import load_drive, preprocess_fundus
 from medical_cnn.unet import UNet
 from medical_cnn.utils import DiceCELoss
-
-SKIPPED_REASON = "no --encoder-weights file: ImageNet ResNet-18 weights cannot be downloaded here, so the pretrained run was skipped"
-
 
 # --------------------------------------------------------------------------- models
 def build_segmenter(kind: str, args: argparse.Namespace) -> nn.Module:
@@ -47,24 +48,14 @@ def build_segmenter(kind: str, args: argparse.Namespace) -> nn.Module:
     return UNet(1, 1, base_channels=args.base_channels, skip_connections=kind == "unet")
 
 
-def load_encoder_weights(model: nn.Module, path: Path) -> None:
-    """Load a torchvision/timm ResNet-18 state dict (e.g. ImageNet weights) into an smp encoder with one input channel.
+def load_encoder_weights(model: smp.Unet, backbone: dict[str, torch.Tensor]) -> None:
+    """Copy ResNet-18 backbone weights (:func:`common.pretrained.resnet18_weights`, no ``fc.*``) into the
+    one-channel encoder of ``model``.
 
-    The classifier (``fc.*``) is dropped; a 3-channel first convolution is summed over
-    its input channels, which is what smp does for grey-scale input.
+    The first convolution ``(64, 3, 7, 7)`` is summed over its input channels to ``(64, 1, 7, 7)``,
+    which is what smp does with its own ImageNet weights for grey-scale input.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise DataError(f"cannot read encoder weights {path} ({e})") from None
-    state = state.get("state_dict", state)
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    if "conv1.weight" in state and state["conv1.weight"].shape[1] == 3:
-        state["conv1.weight"] = state["conv1.weight"].sum(1, keepdim=True)
-    try:
-        model.encoder.load_state_dict(state)
-    except RuntimeError as e:
-        raise DataError(f"{path} is not a ResNet-18 state dict: {str(e).splitlines()[0]}") from None
+    model.encoder.load_state_dict({**backbone, "conv1.weight": backbone["conv1.weight"].sum(1, keepdim=True)})
 
 
 # --------------------------------------------------------------------------- prediction and scoring
@@ -198,11 +189,15 @@ def study_variants(args: argparse.Namespace) -> list[dict]:
         return [{**base, "name": f"lr-{lr:g}", "lr": lr} for lr in args.lrs]
     if args.study == "augment":
         return [{**base, "name": f"aug-{aug}", "augmentation": aug} for aug in AUGMENTATIONS]
-    return [{**base, "name": "smp-scratch", "kind": "smp"}, {**base, "name": "smp-pretrained", "kind": "smp", "weights": args.encoder_weights}]
+    return [{**base, "name": "smp-scratch", "kind": "smp"}, {**base, "name": "smp-pretrained", "kind": "smp", "pretrained": True}]
 
 
 def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
-    """Pre-processed tensors for the fit / validation (held-out training images) / test sets, and their description."""
+    """Pre-processed tensors for the fit / validation (held-out training images) / test sets, and their description.
+
+    The pretrained study also resolves ``--encoder-weights`` here (``sets["encoder"]``, a
+    :class:`common.pretrained.PretrainedWeights`), so a bad file stops the run before its folder exists.
+    """
     train, test = load_drive(args.data_dir, "training"), load_drive(args.data_dir, "test")
     if len(train.names) < 2:
         raise DataError(f"DRIVE training set in {args.data_dir} has {len(train.names)} image(s); at least 2 are needed (fit + validation)")
@@ -221,7 +216,11 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
         }
         described[part] = sets[part]["names"]
     sets["fit"]["y"] = sets["fit"]["y"][:, None].float()  # (N, 1, H, W) targets for patch sampling
-    return sets, {"name": "DRIVE", "root": str(args.data_dir), "images": described}
+    description = {"name": "DRIVE", "root": str(args.data_dir), "images": described}
+    if args.study == "pretrained":
+        sets["encoder"] = resnet18_weights(args.encoder_weights, "--encoder-weights")
+        description["encoder_weights"] = sets["encoder"].source
+    return sets, description
 
 
 # --------------------------------------------------------------------------- outputs
@@ -287,18 +286,22 @@ def run(args: argparse.Namespace, sets: dict, run_dir: Path, device: torch.devic
     results, examples = {}, {}
     for variant in study_variants(args):
         name = variant["name"]
-        if "weights" in variant and variant["weights"] is None:
-            results[name] = {"status": "skipped", "reason": SKIPPED_REASON}
-            print(f"{name}: SKIPPED ({SKIPPED_REASON})")
+        weights = sets["encoder"] if variant.get("pretrained") else None
+        if weights is not None and not weights.available:
+            results[name] = {"status": "skipped", "reason": weights.reason, "encoder_weights": weights.source}
+            print(f"{name}: SKIPPED ({weights.reason})")
             continue
         seed_everything(args.seed)
         model = build_segmenter(variant["kind"], args)
-        if variant.get("weights") is not None:
-            load_encoder_weights(model, Path(variant["weights"]))
+        if weights is not None:
+            load_encoder_weights(model, weights.state_dict)
+            print(f"{name}: encoder weights {weights.source}")
         result = train_segmenter(name, model, sets, variant["lr"], variant["augmentation"], args, device, run_dir / f"{name}.pt")
         if "example" in result:
             examples[name] = result.pop("example")
         results[name] = {"model": variant["kind"], **result}
+        if variant["kind"] == "smp":
+            results[name]["encoder_weights"] = weights.source if weights is not None else "RANDOM initialisation (trained from scratch)"
         test = result["test"]
         summary = f"test Dice in FOV {test['dice_mean']:.4f} (pooled {test['dice_pooled']:.4f}, AUC {test['auc']:.4f})" if test else "no test score"
         print(f"{name}: {result['status']}, {summary} [DRIVE]")
@@ -310,4 +313,5 @@ def run(args: argparse.Namespace, sets: dict, run_dir: Path, device: torch.devic
 
 def headline(metrics: dict) -> str:
     scored = [f"{name} {v['test']['dice_mean']:.4f}" for name, v in metrics["variants"].items() if v.get("test")]
-    return f"DRIVE {metrics['study']} study, test Dice in FOV: " + (", ".join(scored) or "none scored")
+    skipped = [f"; {name} SKIPPED (see above)" for name, v in metrics["variants"].items() if v["status"] == "skipped"]
+    return f"DRIVE {metrics['study']} study, test Dice in FOV: " + (", ".join(scored) or "none scored") + "".join(skipped)

@@ -20,7 +20,7 @@ def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
         "cifar_quick": ["history.png", "best.pth", "best_test.pth", "checkpoint.pt"],
         "mnist_quick": ["reconstruction.png", "denoising.png", "best_conv_denoising.pth", "checkpoint_linear_reconstruction.pt"],
         "stl10-cnn_quick": ["history.png", "best.pth"],
-        "stl10-resnet_quick": ["history.png", "best.pth"],
+        "stl10-resnet_random_quick": ["history.png", "best.pth"],
         "stl10-ae_quick": ["reconstructions.png", "best_autoencoder.pth", "best_classifier.pth"],
         "segment_quick": ["samples.png", "test_cases.png", "samples/epoch_001.npz", "samples/epoch_002.npz", "samples_inputs.npz",
                           "best.pth"],
@@ -37,7 +37,8 @@ def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
             assert (run / f).exists(), f"{name}/{f}"
     assert len(load_json(quick_runs / "cifar_quick" / "metrics.json")["history"]["val_acc"]) == 2
     assert "SYNTHETIC" in load_json(quick_runs / "segment_synthetic_quick" / "config.json")["dataset"]
-    assert "RANDOM" in load_json(quick_runs / "stl10-resnet_quick" / "config.json")["backbone"]
+    for record in ("config.json", "metrics.json"):  # a random backbone is never called pretrained
+        assert "RANDOM" in load_json(quick_runs / "stl10-resnet_random_quick" / record)["backbone"]
     table = load_json(quick_runs / "mnist_quick" / "metrics.json")["table"]
     assert {(r["model"], r["task"]) for r in table} == {(m, t) for m in ("LinearAutoEncoder", "AutoEncoder_CNN")
                                                         for t in ("reconstruction", "denoising")}  # fmt: skip
@@ -115,7 +116,6 @@ BAD_INPUT = {  # name: (argv, a piece of the expected message)
     "resume of no run": (["cifar", "--resume", "--name", "nothing"], "no run"),
     "missing data, even with --overwrite": (["cifar", "--quick", "--overwrite", "--data-dir", "EMPTY"], "CIFAR-10 not found"),
     "missing STL-10": (["stl10-cnn", "--data-dir", "EMPTY"], "stl10_binary"),
-    "missing weights": (["stl10-resnet"], "--weights"),
     "weights file not found": (["stl10-resnet", "--weights", "missing.pth"], "file not found"),
     "missing .mat files": (["segment", "--data-dir", "EMPTY"], "no .mat files"),
     "corrupt .mat mid-epoch": (["segment", "--data-dir", "BAD", "--quick", "--size", "32", "--name", "bad"], "7.mat"),

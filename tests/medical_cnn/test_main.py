@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-import torchvision
 
 from common.runs import load_checkpoint
 from medical_cnn import augment, classify, segment
@@ -97,18 +96,6 @@ def test_segmentation_training_learns_the_fixture_vessels(drive_dir, tmp_path):
     trained = cli.main([*tiny, "--iters", "30", "--eval-every", "30", "--name", "trained"])
     before, after = untrained["variants"]["unet-skip"]["test"], trained["variants"]["unet-skip"]["test"]
     assert after["auc"] > 0.9 and after["auc"] > before["auc"] + 0.1
-
-
-def test_encoder_weights_load_into_the_smp_encoder(tmp_path):
-    reference = torchvision.models.resnet18()
-    torch.save(reference.state_dict(), tmp_path / "resnet18.pth")
-    model = segment.build_segmenter("smp", None)
-    segment.load_encoder_weights(model, tmp_path / "resnet18.pth")
-    torch.testing.assert_close(model.encoder.layer3[0].conv1.weight, reference.layer3[0].conv1.weight)
-    torch.testing.assert_close(model.encoder.conv1.weight, reference.conv1.weight.sum(1, keepdim=True))
-    torch.save({"something": torch.zeros(1)}, tmp_path / "other.pth")
-    with pytest.raises(segment.DataError, match="not a ResNet-18"):
-        segment.load_encoder_weights(model, tmp_path / "other.pth")
 
 
 def snapshot(folder: Path) -> dict:
