@@ -26,3 +26,14 @@ def execute_notebook(monkeypatch):
         return execute(Path(path), timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def resnet18_state() -> dict:
+    """A full torchvision ResNet-18 state dict (random, real-shaped) standing in for the ImageNet file in the
+    pretrained-weights tests, which never touch the network."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(1)
+    return torchvision.models.resnet18().state_dict()

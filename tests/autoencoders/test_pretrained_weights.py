@@ -3,18 +3,10 @@ from urllib.error import URLError
 
 import pytest
 import torch
-import torchvision
 
 from autoencoders import main, stl10
 from common import pretrained
 from common.runs import load_json
-
-
-@pytest.fixture(scope="module")
-def reference() -> dict:
-    """A full torchvision ResNet-18 state dict (random, real-shaped) standing in for the IMAGENET1K_V1 file."""
-    torch.manual_seed(2)
-    return torchvision.models.resnet18().state_dict()
 
 
 @pytest.fixture
@@ -61,26 +53,26 @@ def test_without_weights_the_run_is_recorded_as_skipped_in_one_line(resnet_run, 
 
 
 @pytest.mark.parametrize("source", ["imagenet", "file"])
-def test_the_weights_are_loaded_into_the_frozen_backbone_and_recorded(resnet_run, reference, tmp_path, monkeypatch, source):
+def test_the_weights_are_loaded_into_the_frozen_backbone_and_recorded(resnet_run, resnet18_state, tmp_path, monkeypatch, source):
     if source == "imagenet":
-        monkeypatch.setattr(pretrained, "download_imagenet", lambda: reference)  # online
+        monkeypatch.setattr(pretrained, "download_imagenet", lambda: resnet18_state)  # online
         flag, expected = "imagenet", "ImageNet (torchvision IMAGENET1K_V1, downloaded)"
     else:
-        torch.save(reference, tmp_path / "resnet18.pth")
+        torch.save(resnet18_state, tmp_path / "resnet18.pth")
         flag, expected = str(tmp_path / "resnet18.pth"), f"file {tmp_path / 'resnet18.pth'} (sha256 "
     runs, model = resnet_run("--weights", flag)
     metrics, config = (load_json(runs / "stl10-resnet_quick" / f) for f in ("metrics.json", "config.json"))
     assert metrics["status"] == "ok" and metrics["backbone"].startswith(expected) and config["backbone"] == metrics["backbone"]
     for key in ("conv1.weight", "layer4.1.bn2.running_var"):
-        torch.testing.assert_close(model.encoder.state_dict()[key], reference[key])
+        torch.testing.assert_close(model.encoder.state_dict()[key], resnet18_state[key])
 
 
-def test_a_random_backbone_is_labelled_random_and_never_pretrained(resnet_run, reference, capsys):
+def test_a_random_backbone_is_labelled_random_and_never_pretrained(resnet_run, resnet18_state, capsys):
     runs, model = resnet_run("--no-pretrained")
     assert "RANDOM" in capsys.readouterr().out.strip().splitlines()[-1]
     metrics = load_json(runs / "stl10-resnet_random_quick" / "metrics.json")
     assert metrics["backbone"].startswith("RANDOM") and "ImageNet" not in metrics["backbone"]
-    assert not torch.equal(model.encoder.conv1.weight, reference["conv1.weight"])
+    assert not torch.equal(model.encoder.conv1.weight, resnet18_state["conv1.weight"])
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -11,13 +11,6 @@ from medical_cnn import main as cli
 from medical_cnn import segment
 
 
-@pytest.fixture(scope="module")
-def reference() -> dict:
-    """A full torchvision ResNet-18 state dict (random, real-shaped) standing in for the IMAGENET1K_V1 file."""
-    torch.manual_seed(1)
-    return torchvision.models.resnet18().state_dict()
-
-
 @pytest.fixture
 def study(drive_dir, tmp_path, monkeypatch):
     """Runs ``segment --study pretrained --quick`` into ``tmp_path/runs`` with an empty torch hub cache; training is
@@ -62,28 +55,28 @@ def test_offline_the_scratch_variant_trains_and_the_pretrained_one_is_recorded_a
 
 
 @pytest.mark.parametrize("source", ["imagenet", "file"])
-def test_the_weights_are_loaded_into_the_encoder_and_recorded(study, reference, tmp_path, monkeypatch, source):
+def test_the_weights_are_loaded_into_the_encoder_and_recorded(study, resnet18_state, tmp_path, monkeypatch, source):
     if source == "imagenet":
-        monkeypatch.setattr(pretrained, "download_imagenet", lambda: reference)  # online
+        monkeypatch.setattr(pretrained, "download_imagenet", lambda: resnet18_state)  # online
         flag, expected = "imagenet", "ImageNet (torchvision IMAGENET1K_V1, downloaded)"
     else:
-        torch.save(reference, tmp_path / "resnet18.pth")
+        torch.save(resnet18_state, tmp_path / "resnet18.pth")
         flag, expected = str(tmp_path / "resnet18.pth"), f"file {tmp_path / 'resnet18.pth'} (sha256 "
     metrics, config, starts = study("--encoder-weights", flag)
     pretrained_run = metrics["variants"]["smp-pretrained"]
     assert pretrained_run["status"] == "ok" and pretrained_run["encoder_weights"].startswith(expected)
     assert config["dataset"]["encoder_weights"] == pretrained_run["encoder_weights"]
     start = starts["smp-pretrained"]
-    torch.testing.assert_close(start["layer3.1.conv2.weight"], reference["layer3.1.conv2.weight"])
-    torch.testing.assert_close(start["bn1.running_mean"], reference["bn1.running_mean"])
-    assert not torch.equal(starts["smp-scratch"]["layer3.1.conv2.weight"], reference["layer3.1.conv2.weight"])
+    torch.testing.assert_close(start["layer3.1.conv2.weight"], resnet18_state["layer3.1.conv2.weight"])
+    torch.testing.assert_close(start["bn1.running_mean"], resnet18_state["bn1.running_mean"])
+    assert not torch.equal(starts["smp-scratch"]["layer3.1.conv2.weight"], resnet18_state["layer3.1.conv2.weight"])
 
 
-def test_the_encoder_takes_the_grey_scale_sum_of_the_first_convolution(reference):
+def test_the_encoder_takes_the_grey_scale_sum_of_the_first_convolution(resnet18_state):
     model = segment.build_segmenter("smp", None)
-    segment.load_encoder_weights(model, pretrained.backbone_state(reference, "reference"))
-    torch.testing.assert_close(model.encoder.conv1.weight, reference["conv1.weight"].sum(1, keepdim=True))
-    torch.testing.assert_close(model.encoder.layer1[0].bn2.weight, reference["layer1.0.bn2.weight"])
+    segment.load_encoder_weights(model, pretrained.backbone_state(resnet18_state, "resnet18_state"))
+    torch.testing.assert_close(model.encoder.conv1.weight, resnet18_state["conv1.weight"].sum(1, keepdim=True))
+    torch.testing.assert_close(model.encoder.layer1[0].bn2.weight, resnet18_state["layer1.0.bn2.weight"])
 
 
 def test_a_wrong_weights_file_is_one_line_before_any_run_folder(drive_dir, tmp_path, capsys):
