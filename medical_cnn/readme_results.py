@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 # README block -> (run folder, command line that makes it)
@@ -243,7 +244,8 @@ def render_augment(config: dict, metrics: dict) -> str:
 
 
 def render_pretrained(config: dict, metrics: dict) -> str:
-    rows = [[name, v.get("status"), f3(test_of(v).get("dice_mean")), f"{v['parameters']:,}" if v.get("parameters") else "n/a", v.get("reason", "")]
+    home_free = lambda text: re.sub(r"\S*(/\.cache/torch/)", r"~\1", text)  # noqa: E731  (the run's own home folder is no one else's)
+    rows = [[name, v.get("status"), f3(test_of(v).get("dice_mean")), f"{v['parameters']:,}" if v.get("parameters") else "n/a", home_free(v.get("reason", ""))]
             for name, v in metrics["variants"].items()]
     return "\n".join([made_with(config, metrics), "", table(["variant", "status", "test Dice", "parameters", "note"], rows)])
 
