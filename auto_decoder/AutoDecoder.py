@@ -3,7 +3,7 @@
 There is no encoder. Training optimises the decoder weights *and* the latent table
 jointly so that ``decoder(latents[i])`` reproduces image ``i``; at test time the
 decoder is frozen and a fresh table is optimised for the test images
-(:func:`auto_decoder.evaluate.evaluate_model`).
+(:func:`auto_decoder.evaluate.fit_latents`). :class:`RowAdam` optimises the tables.
 """
 
 from __future__ import annotations
@@ -60,13 +60,63 @@ class Decoder(nn.Module):
         return self.net(z)
 
 
+class PCAStart:
+    """Where latents start: their images' posterior under probabilistic PCA (Tipping & Bishop, 1999).
+
+    Fitted in closed form on the training images ``x`` (784 pixels each): mean ``mu``, the top
+    ``latent_dim`` eigenvalues ``lam`` and eigenvectors ``U`` of the pixel covariance, and the noise
+    variance ``s2`` = the mean of the other eigenvalues. That is the maximum-likelihood linear-Gaussian
+    model ``x = W z + mu + noise`` with ``z ~ N(0, I)``, ``W = U (lam - s2)^(1/2)``, noise ``N(0, s2 I)``,
+    and the posterior of ``z`` given an image is Gaussian with
+
+        mean = (lam - s2)^(1/2) / lam * U^T (x - mu),    std = (s2 / lam)^(1/2)  (the same for every image).
+
+    Over the training images the means have variance ``1 - s2 / lam`` per coordinate, so means and
+    stds together make the aggregate posterior exactly N(0, I): the prior the models are sampled from.
+
+    Why start there: in training each image's latent moves once per epoch, a few dozen times in a
+    full-set run. From a random start they spend those few updates finding any structure at all (and a
+    variational table never spreads to cover its prior, so prior samples land where the decoder never
+    trained). From this start similar images already have nearby latents, covering the prior, and
+    training only has to refine a linear code into a non-linear one (GLO, Bojanowski et al. 2018, starts
+    its latents from PCA for the same reason). This is a fixed linear map computed once, not an encoder
+    trained with the model: every latent, training or test, is still found by optimising the objective.
+    """
+
+    def __init__(self, images, latent_dim: int, batch_size: int = 5000) -> None:
+        """``images``: the training images (anything with ``len`` and ``batch(indices) -> (B, 1, 28, 28)``)."""
+        pixels = images.batch([0]).numel()
+        if latent_dim >= pixels:
+            raise ValueError(f"a PCA start needs fewer latent dimensions than pixels ({pixels}), got {latent_dim}")
+        chunks = torch.arange(len(images)).split(batch_size)
+        self.mu = sum(images.batch(idx).flatten(1).double().sum(0) for idx in chunks) / len(images)
+        cov = torch.zeros(pixels, pixels, dtype=torch.float64)
+        for idx in chunks:
+            xc = images.batch(idx).flatten(1) - self.mu.float()
+            cov += (xc.T @ xc).double()
+        eigenvalues, eigenvectors = torch.linalg.eigh(cov / len(images))  # ascending
+        eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+        self.lam, self.U = eigenvalues[:latent_dim], eigenvectors[:, :latent_dim]
+        self.s2 = float(eigenvalues[latent_dim:].clamp_min(0).mean())
+        # Directions the images do not fill (fewer images than dimensions) start at the prior: mean 0, std 1.
+        filled = self.lam > 1e-6 * eigenvalues[0]
+        lam = torch.where(filled, self.lam, torch.ones_like(self.lam))
+        self.gain = torch.where(filled, (lam - self.s2).clamp_min(0).sqrt() / lam, 0.0).float()
+        self.std = torch.where(filled, (self.s2 / lam).clamp(max=1.0).sqrt().clamp_min(1e-3), 1.0).float()
+
+    def posterior_means(self, images, batch_size: int = 5000) -> torch.Tensor:
+        """The posterior means ``(len(images), latent_dim)`` of ``images``."""
+        return torch.cat([(images.batch(idx).flatten(1) - self.mu.float()) @ self.U.float() * self.gain
+                          for idx in torch.arange(len(images)).split(batch_size)])
+
+
 class LatentTable(nn.Module):
     """One free latent vector per image: ``table(indices (B,)) -> (B, latent_dim)``.
 
     Stored as a sparse ``nn.Embedding``: a batch touches only its own rows, so the
-    gradient is sparse and :class:`torch.optim.SparseAdam` updates (and keeps Adam
-    moments for) exactly those rows, instead of letting momentum keep moving
-    latents of images that are not in the batch.
+    gradient is sparse and :class:`RowAdam` updates (and keeps Adam moments for)
+    exactly those rows, instead of letting momentum keep moving latents of images
+    that are not in the batch.
 
     Initialised from ``N(0, init_std^2)``. A plain auto-decoder places no prior on
     its latents, so :meth:`kl` is zero and :attr:`kl_weight` is 0; the variational
@@ -100,3 +150,59 @@ class LatentTable(nn.Module):
         """``n`` draws ``(n, latent_dim)`` from N(0, I): the prior one would like to sample,
         although nothing in training made the latents follow it."""
         return torch.randn(n, self.latent_dim, device=self.embedding.weight.device)
+
+    @torch.no_grad()
+    def start_at(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set every latent to ``mean`` ``(N, latent_dim)`` (a point has no use for the posterior ``std``)."""
+        self.embedding.weight.copy_(mean)
+
+
+class RowAdam(torch.optim.Optimizer):
+    """Adam for latent tables (sparse ``nn.Embedding`` weights) with one step count *per row*.
+
+    In training each row (one image's latent) receives a gradient once per epoch.
+    ``torch.optim.SparseAdam`` updates only those rows too, but it corrects the moment
+    estimates' start-up bias with the step count of the whole tensor: after the first
+    epoch it treats a row's second-moment estimate, built from a handful of gradients,
+    as if it had seen thousands, and the row's steps come out 3 to 6 times larger than
+    ``lr`` (and the factor depends on how many batches an epoch has). Here each row's
+    estimates are corrected for the updates *that row* has had, which is Adam applied
+    to every latent on its own clock: a row moves each coordinate by about ``lr`` per
+    update at most (exactly ``lr`` at its first), whatever the dataset and batch size.
+    When every row is in every step (full-batch test-time fits) this is exactly
+    ``torch.optim.Adam``.
+
+    Parameters must receive sparse gradients (``nn.Embedding(..., sparse=True)``).
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        if lr <= 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if not p.grad.is_sparse:
+                    raise ValueError("RowAdam needs sparse gradients: use nn.Embedding(..., sparse=True)")
+                grad = p.grad.coalesce()  # one entry per touched row
+                rows, g = grad.indices()[0], grad.values()
+                state = self.state[p]
+                if not state:
+                    state["count"] = torch.zeros(p.shape[0], device=p.device)
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                count = state["count"][rows] + 1
+                m = state["exp_avg"][rows].mul_(beta1).add_(g, alpha=1 - beta1)
+                v = state["exp_avg_sq"][rows].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                state["count"][rows], state["exp_avg"][rows], state["exp_avg_sq"][rows] = count, m, v
+                counts = count.double()[:, None]  # (1 - beta**count) in float64, as Adam computes it
+                m_hat = m / (1 - beta1**counts).to(p.dtype)
+                v_hat = v / (1 - beta2**counts).to(p.dtype)
+                p.index_add_(0, rows, m_hat / (v_hat.sqrt() + group["eps"]), alpha=-group["lr"])
+        return loss

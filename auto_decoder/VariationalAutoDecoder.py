@@ -153,7 +153,7 @@ class VariationalLatentTable(nn.Module):
     * ``table.sample_prior(n)`` -> ``(n, latent_dim)`` prior draws to decode.
 
     The scale is stored as its log so it stays positive under unconstrained
-    optimisation. Both tables are sparse embeddings, optimised with ``SparseAdam``.
+    optimisation. Both tables are sparse embeddings, optimised with :class:`~auto_decoder.AutoDecoder.RowAdam`.
     """
 
     def __init__(
@@ -198,3 +198,13 @@ class VariationalLatentTable(nn.Module):
 
     def sample_prior(self, n: int) -> torch.Tensor:
         return self.family.sample_prior((n, self.latent_dim), device=self.loc.weight.device)
+
+    @torch.no_grad()
+    def start_at(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Start every ``q_i`` at a standard-normal posterior given as ``mean`` ``(N, latent_dim)`` and ``std``
+        ``(latent_dim,)``, carried over to this family's prior: ``loc = prior std * mean`` and the scale that
+        gives variance ``prior variance * std^2`` (each family's variance is a constant times scale^2, so
+        that scale is ``std`` itself). Aggregate posteriors matching N(0, I) then match this prior's spread."""
+        prior_std = float(self.family.variance(torch.ones(1))) ** 0.5
+        self.loc.weight.copy_(prior_std * mean)
+        self.log_scale.weight.copy_(std.log().expand_as(mean))

@@ -2,10 +2,10 @@
 
     python -m common.readme --write auto_decoder     # fills the README's <!-- results:... --> blocks
 
-Blocks: ``classifier`` (the scoring classifier's accuracy and its score on real images),
-``runs`` (the table of ``python main.py summary`` with the command of each run) and
-``verdicts`` (each VAD's confident share against the auto-decoder's). A run that is
-not published renders as a line giving the command that makes it and the publish step.
+Blocks: ``classifier`` (the scoring classifier's accuracy, its score on real images and the
+Fréchet floor), ``runs`` (the table of ``python main.py summary`` with the command of each
+run) and ``verdicts`` (each VAD against the auto-decoder and the VAE). A run that is not
+published renders as a line giving the command that makes it and the publish step.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from auto_decoder import summary
 from auto_decoder.main import build_parser
 from common.cli import fill_common_defaults
 
+# The flags of the full-set runs: all 60,000 training images, 2,000 of them held out to stop on the plateau,
+# and for the VADs and the VAE the same KL weight (README, "Design choices").
+FULL = ["--batch-size", "128", "--subset", "0", "--epochs", "25", "--val-size", "2000"]
+KL = ["--kl-weight", "2"]
 # The runs the README discusses: run folder -> the command-line arguments that make it.
 EXPECTED = {
     "classifier": ["classifier"],
@@ -23,10 +27,15 @@ EXPECTED = {
     "vad-gaussian-n1000": ["vad", "--family", "gaussian"],
     "vad-laplace-n1000": ["vad", "--family", "laplace"],
     "vad-logistic-n1000": ["vad", "--family", "logistic"],
+    "ad-full": ["ad", *FULL],
+    "vad-gaussian-full": ["vad", "--family", "gaussian", *FULL, *KL],
+    "vad-laplace-full": ["vad", "--family", "laplace", *FULL, *KL],
+    "vad-logistic-full": ["vad", "--family", "logistic", *FULL, *KL],
+    "vae-full": ["vae", *FULL, *KL],
 }
 # Flags that do not change the numbers (or are machine-specific); --data-dir is always shown as DATA.
 NOT_SHOWN = {"command", "data_dir", "download", "results_root", "name", "resume", "overwrite", "device", "classifier"}
-QUICK_SETS = {"subset", "epochs", "test_epochs", "tsne_points"}
+QUICK_SETS = {"subset", "epochs", "test_steps", "tsne_points", "samples"}
 
 
 def command_line(config: dict) -> str:
@@ -41,8 +50,6 @@ def command_line(config: dict) -> str:
         value = args.get(key, default)
         if key in NOT_SHOWN or key == "family" or value == default or (args.get("quick") and key in QUICK_SETS):
             continue
-        if key == "test_epochs" and value == args.get("epochs"):
-            continue  # filled in from --epochs
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):
             parts.append(flag)
@@ -65,11 +72,17 @@ def classifier_block(results: Path) -> str:
     m, config = summary.read_json(run / "metrics.json"), summary.read_json(run / "config.json")
     real, args = m["real_test_images"], summary.arguments(config)
     train_size = m.get("train_size") or config.get("dataset", {}).get("train_size")
-    return (f"`{command_line(config)}` ({m['epochs']} epochs on {train_size:,} training images, "
+    chosen = (f", {m['val_size']:,} more held out to choose the epoch: epoch {m['best_epoch']}" if "best_epoch" in m else "")
+    text = (f"`{command_line(config)}` ({m['epochs']} epochs on {train_size:,} training images{chosen}; "
             f"{m['train_seconds']:.0f} s on {config.get('device', args.get('device'))}): test accuracy "
             f"**{m['test_accuracy']:.3f}**. On the {config['dataset']['test_size']:,} real test images, "
             f"{real['confident_share']:.3f} of the predictions have confidence >= 0.9, and the entropy of the "
             f"predicted classes is {real['class_entropy_bits']:.2f} bits. That is the ceiling for the sample scores below.")
+    if "frechet_floor" in m:
+        text += (f" The Fréchet distance between {m['frechet_floor_images']:,} real training images and the test "
+                 f"images, in this classifier's feature space, is **{m['frechet_floor']:.2f}**: the floor for the "
+                 "Fréchet distances below.")
+    return text
 
 
 def runs_block(results: Path) -> str:
@@ -90,7 +103,7 @@ def runs_block(results: Path) -> str:
 def verdicts_block(results: Path) -> str:
     found = summary.verdicts(summary.load_runs(results))
     if not found:
-        return "No published variational auto-decoder run has an auto-decoder run (with scores) to compare with yet."
+        return "No published variational auto-decoder run has an auto-decoder or VAE run (with scores) to compare with yet."
     return "\n".join(f"* {line}" for line in found)
 
 

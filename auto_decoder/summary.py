@@ -1,4 +1,4 @@
-"""``python main.py summary``: one table of every ad/vad run, and whether each VAD beats the auto-decoder.
+"""``python main.py summary``: one table of every ad/vad/vae run, and how each VAD compares with the AD and the VAE.
 
 The same rows feed the report notebook and the README (``readme_results.py``), so all
 three show the same numbers. Reads JSON only (no torch), so it is quick to import.
@@ -13,19 +13,26 @@ from pathlib import Path
 
 from auto_decoder import CLASS_NAMES
 from common.cli import RunError
+
 COLUMNS = {  # key -> (header, format)
     "run": ("run", "{}"),
     "train_size": ("train images", "{:,}"),
-    "epochs": ("epochs (train / test fit)", "{}"),
+    "epochs": ("epochs (stop)", "{}"),
+    "test_codes": ("test codes", "{}"),
     "train_bce": ("train BCE", "{:.4f}"),
     "test_bce": ("test BCE", "{:.4f}"),
     "gap": ("test − train", "{:+.4f}"),
-    "confident": ("confident share of prior samples", "{:.3f}"),
+    "train_psnr": ("train PSNR (dB)", "{:.2f}"),
+    "test_psnr": ("test PSNR (dB)", "{:.2f}"),
+    "fd": ("Fréchet distance", "{:.2f}"),
+    "fd_floor": ("FD floor", "{:.2f}"),
+    "confident": ("confident share", "{:.3f}"),
     "entropy": ("class entropy (bits)", "{:.2f}"),
     "top_class": ("most frequent class of samples", "{}"),
-    "latent_std": ("std of train latents", "{:.2f}"),
+    "latent_std": ("std of train codes", "{:.2f}"),
     "seconds": ("train + test-fit time", "{}"),
 }
+STOPS = {"plateau": "plateau", "max_epochs": "max", "fixed_epochs": "fixed"}
 
 
 def read_json(path: Path) -> dict:
@@ -34,7 +41,7 @@ def read_json(path: Path) -> dict:
 
 
 def load_runs(root: str | Path) -> dict[str, tuple[dict, dict]]:
-    """``name -> (metrics, config)`` of every ad/vad run folder directly under ``root``, sorted by name."""
+    """``name -> (metrics, config)`` of every ad/vad/vae run folder directly under ``root``, sorted by name."""
     runs = {}
     for path in sorted(Path(root).glob("*/metrics.json")):
         metrics = read_json(path)
@@ -50,21 +57,34 @@ def arguments(config: dict) -> dict:
 
 
 def row(name: str, metrics: dict, config: dict) -> dict:
-    """One table row of a run; missing scores are None."""
+    """One table row of a run; missing scores (e.g. of runs made before they existed) are None."""
     args, quality = arguments(config), metrics.get("sample_quality", {})
     histogram = quality.get("class_histogram")
     top = None
     if histogram:
         k = max(range(len(histogram)), key=histogram.__getitem__)
         top = f"{CLASS_NAMES[k]} ({histogram[k]:.0%})"
-    epochs = args.get("epochs", len(metrics.get("history", [])))
+    epochs = metrics.get("epochs_trained", args.get("epochs", len(metrics.get("history", []))))
+    if "stopped" in metrics:
+        epochs = f"{epochs} ({STOPS.get(metrics['stopped'], metrics['stopped'])})"
+    if metrics["model"] == "vae":
+        test_codes = "encoded"
+    elif "test_fit" in metrics:
+        test_codes = f"{metrics['test_fit']['steps']} steps"
+    else:  # older runs fitted the test latents for a number of mini-batch epochs
+        test_codes = f"{args.get('test_epochs') or args.get('epochs')} epochs"
     return {
         "run": name,
         "train_size": metrics["train_size"],
-        "epochs": f"{epochs} / {args.get('test_epochs') or epochs}",
+        "epochs": epochs,
+        "test_codes": f"{test_codes} ({metrics['test_size']:,} images)",
         "train_bce": metrics["train_reconstruction_loss"],
         "test_bce": metrics["test_reconstruction_loss"],
         "gap": metrics["test_minus_train"],
+        "train_psnr": metrics.get("train_psnr"),
+        "test_psnr": metrics.get("test_psnr"),
+        "fd": quality.get("frechet_distance"),
+        "fd_floor": quality.get("frechet_floor"),
         "confident": quality.get("confident_share"),
         "entropy": quality.get("class_entropy_bits"),
         "top_class": top,
@@ -87,29 +107,48 @@ def markdown_table(rows: list[dict], keys: list[str] | None = None) -> str:
 
 
 def verdicts(runs: dict[str, tuple[dict, dict]]) -> list[str]:
-    """For each scored VAD: its confident share against the auto-decoder trained on as many images."""
+    """For each scored VAD: its Frechet distance (lower is better) and confident share against the
+    auto-decoder's, and its Frechet distance as a multiple of the VAE's, each trained on as many images."""
+    def first(model: str, size: int):
+        return next(((n, m) for n, (m, _) in runs.items()
+                     if m["model"] == model and m["train_size"] == size and "sample_quality" in m), None)
+
     out = []
     for name, (m, _) in runs.items():
-        ads = [(n, a) for n, (a, _) in runs.items() if a["model"] == "ad" and a["train_size"] == m["train_size"]
-               and "sample_quality" in a]
-        if m["model"] != "ad" and ads and "sample_quality" in m:
-            ad_name, ad = ads[0]
-            share, ad_share = m["sample_quality"]["confident_share"], ad["sample_quality"]["confident_share"]
-            verdict = "beats" if share > ad_share else "does NOT beat"
-            out.append(f"`{name}`: confident share {share:.3f} {verdict} `{ad_name}`'s {ad_share:.3f}")
+        if not m["model"].startswith("vad") or "sample_quality" not in m:
+            continue
+        q = m["sample_quality"]
+        if ad := first("ad", m["train_size"]):
+            ad_name, ad_q = ad[0], ad[1]["sample_quality"]
+            if "frechet_distance" in q and "frechet_distance" in ad_q:
+                verdict = "beats" if q["frechet_distance"] < ad_q["frechet_distance"] else "does NOT beat"
+                out.append(f"`{name}`: Fréchet distance {q['frechet_distance']:.2f} {verdict} `{ad_name}`'s "
+                           f"{ad_q['frechet_distance']:.2f} (confident share {q['confident_share']:.3f} vs "
+                           f"{ad_q['confident_share']:.3f})")
+            else:
+                verdict = "beats" if q["confident_share"] > ad_q["confident_share"] else "does NOT beat"
+                out.append(f"`{name}`: confident share {q['confident_share']:.3f} {verdict} `{ad_name}`'s "
+                           f"{ad_q['confident_share']:.3f}")
+        vae = first("vae", m["train_size"])
+        if vae and "frechet_distance" in q:
+            vae_fd = vae[1]["sample_quality"]["frechet_distance"]
+            out.append(f"`{name}`: Fréchet distance {q['frechet_distance']:.2f} is "
+                       f"{q['frechet_distance'] / vae_fd:.2f} × `{vae[0]}`'s {vae_fd:.2f}")
     return out
 
 
 def run(args: argparse.Namespace) -> None:
-    """Print the table of every ad/vad run under --results-root and the VAD-vs-AD verdicts."""
+    """Print the table of every ad/vad/vae run under --results-root and the verdicts."""
     runs = load_runs(args.results_root)
     if not runs:
-        raise RunError(f"no ad/vad run folders with metrics.json under {args.results_root}; "
-                       "make them with `python main.py ad` and `python main.py vad`")
+        raise RunError(f"no ad/vad/vae run folders with metrics.json under {args.results_root}; "
+                       "make them with `python main.py ad`, `python main.py vad` and `python main.py vae`")
     rows = [row(name, *mc) for name, mc in runs.items()]
     print(markdown_table(rows))
     for line in verdicts(runs):
         print(line.replace("`", ""))
     best = max(rows, key=lambda r: -1 if r["confident"] is None else r["confident"])
+    closest = min(rows, key=lambda r: math.inf if r["fd"] is None else r["fd"])
     print(f"{args.results_root}: {len(rows)} runs; lowest test BCE {min(r['test_bce'] for r in rows):.4f}, "
+          f"lowest Fréchet distance {cell('fd', closest['fd'])} ({closest['run']}), "
           f"highest confident share {cell('confident', best['confident'])} ({best['run']})")

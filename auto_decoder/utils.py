@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 # No matplotlib.use() here: a notebook importing this module keeps its inline backend, and
 # matplotlib picks the headless Agg backend by itself when there is no display.
@@ -163,18 +164,56 @@ def create_dataloaders(
     """
     train_full, test_full = load_fashion_mnist(data_dir, download=download)
     train_ds, test_ds = take_first(train_full, subset), take_first(test_full, subset)
-    generator = torch.Generator().manual_seed(seed)
-    train_dl = DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=generator, num_workers=num_workers)
-    test_dl = DataLoader(test_ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    train_dl, test_dl = make_loaders(train_ds, test_ds, batch_size, seed, num_workers)
     return train_ds, train_dl, test_ds, test_dl
 
 
-def prepare_run(args: argparse.Namespace, fixed_on_resume: tuple[str, ...]):
+def make_loaders(train_ds: IndexedImages, test_ds: IndexedImages, batch_size: int, seed: int,
+                 num_workers: int = 0) -> tuple[DataLoader, DataLoader]:
+    """A training loader shuffled by a generator seeded with ``seed`` (runs repeat) and an ordered test loader."""
+    generator = torch.Generator().manual_seed(seed)
+    train_dl = DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=generator, num_workers=num_workers)
+    return train_dl, DataLoader(test_ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+
+
+class RunData(NamedTuple):
+    """The data of a run: the training images (and their shuffled loader), the held-out validation
+    images (None without ``val_size``) and the test images (and their ordered loader)."""
+
+    train: IndexedImages
+    train_dl: DataLoader
+    val: IndexedImages | None
+    test: IndexedImages
+    test_dl: DataLoader
+
+
+def hold_out(dataset: IndexedImages, n: int, seed: int) -> tuple[IndexedImages, IndexedImages]:
+    """``(rest, held_out)``: ``n`` images drawn at random (fixed by ``seed``) set aside; both keep their order
+    and are re-indexed from 0."""
+    if not 0 < n < len(dataset):
+        raise DataError(f"cannot hold out {n} of {len(dataset)} training images for validation: "
+                        "keep at least one for each part")
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    parts = []
+    for idx, what in ((order[n:].sort().values, "training part"), (order[:n].sort().values, f"{n} held out")):
+        parts.append(IndexedImages(dataset.images[idx], dataset.labels[idx], source=f"{dataset.source}, {what}"))
+    return parts[0], parts[1]
+
+
+def in_order(dataset: IndexedImages, batch_size: int = 2000):
+    """``(indices (B,), images (B, 1, 28, 28))`` batches of ``dataset`` in order, without a DataLoader: starting
+    a DataLoader draws from the global random generator, and these extra passes must not change training."""
+    for idx in torch.arange(len(dataset)).split(batch_size):
+        yield idx, dataset.batch(idx)
+
+
+def prepare_run(args: argparse.Namespace, fixed_on_resume: tuple[str, ...], val_size: int | float = 0):
     """Everything a command checks before its run folder is opened; writes nothing.
 
     The device (``--device``), the run folder (``check_run_dir``: a refused ``--resume`` or a
-    finished run in the way ends here), then the seed and the data. Returns
-    ``(device, (train_ds, train_dl, test_ds, test_dl), config)`` where ``config`` is what
+    finished run in the way ends here), then the seed and the data. ``val_size`` training
+    images (a float in (0, 1): that fraction of them) are held out for validation, drawn with
+    the seed. Returns ``(device, data: RunData, config)`` where ``config`` is what
     ``run_folder`` writes to ``config.json``: the arguments under ``"args"``, the data read,
     the device and the torch version.
     """
@@ -186,18 +225,25 @@ def prepare_run(args: argparse.Namespace, fixed_on_resume: tuple[str, ...]):
     check_run_dir(args.results_root, args.run_name, resume=args.resume, overwrite=args.overwrite,
                   args=arguments, fixed_on_resume=fixed_on_resume)
     seed_everything(args.seed)
-    data = create_dataloaders(args.data_dir, args.batch_size, subset=args.subset, seed=args.seed, download=args.download)
-    train_ds, _, test_ds, _ = data
+    train_full, test_full = load_fashion_mnist(args.data_dir, download=args.download)
+    train_ds, test_ds = take_first(train_full, args.subset), take_first(test_full, args.subset)
+    val_ds = None
+    if val_size:
+        n_val = val_size if isinstance(val_size, int) else max(1, round(val_size * len(train_ds)))
+        train_ds, val_ds = hold_out(train_ds, n_val, args.seed)
+    train_dl, test_dl = make_loaders(train_ds, test_ds, args.batch_size, args.seed)
     config = {
         "args": arguments,
         "command": args.command,
-        "dataset": {"train": train_ds.source, "test": test_ds.source, "train_size": len(train_ds), "test_size": len(test_ds)},
+        "dataset": {"train": train_ds.source, "test": test_ds.source, "train_size": len(train_ds),
+                    "val_size": len(val_ds) if val_ds else 0, "test_size": len(test_ds)},
         "device": str(device),
         "torch": torch.__version__,
     }
+    held = f" (+{len(val_ds)} held out for validation)" if val_ds else ""
     print(f"run folder {Path(args.results_root) / args.run_name} | device {device} | "
-          f"train {len(train_ds)} / test {len(test_ds)} images from {train_ds.source}")
-    return device, data, config
+          f"train {len(train_ds)}{held} / test {len(test_ds)} images from {train_full.source}")
+    return device, RunData(train_ds, train_dl, val_ds, test_ds, test_dl), config
 
 
 def plot_tsne(

@@ -67,8 +67,9 @@ def csv_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory, csv_dir) -> Path:
-    """A results root holding --quick classifier, auto-decoder and Gaussian/logistic VAD runs
-    (``classifier_quick``, ``ad-n256_quick``, ``vad-gaussian-n256_quick``, ``vad-logistic-n256_quick``)."""
+    """A results root holding --quick classifier, auto-decoder, Gaussian/logistic VAD and VAE runs
+    (``classifier_quick``, ``ad-n256_quick``, ``vad-gaussian-n256_quick``, ``vad-logistic-n256_quick``,
+    ``vae-n256_quick``); the logistic VAD holds 10 images out and stops on the plateau (4 epochs at most)."""
     from auto_decoder.main import main
 
     root = tmp_path_factory.mktemp("runs")
@@ -79,6 +80,7 @@ def tiny_runs(tmp_path_factory, csv_dir) -> Path:
         main(["classifier", *base])
         main(["ad", *base])
         main(["vad", "--family", "gaussian", *base])
-        main(["vad", "--family", "logistic", *base])
+        main(["vad", "--family", "logistic", *base, "--val-size", "10", "--patience", "1", "--lr-patience", "1"])
+        main(["vae", *base])
     torch.set_num_threads(threads)
     return root

@@ -6,14 +6,16 @@ import pytest
 
 from auto_decoder import main as main_module
 from auto_decoder.main import main, parse
-from common.runs import load_checkpoint, load_json
+from common.runs import load_checkpoint, load_json, save_checkpoint
 
-MODEL_RUNS = ("ad-n256_quick", "vad-gaussian-n256_quick", "vad-logistic-n256_quick")
+MODEL_RUNS = ("ad-n256_quick", "vad-gaussian-n256_quick", "vad-logistic-n256_quick", "vae-n256_quick")
 
 
 def test_runs_write_complete_folders_and_training_helps(tiny_runs):
-    clf = load_json(tiny_runs / "classifier_quick" / "metrics.json")
-    assert clf["test_accuracy"] > 0.3  # chance is 0.1; the fixture's classes are bars at different heights
+    clf = load_json(tiny_runs / "classifier_quick" / "metrics.json")  # that it learns: test_models.py
+    assert 0 <= clf["test_accuracy"] <= 1 and clf["real_test_images"]["class_entropy_bits"] >= 0
+    assert clf["frechet_floor"] >= 0 and clf["val_size"] == 5 and clf["train_size"] == 55
+    assert 1 <= clf["best_epoch"] <= 2 and clf["val_accuracy"] == max(h["val_accuracy"] for h in clf["history"])
     for name in MODEL_RUNS:
         run = tiny_runs / name
         for f in ("config.json", "metrics.json", "checkpoint.pt", "samples.png", "tsne.png", "interpolation.png",
@@ -22,27 +24,41 @@ def test_runs_write_complete_folders_and_training_helps(tiny_runs):
         m, c = load_json(run / "metrics.json"), load_json(run / "config.json")
         assert c["args"]["quick"] and c["args"]["batch_size"] == 16 and c["command"] == name.split("-")[0]
         assert c["dataset"]["train_size"] == m["train_size"] and "CSV" in c["dataset"]["train"] and c["device"] == "cpu"
-        # a few steps of training beat the untrained decoder, and fitting the test latents beats their start
+        assert m["train_size"] + m["val_size"] == 60 and m["test_size"] == 30
+        # a few steps of training beat the untrained decoder
         assert m["train_reconstruction_loss"] < m["untrained_train_reconstruction_loss"] - 0.01, name
-        assert m["test_reconstruction_loss"] < m["test_reconstruction_loss_before_fit"] - 0.01, name
-        assert len(m["history"]) == 2 and m["history"][1]["loss"] < m["history"][0]["loss"]
+        assert m["history"][-1]["loss"] < m["history"][0]["loss"] and 5 < m["test_psnr"] < 40
         q = m["sample_quality"]
         assert q["num_samples"] == 100 and sum(q["class_histogram"]) == pytest.approx(1)
+        assert q["frechet_distance"] > 0 and q["frechet_floor"] == clf["frechet_floor"] and q["frechet_test_images"] == 30
         assert m["interpolation_classes"][0] != m["interpolation_classes"][1]
         state = load_checkpoint(run / "checkpoint.pt")  # weights_only=True
-        assert state["epoch"] == 2 and "test_latents" in state
+        assert state["epoch"] == len(m["history"]) == m["epochs_trained"]
         assert oct((run / "metrics.json").stat().st_mode & 0o777) == "0o644"
+        if name.startswith("vae"):
+            assert "test_fit" not in m and "test_latents" not in state
+        else:  # fitting the test latents beats their start, and the fit is recorded
+            assert m["test_reconstruction_loss"] < m["test_reconstruction_loss_before_fit"] - 0.01, name
+            assert m["test_fit"]["steps"] == len(m["test_fit"]["loss_curve"]) == 20 and "test_latents" in state
+    fixed = load_json(tiny_runs / "ad-n256_quick" / "metrics.json")
+    assert fixed["stopped"] == "fixed_epochs" and fixed["val_size"] == 0 and fixed["best_epoch"] is None
+    held = load_json(tiny_runs / "vad-logistic-n256_quick" / "metrics.json")  # --val-size 10, 2 epochs at most
+    assert held["val_size"] == 10 and held["stopped"] in ("plateau", "max_epochs") and held["best_epoch"] in (1, 2)
+    assert all("val_loss" in h for h in held["history"])
 
 
 def test_each_sub_command_keeps_its_own_defaults():
-    assert parse(["classifier"]).batch_size == 64  # not the 32 of ad/vad
-    assert parse(["ad"]).batch_size == 32 and parse(["vad"]).batch_size == 32
-    assert parse(["classifier"]).epochs == 5 and parse(["ad"]).epochs == 150
-    assert parse(["ad"]).test_epochs == 150 and parse(["ad", "--epochs", "3"]).test_epochs == 3
+    assert parse(["classifier"]).batch_size == 128  # not the 32 of ad/vad/vae
+    assert parse(["ad"]).batch_size == parse(["vad"]).batch_size == parse(["vae"]).batch_size == 32
+    assert parse(["classifier"]).epochs == 10 and parse(["ad"]).epochs == parse(["vae"]).epochs == 150
+    assert parse(["ad"]).test_steps == 800 and parse(["ad", "--quick"]).test_steps == 20
+    assert parse(["ad"]).val_size == parse(["vae"]).val_size == 0 and parse(["vae"]).test_size == 2000
+    assert parse(["vae"]).kl_weight == parse(["vad"]).kl_weight and not hasattr(parse(["vae"]), "latent_lr")
     assert parse(["--seed", "4", "ad"]).seed == parse(["ad", "--seed", "4"]).seed == 4
     assert parse(["vad", "--family", "laplace"]).run_name == "vad-laplace-n1000"
-    assert parse(["ad", "--subset", "0"]).run_name == "ad-full"
+    assert parse(["ad", "--subset", "0"]).run_name == "ad-full" and parse(["vae", "--subset", "0"]).run_name == "vae-full"
     assert parse(["ad", "--quick"]).run_name == "ad-n256_quick" and parse(["ad", "--quick"]).epochs == 2
+    assert parse(["vae"]).samples == 10_000 and parse(["vae", "--quick"]).samples == 100
     assert parse(["classifier"]).device == "auto" and parse(["ad"]).results_root == "runs"
 
 
@@ -54,17 +70,20 @@ def test_family_names_in_main_match_the_module():
 
 def test_last_line_names_the_run_folder_and_its_numbers(tiny_runs, csv_dir, capsys):
     main(["ad", "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", "--subset", "20",
-          "--epochs", "1", "--tsne-points", "15", "--name", "lastline"])
+          "--epochs", "1", "--tsne-points", "15", "--name", "lastline", "--test-steps", "5", "--samples", "300",
+          "--classifier", str(tiny_runs / "classifier_quick" / "checkpoint.pt")])
     last = capsys.readouterr().out.strip().splitlines()[-1]
     m = load_json(tiny_runs / "lastline" / "metrics.json")
     assert last.startswith(str(tiny_runs / "lastline")) and f"{m['test_reconstruction_loss']:.4f}" in last
+    assert f"{m['test_psnr']:.2f} dB" in last and f"Frechet distance {m['sample_quality']['frechet_distance']:.2f}" in last
 
 
 def test_interrupted_run_resumes(tiny_runs, csv_dir, capsys, monkeypatch):
     from auto_decoder import train
 
     base = ["ad", "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", "--subset", "20",
-            "--tsne-points", "15", "--name", "resumed", "--epochs", "2"]
+            "--tsne-points", "15", "--name", "resumed", "--val-size", "4", "--test-steps", "60", "--samples", "50",
+            "--epochs", "2"]
     real, calls = train.train_one_epoch, []
 
     def interrupted_in_epoch_two(*a, **k):
@@ -82,16 +101,22 @@ def test_interrupted_run_resumes(tiny_runs, csv_dir, capsys, monkeypatch):
     main([*base, "--resume"])
     assert "resumed from" in capsys.readouterr().out
     m = load_json(tiny_runs / "resumed" / "metrics.json")
-    assert [h["epoch"] for h in m["history"]] == [1, 2]
+    assert [h["epoch"] for h in m["history"]] == [1, 2] and all("val_loss" in h for h in m["history"])
     # resuming a finished run trains nothing and keeps the fitted test latents
     main([*base, "--resume"])
     again = load_json(tiny_runs / "resumed" / "metrics.json")
     assert again["history"] == m["history"] and again["test_reconstruction_loss"] == m["test_reconstruction_loss"]
+    assert again["test_fit"] == m["test_fit"]
+    # resuming with more epochs trains on, and the test latents are fitted again for the new decoder
+    main([*base[:-1], "3", "--resume"])
+    more = load_json(tiny_runs / "resumed" / "metrics.json")
+    assert more["history"][:2] == m["history"] and len(more["history"]) == 3
+    assert more["test_fit"]["loss_curve"] != m["test_fit"]["loss_curve"]
 
 
 def test_overwrite_replaces_a_finished_run(tiny_runs, csv_dir):
     base = ["ad", "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", "--subset", "20",
-            "--epochs", "1", "--tsne-points", "15", "--name", "replaced"]
+            "--epochs", "1", "--tsne-points", "15", "--name", "replaced", "--test-steps", "5", "--samples", "50"]
     main(base)
     (tiny_runs / "replaced" / "stale.txt").write_text("from the old run")
     main([*base, "--overwrite", "--seed", "1"])
@@ -114,8 +139,12 @@ BAD_INPUT = {
     "missing data": (["ad", "--data-dir", "{tmp}/nowhere"], "fashion-mnist_train.csv"),
     "interp same class": (["ad", "--interp", "0", "10"], "pick two classes"),
     "interp out of range": (["ad", "--interp", "0", "999"], "--interp indices"),
+    "interp beyond the fitted test images": (["ad", "--test-size", "5", "--interp", "0", "7"], "--interp indices"),
+    "validation takes every image": (["vad", "--val-size", "60"], "cannot hold out 60 of 60"),
+    "vae validation takes every image": (["vae", "--val-size", "70"], "cannot hold out 70 of 60"),
+    "old classifier checkpoint": (["vae", "--classifier", "{tmp}/old.pt"], "not a finished classifier checkpoint"),
     "missing classifier": (["ad", "--classifier", "{tmp}/none.pt"], "no such file"),
-    "corrupt classifier": (["ad", "--classifier", "{tmp}/corrupt.pt"], "not a classifier checkpoint"),
+    "corrupt classifier": (["ad", "--classifier", "{tmp}/corrupt.pt"], "not a finished classifier checkpoint"),
     "resume of a missing run": (["ad", "--resume", "--name", "never-made"], "there is no run"),
     # the run folder is checked before the data is loaded
     "resume of a missing run, no data": (["ad", "--resume", "--name", "never-made", "--data-dir", "{tmp}/no"], "there is no run"),
@@ -123,7 +152,7 @@ BAD_INPUT = {
     "resume with another seed": (["ad", "--quick", "--resume", "--seed", "5"], "--seed 0"),
     "classifier in the way": (["classifier", "--quick"], "already holds a run"),
     "unwritable results root": (["ad", "--results-root", "/proc/auto_decoder_runs"], "/proc/auto_decoder_runs"),
-    "summary of an empty folder": (["summary", "--results-root", "{tmp}"], "no ad/vad run folders"),
+    "summary of an empty folder": (["summary", "--results-root", "{tmp}"], "no ad/vad/vae run folders"),
 }
 
 
@@ -131,6 +160,8 @@ BAD_INPUT = {
 def test_bad_input_is_one_line_and_changes_no_file(case, tiny_runs, csv_dir, tmp_path, capsys):
     argv, message = BAD_INPUT[case]
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    from auto_decoder.classifier import FashionClassifier
+    save_checkpoint(tmp_path / "old.pt", {"model": FashionClassifier().state_dict()})  # no reference statistics
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     argv = [*argv[:1], "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", *argv[1:]]
     if argv[0] == "summary":
@@ -152,8 +183,14 @@ def test_summary_compares_vads_with_the_auto_decoder(tiny_runs, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     m = load_json(tiny_runs / "vad-gaussian-n256_quick" / "metrics.json")
     table = next(line for line in out if line.startswith("| vad-gaussian-n256_quick"))
-    assert f"{m['test_reconstruction_loss']:.4f}" in table
-    assert any(line.startswith("vad-gaussian-n256_quick: confident share") and "ad-n256_quick" in line for line in out)
+    assert f"{m['test_reconstruction_loss']:.4f}" in table and f"{m['sample_quality']['frechet_distance']:.2f}" in table
+    assert f"{m['test_psnr']:.2f}" in table and "20 steps (30 images)" in table
+    assert "| vae-n256_quick" in "\n".join(out) and "encoded (30 images)" in "\n".join(out)
+    fd, ad_fd = m["sample_quality"]["frechet_distance"], load_json(tiny_runs / "ad-n256_quick" / "metrics.json")["sample_quality"]["frechet_distance"]
+    vs_ad = next(line for line in out if line.startswith("vad-gaussian-n256_quick: Fréchet distance") and "ad-n256_quick" in line)
+    assert ("does NOT beat" in vs_ad) == (fd >= ad_fd)
+    vae_fd = load_json(tiny_runs / "vae-n256_quick" / "metrics.json")["sample_quality"]["frechet_distance"]
+    assert any(line.startswith("vad-gaussian-n256_quick") and f"{fd / vae_fd:.2f} × vae-n256_quick" in line for line in out)
     assert out[-1].startswith(str(tiny_runs))
 
 
@@ -167,6 +204,7 @@ def test_help_is_instant_and_imports_no_torch(capsys):
     with pytest.raises(SystemExit):
         main(["vad", "--help"])
     text = capsys.readouterr().out
-    for default in ("(default: 1000)", "(default: gaussian)", "(default: auto)", "(default: runs)", "(default: data)"):
+    for default in ("(default: 1000)", "(default: gaussian)", "(default: auto)", "(default: runs)", "(default: data)",
+                    "(default: 800)", "(default: pca)"):
         assert text.count(default) == 1, default  # each default shown once
     assert "None" not in text
