@@ -37,3 +37,21 @@ def resnet18_state() -> dict:
 
     torch.manual_seed(1)
     return torchvision.models.resnet18().state_dict()
+
+
+@pytest.fixture
+def weights_flag(resnet18_state, tmp_path, monkeypatch):
+    """``make(source) -> (flag value, expected start of the recorded source)`` for ``source`` "imagenet" (the download
+    replaced by :func:`resnet18_state`, as if online) or "file" (that state dict saved to a file)."""
+    import torch
+
+    from common import pretrained
+
+    def make(source: str) -> tuple[str, str]:
+        if source == "imagenet":
+            monkeypatch.setattr(pretrained, "download_imagenet", lambda: resnet18_state)
+            return "imagenet", "ImageNet (torchvision IMAGENET1K_V1, downloaded)"
+        torch.save(resnet18_state, tmp_path / "resnet18.pth")
+        return str(tmp_path / "resnet18.pth"), f"file {tmp_path / 'resnet18.pth'} (sha256 "
+
+    return make

@@ -53,13 +53,8 @@ def test_without_weights_the_run_is_recorded_as_skipped_in_one_line(resnet_run, 
 
 
 @pytest.mark.parametrize("source", ["imagenet", "file"])
-def test_the_weights_are_loaded_into_the_frozen_backbone_and_recorded(resnet_run, resnet18_state, tmp_path, monkeypatch, source):
-    if source == "imagenet":
-        monkeypatch.setattr(pretrained, "download_imagenet", lambda: resnet18_state)  # online
-        flag, expected = "imagenet", "ImageNet (torchvision IMAGENET1K_V1, downloaded)"
-    else:
-        torch.save(resnet18_state, tmp_path / "resnet18.pth")
-        flag, expected = str(tmp_path / "resnet18.pth"), f"file {tmp_path / 'resnet18.pth'} (sha256 "
+def test_the_weights_are_loaded_into_the_frozen_backbone_and_recorded(resnet_run, resnet18_state, weights_flag, source):
+    flag, expected = weights_flag(source)
     runs, model = resnet_run("--weights", flag)
     metrics, config = (load_json(runs / "stl10-resnet_quick" / f) for f in ("metrics.json", "config.json"))
     assert metrics["status"] == "ok" and metrics["backbone"].startswith(expected) and config["backbone"] == metrics["backbone"]

@@ -55,13 +55,8 @@ def test_offline_the_scratch_variant_trains_and_the_pretrained_one_is_recorded_a
 
 
 @pytest.mark.parametrize("source", ["imagenet", "file"])
-def test_the_weights_are_loaded_into_the_encoder_and_recorded(study, resnet18_state, tmp_path, monkeypatch, source):
-    if source == "imagenet":
-        monkeypatch.setattr(pretrained, "download_imagenet", lambda: resnet18_state)  # online
-        flag, expected = "imagenet", "ImageNet (torchvision IMAGENET1K_V1, downloaded)"
-    else:
-        torch.save(resnet18_state, tmp_path / "resnet18.pth")
-        flag, expected = str(tmp_path / "resnet18.pth"), f"file {tmp_path / 'resnet18.pth'} (sha256 "
+def test_the_weights_are_loaded_into_the_encoder_and_recorded(study, resnet18_state, weights_flag, source):
+    flag, expected = weights_flag(source)
     metrics, config, starts = study("--encoder-weights", flag)
     pretrained_run = metrics["variants"]["smp-pretrained"]
     assert pretrained_run["status"] == "ok" and pretrained_run["encoder_weights"].startswith(expected)
