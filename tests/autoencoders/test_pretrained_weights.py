@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from autoencoders import main, stl10
+from common import pretrained
 from common.runs import load_json
 
 
