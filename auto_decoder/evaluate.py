@@ -63,28 +63,28 @@ def objective(model: nn.Module, latents: nn.Module, indices: torch.Tensor, x: to
 
 
 @torch.no_grad()
-def mean_reconstruction_loss(model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str) -> float:
-    """Mean :func:`reconstruction_loss` over every image of ``batches`` (``(indices, images)`` pairs, e.g. a
-    DataLoader), decoding each image's point-estimate latent (``latents.mean``; for a variational table, its ``loc``)."""
-    total, count = 0.0, 0
-    for indices, x in batches:
-        indices, x = indices.to(device), x.to(device)
-        total += float(reconstruction_loss(x, model(latents.mean(indices)))) * len(x)
-        count += len(x)
-    return total / max(count, 1)
-
-
-@torch.no_grad()
-def mean_objective(model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str) -> float:
-    """The objective without sampling noise, averaged over images: the reconstruction of each image's
-    mean latent plus ``kl_weight * KL / pixels``. The validation loss that decides when training stops."""
-    total, count = 0.0, 0
+def mean_losses(model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str) -> tuple[float, float]:
+    """``(objective, reconstruction)`` without sampling noise, each averaged over every image of ``batches``
+    (``(indices, images)`` pairs, e.g. a DataLoader): :func:`penalised_loss` of the decoded point-estimate
+    latents (``latents.mean``; for a variational table, its ``loc``)."""
+    total, recon_total, count = 0.0, 0.0, 0
     for indices, x in batches:
         indices, x = indices.to(device), x.to(device)
         kl = latents.kl(indices) if latents.kl_weight else None
-        loss, _ = penalised_loss(x, model(latents.mean(indices)), kl, latents.kl_weight)
-        total, count = total + float(loss) * len(x), count + len(x)
-    return total / max(count, 1)
+        loss, recon = penalised_loss(x, model(latents.mean(indices)), kl, latents.kl_weight)
+        total, recon_total, count = total + float(loss) * len(x), recon_total + float(recon) * len(x), count + len(x)
+    return total / max(count, 1), recon_total / max(count, 1)
+
+
+def mean_reconstruction_loss(model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str) -> float:
+    """Mean :func:`reconstruction_loss` over every image of ``batches``, decoding each image's point-estimate latent."""
+    return mean_losses(model, latents, batches, device)[1]
+
+
+def mean_objective(model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str) -> float:
+    """The objective without sampling noise, averaged over images: the reconstruction of each image's
+    mean latent plus ``kl_weight * KL / pixels``. The validation loss that decides when training stops."""
+    return mean_losses(model, latents, batches, device)[0]
 
 
 @torch.no_grad()
