@@ -41,7 +41,7 @@ DEFAULT_NAMES = {"conv": lambda a: "conv", "classify": lambda a: f"classify-{a.d
 FIXED_ON_RESUME = {
     "conv": ("seed",),
     "classify": ("seed", "dataset", "hidden_sizes", "activation", "resize", "batch_size", "lr", "weight_decay", "shift", "balanced"),
-    "segment": ("seed", "study", "base_channels", "patch_size", "batch_size", "lr", "lrs", "augmentation", "val_images", "encoder_weights"),
+    "segment": ("seed", "study", "base_channels", "patch_size", "batch_size", "lr", "lrs", "lr_schedule", "augmentation", "val_images", "encoder_weights"),
 }
 QUICK = {
     "conv": {"sizes": [32, 64], "kernels": [3, 5], "repeats": 1, "naive_max_size": 32},
@@ -93,6 +93,8 @@ def add_segment(sub) -> argparse.ArgumentParser:
     seg.add_argument("--base-channels", type=positive_int, default=8, help="U-Net width of the first block (the paper: 64)")
     seg.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (all studies but lr)")
     seg.add_argument("--lrs", type=positive_float, nargs="+", default=[1e-1, 1e-2, 1e-3, 1e-4, 1e-5], help="learning rates of the lr study")
+    seg.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                     help="constant: the course's fixed rate; cosine: decays each run's rate to 0 over --iters")
     seg.add_argument("--augmentation", choices=AUGMENTATIONS, default="flip", help="augmentation (all studies but augment)")
     seg.add_argument("--eval-every", type=positive_int, default=250, help="validation and checkpoint interval (iterations)")
     seg.add_argument("--val-images", type=positive_int, default=4, help="training images held out for validation")

@@ -21,6 +21,7 @@ RUNS = {
     "segment_skip": ("segment-skip", "segment --data-dir <your DRIVE folder> --study skip"),
     "segment_lr": ("segment-lr", "segment --data-dir <your DRIVE folder> --study lr"),
     "segment_augment": ("segment-augment", "segment --data-dir <your DRIVE folder> --study augment"),
+    "segment_long": ("segment-long", "segment --data-dir <your DRIVE folder> --study lr --lrs 0.003 0.001 --iters 8000 --lr-schedule cosine --name segment-long"),
     "segment_pretrained": ("segment-pretrained", "segment --data-dir <your DRIVE folder> --study pretrained --iters 100 --eval-every 50 --encoder-weights imagenet"),
 }
 # The MLP-vs-MobileNet comparison over real MedMNIST-format files and seeds: dataset -> seeds. Seed 0 is the
@@ -231,8 +232,9 @@ def conclusion(metrics: dict, label) -> str:
 def render_lr(config: dict, metrics: dict) -> str:
     text = sweep_table(metrics, "Adam learning rate", lambda name, v: f"{v['lr']:g}")
     diverged = [f"{v['lr']:g}" for v in metrics["variants"].values() if v.get("status") == "diverged"]
+    schedule = "a half-cosine decay of the learning rate to 0" if config["args"].get("lr_schedule") == "cosine" else "a constant learning rate"
     return "\n".join([made_with(config, metrics), "", text, "",
-                      f"{config['args']['iters']:,} iterations per run. " + conclusion(metrics, lambda v: f"learning rate {v['lr']:g}")
+                      f"{config['args']['iters']:,} iterations per run, {schedule}. " + conclusion(metrics, lambda v: f"learning rate {v['lr']:g}")
                       + f" Diverged (non-finite loss): {', '.join(diverged) if diverged else 'none'}."])
 
 
@@ -251,7 +253,7 @@ def render_pretrained(config: dict, metrics: dict) -> str:
 
 
 RENDER = {"conv": render_conv, "classify": render_classify, "segment_skip": render_skip, "segment_lr": render_lr,
-          "segment_augment": render_augment, "segment_pretrained": render_pretrained}
+          "segment_augment": render_augment, "segment_long": render_lr, "segment_pretrained": render_pretrained}
 
 
 def render_blocks(results: Path) -> dict[str, str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import time
 from pathlib import Path
 
@@ -111,24 +112,39 @@ def validate(model: nn.Module, val: dict, multiple: int, args: argparse.Namespac
     return score_segmentation(predict_full(model, val["x"], multiple, device), val["y"], val["fov"], args.threshold, with_auc=False)["dice_mean"]
 
 
+def lr_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-iteration rate factor: 1 (constant) or a half cosine from 1 to 0 over ``args.iters`` (cosine).
+    The factor is a function of the iteration only, so a resumed run with a longer ``--iters`` stretches it."""
+    if args.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)
+
+
 def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmentation: str, args: argparse.Namespace,
                     device: torch.device, ckpt_path: Path) -> dict:
     """Adam + DiceCE loss on random patches for ``args.iters`` iterations; every ``--eval-every`` iterations the
     validation Dice is recorded, the best weights kept and a checkpoint written. A non-finite loss stops the
-    run and marks it ``diverged``; the caller goes on with the next variant."""
+    run and marks it ``diverged``; the caller goes on with the next variant.
+
+    ``--lr-schedule cosine`` lowers the rate along a half cosine to 0 at the last iteration: late small steps
+    settle the weights that a constant rate keeps moving around, which is what a longer schedule needs."""
     multiple = 32 if isinstance(model, smp.Unet) else 16
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = lr_schedule(optimizer, args)
     loss_fn, generator = DiceCELoss(), torch.Generator().manual_seed(args.seed)
     state = {"iteration": 0, "status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}, "best": {"val_dice": -1.0, "iteration": 0, "state": None}}
     if args.resume and ckpt_path.is_file():
         ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
+        if "schedule" in ckpt:  # checkpoints made before --lr-schedule existed ran at a constant rate
+            schedule.load_state_dict(ckpt["schedule"])
         generator.set_state(ckpt["generator"])
         state = ckpt["state"]
         print(f"{name}: resumed at iteration {state['iteration']}")
 
     def save() -> None:
-        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "state": state})
+        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                                    "generator": generator.get_state(), "state": state})
 
     start, running = time.time(), []
     first = state["iteration"] if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
@@ -140,6 +156,7 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
             print(f"{name}: loss is {loss.item()} at iteration {it}; recorded as diverged")
             save()
             break
+        schedule.step()
         running.append(loss.item())
         if (it + 1) % args.eval_every == 0 or it + 1 == args.iters:
             val_dice = validate(model, sets["val"], multiple, args, device)
@@ -161,6 +178,7 @@ def test_segmenter(model: nn.Module, state: dict, test: dict, multiple: int, lr:
     result = {
         "status": state["status"],
         "lr": lr,
+        "lr_schedule": args.lr_schedule,
         "augmentation": augmentation,
         "parameters": sum(p.numel() for p in model.parameters()),
         "iterations_done": state["iteration"],

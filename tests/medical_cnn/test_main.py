@@ -260,3 +260,30 @@ def test_resuming_with_another_model_width_is_refused_before_anything_changes(dr
     lines = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(lines) == 1 and "--base-channels 4" in lines[0]
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("schedule, factors", [("constant", [1.0, 1.0, 1.0, 1.0, 1.0]), ("cosine", [1.0, 0.8535534, 0.5, 0.1464466, 0.0])])
+def test_lr_schedule_factor_per_iteration(schedule, factors):
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([weight], lr=0.1)
+    scheduler = segment.lr_schedule(optimizer, SimpleNamespace(lr_schedule=schedule, iters=4))
+    seen = []
+    for _ in range(5):
+        seen.append(optimizer.param_groups[0]["lr"] / 0.1)
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx(factors, abs=1e-6)
+
+
+def test_cosine_schedule_reaches_zero_and_a_longer_resume_continues_it(drive_dir, tmp_path):
+    tiny = ["segment", "--data-dir", str(drive_dir), "--device", "cpu", "--results-root", str(tmp_path), "--study", "lr", "--lrs", "0.01",
+            "--lr-schedule", "cosine", "--eval-every", "1", "--patch-size", "32", "--batch-size", "2", "--base-channels", "4", "--val-images", "1"]
+    cli.main([*tiny, "--iters", "2"])
+    ckpt_path = next((tmp_path / "segment-lr").glob("*.pt"))
+    ckpt = load_checkpoint(ckpt_path, torch.device("cpu"))
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12) and ckpt["schedule"]["last_epoch"] == 2
+    resumed = cli.main([*tiny, "--iters", "4", "--resume"])
+    # the resumed run picks the half-cosine up at iteration 2 of 4 (factor 0.5), not at its start
+    assert load_checkpoint(ckpt_path, torch.device("cpu"))["schedule"]["last_epoch"] == 4
+    assert resumed["variants"]["lr-0.01"]["history"]["iteration"] == [1, 2, 3, 4]
+    assert resumed["variants"]["lr-0.01"]["lr_schedule"] == "cosine"
