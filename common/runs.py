@@ -90,7 +90,8 @@ def check_run_dir(results_root: str | Path, name: str, *, resume: bool = False, 
 def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, resume: bool = False,
                overwrite: bool = False, fixed_on_resume: tuple[str, ...] = ()) -> Iterator[Path]:
     """Open the run folder once the data has been checked: validate (:func:`check_run_dir`),
-    then create it and write ``config.json`` (kept as it is on ``resume``).
+    then create it and write ``config.json``. On ``resume`` the arguments in ``fixed_on_resume`` were
+    just checked to be the stored ones; the rewrite records this session's others (a longer ``--epochs``).
 
     ``config`` holds the arguments under ``"args"``. If the body fails before any
     checkpoint (``*.pt``) exists, a folder created here is removed again, so a failed
@@ -102,8 +103,7 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
         shutil.rmtree(run_dir)
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        save_json(run_dir / "config.json", config)
+    save_json(run_dir / "config.json", config)
     try:
         yield run_dir
     except BaseException:

@@ -99,3 +99,12 @@ def test_atomic_text_npz_and_figure(tmp_path):
     assert np.load(tmp_path / "a.npz")["x"].tolist() == [0, 1, 2]
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "f.png", "t.csv"]
+
+
+def test_resume_records_this_sessions_other_arguments(tmp_path):
+    with runs.run_folder(tmp_path, "a", config()) as run_dir:
+        runs.save_checkpoint(run_dir / "checkpoint.pt", {"epoch": 1})
+    longer = {"args": {"seed": 0, "lr": 0.1, "epochs": 50}, "dataset": "fixture"}
+    with runs.run_folder(tmp_path, "a", longer, resume=True, fixed_on_resume=("seed",)):
+        pass
+    assert runs.load_json(run_dir / "config.json")["args"]["epochs"] == 50
