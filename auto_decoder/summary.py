@@ -106,6 +106,9 @@ def markdown_table(rows: list[dict], keys: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+VAE_FD_RATIO = 1.25  # issue 15: the best VAD's Frechet distance within 25 % of the VAE's
+
+
 def verdicts(runs: dict[str, tuple[dict, dict]]) -> list[str]:
     """For each scored VAD: its Frechet distance (lower is better) and confident share against the
     auto-decoder's, and its Frechet distance as a multiple of the VAE's, each trained on as many images."""
@@ -132,8 +135,9 @@ def verdicts(runs: dict[str, tuple[dict, dict]]) -> list[str]:
         vae = first("vae", m["train_size"])
         if vae and "frechet_distance" in q:
             vae_fd = vae[1]["sample_quality"]["frechet_distance"]
-            out.append(f"`{name}`: Fréchet distance {q['frechet_distance']:.2f} is "
-                       f"{q['frechet_distance'] / vae_fd:.2f} × `{vae[0]}`'s {vae_fd:.2f}")
+            ratio = q["frechet_distance"] / vae_fd
+            out.append(f"`{name}`: Fréchet distance {q['frechet_distance']:.2f} is {ratio:.3f} × `{vae[0]}`'s {vae_fd:.2f} "
+                       f"({'within' if ratio <= VAE_FD_RATIO else 'NOT within'} the target {VAE_FD_RATIO:g} ×)")
     return out
 
 

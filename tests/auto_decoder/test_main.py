@@ -190,7 +190,8 @@ def test_summary_compares_vads_with_the_auto_decoder(tiny_runs, capsys):
     vs_ad = next(line for line in out if line.startswith("vad-gaussian-n256_quick: Fréchet distance") and "ad-n256_quick" in line)
     assert ("does NOT beat" in vs_ad) == (fd >= ad_fd)
     vae_fd = load_json(tiny_runs / "vae-n256_quick" / "metrics.json")["sample_quality"]["frechet_distance"]
-    assert any(line.startswith("vad-gaussian-n256_quick") and f"{fd / vae_fd:.2f} × vae-n256_quick" in line for line in out)
+    vs_vae = next(line for line in out if line.startswith("vad-gaussian-n256_quick") and f"{fd / vae_fd:.3f} × vae-n256_quick" in line)
+    assert ("NOT within the target 1.25" in vs_vae) == (fd / vae_fd > 1.25)
     assert out[-1].startswith(str(tiny_runs))
 
 
