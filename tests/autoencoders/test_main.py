@@ -209,3 +209,19 @@ def test_common_flags_work_before_and_after_the_command():
 def test_main_imports_no_torch():
     code = "import autoencoders.main, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_segmentation_halves_the_learning_rate_when_validation_dice_stalls(tmp_path, monkeypatch):
+    """Validation Dice 0.5, 0.6, then flat: the rate halves after two epochs without a better Dice, and the
+    plateau state travels with the checkpoint, so a resumed run halves at the same epoch."""
+    scores = iter([0.5, 0.6, 0.6, 0.6, 0.6, 0.6])
+    monkeypatch.setattr(segment, "train_one_epoch", lambda *a, **k: 0.0)
+    monkeypatch.setattr(segment, "keep_samples", lambda *a, **k: None)
+    monkeypatch.setattr(segment.helper, "evaluate_segmentation", lambda *a, **k: {"val_dice": next(scores)})
+    model = torch.nn.Conv2d(1, 1, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    segment.train(model, [], [], optimizer, 3, torch.device("cpu"), tmp_path, torch.zeros(1, 1, 4, 4))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)  # one epoch without a better Dice
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    segment.train(model, [], [], optimizer, 4, torch.device("cpu"), tmp_path, torch.zeros(1, 1, 4, 4), resume=True)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)  # the second one, after the resume
