@@ -91,7 +91,8 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
                overwrite: bool = False, fixed_on_resume: tuple[str, ...] = ()) -> Iterator[Path]:
     """Open the run folder once the data has been checked: validate (:func:`check_run_dir`),
     then create it and write ``config.json``. On ``resume`` the arguments in ``fixed_on_resume`` were
-    just checked to be the stored ones; the rewrite records this session's others (a longer ``--epochs``).
+    just checked to be the stored ones; ``config.json`` is rewritten when the body ends without an error,
+    to record this session's others (a longer ``--epochs``), and left as it was when the resume fails.
 
     ``config`` holds the arguments under ``"args"``. If the body fails before any
     checkpoint (``*.pt``) exists, a folder created here is removed again, so a failed
@@ -103,13 +104,16 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
         shutil.rmtree(run_dir)
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_json(run_dir / "config.json", config)
+    if not resume:
+        save_json(run_dir / "config.json", config)
     try:
         yield run_dir
     except BaseException:
         if created and not any(run_dir.rglob("*.pt")):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    if resume:  # only once the resumed run got through: a failed resume changes no file
+        save_json(run_dir / "config.json", config)
 
 
 def make_run_dir(results_root: str | Path, name: str) -> Path:

@@ -108,3 +108,13 @@ def test_resume_records_this_sessions_other_arguments(tmp_path):
     with runs.run_folder(tmp_path, "a", longer, resume=True, fixed_on_resume=("seed",)):
         pass
     assert runs.load_json(run_dir / "config.json")["args"]["epochs"] == 50
+
+
+def test_a_failed_resume_leaves_config_as_it_was(tmp_path):
+    with runs.run_folder(tmp_path, "a", config()) as run_dir:
+        runs.save_checkpoint(run_dir / "checkpoint.pt", {"epoch": 1})
+    before = snapshot(run_dir)
+    with pytest.raises(ValueError):
+        with runs.run_folder(tmp_path, "a", {"args": {"seed": 0, "lr": 0.1, "epochs": 50}}, resume=True, fixed_on_resume=("seed",)):
+            raise ValueError("unreadable checkpoint")
+    assert snapshot(run_dir) == before

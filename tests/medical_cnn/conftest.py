@@ -99,6 +99,7 @@ def quick_runs(tmp_path_factory):
         "segment-skip_quick": cli.main([*seg, "--study", "skip"]),
         "segment-augment_quick": cli.main([*seg, "--study", "augment"]),
         "segment-pretrained_quick": cli.main([*seg, "--study", "pretrained"]),
+        "segment-long_quick": cli.main([*seg, "--study", "lr", "--lrs", "0.001", "--lr-schedule", "cosine", "--name", "segment-long"]),
     }
 
     class NaNNet(nn.Module):

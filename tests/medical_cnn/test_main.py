@@ -28,7 +28,7 @@ def test_conv_run_matches_scipy_and_writes_figures(quick_runs):
 def test_quick_runs_never_use_the_real_runs_folders(quick_runs):
     root, _ = quick_runs
     assert sorted(p.name for p in root.iterdir()) == sorted(
-        f"{name}_quick" for name in ("conv", "classify-pneumoniamnist", "segment-skip", "segment-augment", "segment-pretrained", "segment-lr"))
+        f"{name}_quick" for name in ("conv", "classify-pneumoniamnist", "segment-skip", "segment-augment", "segment-pretrained", "segment-lr", "segment-long"))
 
 
 def test_classify_run_names_the_dataset_and_the_trained_mlp_beats_chance(quick_runs):
