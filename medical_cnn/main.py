@@ -141,8 +141,6 @@ def execute(args: argparse.Namespace, name: str, config: dict) -> dict:
     with run_folder(args.results_root, name, config, **folder) as run_dir:
         metrics = experiment.run(args, data, run_dir, config["device"])
         metrics["wall_seconds"] = time.time() - start
-        if args.resume:  # same fixed arguments (checked above); record this session's others, e.g. a longer --iters
-            save_json(run_dir / "config.json", config)
         save_json(run_dir / "metrics.json", metrics)
     print(f"{run_dir}: {experiment.headline(metrics)}")
     return metrics
