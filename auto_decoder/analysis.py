@@ -11,7 +11,8 @@ encoder), and writes:
   coloured by class) and ``interpolation.png`` (a line between two test codes, decoded);
 * the sample scores of ``--samples`` (10,000) prior draws (:mod:`auto_decoder.classifier`): confident
   share, class entropy and the Frechet distance to the test images in the classifier's
-  feature space, beside the floor (real training images vs test images);
+  feature space, beside the floor (real training images vs test images), and with held-out
+  training images the distance to those (the validation score that chooses the KL weight);
 * ``metrics.json``, and the last line naming the run folder and its headline numbers.
 """
 
@@ -112,9 +113,15 @@ def interpolation_figure(name: str, run_dir: Path, decoder, test_codes, test_ds:
     return {"interpolation_pair": [a, b], "interpolation_classes": classes}
 
 
-def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: int, scorer, device) -> dict:
+def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: int, scorer, device,
+                  val_ds: IndexedImages | None = None) -> dict:
     """Decode ``num_samples`` prior draws, save 50 of them, and score them with the classifier (if there is one):
-    :func:`~auto_decoder.classifier.sample_quality` and the Frechet distance to the classifier's test images."""
+    :func:`~auto_decoder.classifier.sample_quality` and the Frechet distance to the classifier's test images.
+
+    With ``val_ds`` (the held-out training images) also their Frechet distance to those images: the score that
+    chooses between runs (the KL weight), so that the test images only report. With 2,000 images it sits above
+    the test-image distance (a smaller reference set estimates its covariance less well); compare it between
+    runs with the same validation images only."""
     samples = decode(decoder, torch.cat([sample_prior(len(c)) for c in torch.arange(num_samples).split(2000)]), device)
     save_image_grid({f"{r}": samples[10 * r : 10 * r + 10] for r in range(5)}, run_dir / "prior_grid.png",
                     f"{name}: 50 of the {num_samples:,} scored prior samples")
@@ -122,13 +129,18 @@ def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: 
         return {}
     classifier, reference = scorer
     features, probs = score_images(classifier, samples, device)
-    return {"sample_quality": {
+    quality = {
         "num_samples": num_samples,
         **sample_quality(probs),
         "frechet_distance": frechet_distance(feature_statistics(features), reference["test"]),
         "frechet_floor": reference["floor"],
         "frechet_test_images": reference["test_size"],
-    }}
+    }
+    if val_ds is not None and len(val_ds) >= 2:
+        val_features = score_images(classifier, val_ds.batch(torch.arange(len(val_ds))), device)[0]
+        quality["val_frechet_distance"] = frechet_distance(feature_statistics(features), feature_statistics(val_features))
+        quality["frechet_val_images"] = len(val_ds)
+    return {"sample_quality": quality}
 
 
 # -------------------------------------------------------------------------------- finish
@@ -177,7 +189,7 @@ def finish(args: argparse.Namespace, run_dir: Path, state: dict, decoder: nn.Mod
     metrics.update(interpolation_figure(name, run_dir, decoder, codes["test"], test_ds, pair, device))
     # How far the codes are from the prior's spread (1 for N(0, I)): prior draws land among them only if close.
     metrics["train_latent_std"] = float(codes["train"].std())
-    metrics.update(score_samples(name, run_dir, decoder, sample_prior, args.samples, scorer, device))
+    metrics.update(score_samples(name, run_dir, decoder, sample_prior, args.samples, scorer, device, data.val))
     save_json(run_dir / "metrics.json", metrics)
     quality = metrics.get("sample_quality")
     score = (f"; prior samples: Frechet distance {quality['frechet_distance']:.2f} (floor {quality['frechet_floor']:.2f}), "

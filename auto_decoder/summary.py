@@ -17,6 +17,7 @@ from common.cli import RunError
 COLUMNS = {  # key -> (header, format)
     "run": ("run", "{}"),
     "train_size": ("train images", "{:,}"),
+    "kl": ("KL weight", "{:g}"),
     "epochs": ("epochs (stop)", "{}"),
     "test_codes": ("test codes", "{}"),
     "train_bce": ("train BCE", "{:.4f}"),
@@ -26,6 +27,7 @@ COLUMNS = {  # key -> (header, format)
     "test_psnr": ("test PSNR (dB)", "{:.2f}"),
     "fd": ("Fréchet distance", "{:.2f}"),
     "fd_floor": ("FD floor", "{:.2f}"),
+    "val_fd": ("val FD", "{:.2f}"),
     "confident": ("confident share", "{:.3f}"),
     "entropy": ("class entropy (bits)", "{:.2f}"),
     "top_class": ("most frequent class of samples", "{}"),
@@ -83,8 +85,10 @@ def row(name: str, metrics: dict, config: dict) -> dict:
         "gap": metrics["test_minus_train"],
         "train_psnr": metrics.get("train_psnr"),
         "test_psnr": metrics.get("test_psnr"),
+        "kl": args.get("kl_weight") if metrics["model"] != "ad" else None,
         "fd": quality.get("frechet_distance"),
         "fd_floor": quality.get("frechet_floor"),
+        "val_fd": quality.get("val_frechet_distance"),
         "confident": quality.get("confident_share"),
         "entropy": quality.get("class_entropy_bits"),
         "top_class": top,
@@ -109,19 +113,28 @@ def markdown_table(rows: list[dict], keys: list[str] | None = None) -> str:
 VAE_FD_RATIO = 1.25  # issue 15: the best VAD's Frechet distance within 25 % of the VAE's
 
 
+def chosen(runs: dict[str, tuple[dict, dict]], model: str, size: int) -> tuple[str, dict] | None:
+    """The scored run of ``model`` (``ad``, ``vae``, ``vad-gaussian`` ...) on ``size`` training images with the lowest
+    validation Frechet distance (runs without one count only when none has it; then the first by name)."""
+    found = [(n, m) for n, (m, _) in runs.items()
+             if m["model"] == model and m["train_size"] == size and "sample_quality" in m]
+    scored = [(n, m) for n, m in found if "val_frechet_distance" in m["sample_quality"]]
+    if scored:
+        return min(scored, key=lambda nm: nm[1]["sample_quality"]["val_frechet_distance"])
+    return found[0] if found else None
+
+
 def verdicts(runs: dict[str, tuple[dict, dict]]) -> list[str]:
     """For each scored VAD: its Frechet distance (lower is better) and confident share against the
-    auto-decoder's, and its Frechet distance as a multiple of the VAE's, each trained on as many images."""
-    def first(model: str, size: int):
-        return next(((n, m) for n, (m, _) in runs.items()
-                     if m["model"] == model and m["train_size"] == size and "sample_quality" in m), None)
-
+    auto-decoder's, and its Frechet distance as a multiple of the VAE's, each trained on as many images.
+    Where several runs of a model differ in a setting (the KL weight), the comparison uses the one with the
+    lowest validation Frechet distance (:func:`chosen`), and a last line names the best VAD chosen that way."""
     out = []
     for name, (m, _) in runs.items():
         if not m["model"].startswith("vad") or "sample_quality" not in m:
             continue
         q = m["sample_quality"]
-        if ad := first("ad", m["train_size"]):
+        if ad := chosen(runs, "ad", m["train_size"]):
             ad_name, ad_q = ad[0], ad[1]["sample_quality"]
             if "frechet_distance" in q and "frechet_distance" in ad_q:
                 verdict = "beats" if q["frechet_distance"] < ad_q["frechet_distance"] else "does NOT beat"
@@ -132,12 +145,37 @@ def verdicts(runs: dict[str, tuple[dict, dict]]) -> list[str]:
                 verdict = "beats" if q["confident_share"] > ad_q["confident_share"] else "does NOT beat"
                 out.append(f"`{name}`: confident share {q['confident_share']:.3f} {verdict} `{ad_name}`'s "
                            f"{ad_q['confident_share']:.3f}")
-        vae = first("vae", m["train_size"])
-        if vae and "frechet_distance" in q:
-            vae_fd = vae[1]["sample_quality"]["frechet_distance"]
-            ratio = q["frechet_distance"] / vae_fd
-            out.append(f"`{name}`: Fréchet distance {q['frechet_distance']:.2f} is {ratio:.3f} × `{vae[0]}`'s {vae_fd:.2f} "
-                       f"({'within' if ratio <= VAE_FD_RATIO else 'NOT within'} the target {VAE_FD_RATIO:g} ×)")
+        if vae := chosen(runs, "vae", m["train_size"]):
+            out.append(f"`{name}`: {vae_ratio(q, *vae)}")
+    out += best_vad_lines(runs)
+    return out
+
+
+def vae_ratio(quality: dict, vae_name: str, vae_metrics: dict) -> str:
+    """"Fréchet distance X is R × `vae`'s Y (within / NOT within the target)"."""
+    fd, vae_fd = quality["frechet_distance"], vae_metrics["sample_quality"]["frechet_distance"]
+    ratio = fd / vae_fd
+    return (f"Fréchet distance {fd:.2f} is {ratio:.3f} × `{vae_name}`'s {vae_fd:.2f} "
+            f"({'within' if ratio <= VAE_FD_RATIO else 'NOT within'} the target {VAE_FD_RATIO:g} ×)")
+
+
+def best_vad_lines(runs: dict[str, tuple[dict, dict]]) -> list[str]:
+    """Per training-set size with validation scores: the VAD run with the lowest validation Frechet distance
+    against the VAE chosen the same way; the test images only report the result."""
+    out = []
+    for size in sorted({m["train_size"] for m, _ in runs.values()}):
+        vads = [chosen(runs, model, size) for model in sorted({m["model"] for m, _ in runs.values()
+                                                                if m["model"].startswith("vad")})]
+        vads = [v for v in vads if v and "val_frechet_distance" in v[1]["sample_quality"]]
+        vae = chosen(runs, "vae", size)
+        if not vads or not vae or "val_frechet_distance" not in vae[1]["sample_quality"]:
+            continue
+        name, m = min(vads, key=lambda nm: nm[1]["sample_quality"]["val_frechet_distance"])
+        q = m["sample_quality"]
+        out.append(f"**Best VAD on {size:,} images, chosen on validation** (Fréchet distance to the held-out "
+                   f"training images {q['val_frechet_distance']:.2f}; VAE `{vae[0]}` chosen the same way, "
+                   f"{vae[1]['sample_quality']['val_frechet_distance']:.2f}): `{name}`, {vae_ratio(q, *vae)}; "
+                   f"confident share {q['confident_share']:.3f}, class entropy {q['class_entropy_bits']:.2f} bits")
     return out
 
 

@@ -55,7 +55,7 @@ TASKS = {
 
 # Arguments a --resume must repeat: they change the data, the model or the optimisation.
 FIXED_ON_RESUME = ("seed", "batch_size", "lr", "weight_decay", "noise_std", "synthetic", "size", "weights", "val_fraction", "guard",
-                   "no_pretrained", "max_unlabeled", "classifier_lr", "classifier_epochs")  # fmt: skip
+                   "no_pretrained", "max_unlabeled", "classifier_lr", "classifier_epochs", "augment", "init_from")  # fmt: skip
 SCHEDULED = ("cifar", "stl10-cnn", "stl10-resnet", "stl10-ae")  # one-cycle schedule over all epochs: --epochs is fixed too
 
 
@@ -117,6 +117,12 @@ def _add_task_args(p: argparse.ArgumentParser, name: str, defaults: dict) -> Non
         g.add_argument("--size", type=size_type, default=240, help="slices are resized to size x size (default: 240)")
         g.add_argument("--guard", type=non_negative_int, default=5,
                        help="files dropped on each side of every border between the train/validation/test blocks (default: 5)")
+        g.add_argument("--augment", action="store_true",
+                       help="random flips, rotations (15 degrees), scaling (0.9-1.1) and intensity gain (0.9-1.1) "
+                            "of the training slices (off by default)")
+        g.add_argument("--init-from", metavar="PATH", default=None,
+                       help="start from these weights (a best.pth of an earlier segment run) instead of random ones; "
+                            "the optimiser starts afresh (default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,10 @@ patient's consecutive slices stay together; validation Dice chooses the kept wei
 split is scored once, with them, overall and per tumour type. Offline demo: ``--synthetic N`` real
 MNI152 slices with SYNTHETIC lesions drawn in (run folder ``segment_synthetic``); it shows that the
 pipeline works, not how well it segments tumours.
+
+``--augment`` flips, rotates, scales and brightens the training slices on the fly
+(:class:`autoencoders.datasets.AugmentedSlices`); ``--init-from RUN/best.pth`` starts from the weights of
+an earlier run (fine-tuning it, with a fresh optimiser), and the config records both.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from autoencoders import datasets, helper, models, plots
 from common.cli import DataError
-from common.runs import save_npz
+from common.runs import load_checkpoint, save_npz
 
 CASES = 3  # the test figure shows the best and the worst CASES test slices
 LR_PATIENCE = 2  # epochs without a better validation Dice before the learning rate halves
@@ -136,6 +140,16 @@ def test_cases_figure(model: nn.Module, full: Dataset, test_idx: list[int], dice
     return plots.contour_cases_figure(images.numpy(), masks.numpy(), preds, titles, title)
 
 
+def start_from(model: nn.Module, path: str) -> None:
+    """Load the weights at ``path`` (a ``best.pth`` of an earlier segment run) into ``model``; one line if they do not fit."""
+    if not Path(path).is_file():
+        raise DataError(f"--init-from {path}: no such file (expected RUN_DIR/best.pth of an earlier segment run)")
+    try:
+        model.load_state_dict(load_checkpoint(path))
+    except Exception as err:  # a truncated file, weights of another network ...
+        raise DataError(f"--init-from {path}: not the weights of this segmentation network ({type(err).__name__})") from None
+
+
 def one_line(error: DataError) -> DataError:
     """A DataError raised in a loader worker arrives with the worker's traceback in its message: keep the last line."""
     last = str(error).strip().splitlines()[-1] if str(error).strip() else "unreadable data"
@@ -155,10 +169,15 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     full, slices, source = load_slices(args)
     split, described = make_split(args, slices)
     g = torch.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(Subset(full, split["train"]), args.batch_size, shuffle=True, num_workers=args.workers, generator=g)
+    train_set = Subset(full, split["train"])
+    if args.augment:
+        train_set = datasets.AugmentedSlices(train_set)
+    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, num_workers=args.workers, generator=g)
     val_loader = DataLoader(Subset(full, split["val"]), args.batch_size, num_workers=args.workers)
     sample_images, sample_masks = map(torch.stack, zip(*[full[i] for i in split["val"][:4]]))
     model = models.SegmentationNet().to(device)
+    if args.init_from:
+        start_from(model, args.init_from)
     params = models.count_parameters(model)
     sizes = {f"{name}_slices": len(split[name]) for name in datasets.SPLITS}
     print(f"SegmentationNet: {params:,} parameters; {sizes['train_slices']} train / {sizes['val_slices']} validation / "

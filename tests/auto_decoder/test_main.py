@@ -45,6 +45,9 @@ def test_runs_write_complete_folders_and_training_helps(tiny_runs):
     held = load_json(tiny_runs / "vad-logistic-n256_quick" / "metrics.json")  # --val-size 10, 2 epochs at most
     assert held["val_size"] == 10 and held["stopped"] in ("plateau", "max_epochs") and held["best_epoch"] in (1, 2)
     assert all("val_loss" in h for h in held["history"])
+    # the held-out images also score the samples (the distance that chooses between runs); no held-out images, no score
+    assert held["sample_quality"]["val_frechet_distance"] > 0 and held["sample_quality"]["frechet_val_images"] == 10
+    assert "val_frechet_distance" not in fixed["sample_quality"]
 
 
 def test_each_sub_command_keeps_its_own_defaults():
@@ -193,6 +196,30 @@ def test_summary_compares_vads_with_the_auto_decoder(tiny_runs, capsys):
     vs_vae = next(line for line in out if line.startswith("vad-gaussian-n256_quick") and f"{fd / vae_fd:.3f} × vae-n256_quick" in line)
     assert ("NOT within the target 1.25" in vs_vae) == (fd / vae_fd > 1.25)
     assert out[-1].startswith(str(tiny_runs))
+
+
+def fake_run(model: str, kl: float, val_fd: float, fd: float, size: int = 1000) -> tuple[dict, dict]:
+    quality = {"frechet_distance": fd, "val_frechet_distance": val_fd, "confident_share": 0.5, "class_entropy_bits": 3.2}
+    return {"model": model, "train_size": size, "sample_quality": quality}, {"args": {"kl_weight": kl}}
+
+
+def test_runs_are_chosen_on_the_validation_distance_not_the_test_one():
+    from auto_decoder.summary import chosen, verdicts
+
+    runs = {"ad": fake_run("ad", 0, 150, 140),
+            "vad-a-kl2": fake_run("vad-gaussian", 2, 110, 90), "vad-a-kl4": fake_run("vad-gaussian", 4, 100, 99),
+            "vad-b": fake_run("vad-laplace", 2, 105, 80),
+            "vae-kl2": fake_run("vae", 2, 95, 70), "vae-kl4": fake_run("vae", 4, 90, 80),
+            "vae-other-size": fake_run("vae", 2, 10, 10, size=500)}
+    assert chosen(runs, "vae", 1000)[0] == "vae-kl4" and chosen(runs, "vad-gaussian", 1000)[0] == "vad-a-kl4"
+    assert chosen(runs, "vae", 500)[0] == "vae-other-size" and chosen(runs, "vad-logistic", 1000) is None
+    lines = verdicts(runs)
+    assert "`vad-a-kl2`: Fréchet distance 90.00 is 1.125 × `vae-kl4`'s 80.00 (within the target 1.25 ×)" in lines
+    best = lines[-1]  # the lowest validation distance among the VADs (vad-a-kl4, 100), not the lowest test one (vad-b)
+    assert best.startswith("**Best VAD on 1,000 images, chosen on validation**") and "`vad-a-kl4`" in best
+    assert "99.00 is 1.238 × `vae-kl4`'s 80.00 (within" in best
+    runs["vad-a-kl4"] = fake_run("vad-gaussian", 4, 100, 100.5)
+    assert "1.256 × `vae-kl4`'s 80.00 (NOT within the target" in verdicts(runs)[-1]
 
 
 def test_help_is_instant_and_imports_no_torch(capsys):

@@ -213,3 +213,32 @@ def test_png_pipeline_trains_scores_per_type_and_records_the_split(tmp_path, for
     scores = helper.segmentation_scores(trained, torch.utils.data.DataLoader(data, 4), CPU)
     assert float(scores["dice"].mean()) == pytest.approx(m["test_dice"], abs=1e-6)
     assert m["test_dice"] > float(untrained["dice"].mean()) + 0.1
+
+
+def test_augmentation_moves_image_and_mask_together_and_keeps_masks_binary():
+    torch.manual_seed(0)
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[0, 0, 4:12, 3:20] = 1  # an off-centre bar: any flip or rotation moves it
+    augmented = datasets.AugmentedSlices(TensorDataset(mask.clone(), mask.clone()), gain=(1.0, 1.0))
+    moved = 0
+    for _ in range(20):
+        image, m = augmented[0]
+        assert set(m.unique().tolist()) <= {0.0, 1.0}
+        assert ((image > 0.5).float() != m).float().mean() < 0.03  # the same flip, rotation and scaling for both
+        moved += int(not torch.equal(m, mask[0]))
+    assert moved >= 15
+    flips = datasets.AugmentedSlices(TensorDataset(mask, mask), degrees=0.0, scale=(1.0, 1.0), gain=(2.0, 2.0))
+    seen = {bool(torch.equal(flips[0][1], mask[0].flip(-1))) for _ in range(20)}
+    assert seen == {True, False} and float(flips[0][0].max()) == pytest.approx(2.0)  # flips half the time; the gain
+
+
+def test_init_from_loads_earlier_weights_or_ends_with_one_line(tmp_path):
+    trained = models.SegmentationNet()
+    torch.save(trained.state_dict(), tmp_path / "best.pth")
+    model = models.SegmentationNet()
+    segment.start_from(model, str(tmp_path / "best.pth"))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    torch.save({"weight": torch.zeros(3)}, tmp_path / "other.pth")
+    for path, message in ((tmp_path / "missing.pth", "no such file"), (tmp_path / "other.pth", "not the weights")):
+        with pytest.raises(datasets.DataError, match=message):
+            segment.start_from(models.SegmentationNet(), str(path))
