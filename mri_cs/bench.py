@@ -31,6 +31,7 @@ DEFAULT_RUN = "unet_drop0.3_learned"
 WALL_TIME_TARGET_S = 600  # the default run, training and evaluation
 FIXED_GAIN_OVER_ZERO_FILLED_DB = 12  # U-Net, fixed mask, drop 0.3
 FIXED_GAIN_OVER_VANILLA_DB = 6
+STABLE_DIP_DB = 1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
 
 
 def measure(model_name: str, device: str, amp: bool, resolution: int, batch_size: int, width: int, steps: int,
@@ -116,6 +117,12 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
                            f"default run {default_run.name}: test PSNR {m['test_psnr']['mean']:.2f} dB, zero-filled "
                            f"{m['zero_filled_test_psnr']['mean']:.2f} dB, wall time {m['wall_time_s']:.0f} s on "
                            f"{m['device']} [target: < {WALL_TIME_TARGET_S} s]"))
+        if "val_psnr_last_third_max_dip_db" in m:  # runs made before the stable mask learning lack it
+            dip = m["val_psnr_last_third_max_dip_db"]
+            out.append(verdict("default_stable", dip <= STABLE_DIP_DB,
+                               f"default run: validation PSNR in the last third of the epochs (from epoch "
+                               f"{m['val_psnr_last_third_from_epoch']}) at most {dip:.2f} dB below its best so far "
+                               f"[target: <= {STABLE_DIP_DB:g} dB]"))
     if not (sweep_dir / "results.csv").is_file():
         return out
     with open(sweep_dir / "results.csv") as f:
@@ -132,6 +139,20 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
             out.append(verdict("fixed_over_vanilla", gain >= FIXED_GAIN_OVER_VANILLA_DB,
                                f"drop 0.3 fixed: {gain:+.2f} dB over the vanilla model ({test(vanilla03):.2f} dB) "
                                f"[target: >= +{FIXED_GAIN_OVER_VANILLA_DB}]"))
+    learned = sorted((d, float(r["zero_filled_test_psnr_mean"])) for (m, d, k), r in rows.items()
+                     if m == "unet" and k == "learned")
+    if len(learned) > 1:
+        falls = all(b[1] < a[1] for a, b in zip(learned, learned[1:]))
+        out.append(verdict("learned_zero_filled_monotone", falls,
+                           "learned masks, zero-filled test PSNR by drop rate: "
+                           + ", ".join(f"{d:g}: {p:.2f}" for d, p in learned) + " dB [target: falls with the drop rate]"))
+    dips = {d: float(r["val_last_third_dip_db"]) for (m, d, k), r in rows.items()
+            if m == "unet" and k == "learned" and r.get("val_last_third_dip_db", "") not in ("", "nan")}
+    if dips:
+        worst = max(dips, key=dips.get)
+        out.append(verdict("learned_sweep_stable", dips[worst] <= STABLE_DIP_DB,
+                           f"sweep, learned masks: validation PSNR in the last third of the epochs at most {dips[worst]:.2f} dB "
+                           f"below its best so far (drop {worst:g}) [target: <= {STABLE_DIP_DB:g} dB]"))
     for drop in (0.5, 0.6, 0.7):
         fixed, learned = ("unet", drop, "fixed"), ("unet", drop, "learned")
         if fixed in rows and learned in rows:

@@ -2,6 +2,7 @@
 
     python main.py --drop-rate 0.3 --learn-mask      # the default run (4 to 5 min on 2 idle CPU cores)
     python main.py --drop-rate 0.5 --model vanilla   # the one-convolution baseline, fixed mask
+    python main.py --augment none --name plain       # without augmentation of the training images
     python main.py --quick                           # smoke run in seconds
 
 A fraction ``--drop-rate`` of the k-space samples is dropped by the model's ``subsample``
@@ -20,8 +21,10 @@ from common.cli import (OneLineParser, add_common_args, fill_common_defaults, fr
                         positive_float, positive_int, run_command, run_name)
 
 MODELS = ("unet", "vanilla")
+AUGMENT_KINDS = ("flip", "affine", "intensity", "noise")  # augment.py implements them, in this order
 # Arguments that must not change when a run is resumed.
-FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick")
+FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick", "augment",
+                   "mask_freeze")
 PROG = "main.py"
 DATA_LAYOUTS = ("fastMRI single-coil .h5 files (singlecoil_train/, singlecoil_val/), numbered grey images "
                 "(N.png or images/N.png; PNG, TIFF, JPEG; many patients, split by contiguous blocks of files) "
@@ -33,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-rate", type=fraction, default=0.3, help="fraction of k-space samples dropped, in [0, 1) (default: 0.3)")
     p.add_argument("--learn-mask", action="store_true", help="learn the mask jointly with the network (default: a fixed random mask)")
     p.add_argument("--mask-lr", type=non_negative_float, default=0.05,
-                   help="step of mask_grad on the normalised score gradient (default: 0.05)")
+                   help="largest change of a mask score in one mask_grad step, cosine-annealed (default: 0.05)")
+    p.add_argument("--mask-freeze", type=fraction, default=1 / 3,
+                   help="fraction of the epochs, at the end, in which a learned mask stays fixed and only the network "
+                        "trains (default: a third)")
     p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate of the network, cosine-annealed (default: 0.002)")
     p.add_argument("--epochs", type=positive_int, default=25, help="training epochs; at most 2 with --quick (default: 25)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="slices per training step (default: 8)")
@@ -44,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODELS, default="unet",
                    help="unet: residual U-Net with data consistency (models/model.py); vanilla: one 3x3 conv (default: unet)")
     p.add_argument("--width", type=positive_int, default=16, help="channels of the U-Net's first level, unet only (default: 16)")
+    p.add_argument("--augment", nargs="+", choices=AUGMENT_KINDS + ("none",), default=list(AUGMENT_KINDS), metavar="KIND",
+                   help="changes drawn for every training image (validation and test never): flip (flips, 90-degree "
+                        "rotations), affine (small rotation, zoom, shift), intensity (gamma, bias field), noise; "
+                        "none for the plain images (default: all four)")
     p.add_argument("--num-workers", type=non_negative_int, default=0,
                    help="DataLoader workers; 0 suits the in-memory MNI152 data (default: 0)")
     add_common_args(p)
@@ -63,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.resolution, args.epochs, args.width, args.batch_size = 32, min(args.epochs, 2), 8, 4
     if args.resolution < 16 or args.resolution % 8:
         parser.error(f"--resolution must be a multiple of 8 and at least 16 (the U-Net pools 3 times), got {args.resolution}")
+    if "none" in args.augment and len(args.augment) > 1:
+        parser.error(f"--augment none cannot be combined with {' '.join(a for a in args.augment if a != 'none')}")
+    args.augment = [k for k in AUGMENT_KINDS if k in args.augment]  # canonical order, no repeats; [] for none
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         parser.error(f"--data-dir {args.data_dir} is not a folder; expected {DATA_LAYOUTS}")
     args.name = run_name(args, default_name(args))

@@ -30,7 +30,7 @@ from mri_cs import main as mri_main
 DROP_RATES = [0.3, 0.5, 0.7, 0.6, 0.1, 0.2, 0.4]
 COLUMNS = ["model", "drop_rate", "mask", "train_psnr_mean", "train_psnr_std", "test_psnr_mean", "test_psnr_std",
            "test_ssim_mean", "test_ssim_std", "zero_filled_test_psnr_mean", "zero_filled_test_psnr_std",
-           "keep_fraction", "keep_in_center", "epochs", "best_epoch", "wall_time_s", "run"]
+           "keep_fraction", "keep_in_center", "epochs", "best_epoch", "val_last_third_dip_db", "wall_time_s", "run"]
 SET_PER_CASE = ("--drop-rate", "--learn-mask", "--model", "--name", "--run-name", "--results-root", "--resume",
                 "--overwrite", "--seed", "--device", "--quick")
 FIXED_ON_RESUME = ("passthrough", "seed", "quick", "baseline_drop")
@@ -73,7 +73,9 @@ def row(m: dict, case: argparse.Namespace, kind: str) -> dict:
     return {"model": case.model, "drop_rate": case.drop_rate, "mask": kind,
             **{f"{k}_{s}": m[k][s] for k in ("train_psnr", "test_psnr", "test_ssim", "zero_filled_test_psnr") for s in ("mean", "std")},
             "keep_fraction": m["keep_fraction"], "keep_in_center": m["keep_in_center"], "epochs": m["epochs"],
-            "best_epoch": m["best_epoch"], "wall_time_s": m["wall_time_s"], "run": case.name}
+            "best_epoch": m["best_epoch"], "wall_time_s": m["wall_time_s"], "run": case.name,
+            # finished cases of a sweep started before stable mask learning lack it
+            "val_last_third_dip_db": m.get("val_psnr_last_third_max_dip_db", float("nan"))}
 
 
 def table_markdown(rows: list[dict]) -> str:

@@ -1,9 +1,13 @@
 """One run: data, model, the training loop, the checkpoint chosen on validation, the test at the end.
 
-``run(args)`` is what ``python main.py ...`` does. With ``--learn-mask`` the loop calls
-``model.subsample.mask_grad(mask_lr)`` after every ``optimizer.step()``; the optimizer
-itself only updates the network. The checkpoint with the best validation PSNR is kept;
-the test set is used once, at the end.
+``run(args)`` is what ``python main.py ...`` does. Every training batch is augmented
+(``--augment``, ``augment.py``; validation and test never are). With ``--learn-mask`` the
+loop calls ``model.subsample.mask_grad(mask_lr)`` after every ``optimizer.step()``; the
+optimizer itself only updates the network. ``mask_lr`` follows the network's cosine
+schedule and is 0 in the last ``--mask-freeze`` of the epochs. The checkpoint with the
+best validation PSNR is kept; the test set is used once, at the end. ``metrics.json``
+records per epoch how much of the mask changed, and whether the validation PSNR of the
+last third of the epochs stayed within 1 dB of its best so far.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from common.cli import DataError, RunError
 from common.runs import (check_run_dir, load_checkpoint, pick_device, run_folder, save_checkpoint, save_json,
                          save_npz, seed_everything)
 from mri_cs import utils
+from mri_cs.augment import augment_batch
+from mri_cs.bench import STABLE_DIP_DB
 from mri_cs.data import build_datasets, describe_split
 from mri_cs.main import FIXED_ON_RESUME
 from mri_cs.models.model import ReconstructionModel
@@ -47,21 +53,25 @@ def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Modu
 
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, mask_lr: float,
-                    device: torch.device, desc: str) -> float:
-    """One pass over ``loader``: L1 loss, a network step, then a mask step; returns the mean loss."""
+                    device: torch.device, desc: str, augment: list[str] | tuple[str, ...] = (),
+                    generator: torch.Generator | None = None) -> tuple[float, float]:
+    """One pass over ``loader``: augment the batch (``augment``, drawn from ``generator``), L1 loss, a network
+    step, then a mask step; returns the mean loss and the largest change of a mask score in one step."""
     model.train()
-    losses = []
+    losses, max_step = [], 0.0
     bar = tqdm(loader, desc=desc, leave=False, disable=None)  # bars only on a terminal
     for kspace, target in bar:
         kspace, target = kspace.to(device), target.to(device)
+        if augment:
+            kspace, target = augment_batch(kspace, augment, generator)
         loss = F.l1_loss(model(kspace), target)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        model.subsample.mask_grad(mask_lr)  # does nothing for a fixed mask
+        max_step = max(max_step, model.subsample.mask_grad(mask_lr))  # does nothing for a fixed mask
         losses.append(loss.item())
         bar.set_postfix(loss=f"{loss.item():.4f}")
-    return float(np.mean(losses))
+    return float(np.mean(losses)), max_step
 
 
 def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device, epoch: int, loss: float) -> dict:
@@ -70,6 +80,25 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device, e
     return {"epoch": epoch, "train_loss": loss, "val_psnr": float(val["psnr"].mean()),
             "val_zero_filled_psnr": float(val["zero_filled_psnr"].mean()),
             "keep_in_center": utils.center_keep_fraction(model.subsample.hard_mask().cpu().numpy())}
+
+
+def frozen_from(epochs: int, fraction: float) -> int:
+    """The first of the last ``round(fraction * epochs)`` epochs (1-based); ``epochs + 1`` when there are none."""
+    return epochs - round(fraction * epochs) + 1
+
+
+def stability(history: list[dict], epochs: int) -> dict:
+    """How far the validation PSNR of each epoch of the last third fell below the best of all epochs up to it.
+
+    ``val_psnr_last_third_max_dip_db`` is the largest such dip (0 when every epoch of the last third
+    set a new best), ``val_psnr_last_third_within_1db`` whether it is at most 1 dB.
+    """
+    start = frozen_from(epochs, 1 / 3)
+    psnr = np.array([h["val_psnr"] for h in history])
+    dips = (np.maximum.accumulate(psnr) - psnr)[[h["epoch"] >= start for h in history]]
+    dip = float(dips.max()) if len(dips) else 0.0
+    return {"val_psnr_last_third_from_epoch": start, "val_psnr_last_third_max_dip_db": dip,
+            "val_psnr_last_third_within_1db": dip <= STABLE_DIP_DB}
 
 
 def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device: torch.device, state: dict,
@@ -89,6 +118,8 @@ def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device
         "n_slices": {k: len(ld.dataset) for k, ld in loaders.items()},
         "model_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device), "wall_time_s": state["elapsed_s"], "history": state["history"],
+        "mask_frozen_from_epoch": frozen_from(args.epochs, args.mask_freeze) if args.learn_mask else None,
+        **stability(state["history"], args.epochs),
     }
 
 
@@ -168,13 +199,21 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         state = restore(ckpt_path, device, model, optimizer, scheduler) if args.resume else dict(FRESH_STATE, history=[])
 
         t0 = time.time() - state["elapsed_s"]
+        mask = model.subsample.hard_mask()
+        augment_gen = torch.Generator()
         for epoch in range(state["epoch"] + 1, args.epochs + 1):
-            shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)  # the same batches whether or not the run was resumed
-            # The mask step follows the network's cosine schedule, so the mask settles and the network adapts to it.
-            mask_lr = args.mask_lr * scheduler.get_last_lr()[0] / args.lr
-            loss = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device, f"epoch {epoch}/{args.epochs}")
+            # The same batches and augmentations whether or not the run was resumed.
+            shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)
+            augment_gen.manual_seed(int(np.random.SeedSequence([args.seed, epoch]).generate_state(1)[0]))
+            # The mask step follows the network's cosine schedule, then stops so the network adapts to the final mask.
+            learning = epoch < frozen_from(args.epochs, args.mask_freeze)
+            mask_lr = args.mask_lr * scheduler.get_last_lr()[0] / args.lr if learning else 0.0
+            loss, max_step = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device,
+                                             f"epoch {epoch}/{args.epochs}", args.augment, augment_gen)
             scheduler.step()
             entry = validate(model, loaders["val"], device, epoch, loss)
+            previous, mask = mask, model.subsample.hard_mask()
+            entry.update(mask_lr=mask_lr, max_score_step=max_step, mask_change=float((mask != previous).float().mean()))
             state["history"].append(entry)
             if entry["val_psnr"] > state["best_val_psnr"]:
                 state["best_val_psnr"], state["best_epoch"] = entry["val_psnr"], epoch
@@ -183,7 +222,9 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                         "scheduler": scheduler.state_dict(), "args": vars(args), **state})
             print(f"epoch {epoch:3d}  loss {loss:.4f}  val PSNR {entry['val_psnr']:.2f} dB "
-                  f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}")
+                  f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}"
+                  + (f"  mask changed {entry['mask_change']:.3f}" + ("" if learning else " (frozen)")
+                     if args.learn_mask else ""))
 
         # The best epoch on validation; the test set is touched only here.
         model.load_state_dict(load_checkpoint(best_path, device)["model"])

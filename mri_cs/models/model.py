@@ -12,7 +12,11 @@ Why each part:
   subsampling spreads every pixel's energy into aliasing that has a phase, and the
   magnitude alone has thrown that information away;
 * residual: the zero-filled image is already close to the target, so the network only
-  has to predict the aliasing to remove, which starts near zero and trains faster;
+  has to predict the aliasing to remove, which starts near zero and trains faster. The
+  U-Net's last convolution starts at zero, so the untrained model returns exactly its
+  zero-filled input and training starts from that image instead of from random
+  corrections added to it; with a good (learned) mask an untrained random head made
+  the output worse than the input;
 * data consistency: the samples that were measured are known exactly, so the k-space
   of the network's output is overwritten with them; the network is only responsible
   for the missing samples. Written as ``k + m * (kspace - k)``, its gradient with
@@ -78,6 +82,8 @@ class ReconstructionModel(nn.Module):
         super().__init__()
         self.subsample = SubsamplingLayer(drop_rate, device, learn_mask, shape, seed=mask_seed)
         self.unet = UNet(2, 2, width, depth)
+        nn.init.zeros_(self.unet.head.weight)  # start as the identity on the zero-filled image
+        nn.init.zeros_(self.unet.head.bias)
 
     def forward(self, kspace: torch.Tensor) -> torch.Tensor:
         zero_filled = ifft2(self.subsample.subsample(kspace)).permute(0, 3, 1, 2)  # (B, 2, H, W)

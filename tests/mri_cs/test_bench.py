@@ -9,26 +9,32 @@ from mri_cs import bench
 from mri_cs.sweep import COLUMNS
 
 
-def write_runs(root, wall_time_s, psnr):
-    """A default run's metrics.json and a sweep results.csv whose test PSNRs are ``psnr[(model, drop, mask)]``."""
+def write_runs(root, wall_time_s, psnr, default_dip=0.4):
+    """A default run's metrics.json (validation dip ``default_dip`` in its last third) and a sweep results.csv
+    whose (test PSNR, zero-filled test PSNR, last-third dip) are ``psnr[(model, drop, mask)]``."""
     default = root / "unet_drop0.3_learned"
     default.mkdir(parents=True)
     stat = {"mean": 40.0, "std": 1.0}
     (default / "metrics.json").write_text(json.dumps({"test_psnr": stat, "zero_filled_test_psnr": stat,
-                                                      "wall_time_s": wall_time_s, "device": "cpu"}))
+                                                      "wall_time_s": wall_time_s, "device": "cpu",
+                                                      "val_psnr_last_third_from_epoch": 18,
+                                                      "val_psnr_last_third_max_dip_db": default_dip}))
     (root / "sweep").mkdir()
     with open(root / "sweep" / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, restval=0)
         writer.writeheader()
-        for (model, drop, mask), (test, zero_filled) in psnr.items():
+        for (model, drop, mask), (test, zero_filled, dip) in psnr.items():
             writer.writerow({"model": model, "drop_rate": drop, "mask": mask, "test_psnr_mean": test,
-                             "zero_filled_test_psnr_mean": zero_filled, "keep_in_center": 0.5})
+                             "zero_filled_test_psnr_mean": zero_filled, "keep_in_center": 0.5, "val_last_third_dip_db": dip})
 
 
-PASSING = {("unet", 0.3, "fixed"): (32.0, 13.0), ("vanilla", 0.3, "fixed"): (14.0, 13.0),
-           ("unet", 0.5, "fixed"): (29.0, 11.0), ("unet", 0.5, "learned"): (35.0, 34.0),
-           ("unet", 0.6, "fixed"): (28.0, 11.0), ("unet", 0.6, "learned"): (36.0, 34.0),
-           ("unet", 0.7, "fixed"): (26.0, 10.0), ("unet", 0.7, "learned"): (30.0, 17.0)}
+PASSING = {("unet", 0.3, "fixed"): (32.0, 13.0, 0.0), ("vanilla", 0.3, "fixed"): (14.0, 13.0, 0.0),
+           ("unet", 0.5, "fixed"): (29.0, 11.0, 0.1), ("unet", 0.5, "learned"): (35.0, 34.0, 0.2),
+           ("unet", 0.6, "fixed"): (28.0, 11.0, 0.1), ("unet", 0.6, "learned"): (36.0, 33.5, 0.9),
+           ("unet", 0.7, "fixed"): (26.0, 10.0, 2.0), ("unet", 0.7, "learned"): (30.0, 17.0, 0.0)}
+MET = {"default_wall_time": True, "default_stable": True, "fixed_over_zero_filled": True, "fixed_over_vanilla": True,
+       "learned_zero_filled_monotone": True, "learned_sweep_stable": True,
+       "learned_over_fixed_0.5": True, "learned_over_fixed_0.6": True, "learned_over_fixed_0.7": True}
 
 
 def verdicts(root):
@@ -37,28 +43,40 @@ def verdicts(root):
 
 def test_targets_met(tmp_path):
     write_runs(tmp_path, 250.0, PASSING)
-    assert verdicts(tmp_path) == {"default_wall_time": True, "fixed_over_zero_filled": True, "fixed_over_vanilla": True,
-                                  "learned_over_fixed_0.5": True, "learned_over_fixed_0.6": True, "learned_over_fixed_0.7": True}
+    assert verdicts(tmp_path) == MET  # the fixed mask's 2 dB dip at drop 0.7 is not a learned mask's
 
 
 def test_targets_missed(tmp_path):
     failing = dict(PASSING)
-    failing["unet", 0.3, "fixed"] = (24.0, 13.0)  # +11 dB over zero-filled, +10 over vanilla
-    failing["unet", 0.6, "learned"] = (27.5, 34.0)  # below the fixed mask
-    write_runs(tmp_path, 900.0, failing)
-    assert verdicts(tmp_path) == {"default_wall_time": False, "fixed_over_zero_filled": False, "fixed_over_vanilla": True,
-                                  "learned_over_fixed_0.5": True, "learned_over_fixed_0.6": False, "learned_over_fixed_0.7": True}
+    failing["unet", 0.3, "fixed"] = (24.0, 13.0, 0.0)  # +11 dB over zero-filled, +10 over vanilla
+    failing["unet", 0.6, "learned"] = (27.5, 34.0, 1.2)  # below the fixed mask, unstable, zero-filled above drop 0.5's
+    write_runs(tmp_path, 900.0, failing, default_dip=1.5)
+    assert verdicts(tmp_path) == {**MET, "default_wall_time": False, "default_stable": False, "fixed_over_zero_filled": False,
+                                  "learned_zero_filled_monotone": False, "learned_sweep_stable": False,
+                                  "learned_over_fixed_0.6": False}
     text = bench.format_targets(bench.check_targets(tmp_path / "sweep", tmp_path / "unet_drop0.3_learned"),
                                 tmp_path / "sweep", tmp_path / "unet_drop0.3_learned")
-    assert text.count("[MISSED") == 3 and text.count("[ok") == 3
+    assert text.count("[MISSED") == 6 and text.count("[ok") == 3
+    assert "at most 1.20 dB below its best so far (drop 0.6) [MISSED: <= 1 dB]" in text
+
+
+def test_runs_without_the_stability_record_skip_those_targets(tmp_path):
+    """Runs from before stable mask learning: no stability line, no error."""
+    write_runs(tmp_path, 250.0, PASSING)
+    metrics = json.loads((tmp_path / "unet_drop0.3_learned" / "metrics.json").read_text())
+    del metrics["val_psnr_last_third_max_dip_db"]
+    (tmp_path / "unet_drop0.3_learned" / "metrics.json").write_text(json.dumps(metrics))
+    csv_path = tmp_path / "sweep" / "results.csv"
+    csv_path.write_text(csv_path.read_text().replace(",val_last_third_dip_db,", ",other,"))
+    assert set(MET) - set(verdicts(tmp_path)) == {"default_stable", "learned_sweep_stable"}
 
 
 def test_bench_writes_its_verdicts_into_a_run_folder(tmp_path, capsys):
     write_runs(tmp_path, 900.0, PASSING)
     metrics = bench.main(["--skip-throughput", "--results-root", str(tmp_path)])
     saved = json.loads((tmp_path / "bench" / "metrics.json").read_text())
-    assert saved["targets"] == metrics["targets"] and len(saved["targets"]) == 6
-    assert capsys.readouterr().out.strip().splitlines()[-1] == f"bench: 5 of 6 targets met -> {tmp_path / 'bench'}"
+    assert saved["targets"] == metrics["targets"] and len(saved["targets"]) == 9
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"bench: 8 of 9 targets met -> {tmp_path / 'bench'}"
     with pytest.raises(SystemExit) as exc:  # the finished benchmark is kept
         bench.main(["--skip-throughput", "--results-root", str(tmp_path)])
     assert exc.value.code == 2 and "already holds a run" in capsys.readouterr().err

@@ -53,6 +53,24 @@ def test_learned_mask_moves_to_the_centre(finished, tmp_path, capsys):
     assert learned["zero_filled_test_psnr"]["mean"] > fixed["zero_filled_test_psnr"]["mean"] + 3
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.endswith(str(tmp_path / "unet_drop0.5_learned_quick")) and f"{learned['test_psnr']['mean']:.2f}" in last
+    # Epoch 1 learns the mask in capped steps; epoch 2 is the frozen last third: the mask no longer changes.
+    first, second = learned["history"]
+    assert learned["mask_frozen_from_epoch"] == 2 and first["mask_lr"] == pytest.approx(0.05) and second["mask_lr"] == 0.0
+    assert 0 < first["max_score_step"] <= 0.05 + 1e-6 and first["mask_change"] > 0
+    assert second["max_score_step"] == 0.0 and second["mask_change"] == 0.0
+    assert second["val_zero_filled_psnr"] == first["val_zero_filled_psnr"]
+    assert fixed["mask_frozen_from_epoch"] is None and all(h["mask_change"] == 0.0 for h in fixed["history"])
+
+
+@pytest.mark.parametrize("psnr, dip", [([20, 30, 31, 32, 33, 34], 0.0), ([20, 30, 40, 38, 39.5, 39.2], 0.8),
+                                       ([20, 30, 40, 41, 39.9, 41.5], 1.1), ([20, 45, 30, 35, 40, 41], 5.0)])
+def test_stability_is_the_largest_dip_below_the_best_so_far_in_the_last_third(psnr, dip):
+    history = [{"epoch": e, "val_psnr": p} for e, p in enumerate(psnr, 1)]
+    out = train.stability(history, epochs=6)  # the last third: epochs 5 and 6
+    assert out["val_psnr_last_third_from_epoch"] == 5
+    assert out["val_psnr_last_third_max_dip_db"] == pytest.approx(dip)
+    assert out["val_psnr_last_third_within_1db"] == (dip <= 1.0)
+    assert [train.frozen_from(25, 1 / 3), train.frozen_from(25, 0.0), train.frozen_from(3, 1 / 3)] == [18, 26, 3]
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):

@@ -1,12 +1,11 @@
-"""The subsampling layer: budget, real/imaginary pairing, gradients, mask_grad, checkpointing."""
-import numpy as np
+"""The subsampling layer: budget, real/imaginary pairing, gradients, learned start, capped mask_grad, checkpoints."""
 import pytest
 import torch
 
 from mri_cs.models.model import ReconstructionModel
 from mri_cs.models.subsampling import SubsamplingLayer
 from mri_cs.models.vanilla import VanillaModel
-from mri_cs.utils import freq_to_image
+from mri_cs.utils import center_keep_fraction, freq_to_image
 
 SHAPE = (16, 12)
 
@@ -71,10 +70,32 @@ def test_optimizer_never_sees_the_scores_and_the_mask_is_in_the_checkpoint():
     assert torch.equal(other.subsample.hard_mask(), model.subsample.hard_mask())
 
 
-def test_fixed_mask_depends_only_on_the_seed():
+def test_fixed_mask_is_the_uniform_random_mask_of_the_seed():
     a = SubsamplingLayer(0.3, "cpu", False, SHAPE, seed=3).hard_mask()
-    assert torch.equal(a, SubsamplingLayer(0.3, "cpu", True, SHAPE, seed=3).hard_mask())
+    uniform = torch.rand(SHAPE, generator=torch.Generator().manual_seed(3)).flatten()
+    expected = torch.zeros(uniform.numel())
+    expected[torch.topk(uniform, round(0.7 * SHAPE[0] * SHAPE[1])).indices] = 1
+    assert torch.equal(a, expected.view(SHAPE))
     assert not torch.equal(a, SubsamplingLayer(0.3, "cpu", False, SHAPE, seed=4).hard_mask())
+
+
+def test_learned_masks_start_centre_first_and_nested_across_drop_rates():
+    shape = (32, 32)
+    masks = [SubsamplingLayer(d, "cpu", True, shape, seed=2).hard_mask() for d in (0.1, 0.3, 0.5, 0.7, 0.9)]
+    for denser, sparser in zip(masks, masks[1:]):
+        assert bool((sparser <= denser).all())  # a higher drop rate keeps a subset
+    fixed = SubsamplingLayer(0.5, "cpu", False, shape, seed=2).hard_mask().numpy()
+    assert center_keep_fraction(masks[2].numpy()) > center_keep_fraction(fixed) + 0.2
+    assert all(m[16, 16] == 1 for m in masks)
+
+
+def test_learned_mask_always_keeps_the_dc_sample():
+    for learn in (True, False):
+        layer = SubsamplingLayer(0.5, "cpu", learn, SHAPE, seed=0)
+        with torch.no_grad():
+            layer.scores.fill_(0.5)[SHAPE[0] // 2, SHAPE[1] // 2] = 0.0  # the lowest score of all
+        assert int(layer.hard_mask()[SHAPE[0] // 2, SHAPE[1] // 2]) == int(learn)  # the fixed mask stays top-k
+        assert int(layer.hard_mask().sum()) == layer.num_keep
 
 
 @pytest.mark.parametrize("drop", [-0.1, 1.0, 1.5])
@@ -94,21 +115,44 @@ def test_data_consistency_returns_the_measurement_when_nothing_is_dropped():
         model(torch.randn(2, 8, 8, 2))
 
 
-def test_mask_grad_takes_a_normalised_step():
-    """The step is lr * (g - mean g) / std g, whatever the scale and offset of the raw gradient g."""
+def with_gradient(layer: SubsamplingLayer, scores: torch.Tensor, grad: torch.Tensor) -> SubsamplingLayer:
+    with torch.no_grad():
+        layer.scores.copy_(scores)
+    layer.scores.requires_grad_(True)
+    layer.scores.grad = grad.clone()
+    return layer
+
+
+def test_mask_grad_step_is_capped_and_scale_free():
+    """One huge gradient (the k-space centre) moves its score by lr, not across the range; the others move in
+    proportion to their standardised gradient, whatever its scale and offset."""
     layer = SubsamplingLayer(0.5, "cpu", learn_mask=True, shape=SHAPE, seed=5)
-    scores = torch.full(SHAPE, 0.5)
-    g = torch.linspace(-1, 2, SHAPE[0] * SHAPE[1]).view(SHAPE) ** 3
-    mean, std = float(g.mean()), float(np.std(g.numpy(), ddof=1))
-    expected = np.clip(0.5 - 0.05 * (g.numpy() - mean) / std, 0, 1)
+    g = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    g[8, 6] = -1e4  # dozens of standard deviations: the old mean/std step moved this score by 0.05 * 13.8
+    steps = []
     for raw in (g, 1e-6 * g, 1e3 * g + 7.0):  # k-space gradients span orders of magnitude
-        with torch.no_grad():
-            layer.scores.copy_(scores)
-        layer.scores.requires_grad_(True)
-        layer.scores.grad = raw.clone()
-        layer.mask_grad(0.05)
-        np.testing.assert_allclose(layer.scores.detach().numpy(), expected, atol=1e-4)
+        largest = with_gradient(layer, torch.full(SHAPE, 0.5), raw).mask_grad(0.05)
+        step = 0.5 - layer.scores.detach()
         assert layer.scores.grad is None  # consumed
+        assert float(step.abs().max()) <= 0.05 + 1e-6 and largest == pytest.approx(float(step.abs().max()), abs=1e-6)
+        assert float(step[8, 6]) == pytest.approx(-0.05, abs=1e-6)
+        steps.append(step)
+    torch.testing.assert_close(steps[1], steps[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(steps[2], steps[0], atol=1e-5, rtol=0)
+    order = torch.argsort(g.flatten())[1:]  # without the outlier: larger gradient, larger step down
+    assert bool((steps[0].flatten()[order].diff() >= -1e-7).all())
+    g[8, 6] = 0.0  # without an outlier the bulk moves by lr times its standardised gradient, capped
+    with_gradient(layer, torch.full(SHAPE, 0.5), g).mask_grad(0.05)
+    expected = 0.05 * ((g - g.mean()) / g.std()).clamp(-1, 1)
+    torch.testing.assert_close(0.5 - layer.scores.detach(), expected, atol=1e-6, rtol=0)
+    assert float(((0.5 - layer.scores.detach()).abs() > 0.005).float().mean()) > 0.5
+
+
+def test_mask_grad_with_zero_lr_freezes_the_mask():
+    layer = SubsamplingLayer(0.5, "cpu", learn_mask=True, shape=SHAPE, seed=5)
+    before = layer.scores.detach().clone()
+    assert with_gradient(layer, before, torch.randn(SHAPE)).mask_grad(0.0) == 0.0
+    assert torch.equal(layer.scores.detach(), before) and layer.scores.grad is None
 
 
 def test_mask_grad_step_is_large_enough_to_change_ranks():

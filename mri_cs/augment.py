@@ -1,0 +1,107 @@
+"""Augmentation of the training images, so that the network learns more than the one template it is shown.
+
+The offline default trains on slices of one smooth average brain; real scans differ in
+orientation, size within the field of view, contrast, intensity inhomogeneity and noise.
+:func:`augment_batch` draws one random change of each chosen kind per image of a training
+batch, applies it to the complex image (the inverse FFT of the batch's k-space, so a
+complex fastMRI image keeps its phase), and recomputes the k-space from the result:
+target and k-space stay exactly consistent. Validation and test are never augmented
+(``train.py`` calls it in the training loop only). All on tensors, a batch at a time: two
+FFTs and one ``grid_sample`` per batch, small next to the U-Net's step.
+
+Kinds (``--augment``, default all):
+
+* ``flip``: one of the 8 flips / 90-degree rotations of the square (exact, no interpolation);
+* ``affine``: a rotation within +-15 degrees, a zoom of 0.85 to 1.2 and a shift of up to 5 %
+  of the image (bilinear, zeros outside), for brains placed and sized differently;
+* ``intensity``: a gamma of 0.7 to 1.4 on the magnitude (another contrast between tissues)
+  times a smooth bias field ``exp(0.3 * f)`` (``f`` a 3 x 3 normal grid upsampled; the
+  receive-coil inhomogeneity of real scans), phase kept;
+* ``noise``: complex Gaussian noise of standard deviation 0 to 0.02 of the maximum. The
+  template is noise-free; real scans are not. Unpredictable high frequencies in the target
+  teach the network that their best guess is the zero the zero-filled image already has,
+  instead of inventing template-like detail: that guess is what made the learned-mask
+  model worse than its own input on another brain.
+
+Each image is scaled back to a maximum magnitude of 1 at the end, as every data source does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from mri_cs.data.transforms import complex_abs, fft2, ifft2
+
+MAX_ROTATION_DEG, ZOOM, MAX_SHIFT = 15.0, (0.85, 1.2), 0.05
+GAMMA, BIAS_STRENGTH, MAX_NOISE = (0.7, 1.4), 0.3, 0.02
+
+
+def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def flip(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random element of the square's symmetry group per image of ``(B, H, W, 2)`` (transposes only if H == W)."""
+    b, h, w, _ = image.shape
+    draws = torch.rand(b, 3, generator=generator).to(image.device) < 0.5
+    image = torch.where(draws[:, 0, None, None, None], image.flip(1), image)
+    image = torch.where(draws[:, 1, None, None, None], image.flip(2), image)
+    if h == w:
+        image = torch.where(draws[:, 2, None, None, None], image.transpose(1, 2), image)
+    return image
+
+
+def affine(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random rotation, zoom and shift per image of ``(B, H, W, 2)``; real and imaginary parts alike."""
+    b = image.shape[0]
+    angle = torch.deg2rad(_uniform(b, -MAX_ROTATION_DEG, MAX_ROTATION_DEG, generator))
+    zoom = torch.exp(_uniform(b, math.log(ZOOM[0]), math.log(ZOOM[1]), generator))
+    shift = _uniform(2 * b, -2 * MAX_SHIFT, 2 * MAX_SHIFT, generator).view(b, 2)  # grid units: the image spans [-1, 1]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # output -> input coordinates, so 1/zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    planes = image.permute(0, 3, 1, 2)  # (B, 2, H, W)
+    grid = F.affine_grid(theta.to(image), list(planes.shape), align_corners=False)
+    return F.grid_sample(planes, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(0, 2, 3, 1)
+
+
+def intensity(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random gamma on the magnitude times a smooth random bias field, per image of ``(B, H, W, 2)``; phase kept."""
+    b, h, w, _ = image.shape
+    gamma = torch.exp(_uniform(b, math.log(GAMMA[0]), math.log(GAMMA[1]), generator)).to(image)
+    field = torch.randn(b, 1, 3, 3, generator=generator).to(image)
+    bias = torch.exp(BIAS_STRENGTH * F.interpolate(field, size=(h, w), mode="bicubic", align_corners=True))[:, 0]
+    magnitude = complex_abs(image)
+    scale = magnitude.amax(dim=(1, 2), keepdim=True).clamp_min(1e-11)
+    new = (magnitude / scale).pow(gamma[:, None, None]) * scale * bias  # gamma on the [0, 1] range
+    return image * (new / magnitude.clamp_min(1e-11)).unsqueeze(-1)
+
+
+def noise(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Complex Gaussian noise of a random standard deviation in ``[0, MAX_NOISE]`` times each image's maximum."""
+    b = image.shape[0]
+    sigma = _uniform(b, 0.0, MAX_NOISE, generator).to(image) * complex_abs(image).amax(dim=(1, 2))
+    return image + sigma[:, None, None, None] * torch.randn(image.shape, generator=generator).to(image)
+
+
+# The names are main.py's AUGMENT_KINDS (main.py imports no torch), in the order they are applied.
+AUGMENTATIONS = {"flip": flip, "affine": affine, "intensity": intensity, "noise": noise}
+
+
+def augment_batch(kspace: torch.Tensor, kinds: tuple[str, ...] | list[str], generator: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment a training batch: full k-space ``(B, H, W, 2)`` -> ``(k-space (B, H, W, 2), target (B, 1, H, W))``.
+
+    The chosen ``kinds`` (names of :data:`AUGMENTATIONS`, applied in its order) act on the complex
+    image; the target is the magnitude of the result, scaled to a maximum of 1, and the k-space
+    its centred FFT. ``generator`` (a CPU generator) draws every random number, so a seeded
+    generator gives the same batch every time, on any device.
+    """
+    image = ifft2(kspace)
+    for kind, transform in AUGMENTATIONS.items():
+        if kind in kinds:
+            image = transform(image, generator)
+    image = image / complex_abs(image).amax(dim=(1, 2))[:, None, None, None].clamp_min(1e-11)
+    return fft2(image), complex_abs(image).unsqueeze(1)
