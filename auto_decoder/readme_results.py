@@ -32,6 +32,9 @@ EXPECTED = {
     "vad-laplace-full": ["vad", "--family", "laplace", *FULL, *KL],
     "vad-logistic-full": ["vad", "--family", "logistic", *FULL, *KL],
     "vae-full": ["vae", *FULL, *KL],
+    # The KL weight chosen on the validation images' Frechet distance: the best VAD and the VAE also at weight 4.
+    "vad-logistic-full-kl4": ["vad", "--family", "logistic", *FULL, "--kl-weight", "4", "--name", "vad-logistic-full-kl4"],
+    "vae-full-kl4": ["vae", *FULL, "--kl-weight", "4", "--name", "vae-full-kl4"],
 }
 # Flags that do not change the numbers (or are machine-specific); --data-dir is always shown as DATA.
 NOT_SHOWN = {"command", "data_dir", "download", "results_root", "name", "resume", "overwrite", "device", "classifier"}
@@ -55,6 +58,8 @@ def command_line(config: dict) -> str:
             parts.append(flag)
         else:
             parts += [flag, " ".join(map(str, value)) if isinstance(value, list) else str(value)]
+    if args.get("name"):  # a run folder other than the default one (e.g. another KL weight)
+        parts += ["--name", args["name"]]
     return " ".join([*parts, "--data-dir DATA"])
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 README_TO_RESULTS = "../results/autoencoders"  # from autoencoders/README.md
 SHOWN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "noise_std", "val_fraction", "synthetic", "size", "guard", "sample_every",
-               "seed")  # fmt: skip
+               "seed", "augment", "init_from")  # fmt: skip
 TEST_SELECTED = "test-selected (course protocol, optimistic)"
 
 
@@ -42,6 +42,9 @@ def command(task: str, args: dict, data: str | None) -> str:
     parts = ["python main.py", task] + ([f"--data-dir {data}"] if data else [])
     for key in SHOWN_FLAGS:
         if key in args and key in defaults and args[key] != defaults[key]:
+            if isinstance(args[key], bool):
+                parts.append(f"--{key.replace('_', '-')}")
+                continue
             parts.append(f"--{key.replace('_', '-')} {args[key]:g}" if isinstance(args[key], float) else f"--{key.replace('_', '-')} {args[key]}")
     return " ".join(parts + (["--quick"] if args.get("quick") else []))
 
@@ -168,26 +171,23 @@ def render_segment_synthetic(results: Path) -> str:
     return "\n\n".join(p for p in (head, _segment_table(m), _figures(run, "samples.png", "test_cases.png", "history.png")) if p)
 
 
-def real_segment_run(results: Path) -> tuple[Path, dict, dict, dict] | None:
-    """The published brain-tumour run (not SYNTHETIC, with per-type test scores): ``segment`` first, then any ``segment*``."""
+def real_segment_runs(results: Path) -> list[tuple[Path, dict, dict, dict]]:
+    """The published brain-tumour runs (not SYNTHETIC, with per-type test scores): ``segment`` first, then the
+    other ``segment*`` folders by name (e.g. a run and its fine-tuned continuation)."""
     names = ["segment"] + sorted(p.name for p in results.glob("segment*") if p.name != "segment") if results.is_dir() else []
-    for name in names:
-        found = _run(results, name)
-        if found is not None and not found[2].get("synthetic") and "test_per_type" in found[3]:
-            return found
-    return None
+    found = [_run(results, name) for name in names]
+    return [f for f in found if f is not None and not f[2].get("synthetic") and "test_per_type" in f[3]]
 
 
-def render_segment(results: Path) -> str:
-    found = real_segment_run(results)
-    if found is None:
-        return missing("segment", "python main.py segment --data-dir BRAIN_TUMOR")
-    run, config, args, m = found
+def _real_segment(run: Path, config: dict, args: dict, m: dict) -> str:
     split = config.get("split", {})
+    start = (f" It starts from the weights `{args['init_from']}` (an earlier run, trained on the same training split)"
+             if args.get("init_from") else "")
+    augmented = " The training slices are augmented (`--augment`)." if args.get("augment") else ""
     head = (f"Run `results/autoencoders/{run.name}`, made with `{command('segment', args, 'BRAIN_TUMOR')}` "
             f"({_slices(config)} slices, split per tumour type by contiguous blocks of file numbers with "
             f"{split.get('guard', args.get('guard'))} file(s) dropped on each side of every border; {args['size']}x{args['size']}, "
-            f"seed {args['seed']}, device `{config['device']}`). The weights are those of epoch {m['best_epoch']} "
+            f"seed {args['seed']}, device `{config['device']}`).{start}{augmented} The weights are those of epoch {m['best_epoch']} "
             f"(best validation Dice, {m['val_dice']:.3f}); the test split was scored once, with them:")  # fmt: skip
     lines = ["| test slices | count | Dice | IoU |", "| --- | ---: | ---: | ---: |"]
     for name, v in m["test_per_type"].items():
@@ -195,6 +195,13 @@ def render_segment(results: Path) -> str:
         lines.append(f"| {name} | {v['slices']} | {bold}{v['dice']:.3f}{bold} | {bold}{v['iou']:.3f}{bold} |")
     note = f"`SegmentationNet`, {m['parameters']:,} parameters, {len(m['history']['val_dice'])} epochs, {m['train_seconds']:,.0f} s of training."
     return "\n\n".join(p for p in (head, "\n".join(lines), note, _figures(run, "test_cases.png", "history.png")) if p)
+
+
+def render_segment(results: Path) -> str:
+    found = real_segment_runs(results)
+    if not found:
+        return missing("segment", "python main.py segment --data-dir BRAIN_TUMOR")
+    return "\n\n".join(_real_segment(*f) for f in found)
 
 
 def render_blocks(results: Path) -> dict[str, str]:
