@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--drop-rate", type=fraction, default=0.3, help="fraction of k-space samples dropped, in [0, 1) (default: 0.3)")
     p.add_argument("--learn-mask", action="store_true", help="learn the mask jointly with the network (default: a fixed random mask)")
-    p.add_argument("--mask-lr", type=non_negative_float, default=0.05,
-                   help="largest change of a mask score in one mask_grad step, cosine-annealed (default: 0.05)")
+    p.add_argument("--mask-lr", type=non_negative_float, default=0.03,
+                   help="largest change of a mask score in one mask_grad step, annealed to 0 when the mask freezes (default: 0.03)")
     p.add_argument("--mask-freeze", type=fraction, default=1 / 3,
                    help="fraction of the epochs, at the end, in which a learned mask stays fixed and only the network "
                         "trains (default: a third)")

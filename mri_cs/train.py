@@ -3,8 +3,8 @@
 ``run(args)`` is what ``python main.py ...`` does. Every training batch is augmented
 (``--augment``, ``augment.py``; validation and test never are). With ``--learn-mask`` the
 loop calls ``model.subsample.mask_grad(mask_lr)`` after every ``optimizer.step()``; the
-optimizer itself only updates the network. ``mask_lr`` follows the network's cosine
-schedule and is 0 in the last ``--mask-freeze`` of the epochs. The checkpoint with the
+optimizer itself only updates the network. ``mask_lr`` decays along a half cosine to 0 at
+the start of the last ``--mask-freeze`` of the epochs and stays 0 there (:func:`mask_step_factor`). The checkpoint with the
 best validation PSNR is kept; the test set is used once, at the end. ``metrics.json``
 records per epoch how much of the mask changed, and whether the validation PSNR of the
 last third of the epochs stayed within 1 dB of its best so far.
@@ -13,6 +13,7 @@ last third of the epochs stayed within 1 dB of its best so far.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -85,6 +86,15 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device, e
 def frozen_from(epochs: int, fraction: float) -> int:
     """The first of the last ``round(fraction * epochs)`` epochs (1-based); ``epochs + 1`` when there are none."""
     return epochs - round(fraction * epochs) + 1
+
+
+def mask_step_factor(epoch: int, frozen: int) -> float:
+    """The share of ``--mask-lr`` used in ``epoch`` (1-based): a half cosine from 1 in epoch 1 down towards 0 at
+    the first frozen epoch ``frozen`` (:func:`frozen_from`), 0 from then on. The mask step reaches zero when the
+    mask freezes, so the mask has settled (few entries still changing) by then instead of stopping mid-move."""
+    if epoch >= frozen:
+        return 0.0
+    return 0.5 * (1 + math.cos(math.pi * (epoch - 1) / max(frozen - 1, 1)))
 
 
 def stability(history: list[dict], epochs: int) -> dict:
@@ -205,9 +215,9 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             # The same batches and augmentations whether or not the run was resumed.
             shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)
             augment_gen.manual_seed(int(np.random.SeedSequence([args.seed, epoch]).generate_state(1)[0]))
-            # The mask step follows the network's cosine schedule, then stops so the network adapts to the final mask.
+            # The mask step anneals to 0 when the mask freezes; then only the network adapts, to the final mask.
             learning = epoch < frozen_from(args.epochs, args.mask_freeze)
-            mask_lr = args.mask_lr * scheduler.get_last_lr()[0] / args.lr if learning else 0.0
+            mask_lr = args.mask_lr * mask_step_factor(epoch, frozen_from(args.epochs, args.mask_freeze))
             loss, max_step = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device,
                                              f"epoch {epoch}/{args.epochs}", args.augment, augment_gen)
             scheduler.step()

@@ -28,8 +28,8 @@ parameter); the training loop calls :meth:`SubsamplingLayer.mask_grad` after
   for top-k, so a shift of all scores changes nothing), divides it by its standard
   deviation (so ``lr`` is a step in score units, whatever the scale of the k-space
   gradient), and clips the result to ``[-1, 1]``: no score moves by more than ``lr`` in
-  one step, so crossing the whole ``[0, 1]`` range takes at least ``1 / lr`` steps (20 at
-  the default 0.05, and more as the step anneals). The k-space gradient spans orders of
+  one step, so crossing the whole ``[0, 1]`` range takes at least ``1 / lr`` steps (33 at
+  the default 0.03, and more as the step anneals). The k-space gradient spans orders of
   magnitude between centre and edge: at 128 x 128 its largest entries are dozens of
   standard deviations out, and without the clip one batch's central gradient threw a
   score across the whole range in one step (the validation PSNR jumped by 20 dB between
@@ -45,8 +45,8 @@ parameter); the training loop calls :meth:`SubsamplingLayer.mask_grad` after
 * **Frozen end.** The training loop (``train.py``, ``--mask-freeze``) calls
   ``mask_grad(0)`` in the last third of the epochs: the mask is final and the network
   adapts to that mask while its own learning rate anneals, so the validation PSNR of
-  those epochs moves only with the network. Before that the step follows the network's
-  cosine schedule.
+  those epochs moves only with the network. Before that the step decays along a half
+  cosine to 0 at the freeze (``train.mask_step_factor``), so the mask settles first.
 """
 
 from __future__ import annotations

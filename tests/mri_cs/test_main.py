@@ -55,8 +55,8 @@ def test_learned_mask_moves_to_the_centre(finished, tmp_path, capsys):
     assert last.endswith(str(tmp_path / "unet_drop0.5_learned_quick")) and f"{learned['test_psnr']['mean']:.2f}" in last
     # Epoch 1 learns the mask in capped steps; epoch 2 is the frozen last third: the mask no longer changes.
     first, second = learned["history"]
-    assert learned["mask_frozen_from_epoch"] == 2 and first["mask_lr"] == pytest.approx(0.05) and second["mask_lr"] == 0.0
-    assert 0 < first["max_score_step"] <= 0.05 + 1e-6 and first["mask_change"] > 0
+    assert learned["mask_frozen_from_epoch"] == 2 and first["mask_lr"] == pytest.approx(0.03) and second["mask_lr"] == 0.0
+    assert 0 < first["max_score_step"] <= 0.03 + 1e-6 and first["mask_change"] > 0
     assert second["max_score_step"] == 0.0 and second["mask_change"] == 0.0
     assert second["val_zero_filled_psnr"] == first["val_zero_filled_psnr"]
     assert fixed["mask_frozen_from_epoch"] is None and all(h["mask_change"] == 0.0 for h in fixed["history"])
@@ -71,6 +71,13 @@ def test_stability_is_the_largest_dip_below_the_best_so_far_in_the_last_third(ps
     assert out["val_psnr_last_third_max_dip_db"] == pytest.approx(dip)
     assert out["val_psnr_last_third_within_1db"] == (dip <= 1.0)
     assert [train.frozen_from(25, 1 / 3), train.frozen_from(25, 0.0), train.frozen_from(3, 1 / 3)] == [18, 26, 3]
+
+
+def test_mask_step_anneals_to_zero_when_the_mask_freezes():
+    factors = [train.mask_step_factor(epoch, frozen=18) for epoch in range(1, 26)]
+    assert factors[0] == 1.0 and factors[8] == pytest.approx(0.5) and all(f == 0.0 for f in factors[17:])
+    assert all(a > b for a, b in zip(factors[:17], factors[1:17])) and factors[16] < 0.01  # falls, nearly 0 before 18
+    assert train.mask_step_factor(1, frozen=2) == 1.0 and train.mask_step_factor(3, frozen=26) < 1.0
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
