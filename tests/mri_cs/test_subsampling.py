@@ -123,29 +123,52 @@ def with_gradient(layer: SubsamplingLayer, scores: torch.Tensor, grad: torch.Ten
     return layer
 
 
+def standardised_by_group(g: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    z = torch.zeros_like(g)
+    for group in (kept, ~kept):
+        z[group] = (g[group] - g[group].mean()) / g[group].std()
+    return z
+
+
 def test_mask_grad_step_is_capped_and_scale_free():
-    """One huge gradient (the k-space centre) moves its score by lr, not across the range; the others move in
-    proportion to their standardised gradient, whatever its scale and offset."""
+    """One huge gradient (the k-space centre) moves its score by lr, not across the range; the others move by lr
+    times their gradient standardised within their group (measured or dropped), whatever its scale and offset."""
     layer = SubsamplingLayer(0.5, "cpu", learn_mask=True, shape=SHAPE, seed=5)
+    start = layer.scores.detach().clone() * 0.5 + 0.25  # distinct scores, away from the clamp
+    kept = layer.hard_mask().bool()
     g = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
-    g[8, 6] = -1e4  # dozens of standard deviations: the old mean/std step moved this score by 0.05 * 13.8
+    dropped_outlier = tuple(int(i) for i in (~kept).nonzero()[0])
+    g[dropped_outlier] = -1e4  # dozens of standard deviations: an uncapped standardised step moved it by 0.05 * 9.7
     steps = []
     for raw in (g, 1e-6 * g, 1e3 * g + 7.0):  # k-space gradients span orders of magnitude
-        largest = with_gradient(layer, torch.full(SHAPE, 0.5), raw).mask_grad(0.05)
-        step = 0.5 - layer.scores.detach()
+        largest = with_gradient(layer, start, raw).mask_grad(0.05)
+        step = start - layer.scores.detach()
         assert layer.scores.grad is None  # consumed
         assert float(step.abs().max()) <= 0.05 + 1e-6 and largest == pytest.approx(float(step.abs().max()), abs=1e-6)
-        assert float(step[8, 6]) == pytest.approx(-0.05, abs=1e-6)
+        assert float(step[dropped_outlier]) == pytest.approx(-0.05, abs=1e-6)
         steps.append(step)
     torch.testing.assert_close(steps[1], steps[0], atol=1e-5, rtol=0)
     torch.testing.assert_close(steps[2], steps[0], atol=1e-5, rtol=0)
-    order = torch.argsort(g.flatten())[1:]  # without the outlier: larger gradient, larger step down
-    assert bool((steps[0].flatten()[order].diff() >= -1e-7).all())
-    g[8, 6] = 0.0  # without an outlier the bulk moves by lr times its standardised gradient, capped
-    with_gradient(layer, torch.full(SHAPE, 0.5), g).mask_grad(0.05)
-    expected = 0.05 * ((g - g.mean()) / g.std()).clamp(-1, 1)
-    torch.testing.assert_close(0.5 - layer.scores.detach(), expected, atol=1e-6, rtol=0)
-    assert float(((0.5 - layer.scores.detach()).abs() > 0.005).float().mean()) > 0.5
+    g[dropped_outlier] = 0.0  # without an outlier the bulk moves by lr times its standardised gradient, capped
+    with_gradient(layer, start, g).mask_grad(0.05)
+    torch.testing.assert_close(start - layer.scores.detach(), 0.05 * standardised_by_group(g, kept).clamp(-1, 1),
+                               atol=1e-6, rtol=0)
+    assert float(((start - layer.scores.detach()).abs() > 0.005).float().mean()) > 0.5
+
+
+def test_mask_grad_ignores_the_bias_between_measured_and_dropped_positions():
+    """A gradient that only says "measured: less, dropped: more" (the straight-through bias) moves nothing; the old
+    all-positions standardisation pulled every score towards the top-k threshold."""
+    layer = SubsamplingLayer(0.5, "cpu", learn_mask=True, shape=SHAPE, seed=5)
+    start = layer.scores.detach().clone()
+    kept = layer.hard_mask().bool()
+    bias = torch.where(kept, 1.0, -1.0)
+    with_gradient(layer, start, bias).mask_grad(0.05)
+    assert torch.equal(layer.scores.detach(), start)
+    noise = 0.01 * torch.randn(SHAPE, generator=torch.Generator().manual_seed(1))
+    for _ in range(50):  # the bias plus noise: the scores keep their spread instead of collapsing on the threshold
+        with_gradient(layer, layer.scores.detach().clone(), bias + noise).mask_grad(0.05)
+    assert float(layer.scores.detach().std()) > 0.8 * float(start.std())
 
 
 def test_mask_grad_with_zero_lr_freezes_the_mask():
@@ -156,10 +179,10 @@ def test_mask_grad_with_zero_lr_freezes_the_mask():
 
 
 def test_mask_grad_step_is_large_enough_to_change_ranks():
-    """With a tiny raw gradient an unnormalised step would leave the mask as it is; the normalised one moves it."""
+    """With a tiny raw gradient an unnormalised step would leave the mask as it is; the standardised one moves it."""
     layer = SubsamplingLayer(0.5, "cpu", learn_mask=True, shape=SHAPE, seed=0)
     before = layer.hard_mask().clone()
     layer.scores.requires_grad_(True)
-    layer.scores.grad = -1e-8 * (1 - before)  # favour every dropped position, very weakly
+    layer.scores.grad = 1e-8 * torch.randn(SHAPE, generator=torch.Generator().manual_seed(2))
     layer.mask_grad(0.5)
     assert not torch.equal(layer.hard_mask(), before)
