@@ -43,10 +43,15 @@ parameter); the training loop calls :meth:`SubsamplingLayer.mask_grad` after
   magnitude instead of the standard deviation was also tried and dropped: it moved the
   bulk by up to ``lr`` every step and the mask random-walked. The scores are clamped to
   ``[0, 1]`` in place afterwards.
-* **The DC sample is always measured.** :meth:`hard_mask` ranks the k-space centre
-  first for a learned mask: it carries the image's mean, no reconstruction does
-  without it, and it was among the central samples that left and re-entered the old
-  masks.
+* **A small central region is always measured.** :meth:`hard_mask` ranks the
+  ``CENTRE_FRACTION`` (2 %) of positions closest to the k-space centre first for a learned
+  mask, like the fully sampled calibration region of clinical undersampling patterns:
+  they carry the image's mean and coarse shape, no reconstruction does without them, and
+  their straight-through gradient is the least trustworthy of all (large and of either
+  sign while measured: removing one of them changes the image far beyond the first-order
+  estimate). With only the DC sample forced, samples next to it left and re-entered the
+  mask while less than 2 % of the mask changed per epoch, and the validation zero-filled
+  PSNR jumped between 14 and 38 dB. The region is left out of the standardisation above.
 * **Frozen end.** The training loop (``train.py``, ``--mask-freeze``) calls
   ``mask_grad(0)`` in the last third of the epochs: the mask is final and the network
   adapts to that mask while its own learning rate anneals, so the validation PSNR of
@@ -62,6 +67,7 @@ from torch import nn
 from mri_cs.data.transforms import complex_abs, ifft2
 
 PRIOR_WEIGHT = 0.5  # share of the centre-first prior in a learned mask's initial scores (the rest: uniform noise)
+CENTRE_FRACTION = 0.02  # share of k-space, closest to the centre, that a learned mask always measures
 
 
 def centre_distance(shape: tuple[int, int]) -> torch.Tensor:
@@ -93,18 +99,28 @@ class SubsamplingLayer(nn.Module):
         self.learn_mask = learn_mask
         self.shape = tuple(shape)
         self.num_keep = round((1.0 - drop_rate) * shape[0] * shape[1])
-        self.dc = (shape[0] // 2, shape[1] // 2)  # the zero frequency of a centred k-space
         uniform = torch.rand(self.shape, generator=torch.Generator().manual_seed(seed))
         scores = PRIOR_WEIGHT * (1 - centre_distance(self.shape)) + (1 - PRIOR_WEIGHT) * uniform if learn_mask else uniform
         # A buffer, not a Parameter: saved in state_dict (the mask travels with the checkpoint)
         # but invisible to optimizer(model.parameters()).
         self.register_buffer("scores", scores.to(device))
+        # Not saved: it follows from the shape and the drop rate (and checkpoints of earlier code still load).
+        self.register_buffer("always", self.centre_region() if learn_mask else torch.zeros(self.shape, dtype=torch.bool),
+                             persistent=False)
+        self.always = self.always.to(device)
+
+    def centre_region(self) -> torch.Tensor:
+        """``(H, W)`` bool: the ``round(CENTRE_FRACTION * H * W)`` positions closest to the k-space centre (at most
+        ``num_keep``; the DC sample always among them)."""
+        n = min(max(round(CENTRE_FRACTION * self.scores.numel()), 1), self.num_keep)
+        region = torch.zeros(self.scores.numel(), dtype=torch.bool)
+        region[torch.argsort(centre_distance(self.shape).flatten(), stable=True)[:n]] = True
+        return region.view(self.shape)
 
     def hard_mask(self) -> torch.Tensor:
-        """The binary mask ``(H, W)``: 1 at the ``num_keep`` highest scores (a learned mask ranks the DC sample first)."""
-        ranked = self.scores.detach().clone()
-        if self.learn_mask and self.num_keep:
-            ranked[self.dc] = float("inf")
+        """The binary mask ``(H, W)``: 1 at the ``num_keep`` highest scores (a learned mask ranks its central
+        region first)."""
+        ranked = self.scores.detach().masked_fill(self.always, float("inf"))
         flat = torch.zeros(ranked.numel(), device=ranked.device)
         flat[torch.topk(ranked.flatten(), self.num_keep).indices] = 1.0
         return flat.view(self.shape)
@@ -135,7 +151,8 @@ class SubsamplingLayer(nn.Module):
         """One capped, standardised gradient step on the scores, then clamp them to ``[0, 1]``, in place.
 
         The gradient is standardised (minus its mean, over its standard deviation) separately over
-        the measured and over the dropped positions of the current mask, then clipped to ``[-1, 1]``:
+        the measured (outside the central region) and over the dropped positions of the current mask,
+        then clipped to ``[-1, 1]``:
         no score moves by more than ``lr``. Returns the largest score change of this step (0 when the
         mask is fixed, ``lr`` is 0, or no gradient has reached the scores yet).
         """
@@ -143,7 +160,7 @@ class SubsamplingLayer(nn.Module):
             return 0.0
         grad, kept = self.scores.grad, self.hard_mask().bool()
         z = torch.zeros_like(grad)
-        for group in (kept, ~kept):
+        for group in (kept & ~self.always, ~kept):  # the always-measured centre takes no step
             if int(group.sum()) > 1:
                 z[group] = (grad[group] - grad[group].mean()) / (grad[group].std() + 1e-12)
         before = self.scores.clone()

@@ -16,6 +16,7 @@ from common.runs import load_checkpoint, load_json
 from mri_cs import evaluate, readme_results
 from mri_cs import main as mri_main
 from mri_cs.data import build_datasets
+from mri_cs.models.subsampling import SubsamplingLayer
 
 from .fixtures import make_image_dir, snapshot, write_nifti
 
@@ -68,7 +69,7 @@ def test_zero_filled_score_on_other_data_is_that_of_the_checkpoint_mask(trained)
     scored = evaluate.main([str(run), "--data-dir", str(nifti), "--split", "all"])
     assert (run / "eval_volumes_t1_all" / "metrics.json").is_file()
     scores = load_checkpoint(run / "best.pt")["model"]["subsample.scores"]
-    scores[16, 16] = float("inf")  # a learned mask always keeps the DC sample
+    scores[SubsamplingLayer(0.5, "cpu", True, (32, 32)).centre_region()] = float("inf")  # a learned mask's centre
     mask = np.zeros(scores.numel(), dtype=np.float32)
     mask[torch.topk(scores.flatten(), round(0.5 * 32 * 32)).indices.numpy()] = 1
     datasets, info = build_datasets(nifti, 32, seed=0)  # the run's seed and resolution; --quick's subset of each split

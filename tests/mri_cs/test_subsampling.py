@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mri_cs.models.model import ReconstructionModel
-from mri_cs.models.subsampling import SubsamplingLayer
+from mri_cs.models.subsampling import SubsamplingLayer, centre_distance
 from mri_cs.models.vanilla import VanillaModel
 from mri_cs.utils import center_keep_fraction, freq_to_image
 
@@ -89,13 +89,22 @@ def test_learned_masks_start_centre_first_and_nested_across_drop_rates():
     assert all(m[16, 16] == 1 for m in masks)
 
 
-def test_learned_mask_always_keeps_the_dc_sample():
+def test_learned_mask_always_measures_the_central_region():
     for learn in (True, False):
-        layer = SubsamplingLayer(0.5, "cpu", learn, SHAPE, seed=0)
+        layer = SubsamplingLayer(0.5, "cpu", learn, (32, 32), seed=0)
+        region = layer.centre_region()
+        assert int(region.sum()) == round(0.02 * 32 * 32) and bool(region[16, 16])  # the DC sample among them
+        assert float(centre_distance((32, 32))[region].max()) < float(centre_distance((32, 32))[~region].min()) + 1e-6
         with torch.no_grad():
-            layer.scores.fill_(0.5)[SHAPE[0] // 2, SHAPE[1] // 2] = 0.0  # the lowest score of all
-        assert int(layer.hard_mask()[SHAPE[0] // 2, SHAPE[1] // 2]) == int(learn)  # the fixed mask stays top-k
-        assert int(layer.hard_mask().sum()) == layer.num_keep
+            layer.scores.fill_(0.5)[region] = 0.0  # the lowest scores of all
+        kept = layer.hard_mask()
+        assert bool(kept[region].all()) == learn and int(kept.sum()) == layer.num_keep  # the fixed mask stays top-k
+    layer = SubsamplingLayer(0.5, "cpu", True, (32, 32), seed=0)
+    start = layer.scores.detach().clone()
+    grad = torch.randn(32, 32, generator=torch.Generator().manual_seed(3))
+    with_gradient(layer, start, grad).mask_grad(0.05)
+    moved = layer.scores.detach() != start
+    assert not bool(moved[layer.centre_region()].any()) and float(moved.float().mean()) > 0.9
 
 
 @pytest.mark.parametrize("drop", [-0.1, 1.0, 1.5])
@@ -123,9 +132,9 @@ def with_gradient(layer: SubsamplingLayer, scores: torch.Tensor, grad: torch.Ten
     return layer
 
 
-def standardised_by_group(g: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
-    z = torch.zeros_like(g)
-    for group in (kept, ~kept):
+def standardised_by_group(g: torch.Tensor, kept: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    z = torch.zeros_like(g)  # the always-measured centre does not move
+    for group in (kept & ~centre, ~kept):
         z[group] = (g[group] - g[group].mean()) / g[group].std()
     return z
 
@@ -151,7 +160,7 @@ def test_mask_grad_step_is_capped_and_scale_free():
     torch.testing.assert_close(steps[2], steps[0], atol=1e-5, rtol=0)
     g[dropped_outlier] = 0.0  # without an outlier the bulk moves by lr times its standardised gradient, capped
     with_gradient(layer, start, g).mask_grad(0.05)
-    torch.testing.assert_close(start - layer.scores.detach(), 0.05 * standardised_by_group(g, kept).clamp(-1, 1),
+    torch.testing.assert_close(start - layer.scores.detach(), 0.05 * standardised_by_group(g, kept, layer.centre_region()).clamp(-1, 1),
                                atol=1e-6, rtol=0)
     assert float(((start - layer.scores.detach()).abs() > 0.005).float().mean()) > 0.5
 
