@@ -32,6 +32,11 @@ WALL_TIME_TARGET_S = 600  # the default run, training and evaluation
 FIXED_GAIN_OVER_ZERO_FILLED_DB = 12  # U-Net, fixed mask, drop 0.3
 FIXED_GAIN_OVER_VANILLA_DB = 6
 STABLE_DIP_DB = 1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
+# Drop 0.3, fixed mask, gain over zero-filled across datasets (evaluate.py's eval_* folders beside the runs):
+MNI_TO_PATIENTS_DB = 10  # trained on the MNI152 template, tested on the multi-patient test split
+PATIENTS_OWN_DB = 18  # trained on the multi-patient set, tested on its held-out patients
+PATIENTS_TO_MNI_DB = 12  # the same model on the template's test slabs, anatomy it never saw
+MNI_LAYOUT, IMAGES_LAYOUT = "MNI152 template (offline default)", "image folder"
 
 
 def measure(model_name: str, device: str, amp: bool, resolution: int, batch_size: int, width: int, steps: int,
@@ -108,9 +113,53 @@ def verdict(name: str, ok: bool, text: str) -> dict:
     return {"name": name, "ok": bool(ok), "text": text}
 
 
-def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
-    """The assignment's quality targets from finished runs (those that exist): ``{"name", "ok", "text"}`` each."""
+def cross_data_targets(runs_root: Path) -> list[dict]:
+    """The generalisation targets from the finished U-Net runs at drop 0.3 directly under ``runs_root`` and their
+    ``eval_*`` folders: the fixed-mask gains over zero-filled across datasets, and that no learned-mask model
+    is worse than its own zero-filled input on any test set."""
     out = []
+    for config_path in sorted(Path(runs_root).glob("*/config.json")):
+        run = config_path.parent
+        config = json.loads(config_path.read_text())
+        if "data" not in config or not (run / "metrics.json").is_file():
+            continue  # a sweep's or a benchmark's folder, or an unfinished run
+        args, m = config["args"], json.loads((run / "metrics.json").read_text())
+        if args.get("model") != "unet" or args.get("drop_rate") != 0.3:
+            continue
+        evals = [json.loads(e.read_text()) for e in sorted(run.glob("eval_*/metrics.json"))]
+        own = m["test_psnr"]["mean"] - m["zero_filled_test_psnr"]["mean"]
+        layout = config["data"].get("layout")
+        if args.get("learn_mask"):
+            gains = [(f"its own test split ({config['data']['dataset']})", own)]
+            gains += [(f"{e['tested_on']['dataset']} ({e['tested_on']['split']})", e["gain_db"]) for e in evals]
+            worst = min(gains, key=lambda g: g[1])
+            out.append(verdict(f"learned_not_worse_{run.name}", worst[1] >= 0,
+                               f"learned mask, {run.name}: worst gain over its own zero-filled input {worst[1]:+.2f} dB, "
+                               f"on {worst[0]} [target: >= 0 on every test set]"))
+            continue
+        if layout == IMAGES_LAYOUT:
+            out.append(verdict(f"patients_own_{run.name}", own >= PATIENTS_OWN_DB,
+                               f"trained on {config['data']['dataset']} ({run.name}), its held-out patients: "
+                               f"{m['test_psnr']['mean']:.2f} dB, {own:+.2f} dB over zero-filled [target: >= +{PATIENTS_OWN_DB}]"))
+        for e in evals:
+            to = e["tested_on"]
+            if layout == IMAGES_LAYOUT and to["layout"] == MNI_LAYOUT:
+                name, target = "patients_to_mni", PATIENTS_TO_MNI_DB
+            elif layout == MNI_LAYOUT and to["layout"] == IMAGES_LAYOUT and to["split"] == "test":
+                name, target = "mni_to_patients", MNI_TO_PATIENTS_DB
+            else:
+                continue
+            out.append(verdict(f"{name}_{run.name}", e["gain_db"] >= target,
+                               f"trained on {e['trained_on']['dataset']} ({run.name}), tested on {to['dataset']} "
+                               f"({to['split']}): {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB over zero-filled "
+                               f"[target: >= +{target}]"))
+    return out
+
+
+def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
+    """The assignment's quality targets from finished runs (those that exist): ``{"name", "ok", "text"}`` each,
+    the cross-dataset ones (:func:`cross_data_targets`) from the runs beside ``default_run``."""
+    out = cross_data_targets(default_run.parent)
     if (default_run / "metrics.json").is_file():
         m = json.loads((default_run / "metrics.json").read_text())
         out.append(verdict("default_wall_time", m["wall_time_s"] < WALL_TIME_TARGET_S,

@@ -107,3 +107,36 @@ def test_quick_throughput(tmp_path, monkeypatch):
     rows = {r["model"]: r for r in metrics["throughput"]}
     assert set(rows) == {"vanilla", "unet"} and all(r["slices_per_s"] > 0 for r in rows.values())
     assert json.loads((tmp_path / "bench_quick" / "metrics.json").read_text())["throughput"] == metrics["throughput"]
+
+
+def write_run(root, name, layout, learn, test, zero_filled, evals=(), drop=0.3):
+    """A finished run folder: config.json (its data layout) and metrics.json, and ``eval_<k>/metrics.json`` for
+    each ``(tested-on layout, split, gain)`` of ``evals``."""
+    run = root / name
+    run.mkdir(parents=True)
+    data = {"dataset": f"{layout} data", "layout": layout}
+    (run / "config.json").write_text(json.dumps({"args": {"model": "unet", "drop_rate": drop, "learn_mask": learn},
+                                                 "data": data}))
+    (run / "metrics.json").write_text(json.dumps({"test_psnr": {"mean": test}, "zero_filled_test_psnr": {"mean": zero_filled}}))
+    for k, (to, split, gain) in enumerate(evals):
+        (run / f"eval_{k}").mkdir()
+        (run / f"eval_{k}" / "metrics.json").write_text(json.dumps({
+            "trained_on": data, "tested_on": {"dataset": f"{to} data", "layout": to, "split": split},
+            "psnr": {"mean": 20.0 + gain}, "gain_db": gain}))
+
+
+def test_cross_dataset_targets(tmp_path):
+    mni, images = bench.MNI_LAYOUT, bench.IMAGES_LAYOUT
+    write_run(tmp_path, "fixed_mni", mni, False, 36.0, 13.0, [(images, "test", 10.5), (images, "all", 2.0)])
+    write_run(tmp_path, "fixed_patients", images, False, 33.0, 15.5, [(mni, "test", 11.0)])
+    write_run(tmp_path, "learned_mni", mni, True, 45.0, 43.0, [(images, "test", -0.4), (images, "all", 1.0)])
+    write_run(tmp_path, "learned_ok", images, True, 40.0, 30.0, [(mni, "test", 0.5)])
+    write_run(tmp_path, "other_drop", images, False, 20.0, 19.0, drop=0.5)  # not a drop-0.3 run: no target
+    found = {t["name"]: t for t in bench.cross_data_targets(tmp_path)}
+    assert {k: t["ok"] for k, t in found.items()} == {
+        "mni_to_patients_fixed_mni": True,  # +10.5 on the test split; the "all" split is not the target's
+        "patients_own_fixed_patients": False,  # its own held-out patients: +17.5 < +18
+        "patients_to_mni_fixed_patients": False,  # +11 < +12
+        "learned_not_worse_learned_mni": False, "learned_not_worse_learned_ok": True}
+    assert "worst gain over its own zero-filled input -0.40 dB, on image folder data (test)" in found["learned_not_worse_learned_mni"]["text"]
+    assert "+17.50 dB over zero-filled [target: >= +18]" in found["patients_own_fixed_patients"]["text"]
