@@ -181,7 +181,7 @@ def real_segment_runs(results: Path) -> list[tuple[Path, dict, dict, dict]]:
 
 def _real_segment(run: Path, config: dict, args: dict, m: dict) -> str:
     split = config.get("split", {})
-    start = (f" It starts from the weights `{args['init_from']}` (an earlier run, trained on the same training split)"
+    start = (f" It starts from the weights `{args['init_from']}` (an earlier run, trained on the same training split)."
              if args.get("init_from") else "")
     augmented = " The training slices are augmented (`--augment`)." if args.get("augment") else ""
     head = (f"Run `results/autoencoders/{run.name}`, made with `{command('segment', args, 'BRAIN_TUMOR')}` "
