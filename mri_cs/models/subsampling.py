@@ -29,10 +29,11 @@ parameter); the training loop calls :meth:`SubsamplingLayer.mask_grad` after
   the sample would help, at a measured one how much measuring it "more" would, and the two
   groups differ systematically (measured samples look removable, dropped ones addable).
   The course's step (gradient minus its mean over all positions, divided by its standard
-  deviation) therefore pushed every measured score down and every dropped score up, and
-  the scores collapsed onto the top-k threshold: at the end of a 25-epoch default run
-  14,384 of the 16,384 scores were within 0.001 of it, and 19 to 38 % of the mask had
-  changed in every epoch, the central samples included (``results/mri_cs/mask_trials``). :meth:`mask_grad` standardises the gradient within each
+  deviation; clipped as below) therefore pushed every measured score down and every
+  dropped score up, and the scores collapsed onto the top-k threshold: at the end of a
+  25-epoch default run 14,384 of the 16,384 scores were within 0.001 of it, and 19 to
+  38 % of the mask had changed in every epoch, the central samples included
+  (``results/mri_cs/mask_trials``). :meth:`mask_grad` standardises the gradient within each
   group instead (measured positions against measured ones, dropped against dropped): a
   step moves a measured sample down only if it helps less than the other measured ones,
   a dropped one up only if it would help more than the other dropped ones, and the mask
@@ -51,7 +52,8 @@ parameter); the training loop calls :meth:`SubsamplingLayer.mask_grad` after
   sign while measured: removing one of them changes the image far beyond the first-order
   estimate). With only the DC sample forced, samples next to it left and re-entered the
   mask: from epoch 3 on at most 2 % of the mask changed per epoch, and yet the validation
-  zero-filled PSNR jumped between 14.5 and 37.9 dB. The region is left out of the standardisation above.
+  zero-filled PSNR jumped between 14.5 and 37.9 dB. The region is left out of the
+  standardisation above.
 * **Frozen end.** The training loop (``train.py``, ``--mask-freeze``) calls
   ``mask_grad(0)`` in the last third of the epochs: the mask is final and the network
   adapts to that mask while its own learning rate anneals, so the validation PSNR of
