@@ -4,8 +4,8 @@
 (``--augment``, ``augment.py``; validation and test never are). With ``--learn-mask`` the
 loop calls ``model.subsample.mask_grad(mask_lr)`` after every ``optimizer.step()``; the
 optimizer itself only updates the network. ``mask_lr`` decays along a half cosine to 0 at
-the start of the last ``--mask-freeze`` of the epochs and stays 0 there (:func:`mask_step_factor`). The checkpoint with the
-best validation PSNR is kept; the test set is used once, at the end. ``metrics.json``
+the start of the last ``--mask-freeze`` of the epochs and stays 0 there
+(:func:`mask_step_factor`). The checkpoint with the best validation PSNR is kept; the test set is used once, at the end. ``metrics.json``
 records per epoch how much of the mask changed, and whether the validation PSNR of the
 last third of the epochs stayed within 1 dB of its best so far.
 """
@@ -211,13 +211,14 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         t0 = time.time() - state["elapsed_s"]
         mask = model.subsample.hard_mask()
         augment_gen = torch.Generator()
+        frozen = frozen_from(args.epochs, args.mask_freeze)
         for epoch in range(state["epoch"] + 1, args.epochs + 1):
             # The same batches and augmentations whether or not the run was resumed.
             shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)
             augment_gen.manual_seed(int(np.random.SeedSequence([args.seed, epoch]).generate_state(1)[0]))
             # The mask step anneals to 0 when the mask freezes; then only the network adapts, to the final mask.
-            learning = epoch < frozen_from(args.epochs, args.mask_freeze)
-            mask_lr = args.mask_lr * mask_step_factor(epoch, frozen_from(args.epochs, args.mask_freeze))
+            learning = epoch < frozen
+            mask_lr = args.mask_lr * mask_step_factor(epoch, frozen)
             loss, max_step = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device,
                                              f"epoch {epoch}/{args.epochs}", args.augment, augment_gen)
             scheduler.step()

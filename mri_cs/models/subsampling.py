@@ -154,9 +154,9 @@ class SubsamplingLayer(nn.Module):
 
         The gradient is standardised (minus its mean, over its standard deviation) separately over
         the measured (outside the central region) and over the dropped positions of the current mask,
-        then clipped to ``[-1, 1]``:
-        no score moves by more than ``lr``. Returns the largest score change of this step (0 when the
-        mask is fixed, ``lr`` is 0, or no gradient has reached the scores yet).
+        then clipped to ``[-1, 1]``: no score moves by more than ``lr``. Returns the largest score
+        change of this step (0 when the mask is fixed, ``lr`` is 0, or no gradient has reached the
+        scores yet).
         """
         if not self.learn_mask or self.scores.grad is None:
             return 0.0
