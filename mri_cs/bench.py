@@ -37,6 +37,7 @@ MNI_TO_PATIENTS_DB = 10  # trained on the MNI152 template, tested on the multi-p
 PATIENTS_OWN_DB = 18  # trained on the multi-patient set, tested on its held-out patients
 PATIENTS_TO_MNI_DB = 12  # the same model on the template's test slabs, anatomy it never saw
 MNI_LAYOUT, IMAGES_LAYOUT = "MNI152 template (offline default)", "image folder"
+SWEEP_DROP_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # learned above fixed at each of these on held-out patients
 
 
 def measure(model_name: str, device: str, amp: bool, resolution: int, batch_size: int, width: int, steps: int,
@@ -156,10 +157,54 @@ def cross_data_targets(runs_root: Path) -> list[dict]:
     return out
 
 
+def _csv_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def sweep_generalisation_targets(runs_root: Path) -> list[dict]:
+    """From every sweep directly under ``runs_root`` (a folder with ``results.csv``) and its ``cross_data.csv``:
+    the learned mask above the fixed one at every drop rate 0.1 to 0.7 on held-out patients (the sweep's own test
+    split when it trained on an image folder, its scores on one otherwise), and no learned-mask case below its own
+    zero-filled input on any test set it was scored on."""
+    out = []
+    for results in sorted(Path(runs_root).glob("*/results.csv")):
+        sweep, unet = results.parent, [r for r in _csv_rows(results) if r["model"] == "unet"]
+        if not unet or not (sweep / unet[0]["run"] / "config.json").is_file():
+            continue
+        data = json.loads((sweep / unet[0]["run"] / "config.json").read_text()).get("data", {})
+        cross = [r for r in _csv_rows(sweep / "cross_data.csv") if r["model"] == "unet"]
+        key = lambda r: (float(r["drop_rate"]), r["mask"])  # noqa: E731
+        tests = [(f"its held-out patients ({data['dataset']})", {key(r): float(r["test_psnr_mean"]) for r in unet})
+                 ] if data.get("layout") == IMAGES_LAYOUT else []
+        tests += [(f"{t} (test)", {key(r): float(r["psnr_mean"]) for r in cross if r["tested_on"] == t})
+                  for t in sorted({r["tested_on"] for r in cross if r["tested_on_layout"] == IMAGES_LAYOUT})]
+        for i, (label, psnr) in enumerate(tests):
+            gain = {d: psnr[d, "learned"] - psnr[d, "fixed"] for d, k in sorted(psnr) if k == "fixed" and (d, "learned") in psnr}
+            if gain:
+                complete = set(SWEEP_DROP_RATES) <= set(gain)
+                out.append(verdict(f"learned_over_fixed_patients_{sweep.name}_{i}", complete and min(gain.values()) > 0,
+                                   f"sweep {sweep.name}, tested on {label}: learned - fixed PSNR by drop rate "
+                                   + ", ".join(f"{d:g}: {g:+.2f}" for d, g in gain.items())
+                                   + f" dB [target: > 0 at every drop rate {min(SWEEP_DROP_RATES):g} to {max(SWEEP_DROP_RATES):g}]"))
+        gains = [(float(r["test_psnr_mean"]) - float(r["zero_filled_test_psnr_mean"]), float(r["drop_rate"]), "its own test split")
+                 for r in unet if r["mask"] == "learned"]
+        gains += [(float(r["gain_db"]), float(r["drop_rate"]), f"{r['tested_on']} (test)") for r in cross if r["mask"] == "learned"]
+        if gains:
+            worst = min(gains)
+            out.append(verdict(f"learned_not_worse_{sweep.name}", worst[0] >= 0,
+                               f"sweep {sweep.name}, learned masks: worst gain over their own zero-filled input "
+                               f"{worst[0]:+.2f} dB (drop {worst[1]:g}, on {worst[2]}) [target: >= 0 on every test set]"))
+    return out
+
+
 def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
     """The assignment's quality targets from finished runs (those that exist): ``{"name", "ok", "text"}`` each,
-    the cross-dataset ones (:func:`cross_data_targets`) from the runs beside ``default_run``."""
-    out = cross_data_targets(default_run.parent)
+    the cross-dataset ones (:func:`cross_data_targets`, :func:`sweep_generalisation_targets`) from the runs and
+    sweeps beside ``default_run``."""
+    out = cross_data_targets(default_run.parent) + sweep_generalisation_targets(default_run.parent)
     if (default_run / "metrics.json").is_file():
         m = json.loads((default_run / "metrics.json").read_text())
         out.append(verdict("default_wall_time", m["wall_time_s"] < WALL_TIME_TARGET_S,

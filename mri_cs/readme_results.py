@@ -3,8 +3,9 @@
     python -m common.readme --write mri_cs     # rewrite the blocks after publishing runs
 
 Every number the README quotes comes from a file here: the default run
-(``unet_drop0.3_learned/``), the sweep (``sweep/`` with ``results.csv`` and one folder per
-case), the benchmark (``bench/metrics.json``) and the scores of published runs on other data
+(``unet_drop0.3_learned/``), the sweeps (``sweep/`` on the template, ``sweep_brain_tumor/`` on the
+patients, each with ``results.csv``, ``cross_data.csv`` and one folder per case), the benchmark
+(``bench/metrics.json``) and the scores of published runs on other data
 (``<run>/eval_<name>/metrics.json``, written by ``evaluate.py``). A run that is not published renders as
 one line giving the command that makes it and the one that publishes it.
 """
@@ -13,12 +14,17 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import shlex
 from pathlib import Path
 
 from mri_cs.bench import DEFAULT_RUN, check_targets
 from mri_cs.sweep import table_markdown
 
 DEFAULT_COMMAND = "python main.py --drop-rate 0.3 --learn-mask"
+SWEEP_COMMAND = "python sweep.py --score-on BRAIN_TUMOR/images"
+PATIENTS_SWEEP, PATIENTS_SWEEP_COMMAND = "sweep_brain_tumor", ("python sweep.py --data-dir BRAIN_TUMOR/images --epochs 6 "
+                                                               "--score-on mni152 --name sweep_brain_tumor")
 
 
 def not_published(command: str, run: str) -> str:
@@ -81,17 +87,28 @@ def sweep_rows(sweep: Path) -> list[dict]:
 
 
 def sweep_command(sweep: Path, rows: list[dict]) -> str:
+    """The command that makes the sweep as a reader would type it: where this machine kept its runs and its data,
+    ``--resume`` and the default name left out (``BRAIN_TUMOR/`` stands for the brain-tumour set's folder)."""
     command = _json(sweep / "config.json").get("command")
     if command:
-        return command
+        words, out = shlex.split(command), []
+        while words:
+            w = words.pop(0)
+            if w in ("--results-root", "--name") and words:
+                value = words.pop(0)
+                if w == "--name" and value != "sweep":
+                    out += [w, value]
+            elif w != "--resume":
+                out.append(re.sub(r"^.*/brain_tumor/", "BRAIN_TUMOR/", w))
+        return " ".join(out)
     epochs = sorted({int(r["epochs"]) for r in rows})
     return "python sweep.py" + (f" --epochs {epochs[0]}" if epochs != [25] else "")
 
 
-def sweep_block(sweep: Path) -> str:
+def sweep_block(sweep: Path, command: str = SWEEP_COMMAND) -> str:
     rows = sweep_rows(sweep)
     if not rows:
-        return not_published("python sweep.py --epochs 8", "sweep")
+        return not_published(command, sweep.name)
     device = _json(sweep / rows[0]["run"] / "metrics.json").get("device", "?")
     lines = [f"`{sweep_command(sweep, rows)}`: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min "
              f"of training and evaluation in all on {device}. Mean ± std over slices; \"kept in centre\" is the "
@@ -113,7 +130,7 @@ def sweep_summary_block(sweep: Path) -> str:
     fixed = sorted(d for d, k in unet if k == "fixed")
     both = [d for d in fixed if (d, "learned") in unet]
     if not fixed:
-        return not_published("python sweep.py --epochs 8", "sweep")
+        return not_published(SWEEP_COMMAND, "sweep")
     f = {d: unet[d, "fixed"] for d in fixed}
     lines = [f"* fixed random mask: zero-filled test PSNR {_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; "
              f"the U-Net adds {_span([r['test_psnr_mean'] - r['zero_filled_test_psnr_mean'] for r in f.values()], signed=True)} "
@@ -139,7 +156,7 @@ def sweep_summary_block(sweep: Path) -> str:
 def bench_targets_block(results: Path) -> str:
     targets = check_targets(results / "sweep", results / DEFAULT_RUN)
     if not targets:
-        return (f"{not_published(DEFAULT_COMMAND, DEFAULT_RUN)}\n\n{not_published('python sweep.py --epochs 8', 'sweep')}")
+        return f"{not_published(DEFAULT_COMMAND, DEFAULT_RUN)}\n\n{not_published(SWEEP_COMMAND, 'sweep')}"
     lines = [f"    {t['text'].replace('[target', '[' + ('ok' if t['ok'] else 'MISSED'))}" for t in targets]
     return "`python bench.py --skip-throughput` on the published runs:\n\n" + "\n".join(lines)
 
@@ -159,8 +176,9 @@ def bench_throughput_block(bench: Path) -> str:
 
 
 def cross_data_block(results: Path) -> str:
-    """The "trained on -> tested on" table: every ``eval_*/metrics.json`` (written by evaluate.py) of a published run."""
-    rows = sorted([*results.glob("*/eval_*/metrics.json"), *results.glob("*/*/eval_*/metrics.json")])  # runs, sweep cases
+    """The "trained on -> tested on" table: every ``eval_*/metrics.json`` (written by evaluate.py) of a published
+    run (a sweep's cases are in :func:`sweep_cross_block`)."""
+    rows = sorted(results.glob("*/eval_*/metrics.json"))
     if not rows:
         return ("*Not published yet:* no published run holds an `eval_*` folder; run `cd mri_cs && python evaluate.py "
                 f"runs/{DEFAULT_RUN} --data-dir YOUR_DATA`, then (at the repository root) "
@@ -176,6 +194,30 @@ def cross_data_block(results: Path) -> str:
     return "\n".join(lines)
 
 
+def sweep_cross_block(results: Path) -> str:
+    """Every published sweep's ``cross_data.csv``: per tested-on dataset, fixed against learned mask by drop rate."""
+    parts = []
+    for path in sorted(results.glob("*/cross_data.csv")):
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["model"] == "unet"]
+        for tested in sorted({r["tested_on"] for r in rows}):
+            cell = {(float(r["drop_rate"]), r["mask"]): r for r in rows if r["tested_on"] == tested}
+            some = next(iter(cell.values()))
+            lines = [f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} "
+                     f"(test split, {some['n_slices']} slices): PSNR in dB (zero-filled input of the same mask, gain)", "",
+                     "| drop rate | fixed mask | learned mask | learned - fixed |", "| --- | --- | --- | --- |"]
+            show = lambda r: (f"{float(r['psnr_mean']):.2f} ({float(r['zero_filled_psnr_mean']):.2f}, "  # noqa: E731
+                              f"{float(r['gain_db']):+.2f})" if r else "-")
+            for d in sorted({d for d, _ in cell}):
+                fixed, learned = cell.get((d, "fixed")), cell.get((d, "learned"))
+                diff = f"{float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f}" if fixed and learned else "-"
+                lines.append(f"| {d:g} | {show(fixed)} | {show(learned)} | {diff} |")
+            parts.append("\n".join(lines))
+    if not parts:
+        return not_published(SWEEP_COMMAND, "sweep")
+    return "\n\n".join(parts)
+
+
 def render_blocks(results: Path) -> dict[str, str]:
     """``{block name: Markdown}`` for every ``<!-- results:begin NAME -->`` block of the README."""
     results = Path(results)
@@ -185,6 +227,8 @@ def render_blocks(results: Path) -> dict[str, str]:
         "bench_throughput": bench_throughput_block(results / "bench"),
         "sweep": sweep_block(results / "sweep"),
         "sweep_summary": sweep_summary_block(results / "sweep"),
+        "sweep_patients": sweep_block(results / PATIENTS_SWEEP, PATIENTS_SWEEP_COMMAND),
+        "sweep_cross": sweep_cross_block(results),
         "bench_targets": bench_targets_block(results),
         "cross_data": cross_data_block(results),
     }

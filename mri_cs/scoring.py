@@ -94,8 +94,11 @@ def record(args, run_dir: Path, run_args, config: dict, ckpt: dict, info: dict, 
     }
 
 
-def score_run(args: argparse.Namespace) -> dict:
-    """Score the run in ``args.run_dir`` on ``args.data_dir``'s split; write ``eval_<name>/``; return the metrics."""
+def score_run(args: argparse.Namespace, data: tuple | None = None) -> dict:
+    """Score the run in ``args.run_dir`` on ``args.data_dir``'s split; write ``eval_<name>/``; return the metrics.
+
+    ``data``: that split as :func:`split_data` returns it, when the caller already loaded it (the sweep does,
+    once for all its cases); it must have been made with the run's seed and resolution."""
     run_dir = Path(args.run_dir)
     out_dir = check_run_dir(run_dir, f"eval_{args.name}", overwrite=True)  # writable? checked before anything is loaded
     if out_dir.is_dir() and any(out_dir.iterdir()) and not args.overwrite:
@@ -106,7 +109,7 @@ def score_run(args: argparse.Namespace) -> dict:
         raise RunError(str(e)) from None
     t0 = time.time()
     model, run_args, config, ckpt = load_run(run_dir, device)
-    dataset, info = split_data(args.data_dir, run_args, args.split)
+    dataset, info = data or split_data(args.data_dir, run_args, args.split)
     print(f"data: {info['dataset']}, {args.split} split: {len(dataset)} slices at "
           f"{run_args.resolution}x{run_args.resolution}; device {device}")
     result = scores(model, dataset, device, args.batch_size)

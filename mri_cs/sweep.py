@@ -4,13 +4,18 @@
     python sweep.py --epochs 8            # any option not listed below is passed on to main.py
     python sweep.py --resume              # continue an interrupted sweep: finished cases are kept
     python sweep.py --drop-rates 0.3 --quick
+    python sweep.py --score-on ~/data/brain_tumor   # also score every case on another dataset's test split
 
 Each case is one main.py run folder inside the sweep's folder ``<results-root>/<name>``
 (``runs/sweep``); with ``--resume`` finished cases are skipped and an interrupted case
 resumes from its checkpoint. A vanilla-model run at ``--baseline-drop`` (fixed mask) is
 added as the baseline. Writes ``config.json``, ``results.csv``, ``results.md`` (the table)
 and ``sweep.png`` (for every drop rate the test target, the fixed- and learned-mask
-reconstructions and both masks); publish the whole folder with
+reconstructions and both masks). With ``--score-on DATA ...`` every finished case is also
+scored, without training, on the test split of each ``DATA`` (evaluate.py's scoring: a
+``--data-dir`` folder, or ``mni152`` for the offline template), into ``<case>/eval_<name>/``,
+and the sweep writes the "trained on -> tested on" table ``cross_data.csv`` / ``cross_data.md``;
+``--resume --score-on ...`` adds the scores to a finished sweep. Publish the whole folder with
 ``python -m common.publish runs/sweep``.
 """
 
@@ -33,7 +38,10 @@ COLUMNS = ["model", "drop_rate", "mask", "train_psnr_mean", "train_psnr_std", "t
            "keep_fraction", "keep_in_center", "epochs", "best_epoch", "val_last_third_dip_db", "wall_time_s", "run"]
 SET_PER_CASE = ("--drop-rate", "--learn-mask", "--model", "--name", "--run-name", "--results-root", "--resume",
                 "--overwrite", "--seed", "--device", "--quick")
-FIXED_ON_RESUME = ("passthrough", "seed", "quick", "baseline_drop")
+FIXED_ON_RESUME = ("passthrough", "seed", "quick", "baseline_drop")  # --score-on may be added on --resume
+MNI152 = "mni152"  # --score-on's name for the offline default data
+CROSS_COLUMNS = ["model", "drop_rate", "mask", "trained_on", "tested_on", "tested_on_layout", "n_slices", "psnr_mean", "psnr_std",
+                 "zero_filled_psnr_mean", "zero_filled_psnr_std", "gain_db", "ssim_mean", "keep_in_center", "run"]
 PROG = "sweep.py"
 
 
@@ -44,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"drop rates to run, in this order; each gets a fixed- and a learned-mask case "
                         f"(default: {' '.join(f'{d:g}' for d in DROP_RATES)})")
     p.add_argument("--baseline-drop", type=fraction, default=0.3, help="drop rate of the vanilla baseline run (default: 0.3)")
+    p.add_argument("--score-on", nargs="+", default=[], metavar="DATA",
+                   help=f"also score every case on the test split of each DATA (a --data-dir folder, or {MNI152} for "
+                        f"the offline template), as evaluate.py does; adds cross_data.csv/.md (default: none)")
     add_common_args(p)
     return p
 
@@ -78,6 +89,39 @@ def row(m: dict, case: argparse.Namespace, kind: str) -> dict:
             "val_last_third_dip_db": m.get("val_psnr_last_third_max_dip_db", float("nan"))}
 
 
+def score_case(case: argparse.Namespace, root: Path, data: str, loaded: dict) -> dict:
+    """evaluate.py's scoring of one finished case on ``data``'s test split (kept if already there), one row of the
+    cross table. ``loaded`` caches each dataset's split: every case of a sweep shares seed and resolution."""
+    from common.runs import load_json
+    from mri_cs import evaluate, scoring
+
+    data_dir = None if data == MNI152 else data
+    ev = evaluate.parse_args([str(root / case.name), "--device", case.device] + (["--data-dir", data_dir] if data_dir else []))
+    done = root / case.name / f"eval_{ev.name}" / "metrics.json"
+    if done.is_file():
+        m = load_json(done)
+    else:
+        if data not in loaded:
+            loaded[data] = scoring.split_data(data_dir, case, "test")
+        m = scoring.score_run(ev, loaded[data])
+    return {"model": case.model, "drop_rate": case.drop_rate, "mask": "learned" if case.learn_mask else "fixed",
+            "trained_on": m["trained_on"]["dataset"], "tested_on": m["tested_on"]["dataset"],
+            "tested_on_layout": m["tested_on"]["layout"], "n_slices": m["n_slices"],
+            **{f"{k}_{s}": m[k][s] for k in ("psnr", "zero_filled_psnr") for s in ("mean", "std")},
+            "gain_db": m["gain_db"], "ssim_mean": m["ssim"]["mean"], "keep_in_center": m["keep_in_center"], "run": case.name}
+
+
+def cross_markdown(rows: list[dict]) -> str:
+    """The sweep's "trained on -> tested on" table (``cross_data.md``), one line per case and tested-on dataset."""
+    lines = ["| model | drop rate | mask | tested on (test split) | PSNR (dB) | zero-filled PSNR (dB) | gain (dB) | SSIM |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['drop_rate']:g} | {r['mask']} | {r['tested_on']} ({r['n_slices']}) "
+                     f"| {r['psnr_mean']:.2f} ± {r['psnr_std']:.2f} | {r['zero_filled_psnr_mean']:.2f} ± "
+                     f"{r['zero_filled_psnr_std']:.2f} | {r['gain_db']:+.2f} | {r['ssim_mean']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def table_markdown(rows: list[dict]) -> str:
     """The sweep's table (``results.md``, also quoted in the README) from rows sorted by model, drop rate, mask."""
     lines = ["| model | drop rate | mask | train PSNR (dB) | test PSNR (dB) | zero-filled test PSNR (dB) | test SSIM | kept in centre |",
@@ -89,16 +133,18 @@ def table_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(rows: list[dict], root: Path) -> None:
+def write_table(rows: list[dict], root: Path, stem: str = "results", columns: list[str] = COLUMNS,
+                markdown=table_markdown) -> None:
+    """``<stem>.csv`` and ``<stem>.md`` from rows, sorted by model, (tested-on dataset,) drop rate, mask."""
     from common.runs import save_text
 
-    rows = sorted(rows, key=lambda r: (r["model"], r["drop_rate"], r["mask"]))
+    rows = sorted(rows, key=lambda r: (r["model"], r.get("tested_on", ""), r["drop_rate"], r["mask"]))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    save_text(root / "results.csv", buffer.getvalue())
-    save_text(root / "results.md", table_markdown(rows))
+    save_text(root / f"{stem}.csv", buffer.getvalue())
+    save_text(root / f"{stem}.md", markdown(rows))
 
 
 def write_figure(root: Path, drops: list[float]) -> None:
@@ -142,7 +188,7 @@ def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[
     folder = dict(resume=args.resume, overwrite=args.overwrite, fixed_on_resume=FIXED_ON_RESUME)
     root = check_run_dir(args.results_root, args.name, args=config["args"], **folder)
     cases = [(kind, case_args(root, name, argv, args, passthrough)) for name, kind, argv in case_list(args)]  # all parse first
-    rows = []
+    rows, cross, loaded = [], [], {}
     with run_folder(args.results_root, args.name, config, **folder):  # finished cases' checkpoints keep it on failure
         for kind, case in cases:
             done = root / case.name / "metrics.json"
@@ -150,6 +196,9 @@ def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[
             metrics = load_json(done) if done.is_file() else train.run(case)
             rows.append(row(metrics, case, kind))
             write_table(rows, root)  # after every case, so that a sweep cut short still leaves its table and figure
+            if args.score_on:
+                cross += [score_case(case, root, data, loaded) for data in args.score_on]
+                write_table(cross, root, "cross_data", CROSS_COLUMNS, cross_markdown)
             drops = sorted(d for d in args.drop_rates
                            if all((root / f"drop{d:g}_{k}" / "example.npz").is_file() for k in ("fixed", "learned")))
             if drops:
@@ -165,6 +214,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     fill_common_defaults(args)
     if clash := [f for f in SET_PER_CASE if any(a == f or a.startswith(f + "=") for a in passthrough)]:
         parser.error(f"{', '.join(clash)}: set by the sweep for every case; leave it out")
+    if missing := [d for d in args.score_on if d != MNI152 and not Path(d).expanduser().is_dir()]:
+        parser.error(f"--score-on {missing[0]}: no such folder (give a --data-dir folder or {MNI152})")
     args.name = run_name(args, "sweep")
     root = Path(args.results_root) / args.name
     command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])

@@ -140,3 +140,43 @@ def test_cross_dataset_targets(tmp_path):
         "learned_not_worse_learned_mni": False, "learned_not_worse_learned_ok": True}
     assert "worst gain over its own zero-filled input -0.40 dB, on image folder data (test)" in found["learned_not_worse_learned_mni"]["text"]
     assert "+17.50 dB over zero-filled [target: >= +18]" in found["patients_own_fixed_patients"]["text"]
+
+
+def write_sweep(root, name, layout, own, cross=None):
+    """A sweep folder: results.csv with ``own[(drop, mask)] = (test PSNR, zero-filled)``, one case config.json
+    saying what it trained on, and cross_data.csv rows ``cross[(drop, mask)] = (PSNR, gain)`` on patients."""
+    from mri_cs.sweep import CROSS_COLUMNS
+
+    sweep = root / name
+    (sweep / "drop0.1_fixed").mkdir(parents=True)
+    (sweep / "drop0.1_fixed" / "config.json").write_text(json.dumps({"data": {"dataset": f"{layout} data", "layout": layout}}))
+    for stem, columns, rows in (("results", COLUMNS, [{"model": "unet", "drop_rate": d, "mask": k, "test_psnr_mean": t,
+                                                        "zero_filled_test_psnr_mean": z, "run": "drop0.1_fixed"}
+                                                       for (d, k), (t, z) in own.items()]),
+                                ("cross_data", CROSS_COLUMNS, [{"model": "unet", "drop_rate": d, "mask": k, "psnr_mean": p,
+                                                                "gain_db": g, "tested_on": "patients",
+                                                                "tested_on_layout": bench.IMAGES_LAYOUT}
+                                                               for (d, k), (p, g) in (cross or {}).items()])):
+        with open(sweep / f"{stem}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, restval=0)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def test_sweep_generalisation_targets(tmp_path):
+    drops = bench.SWEEP_DROP_RATES
+    own = {(d, k): (30.0 + (k == "learned"), 15.0) for d in drops for k in ("fixed", "learned")}
+    write_sweep(tmp_path, "sweep_patients", bench.IMAGES_LAYOUT, own)  # learned +1 dB everywhere: met
+    cross = {(d, k): (20.0 + (k == "learned") - (d == 0.4) * 2 * (k == "learned"), 1.0) for d in drops for k in ("fixed", "learned")}
+    cross[0.7, "learned"] = (21.0, -0.3)  # below its own zero-filled input on the patients
+    write_sweep(tmp_path, "sweep", bench.MNI_LAYOUT, own, cross)  # MNI-trained: its own test split is not patients
+    partial = {k: v for k, v in own.items() if k[0] != 0.2}
+    write_sweep(tmp_path, "sweep_partial", bench.IMAGES_LAYOUT, partial)  # drop 0.2 missing: not yet met
+    found = {t["name"]: t for t in bench.sweep_generalisation_targets(tmp_path)}
+    assert {k: t["ok"] for k, t in found.items()} == {
+        "learned_over_fixed_patients_sweep_0": False, "learned_not_worse_sweep": False,
+        "learned_over_fixed_patients_sweep_partial_0": False, "learned_not_worse_sweep_partial": True,
+        "learned_over_fixed_patients_sweep_patients_0": True, "learned_not_worse_sweep_patients": True}
+    assert "0.4: -1.00" in found["learned_over_fixed_patients_sweep_0"]["text"]
+    assert "-0.30 dB (drop 0.7, on patients (test))" in found["learned_not_worse_sweep"]["text"]
+    assert "0.2:" not in found["learned_over_fixed_patients_sweep_partial_0"]["text"]

@@ -1,5 +1,6 @@
 """A quick sweep, its published form, the report notebook and the README blocks rendered from it."""
 import csv
+import shutil
 import re
 
 import pytest
@@ -106,3 +107,39 @@ def test_readme_blocks_without_runs_give_the_commands(tmp_path):
     assert "python main.py --drop-rate 0.3 --learn-mask" in blocks["default_run"]
     assert "python -m common.publish mri_cs/runs/unet_drop0.3_learned" in blocks["default_run"]
     assert "python -m common.publish mri_cs/runs/sweep" in blocks["sweep"]
+
+
+def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
+    """--resume --score-on adds evaluate.py's scores to a finished sweep; scored on its own data, a case gives back
+    its own test numbers; the cross table has one line per case and dataset; a missing folder is one line."""
+    runs, root, _ = swept
+    copy = tmp_path / "runs"
+    shutil.copytree(root, copy / root.name)
+    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(copy), "--resume", "--score-on", "mni152"])
+    with open(copy / root.name / "cross_data.csv") as f:
+        rows = {(r["model"], r["mask"]): r for r in csv.DictReader(f)}
+    assert set(rows) == {("unet", "fixed"), ("unet", "learned"), ("vanilla", "fixed")}
+    for (model, mask), r in rows.items():
+        own = load_json(copy / root.name / r["run"] / "metrics.json")
+        assert float(r["psnr_mean"]) == pytest.approx(own["test_psnr"]["mean"], abs=1e-4)
+        assert float(r["zero_filled_psnr_mean"]) == pytest.approx(own["zero_filled_test_psnr"]["mean"], abs=1e-4)
+        assert (copy / root.name / r["run"] / "eval_mni152_test" / "metrics.json").is_file()
+    assert "| unet | 0.3 | learned |" in (copy / root.name / "cross_data.md").read_text()
+    fixed, learned = rows["unet", "fixed"], rows["unet", "learned"]
+    block = readme_results.sweep_cross_block(copy)  # the README's table: fixed against learned per drop rate
+    assert f"| 0.3 | {float(fixed['psnr_mean']):.2f} ({float(fixed['zero_filled_psnr_mean']):.2f}, " \
+           f"{float(fixed['gain_db']):+.2f}) | {float(learned['psnr_mean']):.2f} (" in block
+    assert f"| {float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f} |" in block and "vanilla" not in block
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(copy), "--resume", "--score-on", str(tmp_path / "nowhere")])
+    assert exc.value.code == 2 and "--score-on" in capsys.readouterr().err
+
+
+def test_sweep_command_as_a_reader_types_it(tmp_path):
+    (tmp_path / "config.json").write_text('{"command": "python sweep.py --data-dir /data/x/brain_tumor/images --epochs 6 '
+                                          '--results-root /home/me/runs --name sweep_brain_tumor --resume"}')
+    assert readme_results.sweep_command(tmp_path, []) == \
+        "python sweep.py --data-dir BRAIN_TUMOR/images --epochs 6 --name sweep_brain_tumor"
+    (tmp_path / "config.json").write_text('{"command": "python sweep.py --results-root runs --name sweep"}')
+    assert readme_results.sweep_command(tmp_path, []) == "python sweep.py"
