@@ -9,8 +9,14 @@ target and k-space stay exactly consistent. Validation and test are never augmen
 (``train.py`` calls it in the training loop only). All on tensors, a batch at a time: two
 FFTs and one ``grid_sample`` per batch, small next to the U-Net's step.
 
-Kinds (``--augment``, default all):
+Kinds (``--augment``, default all but ``head``):
 
+* ``head`` (opt-in): for skull-stripped training images such as the template, half of the
+  images get a synthetic scalp: a bright ring of random brightness and thickness (a smooth
+  field modulates it) around the tissue, separated from it by a dark gap where the skull
+  would be. Real head scans show scalp, fat and skull around the brain, whose sharp bright
+  outline aliases strongly; the template has none. The ring follows the tissue's outline
+  (level sets of the blurred tissue mask) and has zero phase;
 * ``flip``: one of the 8 flips / 90-degree rotations of the square (exact, no interpolation);
 * ``affine``: a rotation within +-15 degrees, a zoom of 0.85 to 1.2 and a shift of up to 5 %
   of the image (bilinear, zeros outside), for brains placed and sized differently;
@@ -37,10 +43,37 @@ from mri_cs.data.transforms import complex_abs, fft2, ifft2
 
 MAX_ROTATION_DEG, ZOOM, MAX_SHIFT = 15.0, (0.85, 1.2), 0.05
 GAMMA, BIAS_STRENGTH, MAX_NOISE = (0.7, 1.4), 0.3, 0.02
+# head: tissue above 5 % of the maximum; blur of 5/128 of the side; skull out to the blurred mask's level SKULL,
+# scalp on out to the level SCALP (on a straight outline, 0.7 to 1.3 and 1.9 to 2.6 blur widths out)
+TISSUE, HEAD_BLUR, SKULL, SCALP, SCALP_BRIGHTNESS, HEAD_PROBABILITY = 0.05, 5 / 128, (0.1, 0.25), (0.005, 0.03), (0.3, 1.0), 0.5
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
     return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def _bias_field(b: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
+    """Smooth random multiplicative fields ``exp(BIAS_STRENGTH * f)`` of shape ``(B, H, W)``, ``f`` a 3 x 3 normal grid upsampled."""
+    field = torch.randn(b, 1, 3, 3, generator=generator)
+    return torch.exp(BIAS_STRENGTH * F.interpolate(field, size=(h, w), mode="bicubic", align_corners=True))[:, 0]
+
+
+def head(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A synthetic scalp around the tissue of half the images of ``(B, H, W, 2)``: a bright ring, a dark gap inside it."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    b, h, w, _ = image.shape
+    magnitude = complex_abs(image)
+    peak = magnitude.amax(dim=(1, 2), keepdim=True)
+    tissue = (magnitude > TISSUE * peak).float()
+    sigma = HEAD_BLUR * h
+    spread = gaussian_blur(tissue.unsqueeze(1), [2 * math.ceil(3 * sigma) + 1] * 2, [sigma, sigma])[:, 0]
+    skull, scalp = (_uniform(b, *r, generator).to(image)[:, None, None] for r in (SKULL, SCALP))
+    ring = (spread < skull) & (spread >= scalp) & (tissue == 0)
+    on = (torch.rand(b, generator=generator) < HEAD_PROBABILITY).to(image)
+    brightness = (_uniform(b, *SCALP_BRIGHTNESS, generator).to(image) * on)[:, None, None]
+    added = ring * brightness * peak * _bias_field(b, h, w, generator).to(image)
+    return image + torch.stack([added, torch.zeros_like(added)], dim=-1)
 
 
 def flip(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -71,8 +104,7 @@ def intensity(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random gamma on the magnitude times a smooth random bias field, per image of ``(B, H, W, 2)``; phase kept."""
     b, h, w, _ = image.shape
     gamma = torch.exp(_uniform(b, math.log(GAMMA[0]), math.log(GAMMA[1]), generator)).to(image)
-    field = torch.randn(b, 1, 3, 3, generator=generator).to(image)
-    bias = torch.exp(BIAS_STRENGTH * F.interpolate(field, size=(h, w), mode="bicubic", align_corners=True))[:, 0]
+    bias = _bias_field(b, h, w, generator).to(image)
     magnitude = complex_abs(image)
     scale = magnitude.amax(dim=(1, 2), keepdim=True).clamp_min(1e-11)
     new = (magnitude / scale).pow(gamma[:, None, None]) * scale * bias  # gamma on the [0, 1] range
@@ -87,7 +119,7 @@ def noise(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 # The names are main.py's AUGMENT_KINDS (main.py imports no torch), in the order they are applied.
-AUGMENTATIONS = {"flip": flip, "affine": affine, "intensity": intensity, "noise": noise}
+AUGMENTATIONS = {"head": head, "flip": flip, "affine": affine, "intensity": intensity, "noise": noise}
 
 
 def augment_batch(kspace: torch.Tensor, kinds: tuple[str, ...] | list[str], generator: torch.Generator

@@ -144,9 +144,11 @@ def cross_data_targets(runs_root: Path) -> list[dict]:
                                f"{m['test_psnr']['mean']:.2f} dB, {own:+.2f} dB over zero-filled [target: >= +{PATIENTS_OWN_DB}]"))
         for e in evals:
             to = e["tested_on"]
+            if to["split"] != "test":
+                continue  # the targets are on held-out test data; "val" and "all" evaluations are not
             if layout == IMAGES_LAYOUT and to["layout"] == MNI_LAYOUT:
                 name, target = "patients_to_mni", PATIENTS_TO_MNI_DB
-            elif layout == MNI_LAYOUT and to["layout"] == IMAGES_LAYOUT and to["split"] == "test":
+            elif layout == MNI_LAYOUT and to["layout"] == IMAGES_LAYOUT:
                 name, target = "mni_to_patients", MNI_TO_PATIENTS_DB
             else:
                 continue

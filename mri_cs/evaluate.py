@@ -24,7 +24,7 @@ from pathlib import Path
 from common.cli import OneLineParser, RunError, device_name, positive_int, run_command
 
 PROG = "evaluate.py"
-SPLITS = ("test", "all")
+SPLITS = ("test", "val", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None,
                    help="data to score on, in any layout main.py accepts (default: the MNI152 template, no download)")
     p.add_argument("--split", choices=SPLITS, default="test",
-                   help="test: the data's test split; all: train, validation and test together (the split's guard "
-                        "files excepted) (default: test)")
+                   help="test: the data's test split; val: its validation split (to compare training choices "
+                        "without touching the test split); all: train, validation and test together (the split's "
+                        "guard files excepted) (default: test)")
     p.add_argument("--name", default=None,
                    help="results go to RUN_DIR/eval_<name> (default: the data folder's name and the split, e.g. "
                         "brain_tumor_images_test; mni152_test without --data-dir)")

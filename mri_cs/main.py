@@ -21,7 +21,8 @@ from common.cli import (OneLineParser, add_common_args, fill_common_defaults, fr
                         positive_float, positive_int, run_command, run_name)
 
 MODELS = ("unet", "vanilla")
-AUGMENT_KINDS = ("flip", "affine", "intensity", "noise")  # augment.py implements them, in this order
+AUGMENT_KINDS = ("head", "flip", "affine", "intensity", "noise")  # augment.py implements them, in this order
+DEFAULT_AUGMENT = ("flip", "affine", "intensity", "noise")  # head is for skull-stripped images only: opt-in
 # Arguments that must not change when a run is resumed.
 FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick", "augment",
                    "mask_freeze")
@@ -50,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODELS, default="unet",
                    help="unet: residual U-Net with data consistency (models/model.py); vanilla: one 3x3 conv (default: unet)")
     p.add_argument("--width", type=positive_int, default=16, help="channels of the U-Net's first level, unet only (default: 16)")
-    p.add_argument("--augment", nargs="+", choices=AUGMENT_KINDS + ("none",), default=list(AUGMENT_KINDS), metavar="KIND",
+    p.add_argument("--augment", nargs="+", choices=AUGMENT_KINDS + ("none",), default=list(DEFAULT_AUGMENT), metavar="KIND",
                    help="changes drawn for every training image (validation and test never): flip (flips, 90-degree "
-                        "rotations), affine (small rotation, zoom, shift), intensity (gamma, bias field), noise; "
-                        "none for the plain images (default: all four)")
+                        "rotations), affine (small rotation, zoom, shift), intensity (gamma, bias field), noise, head "
+                        "(a synthetic scalp and skull around skull-stripped brains such as the template); none for "
+                        f"the plain images (default: {' '.join(DEFAULT_AUGMENT)})")
     p.add_argument("--num-workers", type=non_negative_int, default=0,
                    help="DataLoader workers; 0 suits the in-memory MNI152 data (default: 0)")
     add_common_args(p)

@@ -52,7 +52,7 @@ def split_data(data_dir: str | None, run_args: argparse.Namespace, split: str):
     data_args = argparse.Namespace(data_dir=data_dir, resolution=run_args.resolution, seed=run_args.seed,
                                    quick=getattr(run_args, "quick", False))
     datasets, info = load_data(data_args)
-    dataset = datasets["test"] if split == "test" else ConcatDataset([datasets[k] for k in ("train", "val", "test")])
+    dataset = datasets[split] if split in datasets else ConcatDataset([datasets[k] for k in ("train", "val", "test")])
     return dataset, info
 
 

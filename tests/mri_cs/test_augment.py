@@ -53,7 +53,8 @@ def test_the_names_match_main_py():
     assert tuple(augment.AUGMENTATIONS) == mri_main.AUGMENT_KINDS
 
 
-@pytest.mark.parametrize("flag, expected", [([], list(mri_main.AUGMENT_KINDS)), (["--augment", "none"], []),
+@pytest.mark.parametrize("flag, expected", [([], list(mri_main.DEFAULT_AUGMENT)), (["--augment", "none"], []),
+                                            (["--augment", "noise", "head"], ["head", "noise"]),
                                             (["--augment", "noise", "flip", "noise"], ["flip", "noise"])])
 def test_augment_flag(flag, expected):
     assert mri_main.parse_args(["--quick"] + flag).augment == expected
@@ -80,3 +81,21 @@ def test_only_training_batches_are_augmented(tmp_path, monkeypatch, kinds):
     assert calls == [kinds] * (8 if kinds else 0)  # 16 training slices in batches of 4, 2 epochs
     assert metrics["n_slices"] == {"train": 16, "val": 8, "test": 8}
     assert load_json(tmp_path / "vanilla_drop0.3_fixed_quick" / "config.json")["args"]["augment"] == kinds
+
+
+def test_head_wraps_the_tissue_in_a_ring_with_a_gap():
+    """A disk of tissue: inside it nothing changes; half the images (seeded) get a ring outside it, with an empty gap
+    at least 1 pixel wide between disk and ring; the others are untouched."""
+    size, radius = 64, 16
+    yy, xx = torch.meshgrid(torch.arange(size) - size / 2 + 0.5, torch.arange(size) - size / 2 + 0.5, indexing="ij")
+    distance = (yy**2 + xx**2).sqrt()
+    disk = (distance <= radius).float() * 0.8
+    image = torch.stack([disk, torch.zeros_like(disk)], dim=-1).expand(16, -1, -1, -1).clone()
+    out = augment.head(image, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out[:, distance <= radius], image[:, distance <= radius])
+    assert (out[..., 1] == 0).all()  # the ring is real: zero phase
+    added = out[..., 0] - image[..., 0]
+    assert (added[:, (distance > radius) & (distance <= radius + 1)] == 0).all()  # the skull's gap
+    ringed = added.flatten(1).amax(dim=1) > 0
+    assert 4 <= int(ringed.sum()) <= 12  # about half the images
+    assert (added[ringed][:, distance > radius + 12] == 0).all() and (added[ringed] > 0).sum(dim=(1, 2)).min() > 100

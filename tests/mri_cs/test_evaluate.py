@@ -55,6 +55,9 @@ def test_scoring_a_run_on_its_own_data_gives_back_its_test_numbers(trained, caps
     assert last.startswith("trained on MR magnitude images, brain_tumor/images -> tested on MR magnitude images")
     assert f"PSNR {scored['psnr']['mean']:.2f} (zero-filled {scored['zero_filled_psnr']['mean']:.2f}): " in last
     assert last.endswith(f"{scored['gain_db']:+.2f} dB -> {out}")
+    val = evaluate.main([str(run), "--data-dir", str(images.parent), "--split", "val"])  # the split best.pt was chosen on
+    assert val["psnr"]["mean"] == pytest.approx(metrics["best_val_psnr"], rel=1e-5) and val["n_slices"] == metrics["n_slices"]["val"]
+    assert (run / "eval_brain_tumor_val" / "metrics.json").is_file()
 
 
 def zero_filled_psnr(kspace: torch.Tensor, target: torch.Tensor, mask: np.ndarray) -> torch.Tensor:
@@ -124,7 +127,7 @@ BAD_INPUT = [
     (["{run}", "--data-dir", "{base}/notes"], "three layouts"),
     (["{run}", "--data-dir", "{base}/nowhere"], "is not a folder"),
     (["{run}", "--data-dir", "{images}"], "already holds an evaluation"),
-    (["{run}", "--split", "val"], "argument --split"),
+    (["{run}", "--split", "train"], "argument --split"),
     (["{run}", "--name", "../up"], "--name"),
     (["{run}", "--device", "mps"], "MPS is not available"),
 ]
