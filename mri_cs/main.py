@@ -22,7 +22,7 @@ from common.cli import (OneLineParser, add_common_args, fill_common_defaults, fr
 
 MODELS = ("unet", "vanilla")
 AUGMENT_KINDS = ("head", "flip", "affine", "intensity", "noise")  # augment.py implements them, in this order
-DEFAULT_AUGMENT = ("flip", "affine", "intensity", "noise")  # head is for skull-stripped images only: opt-in
+DEFAULT_AUGMENT = ("flip", "affine", "intensity", "noise")  # plus head on the template, whose brains are skull-stripped
 # Arguments that must not change when a run is resumed.
 FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick", "augment",
                    "mask_freeze")
@@ -51,11 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODELS, default="unet",
                    help="unet: residual U-Net with data consistency (models/model.py); vanilla: one 3x3 conv (default: unet)")
     p.add_argument("--width", type=positive_int, default=16, help="channels of the U-Net's first level, unet only (default: 16)")
-    p.add_argument("--augment", nargs="+", choices=AUGMENT_KINDS + ("none",), default=list(DEFAULT_AUGMENT), metavar="KIND",
+    p.add_argument("--augment", nargs="+", choices=AUGMENT_KINDS + ("none",), default=None, metavar="KIND",
                    help="changes drawn for every training image (validation and test never): flip (flips, 90-degree "
                         "rotations), affine (small rotation, zoom, shift), intensity (gamma, bias field), noise, head "
                         "(a synthetic scalp and skull around skull-stripped brains such as the template); none for "
-                        f"the plain images (default: {' '.join(DEFAULT_AUGMENT)})")
+                        f"the plain images (default: {' '.join(DEFAULT_AUGMENT)}, and head without --data-dir)")
     p.add_argument("--num-workers", type=non_negative_int, default=0,
                    help="DataLoader workers; 0 suits the in-memory MNI152 data (default: 0)")
     add_common_args(p)
@@ -75,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.resolution, args.epochs, args.width, args.batch_size = 32, min(args.epochs, 2), 8, 4
     if args.resolution < 16 or args.resolution % 8:
         parser.error(f"--resolution must be a multiple of 8 and at least 16 (the U-Net pools 3 times), got {args.resolution}")
+    if args.augment is None:  # the offline template is skull-stripped; real scans (--data-dir) show the whole head
+        args.augment = list(DEFAULT_AUGMENT) + (["head"] if args.data_dir is None else [])
     if "none" in args.augment and len(args.augment) > 1:
         parser.error(f"--augment none cannot be combined with {' '.join(a for a in args.augment if a != 'none')}")
     args.augment = [k for k in AUGMENT_KINDS if k in args.augment]  # canonical order, no repeats; [] for none

@@ -53,11 +53,16 @@ def test_the_names_match_main_py():
     assert tuple(augment.AUGMENTATIONS) == mri_main.AUGMENT_KINDS
 
 
-@pytest.mark.parametrize("flag, expected", [([], list(mri_main.DEFAULT_AUGMENT)), (["--augment", "none"], []),
+@pytest.mark.parametrize("flag, expected", [([], ["head", *mri_main.DEFAULT_AUGMENT]), (["--augment", "none"], []),
                                             (["--augment", "noise", "head"], ["head", "noise"]),
                                             (["--augment", "noise", "flip", "noise"], ["flip", "noise"])])
 def test_augment_flag(flag, expected):
     assert mri_main.parse_args(["--quick"] + flag).augment == expected
+
+
+def test_head_is_a_default_only_for_the_skull_stripped_template(tmp_path):
+    assert mri_main.parse_args(["--data-dir", str(tmp_path)]).augment == list(mri_main.DEFAULT_AUGMENT)
+    assert mri_main.parse_args(["--data-dir", str(tmp_path), "--augment", "head"]).augment == ["head"]
 
 
 def test_augment_none_with_others_is_one_line(capsys):
