@@ -9,14 +9,15 @@ target and k-space stay exactly consistent. Validation and test are never augmen
 (``train.py`` calls it in the training loop only). All on tensors, a batch at a time: two
 FFTs and one ``grid_sample`` per batch, small next to the U-Net's step.
 
-Kinds (``--augment``, default all but ``head``):
+Kinds (``--augment``; by default all, ``head`` only on the offline template):
 
-* ``head`` (opt-in): for skull-stripped training images such as the template, half of the
-  images get a synthetic scalp: a bright ring of random brightness and thickness (a smooth
-  field modulates it) around the tissue, separated from it by a dark gap where the skull
-  would be. Real head scans show scalp, fat and skull around the brain, whose sharp bright
-  outline aliases strongly; the template has none. The ring follows the tissue's outline
-  (level sets of the blurred tissue mask) and has zero phase;
+* ``head``: for skull-stripped training images such as the template, half of the images get
+  a synthetic scalp: a bright ring of random brightness and thickness (a smooth field
+  modulates it) around the tissue, separated from it by a dark gap where the skull would be.
+  Real head scans show scalp, fat and skull around the brain, whose sharp bright outline
+  aliases strongly; the template has none. The ring follows the tissue's outline (level sets
+  of the blurred tissue mask) and has zero phase. Real scans (``--data-dir``) have their own
+  scalp, so it is not a default there;
 * ``flip``: one of the 8 flips / 90-degree rotations of the square (exact, no interpolation);
 * ``affine``: a rotation within +-15 degrees, a zoom of 0.85 to 1.2 and a shift of up to 5 %
   of the image (bilinear, zeros outside), for brains placed and sized differently;
