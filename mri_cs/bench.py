@@ -188,7 +188,7 @@ def sweep_generalisation_targets(runs_root: Path) -> list[dict]:
             if gain:
                 complete = set(SWEEP_DROP_RATES) <= set(gain)
                 out.append(verdict(f"learned_over_fixed_patients_{sweep.name}_{i}", complete and min(gain.values()) > 0,
-                                   f"sweep {sweep.name}, tested on {label}: learned - fixed PSNR by drop rate "
+                                   f"sweep folder {sweep.name}, tested on {label}: learned - fixed PSNR by drop rate "
                                    + ", ".join(f"{d:g}: {g:+.2f}" for d, g in gain.items())
                                    + f" dB [target: > 0 at every drop rate {min(SWEEP_DROP_RATES):g} to {max(SWEEP_DROP_RATES):g}]"))
         gains = [(float(r["test_psnr_mean"]) - float(r["zero_filled_test_psnr_mean"]), float(r["drop_rate"]), "its own test split")
@@ -197,7 +197,7 @@ def sweep_generalisation_targets(runs_root: Path) -> list[dict]:
         if gains:
             worst = min(gains)
             out.append(verdict(f"learned_not_worse_{sweep.name}", worst[0] >= 0,
-                               f"sweep {sweep.name}, learned masks: worst gain over their own zero-filled input "
+                               f"sweep folder {sweep.name}, learned masks: worst gain over their own zero-filled input "
                                f"{worst[0]:+.2f} dB (drop {worst[1]:g}, on {worst[2]}) [target: >= 0 on every test set]"))
     return out
 
