@@ -111,26 +111,28 @@ def score_case(case: argparse.Namespace, root: Path, data: str, loaded: dict) ->
             "gain_db": m["gain_db"], "ssim_mean": m["ssim"]["mean"], "keep_in_center": m["keep_in_center"], "run": case.name}
 
 
+def _pm(r: dict, key: str) -> str:
+    return f"{r[key + '_mean']:.2f} ± {r[key + '_std']:.2f}"
+
+
+def _markdown(header: list[str], cells: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
+
+
 def cross_markdown(rows: list[dict]) -> str:
     """The sweep's "trained on -> tested on" table (``cross_data.md``), one line per case and tested-on dataset."""
-    lines = ["| model | drop rate | mask | tested on (test split) | PSNR (dB) | zero-filled PSNR (dB) | gain (dB) | SSIM |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['drop_rate']:g} | {r['mask']} | {r['tested_on']} ({r['n_slices']}) "
-                     f"| {r['psnr_mean']:.2f} ± {r['psnr_std']:.2f} | {r['zero_filled_psnr_mean']:.2f} ± "
-                     f"{r['zero_filled_psnr_std']:.2f} | {r['gain_db']:+.2f} | {r['ssim_mean']:.3f} |")
-    return "\n".join(lines) + "\n"
+    return _markdown(["model", "drop rate", "mask", "tested on (test split)", "PSNR (dB)", "zero-filled PSNR (dB)", "gain (dB)", "SSIM"],
+                     [[r["model"], f"{r['drop_rate']:g}", r["mask"], f"{r['tested_on']} ({r['n_slices']})", _pm(r, "psnr"),
+                       _pm(r, "zero_filled_psnr"), f"{r['gain_db']:+.2f}", f"{r['ssim_mean']:.3f}"] for r in rows])
 
 
 def table_markdown(rows: list[dict]) -> str:
     """The sweep's table (``results.md``, also quoted in the README) from rows sorted by model, drop rate, mask."""
-    lines = ["| model | drop rate | mask | train PSNR (dB) | test PSNR (dB) | zero-filled test PSNR (dB) | test SSIM | kept in centre |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['drop_rate']:g} | {r['mask']} | {r['train_psnr_mean']:.2f} ± {r['train_psnr_std']:.2f} "
-                     f"| {r['test_psnr_mean']:.2f} ± {r['test_psnr_std']:.2f} | {r['zero_filled_test_psnr_mean']:.2f} ± "
-                     f"{r['zero_filled_test_psnr_std']:.2f} | {r['test_ssim_mean']:.3f} | {r['keep_in_center']:.2f} |")
-    return "\n".join(lines) + "\n"
+    return _markdown(["model", "drop rate", "mask", "train PSNR (dB)", "test PSNR (dB)", "zero-filled test PSNR (dB)", "test SSIM",
+                      "kept in centre"],
+                     [[r["model"], f"{r['drop_rate']:g}", r["mask"], _pm(r, "train_psnr"), _pm(r, "test_psnr"),
+                       _pm(r, "zero_filled_test_psnr"), f"{r['test_ssim_mean']:.3f}", f"{r['keep_in_center']:.2f}"] for r in rows])
 
 
 def write_table(rows: list[dict], root: Path, stem: str = "results", columns: list[str] = COLUMNS,
