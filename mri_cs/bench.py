@@ -190,7 +190,8 @@ def sweep_generalisation_targets(runs_root: Path) -> list[dict]:
                 out.append(verdict(f"learned_over_fixed_patients_{sweep.name}_{i}", complete and min(gain.values()) > 0,
                                    f"sweep folder {sweep.name}, tested on {label}: learned - fixed PSNR by drop rate "
                                    + ", ".join(f"{d:g}: {g:+.2f}" for d, g in gain.items())
-                                   + f" dB [target: > 0 at every drop rate {min(SWEEP_DROP_RATES):g} to {max(SWEEP_DROP_RATES):g}]"))
+                                   + (" dB" if complete else f" dB (the sweep has {len(gain)} of {len(SWEEP_DROP_RATES)} drop rates)")
+                                   + f" [target: > 0 at every drop rate {min(SWEEP_DROP_RATES):g} to {max(SWEEP_DROP_RATES):g}]"))
         gains = [(float(r["test_psnr_mean"]) - float(r["zero_filled_test_psnr_mean"]), float(r["drop_rate"]), "its own test split")
                  for r in unet if r["mask"] == "learned"]
         gains += [(float(r["gain_db"]), float(r["drop_rate"]), f"{r['tested_on']} (test)") for r in cross if r["mask"] == "learned"]

@@ -180,3 +180,4 @@ def test_sweep_generalisation_targets(tmp_path):
     assert "0.4: -1.00" in found["learned_over_fixed_patients_sweep_0"]["text"]
     assert "-0.30 dB (drop 0.7, on patients (test))" in found["learned_not_worse_sweep"]["text"]
     assert "0.2:" not in found["learned_over_fixed_patients_sweep_partial_0"]["text"]
+    assert "(the sweep has 6 of 7 drop rates)" in found["learned_over_fixed_patients_sweep_partial_0"]["text"]
