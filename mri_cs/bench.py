@@ -159,7 +159,8 @@ def cross_data_targets(runs_root: Path) -> list[dict]:
     return out
 
 
-def _csv_rows(path: Path) -> list[dict]:
+def csv_rows(path: Path) -> list[dict]:
+    """The rows of a CSV table (a sweep's ``results.csv`` or ``cross_data.csv``) as dicts of strings; [] without one."""
     if not path.is_file():
         return []
     with open(path, newline="") as f:
@@ -173,11 +174,11 @@ def sweep_generalisation_targets(runs_root: Path) -> list[dict]:
     zero-filled input on any test set it was scored on."""
     out = []
     for results in sorted(Path(runs_root).glob("*/results.csv")):
-        sweep, unet = results.parent, [r for r in _csv_rows(results) if r["model"] == "unet"]
+        sweep, unet = results.parent, [r for r in csv_rows(results) if r["model"] == "unet"]
         if not unet or not (sweep / unet[0]["run"] / "config.json").is_file():
             continue
         data = json.loads((sweep / unet[0]["run"] / "config.json").read_text()).get("data", {})
-        cross = [r for r in _csv_rows(sweep / "cross_data.csv") if r["model"] == "unet"]
+        cross = [r for r in csv_rows(sweep / "cross_data.csv") if r["model"] == "unet"]
         key = lambda r: (float(r["drop_rate"]), r["mask"])  # noqa: E731
         tests = [(f"its held-out patients ({data['dataset']})", {key(r): float(r["test_psnr_mean"]) for r in unet})
                  ] if data.get("layout") == IMAGES_LAYOUT else []
@@ -220,10 +221,9 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
                                f"default run: validation PSNR in the last third of the epochs (from epoch "
                                f"{m['val_psnr_last_third_from_epoch']}) at most {dip:.2f} dB below its best so far "
                                f"[target: <= {STABLE_DIP_DB:g} dB]"))
-    if not (sweep_dir / "results.csv").is_file():
+    rows = {(r["model"], float(r["drop_rate"]), r["mask"]): r for r in csv_rows(sweep_dir / "results.csv")}
+    if not rows:
         return out
-    with open(sweep_dir / "results.csv") as f:
-        rows = {(r["model"], float(r["drop_rate"]), r["mask"]): r for r in csv.DictReader(f)}
     test = lambda key: float(rows[key]["test_psnr_mean"])  # noqa: E731
     fixed03, vanilla03 = ("unet", 0.3, "fixed"), ("vanilla", 0.3, "fixed")
     if fixed03 in rows:

@@ -12,13 +12,12 @@ one line giving the command that makes it and the one that publishes it.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shlex
 from pathlib import Path
 
-from mri_cs.bench import DEFAULT_RUN, check_targets
+from mri_cs.bench import DEFAULT_RUN, check_targets, csv_rows
 from mri_cs.sweep import table_markdown
 
 DEFAULT_COMMAND = "python main.py --drop-rate 0.3 --learn-mask"
@@ -75,10 +74,7 @@ def data_sizes_block(run: Path) -> str:
 
 
 def sweep_rows(sweep: Path) -> list[dict]:
-    if not (sweep / "results.csv").is_file():
-        return []
-    with open(sweep / "results.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = csv_rows(sweep / "results.csv")
     for r in rows:
         for k, v in r.items():
             if k not in ("model", "mask", "run"):
@@ -194,24 +190,26 @@ def cross_data_block(results: Path) -> str:
     return "\n".join(lines)
 
 
+def _cross_cell(r: dict | None) -> str:
+    """One case of a cross table: ``PSNR (zero-filled PSNR, gain)``, ``-`` for a case not run."""
+    return f"{float(r['psnr_mean']):.2f} ({float(r['zero_filled_psnr_mean']):.2f}, {float(r['gain_db']):+.2f})" if r else "-"
+
+
 def sweep_cross_block(results: Path) -> str:
     """Every published sweep's ``cross_data.csv``: per tested-on dataset, fixed against learned mask by drop rate."""
     parts = []
     for path in sorted(results.glob("*/cross_data.csv")):
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r["model"] == "unet"]
+        rows = [r for r in csv_rows(path) if r["model"] == "unet"]
         for tested in sorted({r["tested_on"] for r in rows}):
             cell = {(float(r["drop_rate"]), r["mask"]): r for r in rows if r["tested_on"] == tested}
             some = next(iter(cell.values()))
             lines = [f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} "
                      f"(test split, {some['n_slices']} slices): PSNR in dB (zero-filled input of the same mask, gain)", "",
                      "| drop rate | fixed mask | learned mask | learned - fixed |", "| --- | --- | --- | --- |"]
-            show = lambda r: (f"{float(r['psnr_mean']):.2f} ({float(r['zero_filled_psnr_mean']):.2f}, "  # noqa: E731
-                              f"{float(r['gain_db']):+.2f})" if r else "-")
             for d in sorted({d for d, _ in cell}):
                 fixed, learned = cell.get((d, "fixed")), cell.get((d, "learned"))
                 diff = f"{float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f}" if fixed and learned else "-"
-                lines.append(f"| {d:g} | {show(fixed)} | {show(learned)} | {diff} |")
+                lines.append(f"| {d:g} | {_cross_cell(fixed)} | {_cross_cell(learned)} | {diff} |")
             parts.append("\n".join(lines))
     if not parts:
         return not_published(SWEEP_COMMAND, "sweep")
