@@ -130,17 +130,18 @@ def cross_data_targets(runs_root: Path) -> list[dict]:
         evals = [json.loads(e.read_text()) for e in sorted(run.glob("eval_*/metrics.json"))]
         own = m["test_psnr"]["mean"] - m["zero_filled_test_psnr"]["mean"]
         layout = config["data"].get("layout")
+        label = f"{run.name}, {args.get('epochs')} epochs"  # a shorter schedule's miss explains itself
         if args.get("learn_mask"):
             gains = [(f"its own test split ({config['data']['dataset']})", own)]
             gains += [(f"{e['tested_on']['dataset']} ({e['tested_on']['split']})", e["gain_db"]) for e in evals]
             worst = min(gains, key=lambda g: g[1])
             out.append(verdict(f"learned_not_worse_{run.name}", worst[1] >= 0,
-                               f"learned mask, {run.name}: worst gain over its own zero-filled input {worst[1]:+.2f} dB, "
+                               f"learned mask, {label}: worst gain over its own zero-filled input {worst[1]:+.2f} dB, "
                                f"on {worst[0]} [target: >= 0 on every test set]"))
             continue
         if layout == IMAGES_LAYOUT:
             out.append(verdict(f"patients_own_{run.name}", own >= PATIENTS_OWN_DB,
-                               f"trained on {config['data']['dataset']} ({run.name}), its held-out patients: "
+                               f"trained on {config['data']['dataset']} ({label}), its held-out patients: "
                                f"{m['test_psnr']['mean']:.2f} dB, {own:+.2f} dB over zero-filled [target: >= +{PATIENTS_OWN_DB}]"))
         for e in evals:
             to = e["tested_on"]
@@ -153,7 +154,7 @@ def cross_data_targets(runs_root: Path) -> list[dict]:
             else:
                 continue
             out.append(verdict(f"{name}_{run.name}", e["gain_db"] >= target,
-                               f"trained on {e['trained_on']['dataset']} ({run.name}), tested on {to['dataset']} "
+                               f"trained on {e['trained_on']['dataset']} ({label}), tested on {to['dataset']} "
                                f"({to['split']}): {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB over zero-filled "
                                f"[target: >= +{target}]"))
     return out

@@ -109,13 +109,13 @@ def test_quick_throughput(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "bench_quick" / "metrics.json").read_text())["throughput"] == metrics["throughput"]
 
 
-def write_run(root, name, layout, learn, test, zero_filled, evals=(), drop=0.3):
+def write_run(root, name, layout, learn, test, zero_filled, evals=(), drop=0.3, epochs=6):
     """A finished run folder: config.json (its data layout) and metrics.json, and ``eval_<k>/metrics.json`` for
     each ``(tested-on layout, split, gain)`` of ``evals``."""
     run = root / name
     run.mkdir(parents=True)
     data = {"dataset": f"{layout} data", "layout": layout}
-    (run / "config.json").write_text(json.dumps({"args": {"model": "unet", "drop_rate": drop, "learn_mask": learn},
+    (run / "config.json").write_text(json.dumps({"args": {"model": "unet", "drop_rate": drop, "learn_mask": learn, "epochs": epochs},
                                                  "data": data}))
     (run / "metrics.json").write_text(json.dumps({"test_psnr": {"mean": test}, "zero_filled_test_psnr": {"mean": zero_filled}}))
     for k, (to, split, gain) in enumerate(evals):
@@ -139,6 +139,7 @@ def test_cross_dataset_targets(tmp_path):
         "patients_to_mni_fixed_patients": False,  # +11 < +12
         "learned_not_worse_learned_mni": False, "learned_not_worse_learned_ok": True}
     assert "worst gain over its own zero-filled input -0.40 dB, on image folder data (test)" in found["learned_not_worse_learned_mni"]["text"]
+    assert "(fixed_patients, 6 epochs), its held-out patients" in found["patients_own_fixed_patients"]["text"]
     assert "+17.50 dB over zero-filled [target: >= +18]" in found["patients_own_fixed_patients"]["text"]
 
 
