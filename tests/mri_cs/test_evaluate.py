@@ -95,7 +95,7 @@ def test_without_data_dir_it_scores_the_template_test_split(trained, capsys):
 def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
     run = trained[0]
     if not (run / "eval_brain_tumor_test").is_dir():
-        evaluate.main([str(run), "--data-dir", str(trained[2])])
+        evaluate.main([str(run), "--data-dir", str(trained[2].parent)])  # the folder the first test scores on
     published = publish(run, "mri_cs", results_root=tmp_path)
     assert (published / "eval_brain_tumor_test" / "metrics.json").is_file() and not list(published.rglob("*.pt"))
     m = load_json(published / "eval_brain_tumor_test" / "metrics.json")
