@@ -8,7 +8,7 @@ what they have in common:
   ``KeyboardInterrupt`` and ``OSError`` into one line on stderr and a non-zero exit.
 * :func:`add_common_args`: the flags every command accepts, with the same names and
   defaults everywhere (``--seed``, ``--device``, ``--results-root``, ``--name``,
-  ``--resume``, ``--overwrite``, ``--quick``). Given to the top-level parser *and* each
+  ``--resume``, ``--overwrite``, ``--quick``, ``--precision``). Given to the top-level parser *and* each
   sub-command, so ``main.py --seed 1 cmd`` and ``main.py cmd --seed 1`` both work.
 * argparse types (:func:`positive_int`, :func:`positive_float`, :func:`non_negative_float`,
   :func:`fraction`, :func:`device_name`) whose error is one sentence.
@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
+import threading
+from pathlib import Path
 from typing import Any, Callable
 
 EXIT_ERROR = 2  # argparse's code for a usage error; used for every error the user can fix
+EXIT_DIVERGED = 3  # training stopped on a non-finite or exploding loss
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: a cluster's preemption, ``kill``
 
 
 class DataError(Exception):
@@ -33,6 +38,23 @@ class DataError(Exception):
 
 class RunError(Exception):
     """A run folder cannot be created, resumed or written; the message says what to do instead."""
+
+
+class Diverged(Exception):
+    """Training stopped because its loss became non-finite or exploded (:class:`common.guard.DivergenceGuard`).
+
+    ``record`` is what ``metrics.json`` holds for the run (``status: diverged``, the step, the loss);
+    :func:`common.runs.run_folder` writes it, :func:`run_command` prints one line and exits 3.
+    """
+
+    def __init__(self, message: str, record: dict[str, Any] | None = None, hint: str = "try a smaller --lr"):
+        super().__init__(message)
+        self.record = {"status": "diverged", **(record or {})}
+        self.hint = hint
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; a ``KeyboardInterrupt`` so every cleanup that Ctrl-C gets runs for it too."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -109,9 +131,34 @@ def device_name(text: str) -> str:
     return text
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_folder_name(name: str, what: str = "name") -> str:
+    """``name`` if it is one folder name (to be created inside a root), else ``ValueError`` saying why:
+    no path separator, not ``.`` or ``..``, not absolute, not empty, no control characters."""
+    if not name or not name.strip():
+        raise ValueError(f"{what} must not be empty")
+    if _CONTROL.search(name):
+        raise ValueError(f"{what} {name!r} contains a control character")
+    if "/" in name or "\\" in name or Path(name).is_absolute():
+        raise ValueError(f"{what} {name!r} must be one folder name, without a path separator")
+    if name in (".", ".."):
+        raise ValueError(f"{what} {name!r} must be one folder name, not {name}")
+    return name
+
+
+def folder_name(text: str) -> str:
+    """argparse type: one folder name, created inside its root (``--name``, evaluation and sweep names)."""
+    try:
+        return check_folder_name(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 COMMON_DEFAULTS: dict[str, Any] = {
     "seed": 0, "device": "auto", "results_root": "runs", "name": None,
-    "resume": False, "overwrite": False, "quick": False,
+    "resume": False, "overwrite": False, "quick": False, "precision": "auto",
 }
 
 
@@ -127,13 +174,16 @@ def add_common_args(parser: argparse.ArgumentParser, *, sub_command: bool = Fals
     g.add_argument("--device", type=device_name, default=d("device"),
                    help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps (default: auto)")
     g.add_argument("--results-root", default=d("results_root"), help="run folders are created here (default: runs)")
-    g.add_argument("--name", default=d("name"), help="run folder name (default: derived from the command and its options)")
+    g.add_argument("--name", type=folder_name, default=d("name"), help="run folder name (default: derived from the command and its options)")
     g.add_argument("--resume", action="store_true", default=d("resume"),
                    help="continue the run folder --name from its last checkpoint")
     g.add_argument("--overwrite", action="store_true", default=d("overwrite"),
                    help="replace a finished run folder of the same name instead of stopping")
     g.add_argument("--quick", action="store_true", default=d("quick"),
                    help="smoke run in seconds on a tiny subset; its folder name ends in _quick")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=d("precision"),
+                   help="arithmetic of the network's forward pass: auto (bf16 where the device has fast bf16 "
+                        "and the experiment keeps its fp32 quality in it, else fp32), fp32 or bf16 (default: auto)")
 
 
 def fill_common_defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -145,25 +195,45 @@ def fill_common_defaults(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run_name(args: argparse.Namespace, default: str) -> str:
-    """``--name`` if given, else ``default``; quick runs get ``_quick`` so they never share a real run's folder."""
+    """``--name`` if given, else ``default``; quick runs get ``_quick`` so they never share a real run's folder.
+    A name that is not one folder name (a default built from a bad argument) ends in one line and exit 2."""
     name = args.name or default
     if args.quick and not name.endswith("_quick"):
         name += "_quick"
-    return name
+    try:
+        return check_folder_name(name, "run folder name")
+    except ValueError as e:
+        sys.stderr.write(f"{Path(sys.argv[0]).name}: error: {e}\n")
+        sys.exit(EXIT_ERROR)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = None) -> Any:
     """Call ``func`` and turn the errors a user can cause into one line and an exit code.
 
     ``DataError``/``RunError``/``OSError`` -> ``prog: error: ...`` and exit 2;
-    Ctrl-C -> ``prog: interrupted`` plus ``resume_hint`` (how to continue) and exit 130.
+    :class:`Diverged` -> ``prog: diverged: ...`` plus a hint and exit 3;
+    Ctrl-C -> ``prog: interrupted`` plus ``resume_hint`` (how to continue) and exit 130;
+    SIGTERM is handled like Ctrl-C (the same cleanup and hint) and exits 143.
     """
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return func()
+    except Terminated:
+        hint = f"; {resume_hint}" if resume_hint else ""
+        print(f"\n{prog}: terminated (SIGTERM){hint}", file=sys.stderr)
+        sys.exit(EXIT_TERMINATED)
     except KeyboardInterrupt:
         hint = f"; {resume_hint}" if resume_hint else ""
         print(f"\n{prog}: interrupted{hint}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except Diverged as e:
+        print(f"{prog}: diverged: {e}; {e.hint}", file=sys.stderr)
+        sys.exit(EXIT_DIVERGED)
     except (DataError, RunError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
@@ -171,3 +241,6 @@ def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = No
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -12,6 +12,7 @@ A run folder looks like::
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -24,7 +25,9 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from common.cli import RunError
+from common.cli import Diverged, RunError
+
+LOCK_NAME = ".lock"  # held by the process writing the run folder; removed when it ends
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -71,6 +74,8 @@ def check_run_dir(results_root: str | Path, name: str, *, resume: bool = False, 
     """
     run_dir = Path(results_root) / name
     _check_writable(run_dir)
+    if (pid := lock_holder(run_dir)) is not None:
+        raise RunError(f"{run_dir} is in use by another run (process {pid}); wait for it to end or choose another --name")
     if resume:
         config_path = run_dir / "config.json"
         if not config_path.is_file():
@@ -100,20 +105,87 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
     """
     run_dir = check_run_dir(results_root, name, resume=resume, overwrite=overwrite,
                             args=config.get("args"), fixed_on_resume=fixed_on_resume)
-    if overwrite and not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        save_json(run_dir / "config.json", config)
     try:
-        yield run_dir
-    except BaseException:
-        if created and not any(run_dir.rglob("*.pt")):
+        with run_lock(run_dir):
+            try:
+                if overwrite and not resume:
+                    for old in run_dir.iterdir():
+                        if old.name != LOCK_NAME:
+                            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+                    created = True  # nothing of the old run is left to keep
+                if not resume:
+                    save_json(run_dir / "config.json", config)
+                yield run_dir
+            except Diverged as e:  # a finished record: the run stopped on its loss, and says so
+                save_json(run_dir / "metrics.json", e.record)
+                raise
+            if resume:  # only once the resumed run got through: a failed resume changes no file
+                save_json(run_dir / "config.json", config)
+    except BaseException as e:
+        if created and not isinstance(e, (Diverged, RunInUse)) and not any(run_dir.rglob("*.pt")):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    if resume:  # only once the resumed run got through: a failed resume changes no file
-        save_json(run_dir / "config.json", config)
+
+
+class RunInUse(RunError):
+    """Another live process holds the run folder's lock."""
+
+
+def lock_holder(run_dir: Path) -> int | None:
+    """The process id in ``run_dir``'s lock file when another process that is still alive holds it, else None."""
+    pid = _lock_pid(Path(run_dir) / LOCK_NAME)
+    return pid if pid is not None and pid != os.getpid() and _alive(pid) else None
+
+
+def _lock_pid(path: Path) -> int | None:
+    """The id in a lock file; 0 for one being written (empty), None when there is no lock."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # a lock being written right now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process
+    return True
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir/.lock`` (created with ``O_CREAT | O_EXCL``, so only one process gets it) while the body runs;
+    a second run of the same folder gets :class:`RunInUse`. A stale lock (its process is gone) is taken over."""
+    path = Path(run_dir) / LOCK_NAME
+    for attempt in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            holder = _lock_pid(path)
+            if attempt == 0 and holder is not None and holder != os.getpid() and not _alive(holder):
+                path.unlink(missing_ok=True)  # stale: the process that wrote it is gone
+                continue
+            raise RunInUse(f"{run_dir} is in use by another run (process {holder}); "
+                           f"wait for it to end or choose another --name") from None
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def make_run_dir(results_root: str | Path, name: str) -> Path:
@@ -144,19 +216,39 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: a crash never leaves half a file."""
+def _atomic_write(path: Path, write, failures: tuple[type[BaseException], ...] = ()) -> None:
+    """Write through a temporary file in the same folder, then rename: a crash never leaves half a file.
+
+    A failed write (a full disk, a read-only folder: any ``OSError``, or one of ``failures``, the writer's
+    own error for the same) removes the temporary file, leaves the previous ``path`` as it was and raises
+    :class:`RunError` naming ``path`` and the cause."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; run files are for everyone who may read the folder
         os.replace(tmp, path)
+    except (OSError, *failures) as e:
+        cause = _cause(e, path.parent)
+        raise RunError(f"cannot write {path}: {cause}; the previous file, if any, is unchanged") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _cause(error: BaseException, folder: Path) -> str:
+    """The reason in words: the errno's text, or for a writer that hides it (torch's zip writer) the full disk."""
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)
+    try:
+        if shutil.disk_usage(folder).free < 1 << 20:
+            return os.strerror(errno.ENOSPC)
+    except OSError:
+        pass
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def save_json(path: str | Path, obj: Any) -> None:
@@ -199,7 +291,7 @@ def load_json(path: str | Path) -> Any:
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """``torch.save`` atomically. Keep ``state`` to tensors, numbers, strings, lists and dicts
     so that :func:`load_checkpoint` can read it with ``weights_only=True``."""
-    _atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+    _atomic_write(Path(path), lambda tmp: torch.save(state, tmp), failures=(RuntimeError,))  # a full disk, in torch's words
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
