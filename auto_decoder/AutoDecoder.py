@@ -38,6 +38,7 @@ class Decoder(nn.Module):
     """
 
     def __init__(self, latent_dim: int = 32, hidden: int = 256, channels: int = 32) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {latent_dim}")
@@ -53,11 +54,14 @@ class Decoder(nn.Module):
             nn.ConvTranspose2d(channels // 2, 1, kernel_size=4, stride=2, padding=1),
             nn.Sigmoid(),
         )
+        # END SOLUTION
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (B, {self.latent_dim}), got {tuple(z.shape)}")
         return self.net(z)
+        # END SOLUTION
 
 
 class PCAStart:
@@ -85,6 +89,7 @@ class PCAStart:
 
     def __init__(self, images, latent_dim: int, batch_size: int = 5000) -> None:
         """``images``: the training images (anything with ``len`` and ``batch(indices) -> (B, 1, 28, 28)``)."""
+        # BEGIN SOLUTION
         pixels = images.batch([0]).numel()
         if latent_dim >= pixels:
             raise ValueError(f"a PCA start needs fewer latent dimensions than pixels ({pixels}), got {latent_dim}")
@@ -103,11 +108,14 @@ class PCAStart:
         lam = torch.where(filled, self.lam, torch.ones_like(self.lam))
         self.gain = torch.where(filled, (lam - self.s2).clamp_min(0).sqrt() / lam, 0.0).float()
         self.std = torch.where(filled, (self.s2 / lam).clamp(max=1.0).sqrt().clamp_min(1e-3), 1.0).float()
+        # END SOLUTION
 
     def posterior_means(self, images, batch_size: int = 5000) -> torch.Tensor:
         """The posterior means ``(len(images), latent_dim)`` of ``images``."""
+        # BEGIN SOLUTION
         return torch.cat([(images.batch(idx).flatten(1) - self.mu.float()) @ self.U.float() * self.gain
                           for idx in torch.arange(len(images)).split(batch_size)])
+        # END SOLUTION
 
 
 class LatentTable(nn.Module):
@@ -126,17 +134,21 @@ class LatentTable(nn.Module):
     kl_weight = 0.0
 
     def __init__(self, num_samples: int, latent_dim: int, init_std: float = 0.1) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         self.latent_dim = latent_dim
         self.embedding = nn.Embedding(num_samples, latent_dim, sparse=True)
         nn.init.normal_(self.embedding.weight, std=init_std)
+        # END SOLUTION
 
     def __len__(self) -> int:
         return self.embedding.num_embeddings
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
         """The latents used in training: ``(B,)`` indices -> ``(B, latent_dim)``."""
+        # BEGIN SOLUTION
         return self.embedding(indices)
+        # END SOLUTION
 
     def mean(self, indices: torch.Tensor) -> torch.Tensor:
         """The point estimate of each latent (for a plain table, the latent itself)."""
@@ -144,7 +156,9 @@ class LatentTable(nn.Module):
 
     def kl(self, indices: torch.Tensor) -> torch.Tensor:
         """Divergence to a prior, per sample ``(B,)``: zero, there is no prior."""
+        # BEGIN SOLUTION
         return torch.zeros(indices.shape[0], device=self.embedding.weight.device)
+        # END SOLUTION
 
     def sample_prior(self, n: int) -> torch.Tensor:
         """``n`` draws ``(n, latent_dim)`` from N(0, I): the prior one would like to sample,
@@ -154,7 +168,9 @@ class LatentTable(nn.Module):
     @torch.no_grad()
     def start_at(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Set every latent to ``mean`` ``(N, latent_dim)`` (a point has no use for the posterior ``std``)."""
+        # BEGIN SOLUTION
         self.embedding.weight.copy_(mean)
+        # END SOLUTION
 
 
 class RowAdam(torch.optim.Optimizer):
@@ -182,6 +198,7 @@ class RowAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        # BEGIN SOLUTION
         loss = None if closure is None else closure()
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
@@ -206,3 +223,4 @@ class RowAdam(torch.optim.Optimizer):
                 v_hat = v / (1 - beta2**counts).to(p.dtype)
                 p.index_add_(0, rows, m_hat / (v_hat.sqrt() + group["eps"]), alpha=-group["lr"])
         return loss
+        # END SOLUTION

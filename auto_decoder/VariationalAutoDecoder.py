@@ -66,8 +66,10 @@ class LatentFamily:
     def monte_carlo_kl(self, loc: torch.Tensor, scale: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
         """Unbiased estimate of ``KL(q || prior)`` element-wise: the mean over ``num_samples``
         reparameterised draws ``z ~ q`` of ``log q(z) - log prior(z)`` (differentiable)."""
+        # BEGIN SOLUTION
         z = self.rsample(loc.expand(num_samples, *loc.shape), scale.expand(num_samples, *scale.shape))
         return (self.log_prob(z, loc, scale) - self.log_prob(z, 0.0, 1.0)).mean(0)
+        # END SOLUTION
 
     def kl(self, loc: torch.Tensor, scale: torch.Tensor, num_samples: int = 8) -> torch.Tensor:
         """``KL(q || prior)`` element-wise: closed form where the family has one, else Monte Carlo."""
@@ -81,18 +83,26 @@ class Gaussian(LatentFamily):
     has_closed_form_kl = True
 
     def rsample(self, loc, scale):
+        # BEGIN SOLUTION
         return loc + scale * torch.randn_like(loc)
+        # END SOLUTION
 
     def log_prob(self, z, loc, scale):
+        # BEGIN SOLUTION
         scale = torch.as_tensor(scale, dtype=z.dtype, device=z.device)
         return -0.5 * ((z - loc) / scale) ** 2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)
+        # END SOLUTION
 
     def variance(self, scale):
+        # BEGIN SOLUTION
         return scale**2
+        # END SOLUTION
 
     def kl(self, loc, scale, num_samples=8):
         # KL(N(m, s^2) || N(0, 1)) = (s^2 + m^2 - 1) / 2 - log s
+        # BEGIN SOLUTION
         return 0.5 * (scale**2 + loc**2 - 1.0) - torch.log(scale)
+        # END SOLUTION
 
 
 class Laplace(LatentFamily):
@@ -104,19 +114,27 @@ class Laplace(LatentFamily):
 
     def rsample(self, loc, scale):
         # inverse CDF: u ~ U(-1/2, 1/2), z = loc - scale * sign(u) * log(1 - 2|u|)
+        # BEGIN SOLUTION
         u = torch.rand_like(loc).clamp(_EPS, 1 - _EPS) - 0.5
         return loc - scale * torch.sign(u) * torch.log1p(-2 * u.abs())
+        # END SOLUTION
 
     def log_prob(self, z, loc, scale):
+        # BEGIN SOLUTION
         scale = torch.as_tensor(scale, dtype=z.dtype, device=z.device)
         return -(z - loc).abs() / scale - torch.log(2 * scale)
+        # END SOLUTION
 
     def variance(self, scale):
+        # BEGIN SOLUTION
         return 2 * scale**2
+        # END SOLUTION
 
     def kl(self, loc, scale, num_samples=8):
         # KL(Laplace(m, b) || Laplace(0, 1)) = -log b + |m| + b exp(-|m| / b) - 1
+        # BEGIN SOLUTION
         return -torch.log(scale) + loc.abs() + scale * torch.exp(-loc.abs() / scale) - 1.0
+        # END SOLUTION
 
 
 class Logistic(LatentFamily):
@@ -126,16 +144,22 @@ class Logistic(LatentFamily):
     name = "logistic"
 
     def rsample(self, loc, scale):
+        # BEGIN SOLUTION
         u = torch.rand_like(loc).clamp(_EPS, 1 - _EPS)
         return loc + scale * (torch.log(u) - torch.log1p(-u))  # inverse CDF: logit(u)
+        # END SOLUTION
 
     def log_prob(self, z, loc, scale):
+        # BEGIN SOLUTION
         scale = torch.as_tensor(scale, dtype=z.dtype, device=z.device)
         x = (z - loc) / scale
         return -x - torch.log(scale) - 2 * F.softplus(-x)
+        # END SOLUTION
 
     def variance(self, scale):
+        # BEGIN SOLUTION
         return (math.pi**2 / 3) * scale**2
+        # END SOLUTION
 
 
 FAMILIES: dict[str, LatentFamily] = {f.name: f for f in (Gaussian(), Laplace(), Logistic())}
@@ -165,6 +189,7 @@ class VariationalLatentTable(nn.Module):
         init_scale: float = 0.1,
         init_std: float = 0.1,
     ) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         if isinstance(family, str):
             if family not in FAMILIES:
@@ -179,22 +204,29 @@ class VariationalLatentTable(nn.Module):
         self.log_scale = nn.Embedding(num_samples, latent_dim, sparse=True)
         nn.init.normal_(self.loc.weight, std=init_std)
         nn.init.constant_(self.log_scale.weight, math.log(init_scale))
+        # END SOLUTION
 
     def __len__(self) -> int:
         return self.loc.num_embeddings
 
     def params(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loc, scale)`` of the images at ``indices``, each ``(B, latent_dim)``."""
+        # BEGIN SOLUTION
         return self.loc(indices), self.log_scale(indices).exp()
+        # END SOLUTION
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         return self.family.rsample(*self.params(indices))
+        # END SOLUTION
 
     def mean(self, indices: torch.Tensor) -> torch.Tensor:
         return self.loc(indices)
 
     def kl(self, indices: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         return self.family.kl(*self.params(indices)).sum(dim=1)
+        # END SOLUTION
 
     def sample_prior(self, n: int) -> torch.Tensor:
         return self.family.sample_prior((n, self.latent_dim), device=self.loc.weight.device)
@@ -205,6 +237,8 @@ class VariationalLatentTable(nn.Module):
         ``(latent_dim,)``, carried over to this family's prior: ``loc = prior std * mean`` and the scale that
         gives variance ``prior variance * std^2`` (each family's variance is a constant times scale^2, so
         that scale is ``std`` itself). Aggregate posteriors matching N(0, I) then match this prior's spread."""
+        # BEGIN SOLUTION
         prior_std = float(self.family.variance(torch.ones(1))) ** 0.5
         self.loc.weight.copy_(prior_std * mean)
         self.log_scale.weight.copy_(std.log().expand_as(mean))
+        # END SOLUTION

@@ -46,6 +46,7 @@ def images(batch) -> torch.Tensor:
 # -------------------------------------------------------------- evaluation
 def evaluate_accuracy(model: nn.Module, loader: Iterable, device: torch.device) -> float:
     """Top-1 accuracy of ``model`` over ``loader`` (pairs of images and class indices)."""
+    # BEGIN SOLUTION
     model.eval()
     preds, targets = [], []
     with torch.no_grad():
@@ -53,6 +54,7 @@ def evaluate_accuracy(model: nn.Module, loader: Iterable, device: torch.device) 
             preds.append(model(x.to(device)).argmax(dim=1).cpu())
             targets.append(y)
     return accuracy(torch.cat(preds), torch.cat(targets)) if preds else 0.0
+    # END SOLUTION
 
 
 def autoencoder_test_mse(model: nn.Module, loader: Iterable, device: torch.device, task: str, noise_std: float,
@@ -83,10 +85,12 @@ def dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> t
     ``probs`` are foreground probabilities and ``target`` the binary masks, same shape
     (e.g. ``(B, 1, H, W)``); the sums run over every element. Returns a scalar.
     """
+    # BEGIN SOLUTION
     if probs.shape != target.shape:
         raise ValueError(f"probs and target must have the same shape, got {tuple(probs.shape)} and {tuple(target.shape)}")
     intersection = (probs * target).sum()
     return 1 - (2 * intersection + eps) / ((probs**2).sum() + (target**2).sum() + eps)
+    # END SOLUTION
 
 
 def segmentation_scores(model: nn.Module, loader: Iterable, device: torch.device) -> dict:

@@ -40,6 +40,7 @@ class CifarCNN(nn.Module):
     """
 
     def __init__(self, widths: tuple[int, ...] = (32, 48, 96, 128), num_classes: int = 10, dropout: float = 0.2):
+        # BEGIN SOLUTION
         super().__init__()
         layers = conv_bn_relu(3, widths[0])
         c = widths[0]
@@ -48,16 +49,20 @@ class CifarCNN(nn.Module):
             c = w
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes))
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         _check_input(x, 3, None, "CifarCNN")
         return self.classifier(self.features(x))
+        # END SOLUTION
 
 
 class LinearAutoEncoder(nn.Module):
     """Fully connected MNIST autoencoder, ``(B, 1, 28, 28) -> (B, 1, 28, 28)`` through a 15-d code; 223,391 parameters."""
 
     def __init__(self):
+        # BEGIN SOLUTION
         super().__init__()
         self.encoder = nn.Sequential(
             nn.Flatten(),
@@ -72,10 +77,13 @@ class LinearAutoEncoder(nn.Module):
             nn.Linear(64, 128), nn.ReLU(),
             nn.Linear(128, 784), nn.Sigmoid(),
         )  # fmt: skip
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         _check_input(x, 1, 28, "LinearAutoEncoder")
         return self.decoder(self.encoder(x)).reshape(-1, 1, 28, 28)
+        # END SOLUTION
 
 
 class AutoEncoder_CNN(nn.Module):  # noqa: N801 (the assignment's name)
@@ -87,6 +95,7 @@ class AutoEncoder_CNN(nn.Module):  # noqa: N801 (the assignment's name)
     """
 
     def __init__(self):
+        # BEGIN SOLUTION
         super().__init__()
         self.enc1 = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
         self.pool1 = nn.MaxPool2d(2, return_indices=True)
@@ -98,8 +107,10 @@ class AutoEncoder_CNN(nn.Module):  # noqa: N801 (the assignment's name)
         self.dec2 = nn.Sequential(nn.ConvTranspose2d(32, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
         self.unpool1 = nn.MaxUnpool2d(2)
         self.dec1 = nn.Sequential(nn.ConvTranspose2d(16, 1, 3, padding=1), nn.Sigmoid())
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         _check_input(x, 1, 28, "AutoEncoder_CNN")
         h, idx1 = self.pool1(self.enc1(x))  # (B, 16, 14, 14)
         h, idx2 = self.pool2(self.enc2(h))  # (B, 32, 7, 7)
@@ -107,6 +118,7 @@ class AutoEncoder_CNN(nn.Module):  # noqa: N801 (the assignment's name)
         h = self.unpool2(self.dec3(code), idx2)  # (B, 32, 14, 14)
         h = self.unpool1(self.dec2(h), idx1)  # (B, 16, 28, 28)
         return self.dec1(h)
+        # END SOLUTION
 
 
 # ------------------------------------------------------------------- Part 2

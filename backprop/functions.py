@@ -27,6 +27,7 @@ class LinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        # BEGIN SOLUTION
         if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
             raise ValueError(f"expected x (N, in) and weight (out, in), got {tuple(x.shape)} and {tuple(weight.shape)}")
         if bias is not None and bias.shape != (weight.shape[0],):
@@ -35,15 +36,18 @@ class LinearFunction(torch.autograd.Function):
         ctx.has_bias = bias is not None
         y = x @ weight.T
         return y + bias if bias is not None else y
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
+        # BEGIN SOLUTION
         x, weight = ctx.saved_tensors
         # Only compute what autograd asks for: a frozen weight or an input that is data needs no gradient.
         grad_x = grad_out @ weight if ctx.needs_input_grad[0] else None
         grad_w = grad_out.T @ x if ctx.needs_input_grad[1] else None
         grad_b = grad_out.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
+        # END SOLUTION
 
 
 class ReLUFunction(torch.autograd.Function):
@@ -51,13 +55,17 @@ class ReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         ctx.save_for_backward(x)
         return x.clamp_min(0)
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         (x,) = ctx.saved_tensors
         return grad_out * (x > 0).to(grad_out.dtype)
+        # END SOLUTION
 
 
 class Linear(nn.Module):
@@ -67,14 +75,18 @@ class Linear(nn.Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
         self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         return LinearFunction.apply(x, self.weight, self.bias)
+        # END SOLUTION
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -84,7 +96,9 @@ class ReLU(nn.Module):
     """Elementwise ReLU on :class:`ReLUFunction`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         return ReLUFunction.apply(x)
+        # END SOLUTION
 
 
 class FullyConnectedNet(nn.Sequential):
@@ -94,6 +108,7 @@ class FullyConnectedNet(nn.Sequential):
     """
 
     def __init__(self, sizes: Sequence[int]) -> None:
+        # BEGIN SOLUTION
         if len(sizes) < 2:
             raise ValueError(f"need at least an input and an output size, got {list(sizes)}")
         layers: list[nn.Module] = []
@@ -102,6 +117,7 @@ class FullyConnectedNet(nn.Sequential):
             if i < len(sizes) - 2:
                 layers.append(ReLU())
         super().__init__(*layers)
+        # END SOLUTION
 
 
 def first_layer_grads(net: FullyConnectedNet, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,6 +132,7 @@ def first_layer_grads(net: FullyConnectedNet, x: torch.Tensor, target: torch.Ten
     and the first layer's gradients are ``delta_1.T @ x`` and ``delta_1.sum(0)``.
     ``x`` is ``(N, in)``, ``target`` is ``(N, out)``.
     """
+    # BEGIN SOLUTION
     linears = [m for m in net if isinstance(m, Linear)]
     if x.ndim != 2 or x.shape[1] != linears[0].in_features:
         raise ValueError(f"expected x of shape (N, {linears[0].in_features}), got {tuple(x.shape)}")
@@ -133,3 +150,4 @@ def first_layer_grads(net: FullyConnectedNet, x: torch.Tensor, target: torch.Ten
         for i in range(len(linears) - 1, 0, -1):
             delta = (delta @ linears[i].weight) * (pre_acts[i - 1] > 0).to(delta.dtype)
         return delta.T @ inputs[0], delta.sum(0)
+    # END SOLUTION

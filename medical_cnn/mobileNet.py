@@ -38,16 +38,20 @@ class DepthwiseSeparableConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride_dw: int = 1, stride_pw: int = 1) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         self.depthwise = nn.Conv2d(in_channels, in_channels, 3, stride=stride_dw, padding=1, groups=in_channels, bias=False)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.pointwise = nn.Conv2d(in_channels, out_channels, 1, stride=stride_pw, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         x = self.relu(self.bn1(self.depthwise(x)))
         return self.relu(self.bn2(self.pointwise(x)))
+        # END SOLUTION
 
 
 DepthwiseSeparableBlock = DepthwiseSeparableConv  # the handout's name
@@ -62,6 +66,7 @@ class MobileNet(nn.Module):
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, 32, 3, stride=2, padding=1, bias=False),
@@ -76,9 +81,12 @@ class MobileNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(channels, num_classes)
         self.in_channels = in_channels
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"MobileNet expects (B, {self.in_channels}, H, W), got shape {tuple(x.shape)}")
         x = self.pool(self.features(self.stem(x)))
         return self.classifier(torch.flatten(x, 1))
+        # END SOLUTION

@@ -32,6 +32,7 @@ class DoubleConv(nn.Sequential):
     """(3x3 conv, padding 1 -> BN -> ReLU) twice: ``(B, in, H, W) -> (B, out, H, W)``."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
+        # BEGIN SOLUTION
         super().__init__(
             nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(out_channels),
@@ -40,13 +41,16 @@ class DoubleConv(nn.Sequential):
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )
+        # END SOLUTION
 
 
 class EncoderBlock(nn.Sequential):
     """2x2 max-pool then double conv: ``(B, in, H, W) -> (B, out, H/2, W/2)``."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
+        # BEGIN SOLUTION
         super().__init__(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels))
+        # END SOLUTION
 
 
 class DecoderBlock(nn.Module):
@@ -58,12 +62,15 @@ class DecoderBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, skip_channels: int | None = None) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         self.skip_channels = out_channels if skip_channels is None else skip_channels
         self.up = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=2, stride=2)
         self.conv = DoubleConv(out_channels + self.skip_channels, out_channels)
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        # BEGIN SOLUTION
         x = self.up(x)
         if self.skip_channels:
             if skip is None or skip.shape[1] != self.skip_channels or skip.shape[-2:] != x.shape[-2:]:
@@ -73,6 +80,7 @@ class DecoderBlock(nn.Module):
         elif skip is not None:
             raise ValueError("this DecoderBlock was built without a skip connection (skip_channels=0); pass skip=None")
         return self.conv(x)
+        # END SOLUTION
 
 
 class UNet(nn.Module):
@@ -86,6 +94,7 @@ class UNet(nn.Module):
     """
 
     def __init__(self, input_shape: int | Sequence[int], num_classes: int, base_channels: int = 64, skip_connections: bool = True) -> None:
+        # BEGIN SOLUTION
         super().__init__()
         in_channels = input_shape if isinstance(input_shape, int) else int(input_shape[0])
         self.in_channels, self.skip_connections = in_channels, skip_connections
@@ -101,8 +110,10 @@ class UNet(nn.Module):
         self.decoder_block3 = DecoderBlock(w[2], w[1], skip)
         self.decoder_block4 = DecoderBlock(w[1], w[0], skip)
         self.head = nn.Conv2d(w[0], num_classes, kernel_size=1)
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[-2] % 16 or x.shape[-1] % 16:
             raise ValueError(f"UNet expects (B, {self.in_channels}, H, W) with H and W multiples of 16, got {tuple(x.shape)}")
         e1 = self.encoder_block1(x)
@@ -114,3 +125,4 @@ class UNet(nn.Module):
         for block, skip in zip((self.decoder_block1, self.decoder_block2, self.decoder_block3, self.decoder_block4), skips):
             d = block(d, skip)
         return self.head(d)
+        # END SOLUTION

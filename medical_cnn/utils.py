@@ -28,8 +28,10 @@ def _as_2d_arrays(image, kernel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _zero_pad(img: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    # BEGIN SOLUTION
     top, left = (kh - 1) // 2, (kw - 1) // 2
     return np.pad(img, ((top, kh - 1 - top), (left, kw - 1 - left)))
+    # END SOLUTION
 
 
 def _like_input(out: np.ndarray, image):
@@ -46,6 +48,7 @@ def naive_2d_convolution(image, kernel):
     One small window product per pixel, so it is slow (Python overhead per pixel);
     it exists to check :func:`discrete_2d_convolution` and to time against it.
     """
+    # BEGIN SOLUTION
     img, ker = _as_2d_arrays(image, kernel)
     kh, kw = ker.shape
     padded = _zero_pad(img, kh, kw)
@@ -54,6 +57,7 @@ def naive_2d_convolution(image, kernel):
         for x in range(img.shape[1]):
             out[y, x] = np.sum(padded[y : y + kh, x : x + kw] * ker)
     return _like_input(out, image)
+    # END SOLUTION
 
 
 def discrete_2d_convolution(image, kernel):
@@ -67,6 +71,7 @@ def discrete_2d_convolution(image, kernel):
     one matrix-vector product. That is ``kh`` NumPy calls instead of ``H * W`` Python
     iterations, and the inner products run in compiled code.
     """
+    # BEGIN SOLUTION
     img, ker = _as_2d_arrays(image, kernel)
     (height, width), (kh, kw) = img.shape, ker.shape
     padded = _zero_pad(img, kh, kw)
@@ -75,6 +80,7 @@ def discrete_2d_convolution(image, kernel):
         windows = sliding_window_view(padded[i : i + height], kw, axis=1)  # (H, W, kw), a view
         out += windows @ ker[i]
     return _like_input(out, image)
+    # END SOLUTION
 
 
 def _check_pair(logits: torch.Tensor, targets: torch.Tensor) -> None:
@@ -90,11 +96,13 @@ class DiceLoss(nn.Module):
     """
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+        # BEGIN SOLUTION
         _check_pair(logits, targets)
         probs = torch.sigmoid(logits)
         targets = targets.to(probs.dtype)
         intersection = (probs * targets).sum()
         return 1.0 - (2.0 * intersection + smooth) / (probs.sum() + targets.sum() + smooth)
+        # END SOLUTION
 
 
 class DiceCELoss(nn.Module):
@@ -109,6 +117,8 @@ class DiceCELoss(nn.Module):
         self.dice = DiceLoss()
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+        # BEGIN SOLUTION
         _check_pair(logits, targets)
         bce = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
         return 0.5 * self.dice(logits, targets, smooth) + 0.5 * bce
+        # END SOLUTION

@@ -35,10 +35,12 @@ from mri_cs.models.subsampling import SubsamplingLayer
 
 def conv_block(in_ch: int, out_ch: int) -> nn.Sequential:
     """Two 3x3 convolutions, each followed by instance norm and LeakyReLU (the fastMRI U-Net block)."""
+    # BEGIN SOLUTION
     return nn.Sequential(
         nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.InstanceNorm2d(out_ch), nn.LeakyReLU(0.2, inplace=True),
         nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False), nn.InstanceNorm2d(out_ch), nn.LeakyReLU(0.2, inplace=True),
     )
+    # END SOLUTION
 
 
 class UNet(nn.Module):
@@ -48,6 +50,7 @@ class UNet(nn.Module):
     """
 
     def __init__(self, in_ch: int = 2, out_ch: int = 2, width: int = 32, depth: int = 3):
+        # BEGIN SOLUTION
         super().__init__()
         self.depth = depth
         chans = [width * 2**i for i in range(depth + 1)]
@@ -56,8 +59,10 @@ class UNet(nn.Module):
         self.merge = nn.ModuleList([conv_block(2 * chans[i], chans[i]) for i in reversed(range(depth))])
         self.head = nn.Conv2d(chans[0], out_ch, 1)
         self.pool = nn.AvgPool2d(2)
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         if x.ndim != 4 or x.shape[-2] % 2**self.depth or x.shape[-1] % 2**self.depth:
             raise ValueError(f"expected (B, C, H, W) with H, W divisible by {2**self.depth}, got {tuple(x.shape)}")
         skips = []
@@ -68,6 +73,7 @@ class UNet(nn.Module):
         for up, merge in zip(self.up, self.merge):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
         return self.head(x)
+        # END SOLUTION
 
 
 class ReconstructionModel(nn.Module):
@@ -79,16 +85,20 @@ class ReconstructionModel(nn.Module):
 
     def __init__(self, drop_rate: float, device: torch.device | str, learn_mask: bool,
                  shape: tuple[int, int] = (128, 128), mask_seed: int = 0, width: int = 32, depth: int = 3):
+        # BEGIN SOLUTION
         super().__init__()
         self.subsample = SubsamplingLayer(drop_rate, device, learn_mask, shape, seed=mask_seed)
         self.unet = UNet(2, 2, width, depth)
         nn.init.zeros_(self.unet.head.weight)  # start as the identity on the zero-filled image
         nn.init.zeros_(self.unet.head.bias)
+        # END SOLUTION
 
     def forward(self, kspace: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION
         zero_filled = ifft2(self.subsample.subsample(kspace)).permute(0, 3, 1, 2)  # (B, 2, H, W)
         image = (zero_filled + self.unet(zero_filled)).permute(0, 2, 3, 1)  # (B, H, W, 2)
         predicted = fft2(image)
         mask = self.subsample.mask()[None, :, :, None]
         consistent = predicted + mask * (kspace - predicted)
         return complex_abs(ifft2(consistent)).unsqueeze(1)
+        # END SOLUTION
