@@ -46,7 +46,7 @@ def check_labels(labels: Any, n_classes: int, source: Any, n_items: int | None =
 
 def check_images(images: Any, source: Any, *, value_range: tuple[float, float] | None = None,
                  dtypes: Sequence[str] | None = None, ndim: int | Sequence[int] | None = None) -> None:
-    """Finite pixels of an expected dtype kind (``dtypes``, e.g. ``("uint8",)`` or ``("float",)``),
+    """Finite pixels (or complex k-space samples) of an expected dtype kind (``dtypes``, e.g. ``("uint8",)`` or ``("float",)``),
     dimension count and value range (inclusive)."""
     arr = _array(images)
     if dtypes is not None and not any(_dtype_matches(arr.dtype, d) for d in dtypes):
@@ -55,12 +55,12 @@ def check_images(images: Any, source: Any, *, value_range: tuple[float, float] |
         raise DataError(f"{source}: images of shape {arr.shape}, expected {ndim} dimensions")
     if arr.dtype.kind == "b" or arr.size == 0:
         return
-    if arr.dtype.kind not in "iuf":
+    if arr.dtype.kind not in "iufc":
         raise DataError(f"{source}: images of dtype {arr.dtype}, expected numbers")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+    if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
         n = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise DataError(f"{source}: {n} pixels are NaN or infinite")
-    if value_range is not None:
+    if value_range is not None and arr.dtype.kind != "c":
         lo, hi = float(arr.min()), float(arr.max())
         if lo < value_range[0] or hi > value_range[1]:
             raise DataError(f"{source}: pixel values span {lo:g}..{hi:g}, expected {value_range[0]:g}..{value_range[1]:g}")

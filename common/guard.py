@@ -25,13 +25,17 @@ class DivergenceGuard:
     ``where`` names the model or variant in the message; ``hint`` says what to change.
     """
 
-    def __init__(self, where: str = "training", factor: float = EXPLODE_FACTOR, hint: str = "try a smaller --lr"):
+    def __init__(self, where: str = "training", factor: float = EXPLODE_FACTOR, hint: str = "run it again with a smaller --lr (and --overwrite)"):
         self.where, self.factor, self.hint = where, factor, hint
         self.start: float | None = None
+        self.steps = 0  # losses checked so far: the step number when the loop does not give one
 
-    def check(self, loss: Any, step: int, **context: Any) -> float:
-        """The loss as a float, after checking it; ``context`` (an epoch, a phase) goes into the record."""
-        value = float(loss)
+    def check(self, loss: Any, step: int | None = None, **context: Any) -> float:
+        """The loss as a float, after checking it; ``step`` defaults to the count of losses checked before,
+        ``context`` (an epoch, a phase) goes into the record."""
+        value = loss.item() if hasattr(loss, "item") else float(loss)  # a tensor: one sync, no autograd warning
+        step = self.steps if step is None else step
+        self.steps += 1
         if not math.isfinite(value):
             self._stop(f"{self.where}: the loss is {value} at step {step}", value, step, context)
         if self.start is None:

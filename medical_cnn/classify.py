@@ -26,6 +26,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
+from common.guard import DivergenceGuard
 from common.metrics import accuracy
 from common.runs import save_checkpoint, save_figure, seed_everything
 from medical_cnn.checkpoints import resume_checkpoint
@@ -114,8 +115,10 @@ def build_model(name: str, data: dict, args: argparse.Namespace) -> nn.Module:
 
 # --------------------------------------------------------------------------- training
 def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                    weight: torch.Tensor | None, generator: torch.Generator, args: argparse.Namespace, device: torch.device) -> tuple[float, float]:
-    """One pass over the shuffled, randomly shifted training images; returns (mean loss, accuracy)."""
+                    weight: torch.Tensor | None, generator: torch.Generator, args: argparse.Namespace, device: torch.device,
+                    guard: DivergenceGuard | None = None) -> tuple[float, float]:
+    """One pass over the shuffled, randomly shifted training images; returns (mean loss, accuracy).
+    ``guard`` stops a diverged run (:class:`common.cli.Diverged`)."""
     model.train()
     loss_sum, correct = 0.0, 0
     for idx in iterate_batches(len(x), args.batch_size, generator):
@@ -125,7 +128,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        loss_sum += loss.item() * len(idx)
+        loss_sum += (guard.check(loss) if guard is not None else loss.item()) * len(idx)
         correct += int((logits.argmax(1) == targets).sum())
     return loss_sum / len(x), correct / len(x)
 
@@ -143,10 +146,10 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torc
         ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
         start_epoch, history, best = ckpt["epoch"], ckpt["history"], ckpt["best"]
         print(f"{name}: resumed after epoch {start_epoch}")
-    start = time.time()
+    start, guard = time.time(), DivergenceGuard(name)
     for epoch in tqdm(range(start_epoch, args.epochs), desc=f"train {name}", initial=start_epoch, total=args.epochs):
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # same order whether resumed or not
-        train_loss, train_acc = train_one_epoch(model, optimizer, x["train"], y["train"], weight, generator, args, device)
+        train_loss, train_acc = train_one_epoch(model, optimizer, x["train"], y["train"], weight, generator, args, device, guard)
         val = evaluate_classifier(model, x["val"], y["val"], args.batch_size, device)
         for key, value in (("train_loss", train_loss), ("train_acc", train_acc), ("val_loss", val["loss"]), ("val_acc", val["acc"])):
             history[key].append(value)

@@ -22,11 +22,15 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from skimage.exposure import equalize_adapthist
 
+from common.checks import check_images, check_labels, check_mask, check_not_empty
 from common.cli import DataError
 
 SPLITS = ("train", "val", "test")
 # MedMNIST v2 files on Zenodo (record of the 28x28 release).
 ZENODO_URL = "https://zenodo.org/records/10519652/files/{name}.npz?download=1"
+# The number of classes of the single-label 2-D MedMNIST v2 sets (medmnist.INFO); other files: the training labels'.
+MEDMNIST_CLASSES = {"pathmnist": 9, "dermamnist": 7, "octmnist": 4, "pneumoniamnist": 2, "retinamnist": 5, "breastmnist": 2,
+                    "bloodmnist": 8, "tissuemnist": 8, "organamnist": 11, "organcmnist": 11, "organsmnist": 11}
 
 
 # --------------------------------------------------------------------------- MedMNIST
@@ -55,8 +59,18 @@ def load_medmnist_npz(path: str | Path) -> MedMNIST:
     if missing:
         raise DataError(f"{path} is not a MedMNIST .npz file: missing {', '.join(missing)}")
     images, labels = {}, {}
+    train_labels = arrays["train_labels"]
+    n_classes = MEDMNIST_CLASSES.get(path.stem.split("_")[0].lower())
+    if n_classes is None and train_labels.size and np.issubdtype(train_labels.dtype, np.number):
+        n_classes = int(np.nanmax(train_labels)) + 1
     for split in SPLITS:
         x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        where = f"{path} ({split})"
+        check_not_empty(len(x), where, "images")
+        check_images(x, where, dtypes=("uint8",))  # MedMNIST stores 0..255 as uint8
+        if y.ndim == 2 and y.shape[1] > 1:
+            raise DataError(f"{path}: labels of shape {y.shape} are multi-label; only single-label MedMNIST sets are supported")
+        check_labels(y, n_classes or 1, f"{where}_labels", n_items=len(x))
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4 or len(x) != len(y):
@@ -65,7 +79,6 @@ def load_medmnist_npz(path: str | Path) -> MedMNIST:
             raise DataError(f"{path}: labels of shape {y.shape} are multi-label; only single-label MedMNIST sets are supported")
         images[split] = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).float() / 255.0
         labels[split] = torch.from_numpy(y.reshape(-1).astype(np.int64))
-    n_classes = int(max(int(labels[s].max()) for s in SPLITS)) + 1
     return MedMNIST(path.stem, images, labels, n_channels=images["train"].shape[1], n_classes=n_classes)
 
 
@@ -142,12 +155,12 @@ def load_drive(root: str | Path, split: str) -> DriveSplit:
         if not manual.is_file() or not masks:
             raise DataError(f"DRIVE {split} image {image_path.name} lacks {manual} or its mask/{number}_*mask.gif; expected {DRIVE_LAYOUT}")
         rgb, vessel, fov = _read_image(image_path, "RGB"), _read_image(manual, "L"), _read_image(masks[0], "L")
-        if vessel.shape != rgb.shape[:2] or fov.shape != rgb.shape[:2]:
-            raise DataError(f"DRIVE {split} {number}: image {rgb.shape}, manual {vessel.shape} and mask {fov.shape} do not match")
+        check_mask(vessel, manual, shape=rgb.shape[:2])  # binary, the image's size
+        check_mask(fov, masks[0], shape=rgb.shape[:2])
         names.append(number)
         images.append(rgb.astype(np.uint8))
-        vessels.append(vessel > 127)
-        fovs.append(fov > 127)
+        vessels.append(vessel > 0)
+        fovs.append(fov > 0)
     return DriveSplit(names, np.stack(images), np.stack(vessels), np.stack(fovs))
 
 

@@ -23,6 +23,7 @@ from common.cli import (
     OneLineParser,
     add_common_args,
     fill_common_defaults,
+    folder_name,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -69,7 +70,7 @@ def add_conv(sub) -> argparse.ArgumentParser:
 def add_classify(sub) -> argparse.ArgumentParser:
     cls = sub.add_parser("classify", formatter_class=HelpFormatter, help="MedMNIST: hand-written MLP against MobileNet")
     cls.add_argument("--data-dir", type=Path, default=Path("data_cache/medmnist"), help="folder with <dataset>.npz")
-    cls.add_argument("--dataset", default="pathmnist", help="MedMNIST file name without .npz (pathmnist, pneumoniamnist, ...)")
+    cls.add_argument("--dataset", type=folder_name, default="pathmnist", help="MedMNIST file name without .npz (pathmnist, pneumoniamnist, ...)")
     cls.add_argument("--download", action="store_true", help="fetch a missing <dataset>.npz from Zenodo into the existing --data-dir (needs internet)")
     cls.add_argument("--epochs", type=positive_int, default=10, help="training epochs for each model")
     cls.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size")
@@ -130,11 +131,19 @@ def check_args(args: argparse.Namespace, error) -> None:
 
 def execute(args: argparse.Namespace, name: str, config: dict) -> dict:
     """Check the run folder, load and check the data, and only then open the folder and run the experiment."""
+    from common.cli import RunError
+    from common.precision import fp32_only, resolve_precision
     from common.runs import check_run_dir, run_folder, save_json, seed_everything
 
     folder = {"resume": args.resume, "overwrite": args.overwrite, "fixed_on_resume": FIXED_ON_RESUME[args.command]}
     check_run_dir(args.results_root, name, args=config["args"], **folder)
     experiment = importlib.import_module(f"medical_cnn.{MODULES[args.command]}")
+    bf16_ok = getattr(experiment, "BF16_OK", None)  # None: the experiment has no bf16 path
+    try:
+        config["precision"] = (fp32_only(args.precision, f"{PROG} {args.command}") if bf16_ok is None
+                               else resolve_precision(args.precision, config["device"], bf16_ok))
+    except ValueError as e:
+        raise RunError(str(e)) from None
     seed_everything(args.seed)
     start = time.time()
     data, config["dataset"] = experiment.load_data(args)

@@ -31,7 +31,8 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
-from common.cli import DataError
+from common.cli import DataError, Diverged
+from common.guard import DivergenceGuard
 from common.metrics import dice
 from common.pretrained import resnet18_weights
 from common.runs import save_checkpoint, save_figure, seed_everything
@@ -123,8 +124,8 @@ def lr_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> t
 def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmentation: str, args: argparse.Namespace,
                     device: torch.device, ckpt_path: Path) -> dict:
     """Adam + DiceCE loss on random patches for ``args.iters`` iterations; every ``--eval-every`` iterations the
-    validation Dice is recorded, the best weights kept and a checkpoint written. A non-finite loss stops the
-    run and marks it ``diverged``; the caller goes on with the next variant.
+    validation Dice is recorded, the best weights kept and a checkpoint written. A non-finite or exploding loss
+    (:class:`common.guard.DivergenceGuard`) stops the run and marks it ``diverged``; the caller goes on with the next variant.
 
     ``--lr-schedule cosine`` lowers the rate along a half cosine to 0 at the last iteration: late small steps
     settle the weights that a constant rate keeps moving around, which is what a longer schedule needs."""
@@ -146,14 +147,16 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
         save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                                     "generator": generator.get_state(), "state": state})
 
-    start, running = time.time(), []
+    start, running, guard = time.time(), [], DivergenceGuard(name)
     first = state["iteration"] if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
     progress = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters)
     for it in progress:
         loss = train_step(model, optimizer, loss_fn, sets["fit"], augmentation, generator, args, device)
-        if not torch.isfinite(loss):
+        try:
+            guard.check(loss, it)
+        except Diverged as e:
             state.update(status="diverged", diverged_at=it)
-            print(f"{name}: loss is {loss.item()} at iteration {it}; recorded as diverged")
+            print(f"{e}; recorded as diverged")
             save()
             break
         schedule.step()
@@ -323,6 +326,10 @@ def run(args: argparse.Namespace, sets: dict, run_dir: Path, device: torch.devic
         test = result["test"]
         summary = f"test Dice in FOV {test['dice_mean']:.4f} (pooled {test['dice_pooled']:.4f}, AUC {test['auc']:.4f})" if test else "no test score"
         print(f"{name}: {result['status']}, {summary} [DRIVE]")
+    trained = [v for v in results.values() if v["status"] != "skipped"]
+    if trained and all(v["status"] == "diverged" for v in trained):  # nothing to score: the command itself diverged
+        raise Diverged(f"every variant of the {args.study} study diverged", {"dataset": "DRIVE", "study": args.study,
+                                                                            "variants": results})
     curves_figure(results, run_dir / "curves.png")
     if examples:
         predictions_figure(sets["test"], examples, results, args.threshold, run_dir / "predictions.png")

@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from common.cli import OneLineParser, RunError, device_name, positive_int, run_command
+from common.cli import OneLineParser, RunError, device_name, folder_name, positive_int, run_command
 
 PROG = "evaluate.py"
 SPLITS = ("test", "val", "all")
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test: the data's test split; val: its validation split (to compare training choices "
                         "without touching the test split); all: train, validation and test together (the split's "
                         "guard files excepted) (default: test)")
-    p.add_argument("--name", default=None,
+    p.add_argument("--name", type=folder_name, default=None,
                    help="results go to RUN_DIR/eval_<name> (default: the data folder's name and the split, e.g. "
                         "brain_tumor_images_test; mni152_test without --data-dir)")
     p.add_argument("--device", type=device_name, default="auto",

@@ -89,6 +89,13 @@ def row(m: dict, case: argparse.Namespace, kind: str) -> dict:
             "val_last_third_dip_db": m.get("val_psnr_last_third_max_dip_db", float("nan"))}
 
 
+def diverged_row(record: dict, case: argparse.Namespace, kind: str) -> dict:
+    """The table row of a case that stopped on its loss (``status: diverged`` in its metrics.json): no numbers."""
+    nan = float("nan")
+    return {**{c: nan for c in COLUMNS}, "model": case.model, "drop_rate": case.drop_rate, "mask": kind,
+            "epochs": case.epochs, "run": case.name, "status": "diverged", "diverged_at_step": record.get("diverged_at_step")}
+
+
 def score_case(case: argparse.Namespace, root: Path, data: str, loaded: dict) -> dict:
     """evaluate.py's scoring of one finished case on ``data``'s test split (kept if already there), one row of the
     cross table. ``loaded`` caches each dataset's split: every case of a sweep shares seed and resolution."""
@@ -132,7 +139,10 @@ def table_markdown(rows: list[dict]) -> str:
     return _markdown(["model", "drop rate", "mask", "train PSNR (dB)", "test PSNR (dB)", "zero-filled test PSNR (dB)", "test SSIM",
                       "kept in centre"],
                      [[r["model"], f"{r['drop_rate']:g}", r["mask"], _pm(r, "train_psnr"), _pm(r, "test_psnr"),
-                       _pm(r, "zero_filled_test_psnr"), f"{r['test_ssim_mean']:.3f}", f"{r['keep_in_center']:.2f}"] for r in rows])
+                       _pm(r, "zero_filled_test_psnr"), f"{r['test_ssim_mean']:.3f}", f"{r['keep_in_center']:.2f}"]
+                      if r.get("status") != "diverged" else
+                      [r["model"], f"{r['drop_rate']:g}", r["mask"], f"diverged at step {r['diverged_at_step']}", "", "", "", ""]
+                      for r in rows])
 
 
 def write_table(rows: list[dict], root: Path, stem: str = "results", columns: list[str] = COLUMNS,
@@ -142,7 +152,7 @@ def write_table(rows: list[dict], root: Path, stem: str = "results", columns: li
 
     rows = sorted(rows, key=lambda r: (r["model"], r.get("tested_on", ""), r["drop_rate"], r["mask"]))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")  # not: status
     writer.writeheader()
     writer.writerows(rows)
     save_text(root / f"{stem}.csv", buffer.getvalue())
@@ -175,7 +185,7 @@ def write_figure(root: Path, drops: list[float]) -> None:
 def summary_line(rows: list[dict], root: Path) -> str:
     parts = []
     for kind in ("fixed", "learned"):
-        psnr = [r["test_psnr_mean"] for r in rows if r["model"] == "unet" and r["mask"] == kind]
+        psnr = [r["test_psnr_mean"] for r in rows if r["model"] == "unet" and r["mask"] == kind and r.get("status") != "diverged"]
         if psnr:
             parts.append(f"{kind} {min(psnr):.2f} to {max(psnr):.2f} dB")
     return f"sweep: {len(rows)} cases, U-Net test PSNR {', '.join(parts) or 'n/a'} -> {root}"
@@ -183,6 +193,7 @@ def summary_line(rows: list[dict], root: Path) -> str:
 
 def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[dict]:
     """Validate every case, then run (or skip, or resume) them one by one; tables after every case."""
+    from common.cli import Diverged
     from common.runs import check_run_dir, load_json, run_folder
     from mri_cs import train
 
@@ -195,16 +206,24 @@ def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[
         for kind, case in cases:
             done = root / case.name / "metrics.json"
             print(f"[sweep] {case.name}: {'done, skipped' if done.is_file() else 'resuming' if case.resume else 'training'}")
-            metrics = load_json(done) if done.is_file() else train.run(case)
-            rows.append(row(metrics, case, kind))
+            try:
+                metrics = load_json(done) if done.is_file() else train.run(case)
+            except Diverged as e:  # recorded in the case's metrics.json; the sweep goes on with the next case
+                print(f"[sweep] {case.name}: diverged: {e}", file=sys.stderr)
+                metrics = e.record
+            diverged = metrics.get("status") == "diverged"
+            rows.append(diverged_row(metrics, case, kind) if diverged else row(metrics, case, kind))
             write_table(rows, root)  # after every case, so that a sweep cut short still leaves its table and figure
-            if args.score_on:
+            if args.score_on and not diverged:
                 cross += [score_case(case, root, data, loaded) for data in args.score_on]
                 write_table(cross, root, "cross_data", CROSS_COLUMNS, cross_markdown)
             drops = sorted(d for d in args.drop_rates
                            if all((root / f"drop{d:g}_{k}" / "example.npz").is_file() for k in ("fixed", "learned")))
             if drops:
                 write_figure(root, drops)
+        if all(r.get("status") == "diverged" for r in rows):
+            raise Diverged(f"every case of the sweep diverged (see {root / 'results.md'})",
+                           {"cases": [r["run"] for r in rows]})
     print((root / "results.md").read_text())
     print(summary_line(rows, root))
     return rows

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from common.cli import DataError, RunError
+from common.guard import DivergenceGuard
 from common.runs import (check_run_dir, load_checkpoint, pick_device, run_folder, save_checkpoint, save_json,
                          save_npz, seed_everything)
 from mri_cs import utils
@@ -55,7 +56,8 @@ def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Modu
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, mask_lr: float,
                     device: torch.device, desc: str, augment: list[str] | tuple[str, ...] = (),
-                    generator: torch.Generator | None = None) -> tuple[float, float]:
+                    generator: torch.Generator | None = None,
+                    guard: DivergenceGuard | None = None) -> tuple[float, float]:
     """One pass over ``loader``: augment the batch (``augment``, drawn from ``generator``), L1 loss, a network
     step, then a mask step; returns the mean loss and the largest change of a mask score in one step."""
     model.train()
@@ -70,7 +72,7 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch
         loss.backward()
         optimizer.step()
         max_step = max(max_step, model.subsample.mask_grad(mask_lr))  # does nothing for a fixed mask
-        losses.append(loss.item())
+        losses.append(guard.check(loss) if guard is not None else loss.item())  # stops a diverged run
         bar.set_postfix(loss=f"{loss.item():.4f}")
     return float(np.mean(losses)), max_step
 
@@ -212,6 +214,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         mask = model.subsample.hard_mask()
         augment_gen = torch.Generator()
         frozen = frozen_from(args.epochs, args.mask_freeze)
+        guard = DivergenceGuard(args.model)
         for epoch in range(state["epoch"] + 1, args.epochs + 1):
             # The same batches and augmentations whether or not the run was resumed.
             shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)
@@ -220,7 +223,8 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             learning = epoch < frozen
             mask_lr = args.mask_lr * mask_step_factor(epoch, frozen)
             loss, max_step = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device,
-                                             f"epoch {epoch}/{args.epochs}", args.augment, augment_gen)
+                                             f"epoch {epoch}/{args.epochs}", args.augment, augment_gen,
+                                             guard=guard)
             scheduler.step()
             entry = validate(model, loaders["val"], device, epoch, loss)
             previous, mask = mask, model.subsample.hard_mask()

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from common.checks import check_images, check_not_empty
 from common.cli import DataError
 from mri_cs.data.transforms import complex_abs, complex_center_crop, fft2, ifft2, normalize_instance, resize_complex
 
@@ -39,6 +40,8 @@ def scan_volume(path: Path) -> tuple[int, str]:
             kspace = f["kspace"]
             if kspace.ndim != 3 or not np.issubdtype(kspace.dtype, np.complexfloating):
                 raise DataError(f"{path}: 'kspace' must be complex (slices, H, W), got {kspace.dtype} {kspace.shape}")
+            check_not_empty(kspace.shape[0], path, "slices in 'kspace'")
+            check_images(kspace[0], f"{path}: slice 0 of 'kspace'")  # NaN or infinite
             return kspace.shape[0], str(f.attrs.get("acquisition", "unknown"))
     except OSError as e:
         raise DataError(f"{path} is not a readable .h5 file ({e.__class__.__name__}: {e})") from None
@@ -70,6 +73,7 @@ class FastMRISlices(Dataset):
                 raw = torch.from_numpy(np.asarray(f["kspace"][s], dtype=np.complex64))
         except OSError as e:  # a header that reads fine can hide a corrupt data chunk
             raise DataError(f"{path}: slice {s} of 'kspace' cannot be read ({e}); replace the file or remove it") from None
+        check_images(torch.view_as_real(raw), f"{path}: slice {s} of 'kspace'")  # NaN or infinite samples
         image = ifft2(torch.view_as_real(raw))
         crop = min(CROP, *image.shape[-3:-1])  # tiny test files are smaller than 320
         image = normalize_instance(resize_complex(complex_center_crop(image, (crop, crop)), self.resolution))

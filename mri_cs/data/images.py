@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.checks import check_images
 from common.cli import DataError
 from mri_cs.data.mni152 import slab_split
 from mri_cs.data.slices import MagnitudeSlices
@@ -58,7 +59,8 @@ def read_image(path: Path) -> np.ndarray:
         raise DataError(f"{path} is not a readable image ({e}); replace the file or remove it") from None
     if array.ndim != 2 or min(array.shape) < 2:
         raise DataError(f"{path}: expected a grey 2-D image, got an array of shape {array.shape}")
-    return np.nan_to_num(array)
+    check_images(array, path)  # NaN or infinite pixels: one line naming the file
+    return array
 
 
 def guard_size(n_files: int) -> int:

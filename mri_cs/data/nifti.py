@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.checks import check_images
 from common.cli import DataError
 from mri_cs.data.images import natural_key
 from mri_cs.data.mni152 import SLAB_SPLIT, axis_images, slab_slices, tissue_slices
@@ -34,7 +35,8 @@ def nifti_files(folder: Path) -> list[Path]:
 
 
 def read_volume(path: Path) -> np.ndarray:
-    """One volume as float32 ``(X, Y, Z)``, negatives set to zero; an unreadable or non-3-D file is a DataError."""
+    """One volume as float32 ``(X, Y, Z)``, negatives set to zero; an unreadable or non-3-D file, or one with
+    NaN or infinite voxels, is a DataError."""
     import nibabel
     from nibabel.filebasedimages import ImageFileError
 
@@ -46,7 +48,8 @@ def read_volume(path: Path) -> np.ndarray:
         data = data[..., 0]
     if data.ndim != 3 or min(data.shape) < 2:
         raise DataError(f"{path}: expected a 3-D volume, got shape {data.shape}; split 4-D series into 3-D files")
-    return np.clip(np.nan_to_num(data), 0, None)
+    check_images(data, path)  # NaN or infinite voxels: one line naming the file
+    return np.clip(data, 0, None)
 
 
 def all_slices(volume: np.ndarray, resolution: int) -> torch.Tensor:

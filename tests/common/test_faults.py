@@ -99,7 +99,7 @@ def test_run_command_exit_codes(capsys):
         cli.run_command("main.py", diverge)
     assert e.value.code == cli.EXIT_DIVERGED
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["main.py: diverged: mlp: the loss is nan at step 3; try a smaller --lr"]
+    assert err == ["main.py: diverged: mlp: the loss is nan at step 3; run it again with a smaller --lr (and --overwrite)"]
 
     def terminate():
         os.kill(os.getpid(), signal.SIGTERM)
