@@ -1,0 +1,142 @@
+"""A student's submission: find the handout's files, and lay them over a temporary copy of the repository.
+
+The overlay is a fresh folder holding the shared code, the assignments and the reference tests, with
+each found student file copied over the reference one. A missing file, or one that does not import
+(error, or no answer within the time limit), is replaced by its release stub, so the other problems
+of the same test module still run; its own problems score 0 with the reason. The repository's own
+files are only ever read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grading.markers import stub
+from grading.rubric import Assignment
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ("common", "grading", "tests", "pyproject.toml", "mri_cs", "medical_cnn", "autoencoders", "auto_decoder", "backprop")
+_SKIP = shutil.ignore_patterns("runs", "__pycache__", "*.pt", "*.pth", "data_cache", ".ipynb_checkpoints", "*.ipynb", "grading_tests")
+
+
+@dataclass
+class Overlay:
+    """The folder the tests run in, and why some of the student's files were not used."""
+
+    root: Path
+    problems: dict[str, str] = field(default_factory=dict)  # student file -> one-line reason it scores 0
+
+
+def find_file(folder: Path, rel: str) -> Path | None:
+    """``folder/rel``, else ``folder/<basename>``, else the one file of that name below ``folder``."""
+    for candidate in (folder / rel, folder / Path(rel).name):
+        if candidate.is_file():
+            return candidate
+    found = [p for p in folder.rglob(Path(rel).name) if p.is_file() and not any(s.startswith(".") or s == "__pycache__" for s in p.parts)]
+    return found[0] if len(found) == 1 else None
+
+
+def submission_folder(submission: Path, assignment: str) -> Path:
+    """Where an assignment's files are: ``SUBMISSION/<assignment>/`` when it exists, else ``SUBMISSION``."""
+    sub = submission / assignment
+    return sub if sub.is_dir() else submission
+
+
+def copy_repository(dest: Path, source: Path = ROOT) -> None:
+    """The parts of the repository the graded tests need (no run folders, checkpoints or notebooks)."""
+    for name in COPIED:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, dest / name, ignore=_SKIP)
+        elif path.is_file():
+            shutil.copy2(path, dest / name)
+    shutil.rmtree(dest / "tests" / "grading", ignore_errors=True)
+
+
+def module_name(assignment: str, rel: str) -> str:
+    return f"{assignment}." + rel.removesuffix(".py").replace("/", ".")
+
+
+_CHECK = """
+import importlib, json, sys, traceback
+out = open(sys.argv[1], "a")
+for name in sys.argv[2:]:
+    out.write(json.dumps({"module": name, "started": True}) + "\\n"); out.flush()
+    try:
+        importlib.import_module(name)
+        out.write(json.dumps({"module": name, "ok": True}) + "\\n")
+    except BaseException as exc:
+        line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        out.write(json.dumps({"module": name, "ok": False, "error": line[:300]}) + "\\n")
+    out.flush()
+"""
+
+
+def import_problems(root: Path, modules: list[str], timeout: float, env: dict[str, str]) -> dict[str, str]:
+    """``{module: reason}`` for the modules that fail to import or hang, each imported in ``root``."""
+    problems: dict[str, str] = {}
+    pending = list(modules)
+    while pending:
+        log = root / ".import_check.jsonl"
+        log.unlink(missing_ok=True)
+        try:
+            subprocess.run([sys.executable, "-c", _CHECK, str(log), *pending], cwd=root, env=env, timeout=timeout,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            hung = None
+        except subprocess.TimeoutExpired:
+            hung = True
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        done = {d["module"]: d for d in lines if "ok" in d}
+        for name, d in done.items():
+            if not d["ok"]:
+                problems[name] = f"does not import: {d['error']}"
+        started = [d["module"] for d in lines if d.get("started")]
+        if hung and started and started[-1] not in done:
+            problems[started[-1]] = f"import did not finish within {timeout:.0f} s"
+            pending = pending[pending.index(started[-1]) + 1:]
+        elif hung or len(done) < len(pending):  # died without a word (e.g. os._exit at import)
+            rest = [m for m in pending if m not in done]
+            problems[rest[0]] = "import ended the interpreter"
+            pending = rest[1:]
+        else:
+            pending = []
+    return problems
+
+
+def build_overlay(assignment: Assignment, submission: Path, dest: Path, import_timeout: float, env: dict[str, str]) -> Overlay:
+    """Copy the repository to ``dest`` and the student's files of ``assignment`` over it."""
+    copy_repository(dest)
+    overlay, folder = Overlay(dest), submission_folder(submission, assignment.name)
+    package = dest / assignment.name
+    for rel in assignment.files:
+        found = find_file(folder, rel)
+        if found is None:
+            overlay.problems[rel] = f"missing (looked for {rel} in {folder})"
+            (package / rel).write_text(stub((package / rel).read_text(), rel))
+        else:
+            shutil.copyfile(found, package / rel)
+    present = [rel for rel in assignment.files if rel not in overlay.problems]
+    names = {module_name(assignment.name, rel): rel for rel in present}
+    for module, reason in import_problems(dest, list(names), import_timeout, env).items():
+        rel = names[module]
+        overlay.problems[rel] = reason
+        (package / rel).write_text(stub((ROOT / assignment.name / rel).read_text(), rel))
+    return overlay
+
+
+def temporary_folder(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def child_env(root: Path) -> dict[str, str]:
+    """The environment of the grader's subprocesses: ``root`` first on the path, one thread per process."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+    return env
