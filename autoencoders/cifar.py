@@ -16,29 +16,35 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autoencoders import datasets, helper, models
+from common.guard import DivergenceGuard
+from common.precision import autocast
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
-                    scheduler=None, label_smoothing: float = 0.0, desc: str = "train") -> float:  # fmt: skip
+                    scheduler=None, label_smoothing: float = 0.0, desc: str = "train", precision: str = "fp32",
+                    guard: DivergenceGuard | None = None) -> float:  # fmt: skip
     """One pass over ``loader`` with the cross-entropy loss; returns the mean training loss.
-    ``scheduler`` (e.g. one-cycle) is stepped after every batch."""
+    ``scheduler`` (e.g. one-cycle) is stepped after every batch; the forward pass runs in ``precision``
+    (:mod:`common.precision`), the loss in float32."""
     model.train()
     total, count = 0.0, 0
     for x, y in helper.bar(loader, desc):
         x, y = x.to(device), y.to(device)
-        loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
+        with autocast(device, precision):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        total, count = total + loss.item() * len(y), count + len(y)
+        total, count = total + (guard.check(loss) if guard is not None else loss.item()) * len(y), count + len(y)
     return total / max(count, 1)
 
 
 def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
           device: torch.device, run_dir: str | Path, scheduler=None, label_smoothing: float = 0.0, resume: bool = False,
-          tag: str = "", test_loader: Iterable | None = None) -> dict[str, list[float]]:  # fmt: skip
+          tag: str = "", test_loader: Iterable | None = None, precision: str = "fp32") -> dict[str, list[float]]:  # fmt: skip
     """Train for ``epochs`` epochs, validating after each; returns the histories
     ``{"train_loss", "val_acc", "epoch_seconds"}`` (one value per epoch).
 
@@ -49,9 +55,11 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
     """
     generator = getattr(train_loader, "generator", None)
     history, best, start = helper.load_progress(run_dir, tag, model, optimizer, scheduler, generator, resume)
+    guard = DivergenceGuard(f"{type(model).__name__}{tag}")  # stops a diverged run (common.cli.Diverged)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, device, scheduler, label_smoothing, f"epoch {epoch + 1}/{epochs}")
+        loss = train_one_epoch(model, train_loader, optimizer, device, scheduler, label_smoothing, f"epoch {epoch + 1}/{epochs}",
+                               precision, guard=guard)
         seconds = time.perf_counter() - t0
         scores = {"val_acc": helper.evaluate_accuracy(model, val_loader, device)}
         if test_loader is not None:
@@ -92,9 +100,10 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     sizes = dict(train_images=len(train_y), val_images=len(val_y), test_images=len(test_y))
     print(f"CifarCNN: {params:,} parameters; {len(train_y)} train / {len(val_y)} validation / {len(test_y)} test images "
           f"from {data['source']}")  # fmt: skip
+    precision = helper.run_precision(args, device)
     with helper.open_run(args, device, data["source"], parameters=params, **sizes) as run_dir:
-        history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir,
-                        scheduler=scheduler, label_smoothing=0.1, resume=args.resume, test_loader=test_loader)  # fmt: skip
+        history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, scheduler=scheduler,
+                        label_smoothing=0.1, resume=args.resume, test_loader=test_loader, precision=precision)  # fmt: skip
         m = headline(model, run_dir, history, test_loader, device)
         helper.finish_run(run_dir, history, "CIFAR-10 CNN", parameters=params, **m, **sizes)
     print(f"{run_dir}: test accuracy {m['test_acc']:.4f} (weights of epoch {m['best_epoch']}, chosen on validation); "

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from common.data import add_noise
 from common.metrics import accuracy, dice, iou
+from common.precision import fp32_only, resolve_precision
 from common.runs import load_checkpoint, run_folder, save_checkpoint, save_json
 
 TASKS = ("reconstruction", "denoising")
@@ -207,12 +208,25 @@ def append(history: dict[str, list[float]], **values: float) -> None:
         history.setdefault(key, []).append(value)
 
 
+# The tasks with a bf16 training path whose bf16 quality matches fp32 (results/autoencoders/cifar_bf16).
+BF16_TASKS = ("cifar",)
+
+
+def run_precision(args: argparse.Namespace, device: torch.device) -> str:
+    """The arithmetic of this task's forward passes (:mod:`common.precision`): bf16 is offered for the
+    CIFAR-10 classifier only, the other tasks train in fp32. Raises ``ValueError`` for an unavailable one."""
+    if args.task in BF16_TASKS:
+        return resolve_precision(args.precision, device, bf16_ok=True)
+    return fp32_only(args.precision, f"the {args.task} task")
+
+
 def open_run(args: argparse.Namespace, device: torch.device, dataset: str, **extra):
     """The run folder context manager (:func:`common.runs.run_folder`) of this command, with
-    config.json holding the arguments under ``"args"``, the dataset, the device and ``extra``."""
+    config.json holding the arguments under ``"args"``, the dataset, the device, the precision and ``extra``."""
     from autoencoders.main import fixed_on_resume
 
-    config = {"args": vars(args), "dataset": dataset, "device": str(device), **extra}
+    config = {"args": vars(args), "dataset": dataset, "device": str(device), "precision": run_precision(args, device),
+              **extra}
     return run_folder(args.results_root, args.name, config, resume=args.resume, overwrite=args.overwrite,
                       fixed_on_resume=fixed_on_resume(args.task))  # fmt: skip
 

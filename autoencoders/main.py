@@ -147,10 +147,12 @@ def default_name(args: argparse.Namespace) -> str:
 def _dispatch(args: argparse.Namespace) -> None:
     import importlib
 
+    from autoencoders.helper import run_precision
     from common.runs import check_run_dir, pick_device, seed_everything
 
     try:
         device = pick_device(args.device)
+        run_precision(args, device)  # an unavailable --precision stops here, before anything is written
     except (ValueError, RuntimeError) as e:
         raise RunError(str(e)) from None
     check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite,

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from common.cli import DataError, Diverged
 from common.guard import DivergenceGuard
 from common.metrics import dice
+from common.precision import autocast, resolve_precision
 from common.pretrained import resnet18_weights
 from common.runs import save_checkpoint, save_figure, seed_everything
 from medical_cnn.augment import AUGMENTATIONS, augment, sample_patches
@@ -41,6 +42,10 @@ from medical_cnn.checkpoints import resume_checkpoint
 from medical_cnn.data_io import load_drive, preprocess_fundus
 from medical_cnn.unet import UNet
 from medical_cnn.utils import DiceCELoss
+
+# bf16 training keeps fp32's test Dice on DRIVE (results/medical_cnn/segment-bf16), so --precision auto takes it.
+BF16_OK = True
+
 
 # --------------------------------------------------------------------------- models
 def build_segmenter(kind: str, args: argparse.Namespace) -> nn.Module:
@@ -96,11 +101,15 @@ def score_segmentation(probs: torch.Tensor, vessels: torch.Tensor, fov: torch.Te
 
 # --------------------------------------------------------------------------- training
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, fit: dict, augmentation: str,
-               generator: torch.Generator, args: argparse.Namespace, device: torch.device) -> torch.Tensor:
-    """One Adam step on a batch of random augmented patches; returns the loss (not stepped when non-finite)."""
+               generator: torch.Generator, args: argparse.Namespace, device: torch.device,
+               precision: str = "fp32") -> torch.Tensor:
+    """One Adam step on a batch of random augmented patches, the forward pass in ``precision`` and the
+    loss in float32; returns the loss (not stepped when non-finite)."""
     model.train()
     x, y = augment(*sample_patches(fit["x"], fit["y"], args.patch_size, args.batch_size, generator), augmentation, generator)
-    loss = loss_fn(model(x.to(device)), y.to(device))
+    with autocast(device, precision):
+        logits = model(x.to(device))
+    loss = loss_fn(logits.float(), y.to(device))
     if torch.isfinite(loss):
         optimizer.zero_grad()
         loss.backward()
@@ -134,6 +143,7 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = lr_schedule(optimizer, args)
     loss_fn, generator = DiceCELoss(), torch.Generator().manual_seed(args.seed)
+    precision = resolve_precision(args.precision, device, BF16_OK)  # main.py has checked it
     state = {"iteration": 0, "status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}, "best": {"val_dice": -1.0, "iteration": 0, "state": None}}
     if args.resume and ckpt_path.is_file():
         ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
@@ -151,7 +161,7 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
     first = state["iteration"] if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
     progress = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters)
     for it in progress:
-        loss = train_step(model, optimizer, loss_fn, sets["fit"], augmentation, generator, args, device)
+        loss = train_step(model, optimizer, loss_fn, sets["fit"], augmentation, generator, args, device, precision)
         try:
             guard.check(loss, it)
         except Diverged as e:

@@ -5,9 +5,10 @@
     python bench.py --sweep-dir runs/sweep --default-run runs/unet_drop0.3_learned
 
 Throughput is measured on random k-space of the run's size (speed does not depend on the
-values), each model/device pair in a fresh process so that its peak resident memory
-(CPU) is its own; on CUDA the peak allocated memory is reported, in float32 and with
-float16 autocast. The quality targets come from the sweep's ``results.csv`` and the
+values), each model/device/precision case in a fresh process so that its peak resident memory
+(CPU) is its own; on CUDA the peak allocated memory is reported. Each case runs in fp32 and,
+where the device has fast bf16, in bf16 autocast (``common.precision``); ``common.speed`` counts
+the FLOPs of a step and sets the achieved GFLOP/s against the machine's peak. The quality targets come from the sweep's ``results.csv`` and the
 default run's ``metrics.json``; nothing is trained here. Everything printed is also
 written to ``<results-root>/<name>/metrics.json`` (``runs/bench``), which
 ``python -m common.publish runs/bench`` publishes.
@@ -19,16 +20,18 @@ import argparse
 import csv
 import json
 import multiprocessing as mp
-import resource
 import sys
 import time
 from pathlib import Path
 
-from common.cli import RunError, add_common_args, fill_common_defaults, positive_int, run_command, run_name
+from common.cli import OneLineParser, RunError, add_common_args, fill_common_defaults, positive_int, run_command, run_name
 
 PROG = "bench.py"
 DEFAULT_RUN = "unet_drop0.3_learned"
-WALL_TIME_TARGET_S = 600  # the default run, training and evaluation
+WALL_TIME_TARGET_S = 240  # the default run, training and evaluation, on two free CPU cores
+BF16_SPEEDUP = 1.4  # U-Net training throughput, bf16 autocast over fp32, same machine and bench run
+PARITY_DB = 0.1  # the default run (bf16 where auto takes it) within this of the same run in fp32
+FP32_RUN = "unet_drop0.3_learned_fp32"  # the default run with --precision fp32, for the parity target
 FIXED_GAIN_OVER_ZERO_FILLED_DB = 12  # U-Net, fixed mask, drop 0.3
 FIXED_GAIN_OVER_VANILLA_DB = 6
 STABLE_DIP_DB = 1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
@@ -40,78 +43,117 @@ MNI_LAYOUT, IMAGES_LAYOUT = "MNI152 template (offline default)", "image folder"
 SWEEP_DROP_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # learned above fixed at each of these on held-out patients
 
 
-def measure(model_name: str, device: str, amp: bool, resolution: int, batch_size: int, width: int, steps: int,
-            queue: mp.Queue) -> None:
-    """Time ``steps`` training steps (after 2 warm-up steps) and put (slices/s, peak MiB) on ``queue``.
-
-    Peak memory is the GPU's peak allocation, or on CPU the growth of the peak resident set
-    over the idle process (Python + torch).
-    """
+def measure(model_name: str, device: str, precision: str, compiled: bool, resolution: int, batch_size: int, width: int,
+            steps: int, queue: mp.Queue) -> None:
+    """Time ``steps`` training steps of the default run's shape (forward in ``precision``, L1 loss, Adam step,
+    mask step) and put :func:`common.speed.measure_step`'s record on ``queue``; with ``compiled`` the network
+    goes through ``torch.compile`` first (its compilation is not timed)."""
     import torch
     import torch.nn.functional as F
 
+    from common.precision import autocast
+    from common.speed import measure_step, resident_mib
     from mri_cs.models.model import ReconstructionModel
     from mri_cs.models.vanilla import VanillaModel
 
     torch.manual_seed(0)
-    idle_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # torch imported, nothing allocated
-    shape = (resolution, resolution)
-    model = (ReconstructionModel(0.3, device, True, shape, width=width) if model_name == "unet"
-             else VanillaModel(0.3, device, True, shape)).to(device)
+    idle_rss = resident_mib()  # torch imported, nothing allocated
+    dev, shape = torch.device(device), (resolution, resolution)
+    model = (ReconstructionModel(0.3, dev, True, shape, width=width) if model_name == "unet"
+             else VanillaModel(0.3, dev, True, shape)).to(dev)
+    if compiled:
+        model.unet = torch.compile(model.unet)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    kspace = torch.randn(batch_size, *shape, 2, device=device)
-    target = torch.rand(batch_size, 1, *shape, device=device)
-    for step in range(steps + 2):
-        if step == 2:
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            start = time.perf_counter()
-        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-            loss = F.l1_loss(model(kspace).float(), target)
+    kspace = torch.randn(batch_size, *shape, 2, device=dev)
+    target = torch.rand(batch_size, 1, *shape, device=dev)
+
+    def step() -> None:
+        with autocast(dev, precision):
+            output = model(kspace)
+        loss = F.l1_loss(output.float(), target)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         model.subsample.mask_grad(0.05)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - idle_rss  # ru_maxrss is in KiB on Linux
-    queue.put((steps * batch_size / (time.perf_counter() - start), peak))
+
+    queue.put(measure_step(step, dev, precision, batch_size, steps, idle_rss))
 
 
 def throughput(args: argparse.Namespace) -> list[dict]:
-    """One row per model/device/precision: slices per second and peak memory (``None`` when the case failed)."""
+    """One row per model/device/precision: slices per second, FLOPs, achieved and peak GFLOP/s, peak memory
+    (``None`` values when the case failed)."""
     import torch
 
-    cases = [(m, "cpu", False) for m in ("vanilla", "unet")] if args.device in ("auto", "cpu") else []
+    from common.precision import fast_bf16
+
+    devices = ["cpu"] if args.device in ("auto", "cpu") else []
     if args.device != "cpu" and torch.cuda.is_available():
-        cuda = "cuda" if args.device == "auto" else args.device
-        cases += [(m, cuda, amp) for m in ("vanilla", "unet") for amp in (False, True)]
+        devices.append("cuda" if args.device == "auto" else args.device)
+    cases = []
+    for device in devices:
+        precisions = ["fp32"] + (["bf16"] if fast_bf16(torch.device(device)) else [])
+        cases += [(m, device, p, False) for m in ("vanilla", "unet") for p in precisions]
+        if args.compile:
+            cases += [("unet", device, p, True) for p in precisions]
     ctx = mp.get_context("spawn")
     print(f"training throughput, {args.resolution}x{args.resolution}, batch {args.batch_size}, U-Net width {args.width}, "
           f"{args.steps} timed steps, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    print(f"{'model':8s} {'device':6s} {'precision':10s} {'slices/s':>9s} {'peak memory':>16s}")
+    print(f"{'model':8s} {'device':6s} {'precision':14s} {'slices/s':>9s} {'GFLOP/slice':>11s} {'GFLOP/s':>8s} "
+          f"{'of peak':>7s} {'peak memory':>16s}")
     rows = []
-    for model_name, device, amp in cases:
+    for model_name, device, precision, compiled in cases:
         queue = ctx.Queue()
-        proc = ctx.Process(target=measure, args=(model_name, device, amp, args.resolution, args.batch_size,
-                                                 args.width, args.steps, queue))
+        proc = ctx.Process(target=measure, args=(model_name, device, precision, compiled, args.resolution,
+                                                 args.batch_size, args.width, args.steps, queue))
         proc.start()
         proc.join()
-        precision = "fp16 amp" if amp else "fp32"
-        rate, peak = queue.get() if proc.exitcode == 0 else (None, None)
-        kind = "GPU allocated" if device.startswith("cuda") else "RSS over idle torch"
-        rows.append({"model": model_name, "device": device, "precision": precision, "slices_per_s": rate,
-                     "peak_memory_mib": peak, "memory_kind": kind})
-        shown = f"{rate:9.1f} {peak:9.0f} MiB ({kind})" if rate is not None else f"failed (exit code {proc.exitcode})"
-        print(f"{model_name:8s} {device:6s} {precision:10s} {shown}")
+        label = precision + (" compiled" if compiled else "")
+        row = {"model": model_name, "device": device, "precision": label}
+        if proc.exitcode == 0:
+            record = queue.get()
+            row.update(slices_per_s=record.pop("samples_per_s"), **record)
+            ratio = f"{row['peak_ratio']:7.1%}" if row["peak_ratio"] is not None else f"{'-':>7s}"
+            shown = (f"{row['slices_per_s']:9.1f} {row['gflop_per_sample']:11.2f} {row['achieved_gflops']:8.1f} {ratio} "
+                     f"{row['peak_memory_mib']:9.0f} MiB ({row['memory_kind']})")
+        else:
+            row["samples_per_s"] = None
+            shown = f"failed (exit code {proc.exitcode})"
+        rows.append(row)
+        print(f"{model_name:8s} {device:6s} {label:14s} {shown}")
+    for basis in dict.fromkeys(r["peak_basis"] for r in rows if r.get("peak_basis")):
+        print(f"  peak: {basis}")
     return rows
 
 
 def verdict(name: str, ok: bool, text: str) -> dict:
     return {"name": name, "ok": bool(ok), "text": text}
+
+
+def speed_targets(rows: list[dict]) -> list[dict]:
+    """The U-Net's bf16 training throughput over its fp32 one, per device where both were measured."""
+    rate = {(r["device"], r["precision"]): r["slices_per_s"] for r in rows if r["model"] == "unet" and r["slices_per_s"]}
+    out = []
+    for device in dict.fromkeys(d for d, _ in rate):
+        if (device, "fp32") in rate and (device, "bf16") in rate:
+            gain = rate[device, "bf16"] / rate[device, "fp32"]
+            out.append(verdict(f"bf16_speedup_{device}", gain >= BF16_SPEEDUP,
+                               f"U-Net training on {device}: bf16 {rate[device, 'bf16']:.1f} against fp32 "
+                               f"{rate[device, 'fp32']:.1f} slices/s, {gain:.2f}x [target: >= {BF16_SPEEDUP:g}x]"))
+    return out
+
+
+def parity_target(default_run: Path) -> list[dict]:
+    """The default run against the same command in fp32 (``FP32_RUN`` beside it), when both are finished."""
+    fp32_run = default_run.parent / FP32_RUN
+    if not ((default_run / "metrics.json").is_file() and (fp32_run / "metrics.json").is_file()):
+        return []
+    runs = {k: json.loads((d / "metrics.json").read_text()) for k, d in (("default", default_run), ("fp32", fp32_run))}
+    psnr = {k: m["test_psnr"]["mean"] for k, m in runs.items()}
+    precision = runs["default"].get("precision", "fp32")
+    return [verdict("default_precision_parity", abs(psnr["default"] - psnr["fp32"]) <= PARITY_DB,
+                    f"default run in {precision}: test PSNR {psnr['default']:.2f} dB ({runs['default']['wall_time_s']:.0f} s) "
+                    f"against {psnr['fp32']:.2f} dB in fp32 ({runs['fp32']['wall_time_s']:.0f} s), "
+                    f"{psnr['default'] - psnr['fp32']:+.2f} dB [target: within {PARITY_DB:g} dB]")]
 
 
 def cross_data_targets(runs_root: Path) -> list[dict]:
@@ -209,7 +251,8 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
     """The assignment's quality targets from finished runs (those that exist): ``{"name", "ok", "text"}`` each,
     the cross-dataset ones (:func:`cross_data_targets`, :func:`sweep_generalisation_targets`) from the runs and
     sweeps beside ``default_run``."""
-    out = cross_data_targets(default_run.parent) + sweep_generalisation_targets(default_run.parent)
+    out = (cross_data_targets(default_run.parent) + sweep_generalisation_targets(default_run.parent)
+           + parity_target(default_run))
     if (default_run / "metrics.json").is_file():
         m = json.loads((default_run / "metrics.json").read_text())
         out.append(verdict("default_wall_time", m["wall_time_s"] < WALL_TIME_TARGET_S,
@@ -274,7 +317,7 @@ def format_targets(targets: list[dict], sweep_dir: Path, default_run: Path) -> s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])  # one-line usage errors
     p.add_argument("--resolution", type=positive_int, default=128, help="k-space size R x R, a multiple of 8 (default: 128)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="slices per training step (default: 8)")
     p.add_argument("--width", type=positive_int, default=16, help="channels of the U-Net's first level (default: 16)")
@@ -282,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep-dir", default=None, help="the sweep's folder (default: <results-root>/sweep)")
     p.add_argument("--default-run", default=None, help=f"the default run's folder (default: <results-root>/{DEFAULT_RUN})")
     p.add_argument("--skip-throughput", action="store_true", help="only read the quality targets")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the U-Net through torch.compile (its compilation takes a minute or two)")
     add_common_args(p)
     return p
 
@@ -302,13 +347,13 @@ def run(args: argparse.Namespace) -> dict:
     default_run = Path(args.default_run or Path(args.results_root) / DEFAULT_RUN)
     with run_folder(args.results_root, args.name, {"args": vars(args)}, overwrite=args.overwrite) as run_dir:
         rows = [] if args.skip_throughput else throughput(args)
-        targets = check_targets(sweep_dir, default_run)
+        targets = speed_targets(rows) + check_targets(sweep_dir, default_run)
         print("\n" + format_targets(targets, sweep_dir, default_run))
         metrics = {"throughput": rows, "targets": targets,
                    "settings": {k: getattr(args, k) for k in ("resolution", "batch_size", "width", "steps")}}
         save_json(run_dir / "metrics.json", metrics)
     unet = [r for r in rows if r["model"] == "unet" and r["slices_per_s"] is not None]
-    speed = f", U-Net {unet[0]['slices_per_s']:.1f} slices/s on {unet[0]['device']}" if unet else ""
+    speed = ", U-Net " + ", ".join(f"{r['slices_per_s']:.1f} slices/s ({r['device']}, {r['precision']})" for r in unet) if unet else ""
     print(f"bench: {sum(t['ok'] for t in targets)} of {len(targets)} targets met{speed} -> {run_dir}")
     return metrics
 

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from common.cli import DataError, RunError
 from common.guard import DivergenceGuard
+from common.precision import autocast, resolve_precision
 from common.runs import (check_run_dir, load_checkpoint, pick_device, run_folder, save_checkpoint, save_json,
                          save_npz, seed_everything)
 from mri_cs import utils
@@ -36,6 +37,8 @@ from mri_cs.models.model import ReconstructionModel
 from mri_cs.models.vanilla import VanillaModel
 
 MODELS = {"unet": ReconstructionModel, "vanilla": VanillaModel}
+# bf16 training reaches fp32's test PSNR here (results/mri_cs/precision), so --precision auto takes it.
+BF16_OK = True
 
 
 def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -56,10 +59,12 @@ def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Modu
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, mask_lr: float,
                     device: torch.device, desc: str, augment: list[str] | tuple[str, ...] = (),
-                    generator: torch.Generator | None = None,
+                    generator: torch.Generator | None = None, precision: str = "fp32",
                     guard: DivergenceGuard | None = None) -> tuple[float, float]:
-    """One pass over ``loader``: augment the batch (``augment``, drawn from ``generator``), L1 loss, a network
-    step, then a mask step; returns the mean loss and the largest change of a mask score in one step."""
+    """One pass over ``loader``: augment the batch (``augment``, drawn from ``generator``), the forward pass in
+    ``precision`` (the U-Net's convolutions; the FFTs and data consistency are no autocast ops and stay
+    float32), L1 loss, a network step, then a mask step; returns the mean loss and the largest change of a
+    mask score in one step."""
     model.train()
     losses, max_step = [], 0.0
     bar = tqdm(loader, desc=desc, leave=False, disable=None)  # bars only on a terminal
@@ -67,7 +72,9 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch
         kspace, target = kspace.to(device), target.to(device)
         if augment:
             kspace, target = augment_batch(kspace, augment, generator)
-        loss = F.l1_loss(model(kspace), target)
+        with autocast(device, precision):
+            output = model(kspace)
+        loss = F.l1_loss(output.float(), target)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -188,12 +195,13 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         raise RunError(f"--resume: {run_dir} is finished (it has metrics.json); add --overwrite instead to redo it")
     try:
         device = pick_device(args.device)
+        precision = resolve_precision(args.precision, device, BF16_OK)
     except ValueError as e:
         raise RunError(str(e)) from None
     seed_everything(args.seed)
     datasets, data_info = load_data(args)
     print(f"data: {data_info['dataset']} at {args.resolution}x{args.resolution}; slices train/val/test = "
-          f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}")
+          f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}, {precision}")
     print("\n".join(describe_split(data_info)))
     shuffle_gen = torch.Generator()
     loaders = {k: DataLoader(d, batch_size=args.batch_size, shuffle=k == "train", num_workers=args.num_workers,
@@ -201,7 +209,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
     model = build_model(args, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    config = {"args": vars(args), "data": data_info, "device": str(device),
+    config = {"args": vars(args), "data": data_info, "device": str(device), "precision": precision,
               "model_parameters": sum(p.numel() for p in model.parameters()),
               "num_keep": model.subsample.num_keep, "torch": torch.__version__}
 
@@ -223,7 +231,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             learning = epoch < frozen
             mask_lr = args.mask_lr * mask_step_factor(epoch, frozen)
             loss, max_step = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device,
-                                             f"epoch {epoch}/{args.epochs}", args.augment, augment_gen,
+                                             f"epoch {epoch}/{args.epochs}", args.augment, augment_gen, precision,
                                              guard=guard)
             scheduler.step()
             entry = validate(model, loaders["val"], device, epoch, loss)
@@ -245,6 +253,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         model.load_state_dict(load_checkpoint(best_path, device)["model"])
         metrics = final_metrics(model, loaders, device, state, args)
         metrics["wall_time_s"] = time.time() - t0  # training and evaluation
+        metrics["precision"] = precision
         write_figures(model, datasets["test"], device, state["history"], run_dir, args)
         save_json(run_dir / "metrics.json", metrics)  # last: a run folder with metrics.json is finished
     print(summary_line(metrics, run_dir))

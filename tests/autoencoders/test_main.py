@@ -123,6 +123,8 @@ BAD_INPUT = {  # name: (argv, a piece of the expected message)
                                       "--workers", "1"], "7.mat"),
     "unwritable results root": (["mnist", "--quick", "--results-root", "/proc/x"], "/proc/x"),
     "zero validation fraction": (["cifar", "--quick", "--val-fraction", "0"], "--val-fraction"),
+    "bf16 for an fp32-only task": (["mnist", "--quick", "--precision", "bf16", "--name", "bf16"], "fp32 only"),
+    "fp16 is not offered": (["cifar", "--quick", "--precision", "fp16"], "--precision"),
     "negative guard": (["segment", "--guard", "-1"], "--guard"),
     "PNG layout: images/ but no masks/": (["segment", "--data-dir", "NOMASKS", "--name", "nomasks"], "no masks/"),
     "corrupt PNG mid-epoch": (["segment", "--data-dir", "BADPNG", "--quick", "--size", "16", "--guard", "0", "--name", "badpng",

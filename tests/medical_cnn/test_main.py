@@ -132,6 +132,8 @@ BAD_INPUT = [
     ("new-run-into-a-finished-one", lambda c: _classify(c, "--quick"), "already holds a run"),
     ("resume-with-another-seed", lambda c: _classify(c, "--quick", "--resume", "--seed", "1"), "--seed"),
     ("unwritable-results-root", lambda c: ["conv", "--quick", "--results-root", "/proc/x"], "/proc/x"),
+    ("bf16-for-an-fp32-only-command", lambda c: _classify(c, "--quick", "--precision", "bf16", "--name", "bf16"), "fp32 only"),
+    ("fp16-is-not-offered", lambda c: ["segment", "--precision", "fp16"], "invalid choice"),
 ]
 
 

@@ -42,7 +42,7 @@ def verdicts(root):
 
 
 def test_targets_met(tmp_path):
-    write_runs(tmp_path, 250.0, PASSING)
+    write_runs(tmp_path, 200.0, PASSING)
     assert verdicts(tmp_path) == MET  # the fixed mask's 2 dB dip at drop 0.7 is not a learned mask's
 
 
@@ -62,7 +62,7 @@ def test_targets_missed(tmp_path):
 
 def test_runs_without_the_stability_record_skip_those_targets(tmp_path):
     """Runs from before stable mask learning: no stability line, no error."""
-    write_runs(tmp_path, 250.0, PASSING)
+    write_runs(tmp_path, 200.0, PASSING)
     metrics = json.loads((tmp_path / "unet_drop0.3_learned" / "metrics.json").read_text())
     del metrics["val_psnr_last_third_max_dip_db"]
     (tmp_path / "unet_drop0.3_learned" / "metrics.json").write_text(json.dumps(metrics))
@@ -107,6 +107,27 @@ def test_quick_throughput(tmp_path, monkeypatch):
     rows = {r["model"]: r for r in metrics["throughput"]}
     assert set(rows) == {"vanilla", "unet"} and all(r["slices_per_s"] > 0 for r in rows.values())
     assert json.loads((tmp_path / "bench_quick" / "metrics.json").read_text())["throughput"] == metrics["throughput"]
+
+
+def test_speed_target_compares_bf16_with_fp32_of_the_same_run():
+    rows = [{"model": "unet", "device": "cpu", "precision": p, "slices_per_s": r} for p, r in (("fp32", 20.0), ("bf16", 29.0))]
+    rows.append({"model": "vanilla", "device": "cpu", "precision": "bf16", "slices_per_s": 900.0})
+    (met,) = bench.speed_targets(rows)
+    assert met["ok"] and "1.45x" in met["text"]
+    rows[1]["slices_per_s"] = 27.0
+    assert not bench.speed_targets(rows)[0]["ok"]
+    assert bench.speed_targets(rows[:1]) == []  # no bf16 row (a CPU without fast bf16): no verdict
+
+
+@pytest.mark.parametrize("fp32_psnr, ok", [(53.35, True), (53.55, False)])
+def test_parity_target_reads_the_fp32_run_beside_the_default(tmp_path, fp32_psnr, ok):
+    for name, psnr, precision in (("unet_drop0.3_learned", 53.42, "bf16"), (bench.FP32_RUN, fp32_psnr, "fp32")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"test_psnr": {"mean": psnr}, "wall_time_s": 200.0,
+                                                                  "precision": precision}))
+    (target,) = bench.parity_target(tmp_path / "unet_drop0.3_learned")
+    assert target["ok"] is ok and "in bf16" in target["text"]
+    assert bench.parity_target(tmp_path / "elsewhere") == []
 
 
 def write_run(root, name, layout, learn, test, zero_filled, evals=(), drop=0.3, epochs=6):

@@ -1,0 +1,107 @@
+"""Training-speed measurement for the benchmarks: time a training step, count its FLOPs, compare with the machine.
+
+``bench.py`` of an assignment builds one training step (a closure that runs forward, loss,
+backward and the optimizer step), then reports slices or images per second, the FLOPs of one
+step counted by ``torch.utils.flop_counter`` (convolutions and matrix products, forward and
+backward; element-wise work and FFTs are not counted), the achieved GFLOP/s and its ratio to
+the machine's peak. The CPU peak is cores x clock x FLOP per cycle per core, with the clock and
+the instruction sets read from ``/proc/cpuinfo`` and the FLOP per cycle taken from the widest
+unit the CPU has (stated in :func:`cpu_peak`'s text, since no file on the machine says it).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from typing import Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def _cpuinfo() -> tuple[float | None, set[str]]:
+    """The highest ``cpu MHz`` and the instruction-set flags of ``/proc/cpuinfo`` (None and {} elsewhere)."""
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return None, set()
+    mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
+    flags = next((line.split(":")[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return (max(mhz) if mhz else None), set(flags)
+
+
+def cpu_peak(precision: str, threads: int) -> tuple[float | None, str]:
+    """The peak GFLOP/s of ``threads`` cores in ``precision`` (``fp32``/``bf16``) and how it was worked out.
+
+    FLOP per cycle per core: fp32 64 with AVX-512 (two 16-lane FMA units), 32 with AVX2 and FMA;
+    bf16 1024 with AMX (one tile multiply of 16x32 by 32x16 every 16 cycles), 128 with
+    AVX-512 BF16 (dot products on 32 pairs, two units), else the fp32 figure.
+    """
+    mhz, flags = _cpuinfo()
+    if mhz is None:
+        return None, "no /proc/cpuinfo clock on this machine"
+    fp32 = 64 if "avx512f" in flags else 32 if {"avx2", "fma"} <= flags else 8
+    unit = "AVX-512 FMA" if fp32 == 64 else "AVX2 FMA" if fp32 == 32 else "SSE"
+    per_cycle = fp32
+    if precision == "bf16":
+        if "amx_bf16" in flags:
+            per_cycle, unit = 1024, "AMX-BF16 tiles"
+        elif "avx512_bf16" in flags:
+            per_cycle, unit = 128, "AVX-512 BF16 dot products"
+    return threads * mhz / 1000 * per_cycle, f"{threads} cores x {mhz / 1000:.2f} GHz x {per_cycle} FLOP/cycle ({unit})"
+
+
+def step_flops(step: Callable[[], None]) -> int:
+    """The FLOPs one call of ``step`` performs, counted by ``FlopCounterMode`` (runs ``step`` once)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def seconds_per_step(step: Callable[[], None], device: torch.device, steps: int, warmup: int = 2) -> float:
+    """The mean wall time of ``step`` over ``steps`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / steps
+
+
+def peak_memory_mib(device: torch.device, idle_rss_mib: float) -> tuple[float, str]:
+    """The peak GPU allocation, or on the CPU the growth of the process's peak resident set over ``idle_rss_mib``."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "GPU allocated"
+    return resident_mib() - idle_rss_mib, "RSS over idle torch"
+
+
+def resident_mib() -> float:
+    """This process's peak resident set in MiB (``ru_maxrss`` is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_step(step: Callable[[], None], device: torch.device, precision: str, samples: int, steps: int,
+                 idle_rss_mib: float) -> dict:
+    """Throughput, FLOPs and peak memory of one training step on ``samples`` samples.
+
+    Returns ``samples_per_s``, ``gflop_per_sample``, ``achieved_gflops``, ``peak_gflops`` (None off the
+    CPU), ``peak_ratio``, ``peak_basis`` (how the peak was worked out), ``peak_memory_mib``, ``memory_kind``.
+    """
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    seconds = seconds_per_step(step, device, steps)
+    flops = step_flops(step)
+    memory, kind = peak_memory_mib(device, idle_rss_mib)
+    achieved = flops / seconds / 1e9
+    if device.type == "cpu":
+        peak, basis = cpu_peak(precision, torch.get_num_threads() or os.cpu_count() or 1)
+    else:
+        peak, basis = None, f"no peak figure for {torch.cuda.get_device_name(device) if device.type == 'cuda' else device}"
+    return {"samples_per_s": samples / seconds, "gflop_per_sample": flops / samples / 1e9, "achieved_gflops": achieved,
+            "peak_gflops": peak, "peak_ratio": achieved / peak if peak else None, "peak_basis": basis,
+            "peak_memory_mib": memory, "memory_kind": kind}

@@ -1,0 +1,71 @@
+"""--precision: how auto resolves, what autocast changes, and the speed figures of common.speed."""
+
+import pytest
+import torch
+from torch import nn
+
+from common import precision, speed
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_auto_takes_bf16_only_where_fast_and_cleared(monkeypatch, fast):
+    monkeypatch.setattr(precision, "fast_bf16", lambda device: fast)
+    assert precision.resolve_precision("auto", CPU, bf16_ok=True) == ("bf16" if fast else "fp32")
+    assert precision.resolve_precision("auto", CPU, bf16_ok=False) == "fp32"
+    # An explicit choice is kept whatever auto would pick.
+    assert precision.resolve_precision("fp32", CPU, bf16_ok=True) == "fp32"
+    assert precision.resolve_precision("bf16", CPU, bf16_ok=False) == "bf16"
+
+
+def test_bad_precisions_are_refused():
+    with pytest.raises(ValueError, match="fp16"):
+        precision.resolve_precision("fp16", CPU, bf16_ok=True)
+    with pytest.raises(ValueError, match="mps"):
+        precision.resolve_precision("bf16", torch.device("mps"), bf16_ok=True)
+    with pytest.raises(ValueError, match="fp32 only"):
+        precision.fp32_only("bf16", "the mnist task")
+    assert precision.fp32_only("auto", "the mnist task") == precision.fp32_only("fp32", "x") == "fp32"
+
+
+def test_fast_bf16_follows_onednn(monkeypatch):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert not precision.fast_bf16(CPU)
+    assert not precision.fast_bf16(torch.device("mps"))
+
+
+@pytest.mark.parametrize("name, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_autocast_runs_convolutions_in_the_chosen_dtype(name, dtype):
+    conv = nn.Conv2d(2, 3, 3)
+    with precision.autocast(CPU, name):
+        out = conv(torch.randn(1, 2, 8, 8))
+    assert out.dtype == dtype
+    assert conv.weight.dtype == torch.float32  # the master weights stay float32
+
+
+def test_cpu_peak_from_the_machine_flags(monkeypatch):
+    monkeypatch.setattr(speed, "_cpuinfo", lambda: (2000.0, {"avx512f", "amx_bf16", "avx512_bf16"}))
+    fp32, basis = speed.cpu_peak("fp32", 2)
+    assert fp32 == pytest.approx(2 * 2.0 * 64) and "AVX-512" in basis
+    assert speed.cpu_peak("bf16", 2)[0] == pytest.approx(2 * 2.0 * 1024)
+    monkeypatch.setattr(speed, "_cpuinfo", lambda: (3000.0, {"avx2", "fma"}))
+    assert speed.cpu_peak("bf16", 1)[0] == speed.cpu_peak("fp32", 1)[0] == pytest.approx(3.0 * 32)
+    monkeypatch.setattr(speed, "_cpuinfo", lambda: (None, set()))
+    assert speed.cpu_peak("fp32", 2)[0] is None
+
+
+def test_step_flops_counts_a_linear_layer_forward_and_backward():
+    layer, x = nn.Linear(10, 20, bias=False), torch.randn(4, 10)
+    assert speed.step_flops(lambda: layer(x)) == 2 * 4 * 10 * 20
+    # backward: the weight gradient only (x needs none), the same size again
+    assert speed.step_flops(lambda: layer(x).sum().backward()) == 2 * (2 * 4 * 10 * 20)
+
+
+def test_measure_step_reports_consistent_figures():
+    layer, x = nn.Linear(64, 64), torch.randn(32, 64)
+    row = speed.measure_step(lambda: layer(x).sum().backward(), CPU, "fp32", samples=32, steps=3, idle_rss_mib=0.0)
+    assert row["samples_per_s"] > 0 and row["gflop_per_sample"] == pytest.approx(2 * 2 * 64 * 64 / 1e9)
+    assert row["achieved_gflops"] == pytest.approx(row["gflop_per_sample"] * row["samples_per_s"])
+    if row["peak_gflops"] is not None:
+        assert row["peak_ratio"] == pytest.approx(row["achieved_gflops"] / row["peak_gflops"])
