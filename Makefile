@@ -1,4 +1,5 @@
-# Entry points: `make run` (the main job), `make test` (the autograder suite), `make report` (HTML reports).
+# Entry points: `make run` (the main job), `make test` (the autograder suite), `make report` (HTML reports),
+# `make grade` / `make release` / `make gradescope` (grading/).
 # Both create the virtual environment on first use and reuse it afterwards.
 # VENV may point outside the clone (CI keys it by a hash of requirements.txt).
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV_ABS := $(abspath $(VENV))
 PY := $(VENV_ABS)/bin/python
 DEPS_STAMP := $(VENV_ABS)/.deps-installed
 
-.PHONY: setup run test report clean
+.PHONY: setup run test report grade release gradescope clean
 
 $(DEPS_STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV_ABS)
@@ -32,6 +33,19 @@ test: setup
 # (plus dry/answers.md) into reports/ (ignored by git).
 report: setup
 	$(PY) -m common.report
+
+# Points per problem from the graded tests (rubric: grading/rubric.py). SUBMISSION=DIR grades a student's
+# files (one folder per assignment, or ASSIGNMENT=name and the files themselves) in a temporary copy.
+grade: setup
+	$(PY) -m grading grade $(if $(SUBMISSION),--submission "$(SUBMISSION)") $(foreach a,$(ASSIGNMENT),--assignment $(a)) $(if $(RESULTS),--results "$(RESULTS)")
+
+# The student starter tree (solution blocks stubbed, hidden tests removed) in dist/starter (ignored by git).
+release: setup
+	$(PY) -m grading release
+
+# One Gradescope autograder zip (setup.sh, run_autograder, grader + tests) per assignment in dist/gradescope.
+gradescope: setup
+	$(PY) -m grading gradescope $(foreach a,$(ASSIGNMENT),--assignment $(a))
 
 clean:
 	rm -rf $(VENV_ABS) *.egg-info

@@ -1,0 +1,39 @@
+"""Submissions for the grader's tests: the reference files with one known bug per problem, or broken files."""
+from pathlib import Path
+
+import pytest
+
+from grading.submission import ROOT
+
+
+def reference(assignment: str, rel: str) -> str:
+    return (ROOT / assignment / rel).read_text()
+
+
+def with_bug(assignment: str, rel: str, old: str, new: str) -> str:
+    """The reference file with ``old`` replaced by ``new`` (fails loudly if the reference changed)."""
+    text = reference(assignment, rel)
+    assert text.count(old) == 1, f"{assignment}/{rel} no longer holds {old!r}: update the bug"
+    return text.replace(old, new)
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def grade_once():
+    """``run(key, names, submission=None, **limits)``: grade once per key, shared by the tests that read it."""
+    from grading.grade import Limits, grade
+
+    cache = {}
+
+    def run(key, names, submission=None, **limits):
+        if key not in cache:
+            cache[key] = {s.assignment.name: s for s in grade(names, submission, Limits(**limits), jobs=2)}
+        return cache[key]
+
+    return run
