@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from common.cli import run_command
+from common.cli import OneLineParser, run_command
 from common.results import ASSIGNMENTS, MAX_FILE_BYTES, REPO_ROOT, oversized_files, publish, publishable_files
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m common.publish", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m common.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="+", help="finished run folders (holding metrics.json or a .csv table)")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="GLOB",
                         help="leave out files whose path inside the run matches, e.g. '*/examples.png'")

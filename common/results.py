@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common.cli import RunError
+from common.cli import RunError, check_folder_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_ROOT = REPO_ROOT / "results"
@@ -88,7 +88,10 @@ def publish(run_dir: str | Path, assignment: str | None = None, results_root: st
     assignment = assignment or assignment_of(run_dir)
     if assignment not in ASSIGNMENTS:
         raise RunError(f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENTS)}")
-    dest = Path(results_root) / assignment / run_dir.resolve().name
+    try:  # the published folder is one folder inside results/<assignment>, named like the run
+        dest = Path(results_root) / assignment / check_folder_name(run_dir.resolve().name, "the run folder's name")
+    except ValueError as e:
+        raise RunError(f"cannot publish {run_dir}: {e}") from None
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
