@@ -6,11 +6,12 @@ import sys
 import time
 from pathlib import Path
 
-from common.cli import OneLineParser
+from common.cli import OneLineParser, positive_int
 from grading.rubric import RUBRIC
 from grading.submission import ROOT
 
 DIST = ROOT / "dist"
+AUTOGRADER_LEAVES_OUT = ("results/", "reports/")  # published runs: not needed to grade, most of the size
 
 
 def positive(text: str) -> float:
@@ -32,7 +33,7 @@ def parser() -> OneLineParser:
     g.add_argument("--results", type=Path, help="also write Gradescope's results.json here")
     g.add_argument("--test-timeout", type=positive, default=60.0, help="seconds per test (default 60)")
     g.add_argument("--run-timeout", type=positive, default=900.0, help="seconds per assignment (default 900)")
-    g.add_argument("--jobs", type=int, default=2, help="assignments graded at once (default 2)")
+    g.add_argument("--jobs", type=positive_int, default=2, help="assignments graded at once (default 2)")
     r = sub.add_parser("release", help="build the student starter tree")
     r.add_argument("--out", type=Path, default=DIST / "starter", help="default dist/starter")
     z = sub.add_parser("gradescope", help="build the Gradescope autograder zip of each assignment")
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             tree = Path(tmp) / "source"
-            build(tree, keep_hidden=True)
+            build(tree, keep_hidden=True, leave_out=AUTOGRADER_LEAVES_OUT)
             for name in args.assignment or list(RUBRIC):
                 print(f"autograder: {build_autograder(name, tree, args.out)}")
     return 0

@@ -83,13 +83,16 @@ def prepare(dest: Path) -> None:
     (dest / STAMP).write_text("built by `python -m grading release`; rebuilt (deleted) on every build\n")
 
 
-def build(dest: Path, keep_hidden: bool = False, root: Path = ROOT) -> list[str]:
-    """Write the starter tree into ``dest``; returns the student files that were stubbed."""
+def build(dest: Path, keep_hidden: bool = False, root: Path = ROOT, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """Write the starter tree into ``dest``; returns the student files that were stubbed.
+
+    ``keep_hidden`` keeps the hidden tests (the autograder's tree); ``leave_out`` drops more path prefixes.
+    """
     prepare(dest)
     students, hidden = student_files(), ({} if keep_hidden else hidden_tests())
     stubbed = []
     for rel in tracked_files(root):
-        if rel.startswith(LEFT_OUT):
+        if rel.startswith(LEFT_OUT + leave_out):
             continue
         if rel in hidden and not hidden[rel]:
             continue
