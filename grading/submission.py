@@ -64,48 +64,60 @@ def module_name(assignment: str, rel: str) -> str:
 
 
 _CHECK = """
-import importlib, json, sys, traceback
-out = open(sys.argv[1], "a")
-for name in sys.argv[2:]:
+import importlib, json, math, signal, sys, traceback
+class Hung(BaseException):
+    pass
+def alarm(signum, frame):
+    raise Hung()
+signal.signal(signal.SIGALRM, alarm)
+for heavy in ("numpy", "torch"):  # shared by every file: not counted in a file's limit
+    try:
+        importlib.import_module(heavy)
+    except BaseException:
+        pass
+out, limit = open(sys.argv[1], "a"), float(sys.argv[2])
+for name in sys.argv[3:]:
     out.write(json.dumps({"module": name, "started": True}) + "\\n"); out.flush()
     try:
+        signal.alarm(math.ceil(limit))
         importlib.import_module(name)
+        signal.alarm(0)
         out.write(json.dumps({"module": name, "ok": True}) + "\\n")
+    except Hung:
+        out.write(json.dumps({"module": name, "ok": False, "error": f"import did not finish within {limit:g} s"}) + "\\n")
     except BaseException as exc:
+        signal.alarm(0)
         line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        out.write(json.dumps({"module": name, "ok": False, "error": line[:300]}) + "\\n")
+        out.write(json.dumps({"module": name, "ok": False, "error": "does not import: " + line[:300]}) + "\\n")
     out.flush()
 """
 
 
-def import_problems(root: Path, modules: list[str], timeout: float, env: dict[str, str]) -> dict[str, str]:
-    """``{module: reason}`` for the modules that fail to import or hang, each imported in ``root``."""
+def import_problems(root: Path, modules: list[str], limit: float, env: dict[str, str]) -> dict[str, str]:
+    """``{module: reason}`` for the modules that fail to import or take over ``limit`` seconds, imported in ``root``.
+
+    Each import has its own alarm; a file that ignores it or ends the interpreter is caught by the
+    process's overall limit and the check restarts after it.
+    """
     problems: dict[str, str] = {}
     pending = list(modules)
     while pending:
         log = root / ".import_check.jsonl"
         log.unlink(missing_ok=True)
         try:
-            subprocess.run([sys.executable, "-c", _CHECK, str(log), *pending], cwd=root, env=env, timeout=timeout,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-            hung = None
+            subprocess.run([sys.executable, "-c", _CHECK, str(log), str(limit), *pending], cwd=root, env=env,
+                           timeout=limit * (len(pending) + 1) + 60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False)
         except subprocess.TimeoutExpired:
-            hung = True
+            pass
         lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         done = {d["module"]: d for d in lines if "ok" in d}
-        for name, d in done.items():
-            if not d["ok"]:
-                problems[name] = f"does not import: {d['error']}"
-        started = [d["module"] for d in lines if d.get("started")]
-        if hung and started and started[-1] not in done:
-            problems[started[-1]] = f"import did not finish within {timeout:.0f} s"
-            pending = pending[pending.index(started[-1]) + 1:]
-        elif hung or len(done) < len(pending):  # died without a word (e.g. os._exit at import)
-            rest = [m for m in pending if m not in done]
-            problems[rest[0]] = "import ended the interpreter"
-            pending = rest[1:]
-        else:
-            pending = []
+        problems.update({name: d["error"] for name, d in done.items() if not d["ok"]})
+        rest = [m for m in pending if m not in done]
+        if rest:  # the check process died or was stopped in rest[0]
+            problems[rest[0]] = f"import did not finish within {limit:g} s" if any(
+                d.get("started") and d["module"] == rest[0] for d in lines) else "import ended the interpreter"
+        pending = rest[1:]
     return problems
 
 

@@ -110,7 +110,7 @@ def broken(tmp_path_factory, grade_once):
     write(folder / "mri_cs" / "models", {"model.py": "class ReconstructionModel(:\n"})
     write(folder / "auto_decoder", {"AutoDecoder.py": reference("auto_decoder", "AutoDecoder.py"),
                                     "VariationalAutoDecoder.py": "import time\ntime.sleep(600)\n"})
-    return grade_once("broken", ["backprop", "mri_cs", "auto_decoder"], folder, test=3.0, imports=15.0, run=300.0)
+    return grade_once("broken", ["backprop", "mri_cs", "auto_decoder"], folder, test=3.0, imports=5.0, run=300.0)
 
 
 def test_a_hanging_function_is_cut_at_the_time_limit_and_scores_zero(broken):
@@ -125,7 +125,7 @@ def test_files_that_do_not_import_or_hang_at_import_score_zero_with_one_line(bro
     assert reasons(broken["mri_cs"], "1").startswith("models/model.py: does not import: SyntaxError")
     auto = broken["auto_decoder"]
     assert points(auto) == {"1": 10, "2": 0}  # the test module still imports: the hanging file was stubbed
-    assert reasons(auto, "2") == "VariationalAutoDecoder.py: import did not finish within 15 s"
+    assert reasons(auto, "2") == "VariationalAutoDecoder.py: import did not finish within 5 s"
 
 
 def test_bad_submission_path_is_one_line_and_exit_2(tmp_path):
