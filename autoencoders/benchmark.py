@@ -13,6 +13,11 @@ What it measures, from the run folders ``<results-root>/cifar`` and ``<results-r
   autoencoder must reach a lower test MSE than the linear one, with fewer parameters.
 
 The exit status is 0 when every target is met, 1 otherwise (or when a run is missing).
+
+``--throughput`` measures the CIFAR-10 CNN's training step instead, in fp32 and (where the device
+has fast bf16) bf16, each case in a fresh process (``common.speed``): images per second, FLOPs
+per image, achieved GFLOP/s against the machine's peak, peak memory; written to
+``<results-root>/throughput/metrics.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from common.cli import positive_int
 from common.runs import load_json
 
 CIFAR_TARGET = 0.72
@@ -85,13 +91,58 @@ def report(results_root: Path) -> bool:
     return ok
 
 
+def measure(model: str, device: str, precision: str, batch_size: int, steps: int) -> dict:
+    """Time ``steps`` steps of the CIFAR-10 training loop's arithmetic (channels-last batch, forward in
+    ``precision``, label-smoothed cross-entropy, SGD with Nesterov momentum) on random images."""
+    import torch
+    import torch.nn.functional as F
+
+    from autoencoders.models import CifarCNN
+    from common.precision import autocast
+    from common.speed import measure_step, resident_mib
+
+    torch.manual_seed(0)
+    idle_rss, dev = resident_mib(), torch.device(device)
+    net = CifarCNN().to(dev, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    x = torch.randn(batch_size, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch_size,), device=dev)
+
+    def step() -> None:
+        with autocast(dev, precision):
+            logits = net(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return measure_step(step, dev, precision, batch_size, steps, idle_rss)
+
+
+def throughput(results_root: Path, device: str, batch_size: int, steps: int) -> list[dict]:
+    """The CifarCNN rows of :func:`common.speed.throughput_rows`, also written to ``results_root/throughput``."""
+    from common.runs import save_json
+    from common.speed import bench_devices, bench_precisions, throughput_rows
+
+    cases = [{"model": "CifarCNN", "device": str(d), "precision": p} for d in bench_devices(device) for p in bench_precisions(d)]
+    print(f"CIFAR-10 CNN training throughput, batch {batch_size}, {steps} timed steps")
+    rows = throughput_rows(measure, cases, "image", batch_size, steps)
+    save_json(results_root / "throughput" / "metrics.json", {"throughput": rows, "settings": {"batch_size": batch_size, "steps": steps}})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="data", help="holds CIFAR10/ (or train/, test/) and MNIST/raw/ (default: data)")
     parser.add_argument("--results-root", default="runs", help="where the cifar and mnist run folders are (default: runs)")
     parser.add_argument("--device", default="auto", help="passed to main.py (default: auto)")
     parser.add_argument("--report-only", action="store_true", help="check existing runs, train nothing")
+    parser.add_argument("--throughput", action="store_true", help="measure the CIFAR-10 CNN's training speed instead")
+    parser.add_argument("--steps", type=positive_int, default=10, help="timed training steps per case with --throughput (default: 10)")
     args = parser.parse_args(argv)
+    if args.throughput:
+        throughput(Path(args.results_root), args.device, 128, args.steps)
+        return
     if not args.report_only:
         from autoencoders import main as tasks
 

@@ -11,10 +11,11 @@ unit the CPU has (stated in :func:`cpu_peak`'s text, since no file on the machin
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import resource
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -105,3 +106,70 @@ def measure_step(step: Callable[[], None], device: torch.device, precision: str,
     return {"samples_per_s": samples / seconds, "gflop_per_sample": flops / samples / 1e9, "achieved_gflops": achieved,
             "peak_gflops": peak, "peak_ratio": achieved / peak if peak else None, "peak_basis": basis,
             "peak_memory_mib": memory, "memory_kind": kind}
+
+
+def _call_into(queue: mp.Queue, fn: Callable[..., Any], args: tuple) -> None:
+    queue.put(fn(*args))
+
+
+def isolated(fn: Callable[..., dict], *args: Any) -> dict | None:
+    """``fn(*args)`` in a fresh (spawned) process, so that its peak memory is its own; None if it failed.
+
+    ``fn`` must be a module-level function (spawn pickles it by name) returning a small picklable value.
+    """
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_call_into, args=(queue, fn, args))
+    proc.start()
+    proc.join()
+    return queue.get() if proc.exitcode == 0 else None
+
+
+def bench_devices(requested: str) -> list[torch.device]:
+    """The devices a benchmark measures for ``--device``: the CPU (unless a GPU was named) and CUDA when present."""
+    devices = [torch.device("cpu")] if requested in ("auto", "cpu") else []
+    if requested != "cpu" and torch.cuda.is_available():
+        devices.append(torch.device("cuda" if requested == "auto" else requested))
+    return devices
+
+
+def bench_precisions(device: torch.device) -> list[str]:
+    """fp32, and bf16 where ``device`` has fast bf16 (:func:`common.precision.fast_bf16`)."""
+    from common.precision import fast_bf16
+
+    return ["fp32"] + (["bf16"] if fast_bf16(device) else [])
+
+
+def throughput_rows(fn: Callable[..., dict], cases: list[dict], unit: str, *fixed: Any) -> list[dict]:
+    """Measure each case with ``fn(**case, *fixed)`` in its own process (:func:`isolated`) and print a table.
+
+    ``cases`` are dicts of ``model``, ``device``, ``precision`` (and ``compiled``); ``fn`` takes them
+    positionally in that order, then ``fixed``, and returns :func:`measure_step`'s record. Returns one row
+    per case: the case, ``samples_per_s`` (None when the case failed) and the record's figures.
+    """
+    print(f"{'model':14s} {'device':6s} {'precision':14s} {unit + '/s':>10s} {'GFLOP/' + unit:>14s} {'GFLOP/s':>8s} "
+          f"{'of peak':>7s} {'peak memory':>16s}")
+    rows = []
+    for case in cases:
+        record = isolated(fn, *case.values(), *fixed)
+        label = case["precision"] + (" compiled" if case.get("compiled") else "")
+        row = {**case, "device": str(case["device"]), "precision": label, "samples_per_s": None}
+        row.pop("compiled", None)
+        if record is None:
+            shown = "failed"
+        else:
+            row.update(record)
+            ratio = f"{row['peak_ratio']:7.1%}" if row["peak_ratio"] is not None else f"{'-':>7s}"
+            shown = (f"{row['samples_per_s']:10.1f} {row['gflop_per_sample']:14.3f} {row['achieved_gflops']:8.1f} {ratio} "
+                     f"{row['peak_memory_mib']:9.0f} MiB ({row['memory_kind']})")
+        rows.append(row)
+        print(f"{row['model']:14s} {row['device']:6s} {label:14s} {shown}")
+    for basis in dict.fromkeys(r["peak_basis"] for r in rows if r.get("peak_basis")):
+        print(f"  peak: {basis}")
+    return rows
+
+
+def bf16_speedups(rows: list[dict], model: str) -> dict[str, float]:
+    """``model``'s bf16 throughput over its fp32 one, per device where both rows were measured."""
+    rate = {(r["device"], r["precision"]): r["samples_per_s"] for r in rows if r["model"] == model and r["samples_per_s"]}
+    return {d: rate[d, "bf16"] / rate[d, "fp32"] for d, p in rate if p == "fp32" and (d, "bf16") in rate}

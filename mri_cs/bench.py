@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import multiprocessing as mp
 import sys
-import time
 from pathlib import Path
 
 from common.cli import OneLineParser, RunError, add_common_args, fill_common_defaults, positive_int, run_command, run_name
@@ -44,10 +42,10 @@ SWEEP_DROP_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # learned above fixed at
 
 
 def measure(model_name: str, device: str, precision: str, compiled: bool, resolution: int, batch_size: int, width: int,
-            steps: int, queue: mp.Queue) -> None:
+            steps: int) -> dict:
     """Time ``steps`` training steps of the default run's shape (forward in ``precision``, L1 loss, Adam step,
-    mask step) and put :func:`common.speed.measure_step`'s record on ``queue``; with ``compiled`` the network
-    goes through ``torch.compile`` first (its compilation is not timed)."""
+    mask step); returns :func:`common.speed.measure_step`'s record. With ``compiled`` the network goes through
+    ``torch.compile`` first (its compilation is not timed)."""
     import torch
     import torch.nn.functional as F
 
@@ -76,53 +74,25 @@ def measure(model_name: str, device: str, precision: str, compiled: bool, resolu
         optimizer.step()
         model.subsample.mask_grad(0.05)
 
-    queue.put(measure_step(step, dev, precision, batch_size, steps, idle_rss))
+    return measure_step(step, dev, precision, batch_size, steps, idle_rss)
 
 
 def throughput(args: argparse.Namespace) -> list[dict]:
-    """One row per model/device/precision: slices per second, FLOPs, achieved and peak GFLOP/s, peak memory
-    (``None`` values when the case failed)."""
+    """One row per model/device/precision (:func:`common.speed.throughput_rows`), slices per second for samples."""
     import torch
 
-    from common.precision import fast_bf16
+    from common.speed import bench_devices, bench_precisions, throughput_rows
 
-    devices = ["cpu"] if args.device in ("auto", "cpu") else []
-    if args.device != "cpu" and torch.cuda.is_available():
-        devices.append("cuda" if args.device == "auto" else args.device)
     cases = []
-    for device in devices:
-        precisions = ["fp32"] + (["bf16"] if fast_bf16(torch.device(device)) else [])
-        cases += [(m, device, p, False) for m in ("vanilla", "unet") for p in precisions]
-        if args.compile:
-            cases += [("unet", device, p, True) for p in precisions]
-    ctx = mp.get_context("spawn")
+    for device in bench_devices(args.device):
+        precisions = bench_precisions(device)
+        cases += [{"model": m, "device": str(device), "precision": p, "compiled": False}
+                  for m in ("vanilla", "unet") for p in precisions]
+        cases += [{"model": "unet", "device": str(device), "precision": p, "compiled": True}
+                  for p in precisions if args.compile]
     print(f"training throughput, {args.resolution}x{args.resolution}, batch {args.batch_size}, U-Net width {args.width}, "
           f"{args.steps} timed steps, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    print(f"{'model':8s} {'device':6s} {'precision':14s} {'slices/s':>9s} {'GFLOP/slice':>11s} {'GFLOP/s':>8s} "
-          f"{'of peak':>7s} {'peak memory':>16s}")
-    rows = []
-    for model_name, device, precision, compiled in cases:
-        queue = ctx.Queue()
-        proc = ctx.Process(target=measure, args=(model_name, device, precision, compiled, args.resolution,
-                                                 args.batch_size, args.width, args.steps, queue))
-        proc.start()
-        proc.join()
-        label = precision + (" compiled" if compiled else "")
-        row = {"model": model_name, "device": device, "precision": label}
-        if proc.exitcode == 0:
-            record = queue.get()
-            row.update(slices_per_s=record.pop("samples_per_s"), **record)
-            ratio = f"{row['peak_ratio']:7.1%}" if row["peak_ratio"] is not None else f"{'-':>7s}"
-            shown = (f"{row['slices_per_s']:9.1f} {row['gflop_per_sample']:11.2f} {row['achieved_gflops']:8.1f} {ratio} "
-                     f"{row['peak_memory_mib']:9.0f} MiB ({row['memory_kind']})")
-        else:
-            row["samples_per_s"] = None
-            shown = f"failed (exit code {proc.exitcode})"
-        rows.append(row)
-        print(f"{model_name:8s} {device:6s} {label:14s} {shown}")
-    for basis in dict.fromkeys(r["peak_basis"] for r in rows if r.get("peak_basis")):
-        print(f"  peak: {basis}")
-    return rows
+    return throughput_rows(measure, cases, "slice", args.resolution, args.batch_size, args.width, args.steps)
 
 
 def verdict(name: str, ok: bool, text: str) -> dict:
@@ -131,15 +101,13 @@ def verdict(name: str, ok: bool, text: str) -> dict:
 
 def speed_targets(rows: list[dict]) -> list[dict]:
     """The U-Net's bf16 training throughput over its fp32 one, per device where both were measured."""
-    rate = {(r["device"], r["precision"]): r["slices_per_s"] for r in rows if r["model"] == "unet" and r["slices_per_s"]}
-    out = []
-    for device in dict.fromkeys(d for d, _ in rate):
-        if (device, "fp32") in rate and (device, "bf16") in rate:
-            gain = rate[device, "bf16"] / rate[device, "fp32"]
-            out.append(verdict(f"bf16_speedup_{device}", gain >= BF16_SPEEDUP,
-                               f"U-Net training on {device}: bf16 {rate[device, 'bf16']:.1f} against fp32 "
-                               f"{rate[device, 'fp32']:.1f} slices/s, {gain:.2f}x [target: >= {BF16_SPEEDUP:g}x]"))
-    return out
+    from common.speed import bf16_speedups
+
+    rate = {(r["device"], r["precision"]): r["samples_per_s"] for r in rows if r["model"] == "unet"}
+    return [verdict(f"bf16_speedup_{device}", gain >= BF16_SPEEDUP,
+                    f"U-Net training on {device}: bf16 {rate[device, 'bf16']:.1f} against fp32 "
+                    f"{rate[device, 'fp32']:.1f} slices/s, {gain:.2f}x [target: >= {BF16_SPEEDUP:g}x]")
+            for device, gain in bf16_speedups(rows, "unet").items()]
 
 
 def parity_target(default_run: Path) -> list[dict]:
@@ -352,8 +320,8 @@ def run(args: argparse.Namespace) -> dict:
         metrics = {"throughput": rows, "targets": targets,
                    "settings": {k: getattr(args, k) for k in ("resolution", "batch_size", "width", "steps")}}
         save_json(run_dir / "metrics.json", metrics)
-    unet = [r for r in rows if r["model"] == "unet" and r["slices_per_s"] is not None]
-    speed = ", U-Net " + ", ".join(f"{r['slices_per_s']:.1f} slices/s ({r['device']}, {r['precision']})" for r in unet) if unet else ""
+    unet = [r for r in rows if r["model"] == "unet" and r["samples_per_s"] is not None]
+    speed = ", U-Net " + ", ".join(f"{r['samples_per_s']:.1f} slices/s ({r['device']}, {r['precision']})" for r in unet) if unet else ""
     print(f"bench: {sum(t['ok'] for t in targets)} of {len(targets)} targets met{speed} -> {run_dir}")
     return metrics
 

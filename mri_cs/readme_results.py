@@ -159,16 +159,19 @@ def bench_targets_block(results: Path) -> str:
 
 def bench_throughput_block(bench: Path) -> str:
     m = _json(bench / "metrics.json")
-    rows = [r for r in m.get("throughput", []) if r.get("slices_per_s") is not None]
+    rows = [r for r in m.get("throughput", []) if r.get("samples_per_s") is not None]
     if not rows:
         return not_published("python bench.py", "bench")
     s = m["settings"]
     lines = [f"`python bench.py` ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net width "
              f"{s['width']}, {s['steps']} timed training steps per case):", "",
-             "| model | device | precision | slices / s (training) | peak memory |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['model']} | {r['device']} | {r['precision']} | {r['slices_per_s']:.1f} | "
+             "| model | device | precision | slices / s (training) | GFLOP / slice | GFLOP/s | of peak | peak memory |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['model']} | {r['device']} | {r['precision']} | {r['samples_per_s']:.1f} | {r['gflop_per_sample']:.2f} | "
+              f"{r['achieved_gflops']:.1f} | {'-' if r['peak_ratio'] is None else format(r['peak_ratio'], '.1%')} | "
               f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']}) |" for r in rows]
-    return "\n".join(lines)
+    bases = dict.fromkeys(r["peak_basis"] for r in rows)
+    return "\n".join(lines + [""] + [f"Peak: {b}." for b in bases])
 
 
 def cross_data_block(results: Path) -> str:

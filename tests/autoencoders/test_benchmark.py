@@ -57,3 +57,17 @@ def test_report_only_exit_status(tmp_path, capsys, acc, table, code):
 def test_missing_runs_fail(tmp_path, capsys):
     assert benchmark.report(tmp_path) is False
     assert "no run" in capsys.readouterr().out
+
+
+def test_throughput_rows_for_each_precision(tmp_path, monkeypatch):
+    import torch
+
+    from common import speed
+    from common.precision import fast_bf16
+
+    monkeypatch.setattr(speed, "isolated", lambda fn, *args: fn(*args))  # a fresh process per case costs seconds
+    rows = benchmark.throughput(tmp_path, "cpu", batch_size=4, steps=1)
+    expected = ["fp32", "bf16"] if fast_bf16(torch.device("cpu")) else ["fp32"]
+    assert [r["precision"] for r in rows] == expected and all(r["samples_per_s"] > 0 for r in rows)
+    assert rows[0]["gflop_per_sample"] > 0.1  # a real CNN step, not an empty one
+    assert json.loads((tmp_path / "throughput" / "metrics.json").read_text())["throughput"] == rows

@@ -69,3 +69,10 @@ def test_measure_step_reports_consistent_figures():
     assert row["achieved_gflops"] == pytest.approx(row["gflop_per_sample"] * row["samples_per_s"])
     if row["peak_gflops"] is not None:
         assert row["peak_ratio"] == pytest.approx(row["achieved_gflops"] / row["peak_gflops"])
+
+
+def test_isolated_runs_in_another_process_and_reports_failure():
+    import os
+
+    assert speed.isolated(os.getpid) != os.getpid()
+    assert speed.isolated(os.listdir, "/nonexistent-folder") is None

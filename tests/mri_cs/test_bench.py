@@ -1,10 +1,12 @@
 """bench.py: the quality targets read from fixture runs (met and missed), the file it writes, a quick throughput."""
 import csv
 import json
-import queue
 
 import pytest
+import torch
 
+from common import speed
+from common.precision import fast_bf16
 from mri_cs import bench
 from mri_cs.sweep import COLUMNS
 
@@ -82,39 +84,24 @@ def test_bench_writes_its_verdicts_into_a_run_folder(tmp_path, capsys):
     assert exc.value.code == 2 and "already holds a run" in capsys.readouterr().err
 
 
-class InProcess:
-    """Stands in for the spawn context: runs each measurement here (a fresh process per case costs seconds of torch import)."""
-
-    class Process:
-        def __init__(self, target, args):
-            self.target, self.args, self.exitcode = target, args, None
-
-        def start(self):
-            self.target(*self.args)
-            self.exitcode = 0
-
-        def join(self):
-            pass
-
-    @staticmethod
-    def Queue():
-        return queue.Queue()
-
-
 def test_quick_throughput(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench.mp, "get_context", lambda method: InProcess)
+    monkeypatch.setattr(speed, "isolated", lambda fn, *args: fn(*args))  # a fresh process per case costs seconds
     metrics = bench.main(["--quick", "--device", "cpu", "--results-root", str(tmp_path)])
-    rows = {r["model"]: r for r in metrics["throughput"]}
-    assert set(rows) == {"vanilla", "unet"} and all(r["slices_per_s"] > 0 for r in rows.values())
+    rows = {(r["model"], r["precision"]): r for r in metrics["throughput"]}
+    precisions = ["fp32", "bf16"] if fast_bf16(torch.device("cpu")) else ["fp32"]
+    assert set(rows) == {(m, p) for m in ("vanilla", "unet") for p in precisions}
+    assert all(r["samples_per_s"] > 0 and r["gflop_per_sample"] > 0 for r in rows.values())
+    # the U-Net's convolutions cost the same FLOPs in either precision
+    assert rows["unet", precisions[-1]]["gflop_per_sample"] == pytest.approx(rows["unet", "fp32"]["gflop_per_sample"])
     assert json.loads((tmp_path / "bench_quick" / "metrics.json").read_text())["throughput"] == metrics["throughput"]
 
 
 def test_speed_target_compares_bf16_with_fp32_of_the_same_run():
-    rows = [{"model": "unet", "device": "cpu", "precision": p, "slices_per_s": r} for p, r in (("fp32", 20.0), ("bf16", 29.0))]
-    rows.append({"model": "vanilla", "device": "cpu", "precision": "bf16", "slices_per_s": 900.0})
+    rows = [{"model": "unet", "device": "cpu", "precision": p, "samples_per_s": r} for p, r in (("fp32", 20.0), ("bf16", 29.0))]
+    rows.append({"model": "vanilla", "device": "cpu", "precision": "bf16", "samples_per_s": 900.0})
     (met,) = bench.speed_targets(rows)
     assert met["ok"] and "1.45x" in met["text"]
-    rows[1]["slices_per_s"] = 27.0
+    rows[1]["samples_per_s"] = 27.0
     assert not bench.speed_targets(rows)[0]["ok"]
     assert bench.speed_targets(rows[:1]) == []  # no bf16 row (a CPU without fast bf16): no verdict
 
