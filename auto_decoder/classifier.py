@@ -37,6 +37,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from common.cli import DataError
+from common.guard import DivergenceGuard
 from common.metrics import accuracy
 from common.runs import load_checkpoint, run_folder, save_checkpoint, save_json
 
@@ -194,10 +195,10 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def train_one_epoch(model: nn.Module, train_dl, labels: torch.Tensor, opt: torch.optim.Optimizer, device: torch.device,
-                    scheduler=None, generator: torch.Generator | None = None) -> float:
+                    scheduler=None, generator: torch.Generator | None = None, guard: DivergenceGuard | None = None) -> float:
     """One pass of cross-entropy training; ``labels`` are the dataset's labels, looked up by the batch's indices.
-    With a ``generator`` the images are augmented (:func:`augment`); ``scheduler`` steps after every batch.
-    Returns the mean training loss."""
+    With a ``generator`` the images are augmented (:func:`augment`); ``scheduler`` steps after every batch;
+    ``guard`` stops a diverged run (:class:`common.cli.Diverged`). Returns the mean training loss."""
     model.train()
     total, count = 0.0, 0
     for indices, x in train_dl:
@@ -209,7 +210,7 @@ def train_one_epoch(model: nn.Module, train_dl, labels: torch.Tensor, opt: torch
         opt.step()
         if scheduler is not None:
             scheduler.step()
-        total, count = total + loss.item() * len(x), count + len(x)
+        total, count = total + (guard.check(loss) if guard is not None else loss.item()) * len(x), count + len(x)
     return total / max(count, 1)
 
 
@@ -236,9 +237,9 @@ def run(args: argparse.Namespace) -> dict:
             scheduler.load_state_dict(state["scheduler"])
             generator.set_state(state["generator"])
         val_images = data.val.batch(torch.arange(len(data.val)))
-        t0, seconds_before = time.time(), state["train_seconds"]
+        t0, seconds_before, guard = time.time(), state["train_seconds"], DivergenceGuard("classifier")
         for epoch in (bar := tqdm(range(state["epoch"], args.epochs), desc="classifier", unit="epoch")):
-            loss = train_one_epoch(model, data.train_dl, data.train.labels, opt, device, scheduler, generator)
+            loss = train_one_epoch(model, data.train_dl, data.train.labels, opt, device, scheduler, generator, guard)
             val_accuracy = accuracy(classify(model, val_images, device), data.val.labels)
             bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_accuracy:.4f}")
             state["history"].append({"epoch": epoch + 1, "loss": loss, "val_accuracy": val_accuracy})

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from common.guard import DivergenceGuard
 from common.metrics import batch_psnr
 
 
@@ -140,6 +141,7 @@ def fit_latents(model: nn.Module, batches: Iterable, opt: torch.optim.Optimizer,
     for p in model.parameters():
         p.requires_grad_(False)
     loss_curve, checks, done = [], [], False
+    guard = DivergenceGuard(desc, hint="run it again with a smaller --test-lr (and --overwrite)")
     try:
         if tol is not None:
             checks.append(mean_objective(model, latents, batches, device))
@@ -151,7 +153,7 @@ def fit_latents(model: nn.Module, batches: Iterable, opt: torch.optim.Optimizer,
                 loss, _ = objective(model, latents, indices, x)
                 loss.backward()
                 opt.step()
-                total, count = total + loss.item() * len(x), count + len(x)
+                total, count = total + guard.check(loss) * len(x), count + len(x)
             loss_curve.append(total / max(count, 1))
             if tol is not None and (epoch + 1) % window == 0:
                 checks.append(mean_objective(model, latents, batches, device))

@@ -41,6 +41,7 @@ from auto_decoder.evaluate import fit_latents, mean_objective, mean_reconstructi
 from auto_decoder.utils import IndexedImages, RunData, in_order, prepare_run, take_first
 from auto_decoder.VariationalAutoDecoder import VariationalLatentTable
 from common.cli import DataError, RunError
+from common.guard import DivergenceGuard
 from common.runs import load_checkpoint, run_folder, save_checkpoint
 
 # Changing these mid-run would make the checkpoint meaningless, so --resume refuses it.
@@ -102,6 +103,7 @@ class Learner:
     modules: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     scheduled: tuple[str, ...]
+    guard: DivergenceGuard | None = None  # set by :func:`train`; each train_epoch checks its losses with it
 
     @property
     def decoder(self) -> nn.Module:
@@ -157,8 +159,10 @@ def make_table(args: argparse.Namespace, images: IndexedImages, start: PCAStart 
 
 
 def train_one_epoch(decoder: nn.Module, latents: nn.Module, train_dl: DataLoader, opt_decoder: torch.optim.Optimizer,
-                    opt_latents: torch.optim.Optimizer, device: torch.device) -> dict[str, float]:
-    """One pass over the training images; returns the mean loss and reconstruction term."""
+                    opt_latents: torch.optim.Optimizer, device: torch.device,
+                    guard: DivergenceGuard | None = None) -> dict[str, float]:
+    """One pass over the training images; returns the mean loss and reconstruction term.
+    ``guard`` stops a diverged run (:class:`common.cli.Diverged`)."""
     decoder.train()
     total, recon_total, count = 0.0, 0.0, 0
     for indices, x in train_dl:
@@ -169,7 +173,8 @@ def train_one_epoch(decoder: nn.Module, latents: nn.Module, train_dl: DataLoader
         loss.backward()
         opt_decoder.step()
         opt_latents.step()  # RowAdam: only the rows of this batch move
-        total, recon_total, count = total + loss.item() * len(x), recon_total + recon.item() * len(x), count + len(x)
+        value = guard.check(loss) if guard is not None else loss.item()
+        total, recon_total, count = total + value * len(x), recon_total + recon.item() * len(x), count + len(x)
     return {"loss": total / count, "reconstruction": recon_total / count}
 
 
@@ -196,7 +201,7 @@ class AutoDecoderLearner(Learner):
 
     def train_epoch(self, train_dl, device):
         return train_one_epoch(self.decoder, self.modules["latents"], train_dl, self.optimizers["decoder"],
-                               self.optimizers["latents"], device)
+                               self.optimizers["latents"], device, self.guard)
 
     def validation_loss(self, val_ds, device):
         """A few full-batch steps of the validation latents, warm-started from the last epoch (the decoder
@@ -233,6 +238,7 @@ def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunDa
         state = {"epoch": 0, "history": [], "train_seconds": 0.0, "plateau_stop": False,
                  "untrained_loss": reconstruction_scores(learner.decoder, codes, data.train, device)["bce"]}
     t0, seconds_before = time.time(), state["train_seconds"]
+    learner.guard = DivergenceGuard(model_name(args))  # a diverged run stops with common.cli.Diverged
     epochs = [] if state["plateau_stop"] else range(state["epoch"], args.epochs)
     for epoch in (bar := tqdm(epochs, desc=model_name(args), unit="epoch")):
         record = {"epoch": epoch + 1, "lr": learner.lr(), **learner.train_epoch(data.train_dl, device)}

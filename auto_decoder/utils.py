@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import FashionMNIST
 
 from auto_decoder import CLASS_NAMES
+from common.checks import check_images, check_labels, check_not_empty
 from common.cli import DataError, RunError  # DataError is also imported from here
 from common.runs import check_run_dir, pick_device, save_figure, seed_everything
 
@@ -74,10 +75,11 @@ def _read_csv(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
     except ValueError as err:
         raise DataError(f"{path} is not a Fashion-MNIST CSV (label, 784 pixels per row): {err}") from err
+    check_not_empty(len(table), path, "image rows")
     if table.shape[1] != 1 + IMAGE_SIZE * IMAGE_SIZE:
         raise DataError(f"{path} has {table.shape[1]} columns, expected 785 (label then 784 pixels)")
-    if table.min() < 0 or table[:, 1:].max() > 255 or table[:, 0].max() >= len(CLASS_NAMES):
-        raise DataError(f"{path} holds values outside labels 0..9 / pixels 0..255")
+    check_labels(table[:, 0], len(CLASS_NAMES), path)
+    check_images(table[:, 1:], path, value_range=(0, 255))
     images = torch.from_numpy(table[:, 1:].reshape(-1, IMAGE_SIZE, IMAGE_SIZE).astype(np.uint8))
     return images, torch.from_numpy(table[:, 0])
 
@@ -120,6 +122,9 @@ def load_fashion_mnist(data_dir: str | Path, download: bool = False) -> tuple[In
             if missing is not None:  # a failed download leaves no folder behind that was not there before
                 shutil.rmtree(missing, ignore_errors=True)
             raise DataError(f"cannot read Fashion-MNIST ({split}) from {root}/FashionMNIST/raw: {err}") from err
+        labels_file = Path(root) / "FashionMNIST" / "raw" / f"{'train' if split == 'train' else 't10k'}-labels-idx1-ubyte"
+        check_not_empty(len(tv.data), labels_file.with_name(labels_file.name.replace("labels-idx1", "images-idx3")))
+        check_labels(tv.targets, len(CLASS_NAMES), labels_file, n_items=len(tv.data))
         splits[split] = IndexedImages(tv.data, tv.targets, source=f"torchvision raw {root}/FashionMNIST/raw ({split})")
     return splits["train"], splits["test"]
 

@@ -120,7 +120,8 @@ class VAELearner(Learner):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total, recon_total, count = total + loss.item() * len(x), recon_total + recon.item() * len(x), count + len(x)
+            value = self.guard.check(loss) if self.guard is not None else loss.item()
+            total, recon_total, count = total + value * len(x), recon_total + recon.item() * len(x), count + len(x)
         return {"loss": total / count, "reconstruction": recon_total / count}
 
     @torch.no_grad()

@@ -30,6 +30,7 @@ import torchvision.transforms.functional as TF
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from common.checks import check_images, check_labels, check_mask
 from common.cli import DataError  # also reachable as datasets.DataError, as before
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -156,6 +157,9 @@ def load_cifar10(data_dir: str | Path, download: bool = False) -> dict:
     for root in (data_dir, data_dir / "CIFAR10"):
         if (root / "train").is_dir() and (root / "test").is_dir():
             classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+            extra = sorted({p.name for p in (root / "test").iterdir() if p.is_dir() and any(p.glob("*.png"))} - set(classes))
+            if extra:  # their labels would lie outside the classes the network learns
+                raise DataError(f"{root / 'test'}: class folder(s) {', '.join(extra)} are not classes of {root / 'train'}")
             train_x, train_y = _read_image_folder(root / "train", classes, "reading CIFAR-10 train")
             test_x, test_y = _read_image_folder(root / "test", classes, "reading CIFAR-10 test")
             return dict(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y, classes=classes,
@@ -168,6 +172,10 @@ def load_cifar10(data_dir: str | Path, download: bool = False) -> dict:
             except Exception as e:  # torchvision raises RuntimeError (corrupt) or URLError (offline)
                 raise DataError(f"cannot read CIFAR-10 from {root / 'cifar-10-batches-py'}: {e}") from e
             as_tensor = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+            for split, ds in (("train", train), ("test", test)):
+                where = f"{root / 'cifar-10-batches-py'} ({split})"
+                check_images(ds.data, where, dtypes=("uint8",), ndim=4)
+                check_labels(np.asarray(ds.targets), len(ds.classes), where, n_items=len(ds.data))
             return dict(train_x=as_tensor(train.data), train_y=torch.tensor(train.targets), test_x=as_tensor(test.data),
                         test_y=torch.tensor(test.targets), classes=list(train.classes),
                         source=f"CIFAR-10 python batches in {root / 'cifar-10-batches-py'}")  # fmt: skip
@@ -194,6 +202,9 @@ def load_mnist(data_dir: str | Path, download: bool = False) -> dict:
             "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; "
             "pass --download to fetch them"
         ) from e
+    raw = Path(data_dir) / "MNIST" / "raw"
+    for name, ds in (("train-labels-idx1-ubyte", train), ("t10k-labels-idx1-ubyte", test)):
+        check_labels(ds.targets, 10, raw / name, n_items=len(ds.data))  # digits 0..9
     return dict(train_x=train.data.unsqueeze(1), train_y=train.targets, test_x=test.data.unsqueeze(1),
                 test_y=test.targets, source=f"MNIST idx files in {Path(data_dir) / 'MNIST' / 'raw'}")  # fmt: skip
 
@@ -372,6 +383,8 @@ def read_brain_tumour_mat(path: str | Path, size: int = 240) -> tuple[torch.Tens
         raise DataError(f"{path} is not a MATLAB v7.3 file with cjdata/image and cjdata/tumorMask ({e})") from e
     if image.ndim != 2 or image.shape != mask.shape:
         raise DataError(f"{path}: image {image.shape} and tumorMask {mask.shape} must be the same 2-D shape")
+    check_images(image, f"{path} (cjdata/image)")  # NaN or infinite pixels
+    check_mask(mask, f"{path} (cjdata/tumorMask)")
     return _to_slice(image, mask, size)
 
 
@@ -387,7 +400,8 @@ def read_brain_tumour_png(image_path: str | Path, mask_path: str | Path, size: i
     image, mask = _read_gray_png(Path(image_path)), _read_gray_png(Path(mask_path))
     if image.shape != mask.shape:
         raise DataError(f"{image_path} {image.shape} and {mask_path} {mask.shape} differ in size")
-    return _to_slice(image, mask > 127, size)
+    check_mask(mask, mask_path)  # 0/255 (or 0/1), nothing in between
+    return _to_slice(image, mask > 0, size)
 
 
 class BrainTumourSlices(Dataset):

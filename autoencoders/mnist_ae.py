@@ -18,13 +18,14 @@ import torch.nn.functional as F
 
 from autoencoders import datasets, helper, models, plots
 from common.data import add_noise
+from common.guard import DivergenceGuard
 from common.runs import save_json, seed_everything
 
 MODELS = (("linear", models.LinearAutoEncoder), ("conv", models.AutoEncoder_CNN))
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
-                    task: str, noise_std: float, desc: str = "train") -> float:  # fmt: skip
+                    task: str, noise_std: float, desc: str = "train", guard: DivergenceGuard | None = None) -> float:  # fmt: skip
     """One pass over ``loader``; ``task="denoising"`` feeds the image with Gaussian noise (clamped to
     [0, 1]), ``"reconstruction"`` the clean image; the loss is the MSE against the clean image."""
     model.train()
@@ -36,7 +37,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total, count = total + loss.item() * len(clean), count + len(clean)
+        total, count = total + (guard.check(loss) if guard is not None else loss.item()) * len(clean), count + len(clean)
     return total / max(count, 1)
 
 
@@ -52,9 +53,10 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
         raise ValueError(f"task must be one of {helper.TASKS}, got {task!r}")
     generator = getattr(train_loader, "generator", None)
     history, best, start = helper.load_progress(run_dir, tag, model, optimizer, None, generator, resume)
+    guard = DivergenceGuard(f"{type(model).__name__} {task}{tag}")  # stops a diverged run (common.cli.Diverged)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}")
+        loss = train_one_epoch(model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}", guard)
         seconds = time.perf_counter() - t0
         mse = helper.autoencoder_test_mse(model, val_loader, device, task, noise_std)
         helper.append(history, train_loss=loss, val_mse=mse, epoch_seconds=seconds)

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from autoencoders import datasets, helper, models, plots
 from common.cli import DataError
+from common.guard import DivergenceGuard
 from common.runs import load_checkpoint, save_npz
 
 CASES = 3  # the test figure shows the best and the worst CASES test slices
@@ -34,8 +35,9 @@ LR_PATIENCE = 2  # epochs without a better validation Dice before the learning r
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
-                    desc: str = "train") -> float:  # fmt: skip
-    """One pass over ``loader`` with :func:`helper.dice_loss` on ``sigmoid(logits)``; returns the mean loss."""
+                    desc: str = "train", guard: DivergenceGuard | None = None) -> float:  # fmt: skip
+    """One pass over ``loader`` with :func:`helper.dice_loss` on ``sigmoid(logits)``; returns the mean loss.
+    ``guard`` stops a diverged run (:class:`common.cli.Diverged`)."""
     model.train()
     total, count = 0.0, 0
     for x, t in helper.bar(loader, desc):
@@ -44,7 +46,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total, count = total + loss.item() * len(x), count + len(x)
+        total, count = total + (guard.check(loss) if guard is not None else loss.item()) * len(x), count + len(x)
     return total / max(count, 1)
 
 
@@ -72,9 +74,10 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=LR_PATIENCE - 1)
     # A checkpoint of the earlier constant-rate code stores an empty scheduler state: the plateau count starts afresh.
     history, best, start = helper.load_progress(run_dir, "", model, optimizer, scheduler, generator, resume)
+    guard = DivergenceGuard(type(model).__name__)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{epochs}")
+        loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{epochs}", guard)
         seconds = time.perf_counter() - t0
         helper.append(history, train_loss=loss, **helper.evaluate_segmentation(model, val_loader, device, "val"), epoch_seconds=seconds)
         scheduler.step(history["val_dice"][-1])
@@ -168,6 +171,11 @@ def write_outputs(run_dir: Path, history: dict, m: dict, sample_images: torch.Te
 def run(args: argparse.Namespace, device: torch.device) -> None:
     full, slices, source = load_slices(args)
     split, described = make_split(args, slices)
+    try:  # every slice the run uses read once, so bad values (NaN pixels, masks that are not binary) stop it here
+        for i in sorted({i for name in datasets.SPLITS for i in split[name]}):
+            full[i]
+    except DataError as e:
+        raise one_line(e) from None
     g = torch.Generator().manual_seed(args.seed)
     train_set = Subset(full, split["train"])
     if args.augment:

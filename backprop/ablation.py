@@ -23,6 +23,7 @@ from backprop.loaders import random_patches
 from backprop.models import ResidualDenoiser
 from backprop.runfolder import open_run
 from common.data import add_noise
+from common.guard import DivergenceGuard
 from common.runs import load_checkpoint, save_checkpoint, save_json, save_text, seed_everything
 
 Batch = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -52,11 +53,12 @@ def train_image_net(model: torch.nn.Module, sample_batch: Batch, val_inputs: lis
         generator.set_state(ckpt["generator"].cpu())
         state = {k: ckpt[k] for k in state}
 
-    t0 = time.time() - state["train_seconds"]
+    t0, guard = time.time() - state["train_seconds"], DivergenceGuard(desc)
     bar = tqdm(range(state["step"], args.steps), desc=desc, initial=state["step"], total=args.steps, leave=False)
     for step in bar:
         inputs, targets = sample_batch(generator)
         loss = F.mse_loss(model(inputs.to(device)), targets.to(device))
+        guard.check(loss, step)  # a diverged run stops with common.cli.Diverged
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -21,6 +21,7 @@ from backprop.imaging import mean_psnr, show_grid
 from backprop.loaders import load_mnist
 from backprop.runfolder import open_run
 from common.cli import DataError
+from common.guard import DivergenceGuard
 from common.metrics import psnr
 from common.runs import load_checkpoint, save_checkpoint, save_json, seed_everything
 
@@ -68,8 +69,9 @@ def evaluate(net: torch.nn.Module, images: torch.Tensor, known: torch.Tensor, de
 
 
 def train_one_epoch(net: torch.nn.Module, data: Digits, args: argparse.Namespace, generator: torch.Generator,
-                    device: torch.device, desc: str) -> float:
-    """One pass over the training digits in random order with plain SGD; returns the last batch's loss."""
+                    device: torch.device, desc: str, guard: DivergenceGuard | None = None) -> float:
+    """One pass over the training digits in random order with plain SGD; returns the last batch's loss.
+    ``guard`` stops a diverged run (:class:`common.cli.Diverged`) before the step."""
     known = data.known.to(device)
     perm = torch.randperm(len(data.train), generator=generator)
     bar = tqdm(perm.split(args.batch_size), desc=desc, leave=False)
@@ -78,6 +80,8 @@ def train_one_epoch(net: torch.nn.Module, data: Digits, args: argparse.Namespace
         pred = net(known * x)
         # Squared error over the hidden pixels, summed per image and averaged over the batch.
         loss = (((pred - x) * (1 - known)) ** 2).sum(1).mean()
+        if guard is not None:
+            guard.check(loss)
         net.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():  # stochastic gradient descent, written out
@@ -128,9 +132,10 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
             generator.set_state(ckpt["generator"].cpu())
             state = {k: ckpt[k] for k in state}
 
-        t0 = time.time() - state["train_seconds"]
+        t0, guard = time.time() - state["train_seconds"], DivergenceGuard("inpaint net")
         for epoch in range(state["epoch"], args.epochs):
-            loss = train_one_epoch(net, data, args, generator, device, desc=f"inpaint epoch {epoch + 1}/{args.epochs}")
+            loss = train_one_epoch(net, data, args, generator, device, desc=f"inpaint epoch {epoch + 1}/{args.epochs}",
+                                   guard=guard)
             val_psnr = mean_psnr(evaluate(net, data.val, data.known, device), data.val)
             state["history"].append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr})
             if val_psnr > state["best_val_psnr"]:

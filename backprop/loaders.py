@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.checks import check_images, check_not_empty
 from common.cli import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm"}
@@ -44,6 +45,8 @@ def load_image(path: Path) -> torch.Tensor:
 
     try:
         with Image.open(path) as im:
+            if im.mode in ("F", "I", "I;16"):  # float or 16/32-bit files: NaN or infinite pixels are an error
+                check_images(np.asarray(im), path)
             grey = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"cannot read image {path}: {err}") from err
@@ -163,4 +166,6 @@ def load_mnist(root: str | Path, train: bool, download: bool = False) -> torch.T
         ds = MNIST(str(root), train=train, download=download)
     except Exception as err:  # torchvision raises RuntimeError, URLError, AssertionError... for bad or absent files
         raise DataError(f"MNIST under {raw} could not be loaded: {type(err).__name__}: {err}") from err
+    check_not_empty(len(ds.data), raw / ("train-images-idx3-ubyte" if train else "t10k-images-idx3-ubyte"), "digits")
+    check_images(ds.data, raw, dtypes=("uint8",), ndim=3)
     return ds.data.float() / 255.0

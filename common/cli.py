@@ -211,6 +211,15 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def _last_line(error: Exception) -> str:
+    """The message; for one re-raised from a DataLoader worker (its text holds the worker's traceback)
+    only the original message, the traceback's last line."""
+    text = str(error)
+    if "Traceback" not in text:
+        return text
+    return re.sub(r"^[\w.]+: ", "", text.strip().splitlines()[-1])  # "common.cli.DataError: ..." -> "..."
+
+
 def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = None) -> Any:
     """Call ``func`` and turn the errors a user can cause into one line and an exit code.
 
@@ -235,7 +244,7 @@ def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = No
         print(f"{prog}: diverged: {e}; {e.hint}", file=sys.stderr)
         sys.exit(EXIT_DIVERGED)
     except (DataError, RunError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {_last_line(e)}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     except OSError as e:  # unwritable folders, full disks, unreadable files
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""

@@ -106,6 +106,7 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
     run_dir = check_run_dir(results_root, name, resume=resume, overwrite=overwrite,
                             args=config.get("args"), fixed_on_resume=fixed_on_resume)
     created = not run_dir.exists()
+    new_parents = [p for p in run_dir.parents if not p.exists()]  # e.g. a --results-root made for this run
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         with run_lock(run_dir):
@@ -126,6 +127,11 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
     except BaseException as e:
         if created and not isinstance(e, (Diverged, RunInUse)) and not any(run_dir.rglob("*.pt")):
             shutil.rmtree(run_dir, ignore_errors=True)
+            for parent in new_parents:  # deepest first; only while they are still empty
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
         raise
 
 

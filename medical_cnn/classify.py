@@ -151,6 +151,7 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torc
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # same order whether resumed or not
         train_loss, train_acc = train_one_epoch(model, optimizer, x["train"], y["train"], weight, generator, args, device, guard)
         val = evaluate_classifier(model, x["val"], y["val"], args.batch_size, device)
+        guard.check(val["loss"], epoch=epoch + 1, split="val")  # a run of one step per epoch diverges here too
         for key, value in (("train_loss", train_loss), ("train_acc", train_acc), ("val_loss", val["loss"]), ("val_acc", val["acc"])):
             history[key].append(value)
         if val["acc"] > best["val_acc"]:

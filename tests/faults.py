@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,9 +28,12 @@ def exit_code(func: Callable[[], object]) -> int:
     return 0
 
 
+PROGRESS = re.compile(r"\|\s*\d+/\d+ \[")  # a tqdm bar, "... 50%|#####     | 2/4 [00:00<...]"
+
+
 def one_line(err: str) -> str:
-    """The single non-empty line of ``err`` (asserting there is exactly one, and no traceback)."""
-    lines = [line for line in err.splitlines() if line.strip()]
+    """The single non-empty line of ``err`` besides progress bars (asserting there is exactly one, and no traceback)."""
+    lines = [line for line in err.splitlines() if line.strip() and not PROGRESS.search(line)]
     assert "Traceback" not in err and len(lines) == 1, err
     return lines[0]
 
