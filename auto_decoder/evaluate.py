@@ -34,7 +34,14 @@ def reconstruction_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
     """
     if x.shape != x_rec.shape:
         raise ValueError(f"x and x_rec must have the same shape, got {tuple(x.shape)} and {tuple(x_rec.shape)}")
+    if not torch.isfinite(x_rec).all():  # diverged weights: a NaN loss for the divergence guard, not BCE's range error
+        return x_rec.sum() * float("nan")
     return F.binary_cross_entropy(x_rec, x)
+
+
+# The BCE per pixel is bounded (torch clamps its logarithms), so a diverged decoder's loss grows by far less
+# than the guard's default factor; 10 times the start is already far beyond anything training reaches.
+BCE_EXPLODE_FACTOR = 10.0
 
 
 def penalised_loss(x: torch.Tensor, x_rec: torch.Tensor, kl: torch.Tensor | None, kl_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,7 +148,7 @@ def fit_latents(model: nn.Module, batches: Iterable, opt: torch.optim.Optimizer,
     for p in model.parameters():
         p.requires_grad_(False)
     loss_curve, checks, done = [], [], False
-    guard = DivergenceGuard(desc, hint="run it again with a smaller --test-lr (and --overwrite)")
+    guard = DivergenceGuard(desc, factor=BCE_EXPLODE_FACTOR, hint="run it again with a smaller --test-lr (and --overwrite)")
     try:
         if tol is not None:
             checks.append(mean_objective(model, latents, batches, device))

@@ -37,7 +37,8 @@ from tqdm import tqdm
 
 from auto_decoder.analysis import find_classifier, finish, interpolation_pair, model_name
 from auto_decoder.AutoDecoder import Decoder, LatentTable, PCAStart, RowAdam
-from auto_decoder.evaluate import fit_latents, mean_objective, mean_reconstruction_loss, objective, reconstruction_scores
+from auto_decoder.evaluate import (BCE_EXPLODE_FACTOR, fit_latents, mean_objective, mean_reconstruction_loss, objective,
+                                   reconstruction_scores)
 from auto_decoder.utils import IndexedImages, RunData, in_order, prepare_run, take_first
 from auto_decoder.VariationalAutoDecoder import VariationalLatentTable
 from common.cli import DataError, RunError
@@ -238,7 +239,7 @@ def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunDa
         state = {"epoch": 0, "history": [], "train_seconds": 0.0, "plateau_stop": False,
                  "untrained_loss": reconstruction_scores(learner.decoder, codes, data.train, device)["bce"]}
     t0, seconds_before = time.time(), state["train_seconds"]
-    learner.guard = DivergenceGuard(model_name(args))  # a diverged run stops with common.cli.Diverged
+    learner.guard = DivergenceGuard(model_name(args), factor=BCE_EXPLODE_FACTOR)  # a diverged run stops with common.cli.Diverged
     epochs = [] if state["plateau_stop"] else range(state["epoch"], args.epochs)
     for epoch in (bar := tqdm(epochs, desc=model_name(args), unit="epoch")):
         record = {"epoch": epoch + 1, "lr": learner.lr(), **learner.train_epoch(data.train_dl, device)}
