@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.cli import OneLineParser, positive_int
+from common.cli import OneLineParser
 from grading.rubric import RUBRIC
 from grading.submission import ROOT
 
@@ -32,8 +32,8 @@ def parser() -> OneLineParser:
     g.add_argument("--assignment", action="append", choices=list(RUBRIC), help="grade only this one (repeatable)")
     g.add_argument("--results", type=Path, help="also write Gradescope's results.json here")
     g.add_argument("--test-timeout", type=positive, default=60.0, help="seconds per test (default 60)")
-    g.add_argument("--run-timeout", type=positive, default=900.0, help="seconds per assignment (default 900)")
-    g.add_argument("--jobs", type=positive_int, default=2, help="assignments graded at once (default 2)")
+    g.add_argument("--run-timeout", type=positive, default=900.0, help="seconds for the whole test run (default 900)")
+    g.add_argument("--import-timeout", type=positive, default=60.0, help="seconds to import one student file (default 60)")
     r = sub.add_parser("release", help="build the student starter tree")
     r.add_argument("--out", type=Path, default=DIST / "starter", help="default dist/starter")
     z = sub.add_parser("gradescope", help="build the Gradescope autograder zip of each assignment")
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             check_submission(p, args)
         start = time.monotonic()
         scores = grade(args.assignment, args.submission and args.submission.resolve(),
-                       Limits(test=args.test_timeout, run=args.run_timeout), jobs=args.jobs)
+                       Limits(test=args.test_timeout, run=args.run_timeout, imports=args.import_timeout))
         print(render(scores))
         if args.results:
             write_results(args.results, scores, time.monotonic() - start)

@@ -19,7 +19,7 @@ class AssignmentScore:
     assignment: Assignment
     problems: list[ProblemScore]
     notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # of the pytest run that graded it (shared by the assignments graded together)
 
     @property
     def earned(self) -> float:
@@ -77,7 +77,7 @@ def render(scores: list[AssignmentScore]) -> str:
     out = []
     for s in scores:
         a = s.assignment
-        out.append(f"{a.name}: {fmt(s.earned)} / {fmt(a.points)}   (points: {a.points_source}; {s.seconds:.0f} s)")
+        out.append(f"{a.name}: {fmt(s.earned)} / {fmt(a.points)}   (points: {a.points_source})")
         for p in s.problems:
             files = ", ".join(p.problem.files)
             out.append(f"  {p.problem.number}. {p.problem.title} ({files}): {fmt(p.earned)} / {fmt(p.problem.points)}")
@@ -87,5 +87,6 @@ def render(scores: list[AssignmentScore]) -> str:
             out.append("  graded by staff from the report: " + "; ".join(a.report_only))
         out.append("")
     total, possible = sum(s.earned for s in scores), sum(s.assignment.points for s in scores)
-    out.append(f"total: {fmt(total)} / {fmt(possible)}")
+    seconds = max((s.seconds for s in scores), default=0.0)
+    out.append(f"total: {fmt(total)} / {fmt(possible)}   (tests ran {seconds:.0f} s)")
     return "\n".join(out)

@@ -1,7 +1,7 @@
 """A student's submission: find the handout's files, and lay them over a temporary copy of the repository.
 
 The overlay is a fresh folder holding the shared code, the assignments and the reference tests, with
-each found student file copied over the reference one. A missing file, or one that does not import
+each found student file copied over the reference one (all graded assignments in one overlay). A missing file, or one that does not import
 (error, or no answer within the time limit), is replaced by its release stub, so the other problems
 of the same test module still run; its own problems score 0 with the reason. The repository's own
 files are only ever read.
@@ -30,7 +30,7 @@ class Overlay:
     """The folder the tests run in, and why some of the student's files were not used."""
 
     root: Path
-    problems: dict[str, str] = field(default_factory=dict)  # student file -> one-line reason it scores 0
+    problems: dict[str, dict[str, str]] = field(default_factory=dict)  # assignment -> {student file: why it scores 0}
 
 
 def find_file(folder: Path, rel: str) -> Path | None:
@@ -121,24 +121,27 @@ def import_problems(root: Path, modules: list[str], limit: float, env: dict[str,
     return problems
 
 
-def build_overlay(assignment: Assignment, submission: Path, dest: Path, import_timeout: float, env: dict[str, str]) -> Overlay:
-    """Copy the repository to ``dest`` and the student's files of ``assignment`` over it."""
+def build_overlay(assignments: list[Assignment], submission: Path, dest: Path, import_timeout: float,
+                  env: dict[str, str]) -> Overlay:
+    """Copy the repository to ``dest`` and the student's files of each of ``assignments`` over it."""
     copy_repository(dest)
-    overlay, folder = Overlay(dest), submission_folder(submission, assignment.name)
-    package = dest / assignment.name
-    for rel in assignment.files:
-        found = find_file(folder, rel)
-        if found is None:
-            overlay.problems[rel] = f"missing (looked for {rel} in {folder})"
-            (package / rel).write_text(stub((package / rel).read_text(), rel))
-        else:
-            shutil.copyfile(found, package / rel)
-    present = [rel for rel in assignment.files if rel not in overlay.problems]
-    names = {module_name(assignment.name, rel): rel for rel in present}
+    overlay = Overlay(dest)
+    names: dict[str, tuple[str, str]] = {}
+    for assignment in assignments:
+        folder, package = submission_folder(submission, assignment.name), dest / assignment.name
+        problems = overlay.problems.setdefault(assignment.name, {})
+        for rel in assignment.files:
+            found = find_file(folder, rel)
+            if found is None:
+                problems[rel] = f"missing (looked for {rel} in {folder})"
+                (package / rel).write_text(stub((package / rel).read_text(), rel))
+            else:
+                shutil.copyfile(found, package / rel)
+                names[module_name(assignment.name, rel)] = (assignment.name, rel)
     for module, reason in import_problems(dest, list(names), import_timeout, env).items():
-        rel = names[module]
-        overlay.problems[rel] = reason
-        (package / rel).write_text(stub((ROOT / assignment.name / rel).read_text(), rel))
+        name, rel = names[module]
+        overlay.problems[name][rel] = reason
+        (dest / name / rel).write_text(stub((ROOT / name / rel).read_text(), rel))
     return overlay
 
 

@@ -31,10 +31,12 @@ def test_the_repository_gets_full_marks(grade_once):
 
 
 @pytest.fixture(scope="module")
-def buggy(tmp_path_factory, grade_once):
-    """medical_cnn with bugs in three problems (MLP, depthwise block, Dice) and three intact;
-    autoencoders with a Dice loss without the squares of equation 1 and models.py missing."""
-    folder = tmp_path_factory.mktemp("buggy")
+def submission(tmp_path_factory, grade_once):
+    """One submission, graded in one run: medical_cnn with bugs in three problems (MLP, depthwise block, Dice)
+    and three intact; autoencoders with a Dice loss without the squares of equation 1 and models.py missing;
+    backprop whose first_layer_grads hangs and whose LinearFunction.forward prints a lot; mri_cs with a syntax
+    error; auto_decoder whose VariationalAutoDecoder.py hangs at import beside the reference AutoDecoder.py."""
+    folder = tmp_path_factory.mktemp("submission")
     write(folder / "medical_cnn", {
         "mlp.py": with_bug("medical_cnn", "mlp.py", "module.weight.normal_(0.0, std)",
                            "module.weight.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std)"),  # Glorot uniform
@@ -45,11 +47,19 @@ def buggy(tmp_path_factory, grade_once):
     })
     write(folder / "autoencoders", {"helper.py": with_bug(
         "autoencoders", "helper.py", "((probs**2).sum() + (target**2).sum() + eps)", "(probs.sum() + target.sum() + eps)")})
-    return folder, grade_once("buggy", ["medical_cnn", "autoencoders"], folder)
+    chatty_and_hanging = reference("backprop", "functions.py") + (
+        "\n\n_forward = LinearFunction.forward\n\n\ndef _chatty(ctx, *args):\n    print('x' * 200_000)\n"
+        "    return _forward(ctx, *args)\n\n\nLinearFunction.forward = staticmethod(_chatty)\n\n\n"
+        "def first_layer_grads(net, x, target):\n    while True:\n        pass\n")
+    write(folder / "backprop", {"functions.py": chatty_and_hanging})
+    write(folder / "mri_cs" / "models", {"model.py": "class ReconstructionModel(:\n"})
+    write(folder / "auto_decoder", {"AutoDecoder.py": reference("auto_decoder", "AutoDecoder.py"),
+                                    "VariationalAutoDecoder.py": "import time\ntime.sleep(600)\n"})
+    return folder, grade_once("submission", None, folder, test=3.0, imports=5.0, run=300.0)
 
 
-def test_each_bug_loses_exactly_its_problems_points_and_names_the_check(buggy):
-    _, scores = buggy
+def test_each_bug_loses_exactly_its_problems_points_and_names_the_check(submission):
+    _, scores = submission
     medical = scores["medical_cnn"]
     assert points(medical) == {"1": 0, "2": 2, "3": 0, "4": 10, "5": 10, "6": 0}
     assert reasons(medical, "1").startswith("test_mlp.py::test_glorot_weights_are_normal_not_uniform_with_the_same_variance: ")
@@ -63,19 +73,19 @@ def test_each_bug_loses_exactly_its_problems_points_and_names_the_check(buggy):
         assert reasons(auto, number).startswith("models.py: missing") and "\n" not in reasons(auto, number)
 
 
-def test_the_overlay_never_touches_the_repository(buggy):
-    folder, _ = buggy
+def test_the_overlay_never_touches_the_repository(submission):
+    folder, _ = submission
     assert "normal_(0.0, std)" in reference("medical_cnn", "mlp.py")
     assert "uniform_" in (folder / "medical_cnn" / "mlp.py").read_text()
 
 
-def test_results_json_has_gradescopes_fields(buggy, tmp_path):
+def test_results_json_has_gradescopes_fields(submission, tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     from grading.gradescope import VISIBILITIES, write_results
 
-    _, scores = buggy
+    _, scores = submission
     path = tmp_path / "results" / "results.json"
-    write_results(path, list(scores.values()), 12.5)
+    write_results(path, [scores["medical_cnn"], scores["autoencoders"]], 12.5)
     results = json.loads(path.read_text())
     test_schema = {"type": "object", "additionalProperties": False,
                    "required": ["name", "number", "score", "max_score", "output", "visibility"],
@@ -97,30 +107,19 @@ def test_results_json_has_gradescopes_fields(buggy, tmp_path):
     assert "test_glorot_weights_are_normal_not_uniform" in mlp["output"]
 
 
-@pytest.fixture(scope="module")
-def broken(tmp_path_factory, grade_once):
-    """backprop: first_layer_grads hangs and LinearFunction.forward prints a lot; mri_cs: a syntax error;
-    auto_decoder: VariationalAutoDecoder.py hangs at import, AutoDecoder.py is the reference."""
-    folder = tmp_path_factory.mktemp("broken")
-    chatty_and_hanging = reference("backprop", "functions.py") + (
-        "\n\n_forward = LinearFunction.forward\n\n\ndef _chatty(ctx, *args):\n    print('x' * 200_000)\n"
-        "    return _forward(ctx, *args)\n\n\nLinearFunction.forward = staticmethod(_chatty)\n\n\n"
-        "def first_layer_grads(net, x, target):\n    while True:\n        pass\n")
-    write(folder / "backprop", {"functions.py": chatty_and_hanging})
-    write(folder / "mri_cs" / "models", {"model.py": "class ReconstructionModel(:\n"})
-    write(folder / "auto_decoder", {"AutoDecoder.py": reference("auto_decoder", "AutoDecoder.py"),
-                                    "VariationalAutoDecoder.py": "import time\ntime.sleep(600)\n"})
-    return grade_once("broken", ["backprop", "mri_cs", "auto_decoder"], folder, test=3.0, imports=5.0, run=300.0)
-
-
-def test_a_hanging_function_is_cut_at_the_time_limit_and_scores_zero(broken):
-    backprop = broken["backprop"]
+def test_a_hanging_function_is_cut_at_the_time_limit_and_scores_zero(submission):
+    backprop = submission[1]["backprop"]
     assert points(backprop) == {"1": 6, "2": 4, "3": 0}  # printing costs nothing, hanging costs its problem
     assert "test_hand_derived_first_layer_grads_match_autograd (3 cases): Failed: Timeout" in reasons(backprop, "3")
-    assert backprop.seconds < 60
+    assert backprop.seconds < 120  # three hanging cases at 3 s each, not a stalled run
+    from grading.gradescope import results_json
+
+    entry = next(t for t in results_json([backprop], 1.0)["tests"] if "hand-derived" in t["name"])
+    assert (entry["score"], entry["max_score"]) == (0, 10) and "Timeout" in entry["output"]
 
 
-def test_files_that_do_not_import_or_hang_at_import_score_zero_with_one_line(broken):
+def test_files_that_do_not_import_or_hang_at_import_score_zero_with_one_line(submission):
+    _, broken = submission
     assert points(broken["mri_cs"]) == {"1": 0}
     assert reasons(broken["mri_cs"], "1").startswith("models/model.py: does not import: SyntaxError")
     auto = broken["auto_decoder"]
