@@ -96,6 +96,38 @@ def render_cifar(results: Path) -> str:
     return "\n\n".join(p for p in (head, table, _figures(run, "history.png")) if p)
 
 
+ACCURACY_PARITY = 0.005  # bf16 keeps the CIFAR-10 test accuracy within half a point of fp32
+
+
+def render_cifar_precision(results: Path) -> str:
+    """The published CIFAR-10 run (fp32) beside the same command with ``--precision bf16``."""
+    found = [_run(results, name) for name in ("cifar", "cifar-bf16")]
+    if not all(found):
+        return missing("cifar-bf16", "python main.py cifar --data-dir DATA --precision bf16 --name cifar-bf16")
+    rows = [f"| {run.name} | {config.get('precision', 'fp32')} | **{_pct(m['test_acc'])}** | {_pct(m['val_acc'])} ({m['best_epoch']}) "
+            f"| {_pct(m['test_selected_test_acc'])} |" for run, config, _, m in found]
+    gap = found[1][3]["test_acc"] - found[0][3]["test_acc"]
+    return "\n".join(["| run | precision | test accuracy (weights chosen on validation) | validation accuracy (epoch) "
+                      f"| {TEST_SELECTED} |", "| --- | --- | ---: | ---: | ---: |", *rows, "",
+                      f"Test accuracy difference {100 * gap:+.2f} points (target: within {100 * ACCURACY_PARITY:g})."])
+
+
+def render_throughput(results: Path) -> str:
+    """``python benchmark.py --throughput``: the CIFAR-10 CNN's training throughput per precision."""
+    path = results / "throughput" / "metrics.json"
+    if not path.is_file():
+        return ("_Not published yet: run `cd autoencoders && python benchmark.py --throughput`, then "
+                "`python -m common.publish autoencoders/runs/throughput`._")
+    m = _load(path)
+    rows = [f"| {r['model']} | {r['device']} | {r['precision']} | {r['samples_per_s']:.0f} | {r['gflop_per_sample']:.3f} | "
+            f"{r['achieved_gflops']:.1f} | {'-' if r['peak_ratio'] is None else format(r['peak_ratio'], '.1%')} | "
+            f"{r['peak_memory_mib']:.0f} MiB |" for r in m["throughput"] if r["samples_per_s"]]
+    bases = [f"Peak: {b}." for b in dict.fromkeys(r["peak_basis"] for r in m["throughput"] if r.get("peak_basis"))]
+    return "\n".join([f"`python benchmark.py --throughput` (batch {m['settings']['batch_size']}, {m['settings']['steps']} "
+                      "timed steps per case):", "", "| model | device | precision | images / s | GFLOP / image | GFLOP/s "
+                      "| of peak | peak memory |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |", *rows, "", *bases])
+
+
 def render_mnist(results: Path) -> str:
     found = _run(results, "mnist")
     if found is None:
@@ -207,5 +239,6 @@ def render_segment(results: Path) -> str:
 def render_blocks(results: Path) -> dict[str, str]:
     """Every result block of the README, from the published runs in ``results``."""
     results = Path(results)
-    return {"cifar": render_cifar(results), "mnist": render_mnist(results), "segment": render_segment(results),
+    return {"cifar": render_cifar(results), "cifar_precision": render_cifar_precision(results),
+            "throughput": render_throughput(results), "mnist": render_mnist(results), "segment": render_segment(results),
             "segment_synthetic": render_segment_synthetic(results)}  # fmt: skip

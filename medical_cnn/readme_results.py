@@ -256,6 +256,44 @@ RENDER = {"conv": render_conv, "classify": render_classify, "segment_skip": rend
           "segment_augment": render_augment, "segment_long": render_lr, "segment_pretrained": render_pretrained}
 
 
+PARITY_RUNS = ("segment-parity-fp32", "segment-parity-bf16")
+DICE_PARITY = 0.005  # bf16 keeps the test Dice within this of fp32
+
+
+def render_precision(results: Path) -> str:
+    """The same segment run in fp32 and in bf16: test Dice and AUC of the validation-selected weights."""
+    runs = [load_run(results, folder) for folder in PARITY_RUNS]
+    if not all(runs):
+        return ("*Not published yet.* Make it with `cd medical_cnn && python main.py segment --data-dir DRIVE --study lr "
+                "--lrs 0.001 --precision fp32 --name segment-parity-fp32` (and the same with `bf16`), then publish both.")
+    rows, dice = [], []
+    for folder, (config, metrics) in zip(PARITY_RUNS, runs):
+        (variant,) = metrics["variants"].values()
+        dice.append(variant["test"]["dice_mean"])
+        rows.append([folder, config["precision"], f3(variant["test"]["dice_mean"]), f3(variant["test"]["auc"]),
+                     f3(variant["best_val_dice"]), variant["best_iteration"]])
+    return "\n\n".join([made_with(*runs[0]), table(["run", "precision", "test Dice (FOV)", "test AUC", "best validation Dice",
+                                                      "best iteration"], rows),
+                         f"Test Dice difference {dice[1] - dice[0]:+.4f} (target: within {DICE_PARITY:g})."])
+
+
+def render_speed(results: Path) -> str:
+    """``python bench.py``: the DRIVE U-Net's training throughput per precision."""
+    path = results / "bench" / "metrics.json"
+    if not path.is_file():
+        return "*Not published yet.* Make it with `cd medical_cnn && python bench.py`, then `python -m common.publish medical_cnn/runs/bench`."
+    m = json.loads(path.read_text())
+    s = m["settings"]
+    rows = [[r["model"], r["device"], r["precision"], f"{r['samples_per_s']:.1f}", f"{r['gflop_per_sample']:.3f}",
+             f"{r['achieved_gflops']:.1f}", "-" if r["peak_ratio"] is None else f"{r['peak_ratio']:.1%}",
+             f"{r['peak_memory_mib']:.0f} MiB"] for r in m["throughput"] if r["samples_per_s"]]
+    head = (f"`python bench.py` ({s['patch_size']} x {s['patch_size']} patches, batch {s['batch_size']}, base channels "
+            f"{s['base_channels']}, {s['steps']} timed steps per case):")
+    bases = "\n".join(f"Peak: {b}." for b in dict.fromkeys(r["peak_basis"] for r in m["throughput"] if r.get("peak_basis")))
+    return "\n\n".join([head, table(["model", "device", "precision", "patches / s", "GFLOP / patch", "GFLOP/s", "of peak",
+                                      "peak memory"], rows), bases])
+
+
 def render_blocks(results: Path) -> dict[str, str]:
     """Every README block: the published run rendered, or the commands that make and publish it."""
     blocks = {}
@@ -263,4 +301,6 @@ def render_blocks(results: Path) -> dict[str, str]:
         run = load_run(Path(results), folder)
         blocks[block] = RENDER[block](*run) if run else missing(block)
     blocks["classify_seeds"] = render_classify_grid(Path(results))
+    blocks["segment_precision"] = render_precision(Path(results))
+    blocks["segment_speed"] = render_speed(Path(results))
     return blocks

@@ -119,9 +119,8 @@ def parity_target(default_run: Path) -> list[dict]:
     psnr = {k: m["test_psnr"]["mean"] for k, m in runs.items()}
     precision = runs["default"].get("precision", "fp32")
     return [verdict("default_precision_parity", abs(psnr["default"] - psnr["fp32"]) <= PARITY_DB,
-                    f"default run in {precision}: test PSNR {psnr['default']:.2f} dB ({runs['default']['wall_time_s']:.0f} s) "
-                    f"against {psnr['fp32']:.2f} dB in fp32 ({runs['fp32']['wall_time_s']:.0f} s), "
-                    f"{psnr['default'] - psnr['fp32']:+.2f} dB [target: within {PARITY_DB:g} dB]")]
+                    f"default run in {precision}: test PSNR {psnr['default']:.2f} dB against {psnr['fp32']:.2f} dB "
+                    f"in fp32 ({FP32_RUN}), {psnr['default'] - psnr['fp32']:+.3f} dB [target: within {PARITY_DB:g} dB]")]
 
 
 def cross_data_targets(runs_root: Path) -> list[dict]:

@@ -17,7 +17,7 @@ import re
 import shlex
 from pathlib import Path
 
-from mri_cs.bench import DEFAULT_RUN, check_targets, csv_rows
+from mri_cs.bench import DEFAULT_RUN, FP32_RUN, PARITY_DB, check_targets, csv_rows
 from mri_cs.sweep import table_markdown
 
 DEFAULT_COMMAND = "python main.py --drop-rate 0.3 --learn-mask"
@@ -157,6 +157,19 @@ def bench_targets_block(results: Path) -> str:
     return "`python bench.py --skip-throughput` on the published runs:\n\n" + "\n".join(lines)
 
 
+def precision_block(results: Path) -> str:
+    """The default run (bf16 where ``--precision auto`` takes it) beside the same command in fp32."""
+    runs = [(name, _json(results / name / "metrics.json"), _json(results / name / "config.json"))
+            for name in (DEFAULT_RUN, FP32_RUN)]
+    if not all(m for _, m, _ in runs):
+        return not_published(f"{DEFAULT_COMMAND} --precision fp32 --name {FP32_RUN}", FP32_RUN)
+    lines = ["| run | precision | test PSNR (dB) | test SSIM | best epoch |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {name} | {c.get('precision', 'fp32')} | {_pm(m['test_psnr'])} | {_pm(m['test_ssim'], 3)} | {m['best_epoch']} |"
+              for name, m, c in runs]
+    gap = runs[0][1]["test_psnr"]["mean"] - runs[1][1]["test_psnr"]["mean"]
+    return "\n".join(lines + ["", f"Test PSNR difference {gap:+.3f} dB (target: within {PARITY_DB:g} dB)."])
+
+
 def bench_throughput_block(bench: Path) -> str:
     m = _json(bench / "metrics.json")
     rows = [r for r in m.get("throughput", []) if r.get("samples_per_s") is not None]
@@ -226,6 +239,7 @@ def render_blocks(results: Path) -> dict[str, str]:
         "data_sizes": data_sizes_block(results / DEFAULT_RUN),
         "default_run": default_run_block(results / DEFAULT_RUN),
         "bench_throughput": bench_throughput_block(results / "bench"),
+        "precision": precision_block(results),
         "sweep": sweep_block(results / "sweep"),
         "sweep_summary": sweep_summary_block(results / "sweep"),
         "sweep_patients": sweep_block(results / PATIENTS_SWEEP, PATIENTS_SWEEP_COMMAND),
