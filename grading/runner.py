@@ -1,4 +1,4 @@
-"""Run the rubric's checks of one assignment with pytest in a subprocess, and read back every outcome.
+"""Run the rubric's checks with pytest in a subprocess, and read back every outcome.
 
 pytest-reportlog streams one JSON line per report while the tests run, so the outcomes of a run that
 had to be stopped (the whole-run limit) are kept; pytest-timeout cuts a single test at the per-test
