@@ -1,10 +1,10 @@
 """A student's submission: find the handout's files, and lay them over a temporary copy of the repository.
 
 The overlay is a fresh folder holding the shared code, the assignments and the reference tests, with
-each found student file copied over the reference one (all graded assignments in one overlay). A missing file, or one that does not import
-(error, or no answer within the time limit), is replaced by its release stub, so the other problems
-of the same test module still run; its own problems score 0 with the reason. The repository's own
-files are only ever read.
+each found student file copied over the reference one (all graded assignments in one overlay). A
+missing file, or one that does not import (error, or no answer within the time limit), is replaced by
+its release stub, so the other problems of the same test module still run; its own problems score 0
+with the reason. The repository's own files are only ever read.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from grading.rubric import Assignment
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("common", "grading", "tests", "pyproject.toml", "mri_cs", "medical_cnn", "autoencoders", "auto_decoder", "backprop")
-_SKIP = shutil.ignore_patterns("runs", "__pycache__", "*.pt", "*.pth", "data_cache", ".ipynb_checkpoints", "*.ipynb", "grading_tests")
+_SKIP = shutil.ignore_patterns("runs", "__pycache__", "*.pt", "*.pth", "data_cache", ".ipynb_checkpoints", "*.ipynb")
 
 
 @dataclass
@@ -38,7 +38,8 @@ def find_file(folder: Path, rel: str) -> Path | None:
     for candidate in (folder / rel, folder / Path(rel).name):
         if candidate.is_file():
             return candidate
-    found = [p for p in folder.rglob(Path(rel).name) if p.is_file() and not any(s.startswith(".") or s == "__pycache__" for s in p.parts)]
+    found = [p for p in folder.rglob(Path(rel).name)
+             if p.is_file() and not any(s.startswith(".") or s == "__pycache__" for s in p.relative_to(folder).parts)]
     return found[0] if len(found) == 1 else None
 
 
