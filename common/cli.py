@@ -181,7 +181,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, sub_command: bool = Fals
                    help="replace a finished run folder of the same name instead of stopping")
     g.add_argument("--quick", action="store_true", default=d("quick"),
                    help="smoke run in seconds on a tiny subset; its folder name ends in _quick")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=d("precision"),
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=d("precision"), metavar="P",
                    help="arithmetic of the network's forward pass: auto (bf16 where the device has fast bf16 "
                         "and the experiment keeps its fp32 quality in it, else fp32), fp32 or bf16 (default: auto)")
 
