@@ -191,7 +191,10 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # a folder turned read-only: the stale lock is taken over by the next run
+            pass
 
 
 def make_run_dir(results_root: str | Path, name: str) -> Path:

@@ -11,6 +11,7 @@ import argparse
 import json
 import pickle
 import shlex
+import shutil
 import time
 from pathlib import Path
 
@@ -115,10 +116,16 @@ def score_run(args: argparse.Namespace, data: tuple | None = None) -> dict:
     result = scores(model, dataset, device, args.batch_size)
     metrics = record(args, run_dir, run_args, config, ckpt, info, result, model, device)
     metrics["wall_time_s"] = time.time() - t0
+    created = not out_dir.exists()
     out_dir.mkdir(exist_ok=True)
-    (target, zero_filled, recon), psnrs = utils.example_images(model, dataset, device)
-    utils.save_examples_figure(target, zero_filled, recon, out_dir / "examples.png", psnrs)
-    save_json(out_dir / "metrics.json", metrics)  # last: an eval folder with metrics.json is finished
+    try:
+        (target, zero_filled, recon), psnrs = utils.example_images(model, dataset, device)
+        utils.save_examples_figure(target, zero_filled, recon, out_dir / "examples.png", psnrs)
+        save_json(out_dir / "metrics.json", metrics)  # last: an eval folder with metrics.json is finished
+    except BaseException:  # a failed write (a full disk) leaves no half evaluation behind
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     print(f"trained on {metrics['trained_on']['dataset']} -> tested on {info['dataset']} ({args.split} split, "
           f"{len(dataset)} slices): PSNR {result['psnr']['mean']:.2f} (zero-filled {result['zero_filled_psnr']['mean']:.2f}): "
           f"{result['gain_db']:+.2f} dB -> {out_dir}")

@@ -170,3 +170,14 @@ def test_a_real_full_disk_when_tmpfs_can_be_mounted(tmp_path):
         assert [p.name for p in mount.iterdir()] == ["checkpoint.pt"]
     finally:
         subprocess.run(["umount", "-l", str(mount)])
+
+
+def test_publish_refuses_a_target_that_is_not_one_folder_name(tmp_path):
+    from common.results import publish
+
+    run = tmp_path / "mri_cs" / "runs" / "bad\tname"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(cli.RunError, match="cannot publish .*contains a control character"):
+        publish(run, results_root=tmp_path / "results")
+    assert not (tmp_path / "results").exists()
