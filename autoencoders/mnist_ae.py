@@ -53,7 +53,7 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
         raise ValueError(f"task must be one of {helper.TASKS}, got {task!r}")
     generator = getattr(train_loader, "generator", None)
     history, best, start = helper.load_progress(run_dir, tag, model, optimizer, None, generator, resume)
-    guard = DivergenceGuard(f"{type(model).__name__} {task}{tag}")  # stops a diverged run (common.cli.Diverged)
+    guard = DivergenceGuard(f"{type(model).__name__} ({task})")  # stops a diverged run (common.cli.Diverged)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}", guard)

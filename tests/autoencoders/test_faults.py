@@ -69,12 +69,14 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(data, tmp_path
     assert load_checkpoint(tmp_path / "cifar_quick" / "checkpoint.pt")["epoch"] == 1
 
 
-@pytest.mark.parametrize("argv", [["--lr", "1e9"]], ids=["cifar"])
-def test_a_diverged_run_exits_3_with_its_status_and_no_headline(data, argv, tmp_path, capsys):
-    code = faults.exit_code(lambda: ae_main.main(cifar(data, tmp_path, *argv)))
+@pytest.mark.parametrize("task, where", [("cifar", "CifarCNN"), ("mnist", "LinearAutoEncoder (reconstruction)")])
+def test_a_diverged_run_exits_3_with_its_status_and_no_headline(data, task, where, tmp_path, capsys):
+    argv = cifar(data, tmp_path, "--lr", "1e9")
+    code = faults.exit_code(lambda: ae_main.main([task, *argv[1:]]))
     out, err = capsys.readouterr()
-    assert code == 3 and faults.one_line(err).startswith("main.py: diverged: CifarCNN: the loss")
-    assert load_json(tmp_path / "cifar_quick" / "metrics.json")["status"] == "diverged" and "test accuracy" not in out
+    assert code == 3 and faults.one_line(err).startswith(f"main.py: diverged: {where}: the loss")
+    metrics = load_json(tmp_path / f"{task}_quick" / "metrics.json")
+    assert metrics["status"] == "diverged" and metrics["where"] == where and str(tmp_path / task) not in out
 
 
 def _cifar_extra_class(formats, root: Path) -> tuple[list[str], str]:
