@@ -47,7 +47,8 @@ class Diverged(Exception):
     :func:`common.runs.run_folder` writes it, :func:`run_command` prints one line and exits 3.
     """
 
-    def __init__(self, message: str, record: dict[str, Any] | None = None, hint: str = "run it again with a smaller --lr (and --overwrite)"):
+    def __init__(self, message: str, record: dict[str, Any] | None = None,
+                 hint: str = "run it again with a smaller --lr (and --overwrite)"):
         super().__init__(message)
         self.record = {"status": "diverged", **(record or {})}
         self.hint = hint

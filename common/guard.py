@@ -25,7 +25,8 @@ class DivergenceGuard:
     ``where`` names the model or variant in the message; ``hint`` says what to change.
     """
 
-    def __init__(self, where: str = "training", factor: float = EXPLODE_FACTOR, hint: str = "run it again with a smaller --lr (and --overwrite)"):
+    def __init__(self, where: str = "training", factor: float = EXPLODE_FACTOR,
+                 hint: str = "run it again with a smaller --lr (and --overwrite)"):
         self.where, self.factor, self.hint = where, factor, hint
         self.start: float | None = None
         self.steps = 0  # losses checked so far: the step number when the loop does not give one
