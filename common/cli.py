@@ -19,6 +19,7 @@ Nothing here imports torch, so ``main.py --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -208,8 +209,27 @@ def run_name(args: argparse.Namespace, default: str) -> str:
         sys.exit(EXIT_ERROR)
 
 
+_HANDLER_PID = [0]  # the process whose run_command installed the SIGTERM handler
+_SIGNALLED = [False]  # a SIGTERM arrived: the command is ending, whatever else its cleanup raises
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
+    """SIGTERM -> :class:`Terminated` in the command's process; a forked helper (a DataLoader worker, which a
+    job scheduler signals with the whole process group) inherits the handler and just ends, without a traceback."""
+    if os.getpid() != _HANDLER_PID[0]:
+        os._exit(EXIT_TERMINATED)
+    _SIGNALLED[0] = True
     raise Terminated()
+
+
+def _quiet_when_signalled(unraisable: Any) -> None:
+    """``sys.unraisablehook`` during a command: after SIGTERM, errors in destructors (DataLoader workers
+    that died of the same signal) are not printed; otherwise the hook that was there before."""
+    if not _SIGNALLED[0]:
+        _OUTER_HOOK[0](unraisable)
+
+
+_OUTER_HOOK = [sys.unraisablehook]
 
 
 def _last_line(error: Exception) -> str:
@@ -230,10 +250,20 @@ def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = No
     SIGTERM is handled like Ctrl-C (the same cleanup and hint) and exits 143.
     """
     in_main_thread = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+    _HANDLER_PID[0], _SIGNALLED[0] = os.getpid(), False
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    if sys.unraisablehook is not _quiet_when_signalled:  # not already inside a run_command
+        _OUTER_HOOK[0], sys.unraisablehook = sys.unraisablehook, _quiet_when_signalled
     try:
-        return func()
+        try:
+            return func()
+        except Exception:
+            if _SIGNALLED[0]:  # after SIGTERM: the error of a DataLoader worker the scheduler signalled with the
+                raise Terminated() from None  # whole process group, or of a cleanup the signal cut short
+            raise
     except Terminated:
+        if hasattr(signal, "SIGCHLD"):  # torch's check of its (terminated) workers would raise again at cleanup
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         hint = f"; {resume_hint}" if resume_hint else ""
         print(f"\n{prog}: terminated (SIGTERM){hint}", file=sys.stderr)
         sys.exit(EXIT_TERMINATED)
@@ -254,3 +284,4 @@ def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = No
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = _OUTER_HOOK[0]

@@ -109,6 +109,17 @@ def test_run_command_exit_codes(capsys):
     assert e.value.code == cli.EXIT_TERMINATED and "terminated (SIGTERM); add --resume" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is not cli._raise_terminated  # the handler is put back
 
+    def worker_died_of_it():  # SIGTERM cut a cleanup short, then a DataLoader worker's death is reported
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except cli.Terminated:
+            pass
+        raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Terminated.")
+
+    with pytest.raises(SystemExit) as e:
+        cli.run_command("main.py", worker_died_of_it)
+    assert e.value.code == cli.EXIT_TERMINATED and capsys.readouterr().err.strip() == "main.py: terminated (SIGTERM)"
+
 
 def test_a_second_run_of_a_locked_folder_is_refused(tmp_path):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
