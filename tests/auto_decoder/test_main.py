@@ -232,7 +232,8 @@ def test_help_is_instant_and_imports_no_torch(capsys):
     with pytest.raises(SystemExit):
         main(["vad", "--help"])
     text = capsys.readouterr().out
-    for default in ("(default: 1000)", "(default: gaussian)", "(default: auto)", "(default: runs)", "(default: data)",
+    for default in ("(default: 1000)", "(default: gaussian)", "(default: runs)", "(default: data)",
                     "(default: 800)", "(default: pca)"):
         assert text.count(default) == 1, default  # each default shown once
+    assert text.count("(default: auto)") == 2  # --device and --precision, once each
     assert "None" not in text
