@@ -96,11 +96,14 @@ def publish(run_dir: str | Path, assignment: str | None = None, results_root: st
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
         for rel in publishable_files(run_dir, exclude):
-            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-            if (run_dir / rel).stat().st_size > MAX_FILE_BYTES:  # only figures get here
-                shrink_png(run_dir / rel, staging / rel)
-            else:
-                shutil.copyfile(run_dir / rel, staging / rel)
+            try:
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                if (run_dir / rel).stat().st_size > MAX_FILE_BYTES:  # only figures get here
+                    shrink_png(run_dir / rel, staging / rel)
+                else:
+                    shutil.copyfile(run_dir / rel, staging / rel)
+            except OSError as e:  # a full disk: the published folder as it was, no half copy
+                raise RunError(f"cannot write {dest / rel}: {e.strerror or e}; {dest} is unchanged") from None
         os.chmod(staging, 0o755)
         old = dest.with_name(f".{dest.name}.old")
         if dest.exists():

@@ -192,3 +192,20 @@ def test_publish_refuses_a_target_that_is_not_one_folder_name(tmp_path):
     with pytest.raises(cli.RunError, match="cannot publish .*contains a control character"):
         publish(run, results_root=tmp_path / "results")
     assert not (tmp_path / "results").exists()
+
+
+def test_a_full_disk_while_publishing_leaves_the_published_folder_as_it_was(tmp_path, monkeypatch):
+    from common.results import publish
+
+    run = tmp_path / "mri_cs" / "runs" / "a"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text('{"x": 2}')
+    (run / "table.csv").write_text("a\n")
+    published = tmp_path / "results" / "mri_cs" / "a"
+    published.mkdir(parents=True)
+    (published / "metrics.json").write_text('{"x": 1}')
+    before = snapshot(tmp_path / "results")
+    monkeypatch.setattr("shutil.copyfile", enospc)
+    with pytest.raises(cli.RunError, match=f"cannot write {published}/metrics.json: No space left on device"):
+        publish(run, results_root=tmp_path / "results")
+    assert snapshot(tmp_path / "results") == before
