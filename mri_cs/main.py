@@ -19,13 +19,14 @@ from pathlib import Path
 
 from common.cli import (OneLineParser, add_common_args, fill_common_defaults, fraction, non_negative_float, non_negative_int,
                         positive_float, positive_int, run_command, run_name)
+from mri_cs.models.masks import CARTESIAN, FAMILIES, cartesian_lines, course_family  # torch-free
 
 MODELS = ("unet", "vanilla")
 AUGMENT_KINDS = ("head", "flip", "affine", "intensity", "noise")  # augment.py implements them, in this order
 DEFAULT_AUGMENT = ("flip", "affine", "intensity", "noise")  # plus head on the template, whose brains are skull-stripped
 # Arguments that must not change when a run is resumed.
 FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick", "augment",
-                   "mask_freeze")
+                   "mask_freeze", "mask", "centre_fraction")
 PROG = "main.py"
 DATA_LAYOUTS = ("fastMRI single-coil .h5 files (singlecoil_train/, singlecoil_val/), numbered grey images "
                 "(N.png or images/N.png; PNG, TIFF, JPEG; many patients, split by contiguous blocks of files) "
@@ -36,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--drop-rate", type=fraction, default=0.3, help="fraction of k-space samples dropped, in [0, 1) (default: 0.3)")
     p.add_argument("--learn-mask", action="store_true", help="learn the mask jointly with the network (default: a fixed random mask)")
+    p.add_argument("--mask", choices=FAMILIES, default=None,
+                   help="the mask family, fixed or a learned mask's start (models/masks.py): uniform random, "
+                        "variable-density random (dense centre), or whole phase-encode lines (columns) with a fully "
+                        "sampled central band, the others random or equispaced (default: uniform for a fixed mask, "
+                        "variable-density for --learn-mask: the course's two scenarios)")
+    p.add_argument("--centre-fraction", type=fraction, default=None,
+                   help="Cartesian masks: the fraction of all lines in the fully sampled central band (default: "
+                        "0.32 x (1 - drop rate), fastMRI's 0.08 at 4x and 0.04 at 8x)")
     p.add_argument("--mask-lr", type=non_negative_float, default=0.03,
                    help="largest change of a mask score in one mask_grad step, annealed to 0 when the mask freezes (default: 0.03)")
     p.add_argument("--mask-freeze", type=fraction, default=1 / 3,
@@ -63,8 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_name(args: argparse.Namespace) -> str:
-    """``<model>_drop<rate>_<fixed|learned>``, e.g. ``unet_drop0.3_learned``."""
-    return f"{args.model}_drop{args.drop_rate:g}_{'learned' if args.learn_mask else 'fixed'}"
+    """``<model>_drop<rate>_<fixed|learned>``, e.g. ``unet_drop0.3_learned``, plus ``_<mask family>`` for a family
+    other than the scenario's own (``unet_drop0.3_fixed_cartesian-random``) and ``_cf<fraction>`` for a chosen
+    ``--centre-fraction``."""
+    name = f"{args.model}_drop{args.drop_rate:g}_{'learned' if args.learn_mask else 'fixed'}"
+    if args.mask != course_family(args.learn_mask):
+        name += f"_{args.mask}"
+    return name + (f"_cf{args.centre_fraction:g}" if args.centre_fraction is not None else "")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +94,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if "none" in args.augment and len(args.augment) > 1:
         parser.error(f"--augment none cannot be combined with {' '.join(a for a in args.augment if a != 'none')}")
     args.augment = [k for k in AUGMENT_KINDS if k in args.augment]  # canonical order, no repeats; [] for none
+    args.mask = args.mask or course_family(args.learn_mask)
+    if args.centre_fraction is not None and args.mask not in CARTESIAN:
+        parser.error(f"--centre-fraction applies to the Cartesian masks only, not to --mask {args.mask}")
+    if args.mask in CARTESIAN:
+        try:
+            cartesian_lines(args.resolution, args.drop_rate, args.centre_fraction)
+        except ValueError as e:
+            parser.error(f"--mask {args.mask}: {e}")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         parser.error(f"--data-dir {args.data_dir} is not a folder; expected {DATA_LAYOUTS}")
     args.name = run_name(args, default_name(args))

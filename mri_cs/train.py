@@ -33,7 +33,9 @@ from mri_cs.augment import augment_batch
 from mri_cs.bench import STABLE_DIP_DB
 from mri_cs.data import build_datasets, describe_split
 from mri_cs.main import FIXED_ON_RESUME
+from mri_cs.models.masks import course_family
 from mri_cs.models.model import ReconstructionModel
+from mri_cs.models.subsampling import SubsamplingLayer
 from mri_cs.models.vanilla import VanillaModel
 
 MODELS = {"unet": ReconstructionModel, "vanilla": VanillaModel}
@@ -52,9 +54,24 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
+    """The run's model; a mask family other than the course's (``--mask``) replaces its ``subsample`` layer, so
+    any model with the course's signature and its layer as ``self.subsample`` takes every family."""
     kwargs = {"width": args.width} if args.model == "unet" else {}
     shape = (args.resolution, args.resolution)
-    return MODELS[args.model](args.drop_rate, device, args.learn_mask, shape, mask_seed=args.seed, **kwargs).to(device)
+    model = MODELS[args.model](args.drop_rate, device, args.learn_mask, shape, mask_seed=args.seed, **kwargs)
+    family, centre_fraction = getattr(args, "mask", None), getattr(args, "centre_fraction", None)  # older configs: none
+    if (family or course_family(args.learn_mask)) != course_family(args.learn_mask) or centre_fraction is not None:
+        model.subsample = SubsamplingLayer(args.drop_rate, device, args.learn_mask, shape, seed=args.seed, mask=family,
+                                           centre_fraction=centre_fraction)
+    return model.to(device)
+
+
+def mask_record(model: torch.nn.Module, args: argparse.Namespace) -> dict:
+    """The config's ``mask``: the layer's ``mask_info()`` (family, budget, kept fraction, Cartesian lines), or the
+    family and budget alone for a layer without it (a student's)."""
+    if hasattr(model.subsample, "mask_info"):
+        return model.subsample.mask_info()
+    return {"family": args.mask, "num_keep": model.subsample.num_keep, "target_keep_fraction": 1.0 - args.drop_rate}
 
 
 def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, mask_lr: float,
@@ -147,7 +164,8 @@ def write_figures(model, test_set, device, history, run_dir: Path, args) -> None
     """mask.png, curves.png, examples.png (3 test slices) and example.npz (the middle one, for the sweep figure)."""
     mask = model.subsample.hard_mask().cpu().numpy()
     kind = "learned" if args.learn_mask else "fixed"
-    utils.save_mask_figure(mask, run_dir / "mask.png", f"{kind} mask, drop rate {args.drop_rate:g}")
+    family = getattr(args, "mask", None) or course_family(args.learn_mask)
+    utils.save_mask_figure(mask, run_dir / "mask.png", f"{kind} {family} mask, drop rate {args.drop_rate:g}")
     utils.save_curves_figure(history, run_dir / "curves.png")
     (target, zero_filled, recon), psnrs = utils.example_images(model, test_set, device)
     utils.save_examples_figure(target, zero_filled, recon, run_dir / "examples.png", psnrs)
@@ -211,7 +229,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     config = {"args": vars(args), "data": data_info, "device": str(device), "precision": precision,
               "model_parameters": sum(p.numel() for p in model.parameters()),
-              "num_keep": model.subsample.num_keep, "torch": torch.__version__}
+              "num_keep": model.subsample.num_keep, "mask": mask_record(model, args), "torch": torch.__version__}
 
     with run_folder(args.results_root, args.name, config, resume=args.resume, overwrite=args.overwrite,
                     fixed_on_resume=FIXED_ON_RESUME) as run_dir:

@@ -8,6 +8,8 @@ scanner measures the complex value or nothing.
 
 Fixed mask (``learn_mask=False``, the course's baseline): the scores are uniform random
 numbers seeded by ``seed``, so the mask is a uniform random mask; nothing below applies.
+The ``mask`` keyword picks another family (``masks.py``: variable-density, Cartesian lines), fixed
+or as a learned mask's start; its default keeps the course's two scenarios as they are.
 
 Learning the mask (``learn_mask=True``). top-k has zero gradient almost everywhere, so
 the backward pass goes *straight through* it: ``mask = hard + scores - scores.detach()``
@@ -67,18 +69,10 @@ import torch
 from torch import nn
 
 from mri_cs.data.transforms import complex_abs, ifft2
+from mri_cs.models.masks import (CARTESIAN, PRIOR_WEIGHT, cartesian_lines, centre_distance,  # noqa: F401 (re-exported)
+                                 course_family, initial_scores)
 
-PRIOR_WEIGHT = 0.5  # share of the centre-first prior in a learned mask's initial scores (the rest: uniform noise)
 CENTRE_FRACTION = 0.02  # share of k-space, closest to the centre, that a learned mask always measures
-
-
-def centre_distance(shape: tuple[int, int]) -> torch.Tensor:
-    """Distance ``(H, W)`` of every k-space position from the centre ``(H // 2, W // 2)``, per axis in units of
-    the half size, scaled so that the corners are 1."""
-    h, w = shape
-    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
-    r = torch.hypot(yy / (h / 2), xx / (w / 2))
-    return r / r.max()
 
 
 class SubsamplingLayer(nn.Module):
@@ -90,24 +84,28 @@ class SubsamplingLayer(nn.Module):
         learn_mask: whether :meth:`mask_grad` updates the scores.
         shape: k-space size ``(H, W)``.
         seed: seed of the random initial scores, so a fixed mask is the same for every model of a run.
+        mask: the family of the (initial) mask, one of ``masks.FAMILIES``; ``None``: the course's
+            (:func:`course_family`). A Cartesian family keeps whole lines, ``num_keep`` a multiple of ``H``.
+        centre_fraction: a Cartesian mask's central band, a fraction of the lines (``None``: fastMRI's).
     """
 
     def __init__(self, drop_rate: float, device: torch.device | str, learn_mask: bool,
-                 shape: tuple[int, int] = (128, 128), seed: int = 0):
+                 shape: tuple[int, int] = (128, 128), seed: int = 0, mask: str | None = None,
+                 centre_fraction: float | None = None):
         super().__init__()
         if not 0.0 <= drop_rate < 1.0:
             raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
         self.drop_rate = drop_rate
         self.learn_mask = learn_mask
         self.shape = tuple(shape)
-        self.num_keep = round((1.0 - drop_rate) * shape[0] * shape[1])
-        uniform = torch.rand(self.shape, generator=torch.Generator().manual_seed(seed))
-        scores = PRIOR_WEIGHT * (1 - centre_distance(self.shape)) + (1 - PRIOR_WEIGHT) * uniform if learn_mask else uniform
+        self.family, self.centre_fraction = mask or course_family(learn_mask), centre_fraction
+        scores, self.num_keep = initial_scores(self.family, self.shape, drop_rate, seed, centre_fraction)
         # A buffer, not a Parameter: saved in state_dict (the mask travels with the checkpoint)
         # but invisible to optimizer(model.parameters()).
         self.register_buffer("scores", scores.to(device))
         # Not saved: it follows from the shape and the drop rate (and checkpoints of earlier code still load).
-        self.register_buffer("always", self.centre_region() if learn_mask else torch.zeros(self.shape, dtype=torch.bool),
+        centre = learn_mask or self.family == "variable-density"  # the fixed variable-density mask: the learned start
+        self.register_buffer("always", self.centre_region() if centre else torch.zeros(self.shape, dtype=torch.bool),
                              persistent=False)
         self.always = self.always.to(device)
 
@@ -170,5 +168,16 @@ class SubsamplingLayer(nn.Module):
         self.scores.grad = None
         return float((self.scores - before).abs().max())
 
+    def mask_info(self) -> dict:
+        """What a run folder records of the mask: family, budget asked for, positions (and lines) kept."""
+        h, w = self.shape
+        info = {"family": self.family, "num_keep": self.num_keep, "keep_fraction": self.num_keep / (h * w),
+                "target_keep_fraction": 1.0 - self.drop_rate}
+        if self.family in CARTESIAN:
+            lines, band = cartesian_lines(w, self.drop_rate, self.centre_fraction)
+            info.update(lines=lines, centre_lines=band, line_axis="columns (W): each line is a full column of H samples")
+        return info
+
     def extra_repr(self) -> str:
-        return f"drop_rate={self.drop_rate}, learn_mask={self.learn_mask}, shape={self.shape}, keep={self.num_keep}"
+        return (f"drop_rate={self.drop_rate}, learn_mask={self.learn_mask}, shape={self.shape}, keep={self.num_keep}, "
+                f"family={self.family}")
