@@ -272,7 +272,7 @@ def render_precision(results: Path) -> str:
         dice.append(variant["test"]["dice_mean"])
         rows.append([folder, config["precision"], f3(variant["test"]["dice_mean"]), f3(variant["test"]["auc"]),
                      f3(variant["best_val_dice"]), variant["best_iteration"]])
-    return "\n\n".join([made_with(*runs[0]), table(["run", "precision", "test Dice (FOV)", "test AUC", "best validation Dice",
+    return "\n\n".join([made_with(*runs[0]) + " The bf16 run is the same command with `--precision bf16`.", table(["run", "precision", "test Dice (FOV)", "test AUC", "best validation Dice",
                                                       "best iteration"], rows),
                          f"Test Dice difference {dice[1] - dice[0]:+.4f} (target: within {DICE_PARITY:g})."])
 
