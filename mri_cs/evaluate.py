@@ -3,6 +3,7 @@
     python evaluate.py runs/unet_drop0.3_learned --data-dir ~/data/brain_tumor        # its test split
     python evaluate.py runs/unet_drop0.3_learned --data-dir ~/data/brain_tumor --split all
     python evaluate.py runs/unet_drop0.3_learned        # the offline default: the MNI152 template's test split
+    python evaluate.py runs/unet_drop0.3_learned --cs tv   # the classical TV baseline on the run's mask
 
 Loads the run's ``config.json`` and ``best.pt`` (weights only; the mask, learned or fixed,
 is part of the state dict), builds the same model, and scores it on a split of ``--data-dir``
@@ -11,7 +12,9 @@ run's ``--seed`` and ``--resolution`` (and ``--quick``'s subset for a quick run)
 run on its own data gives back the test numbers the run reported. Reported: PSNR and SSIM
 (mean ± std over slices) of the reconstructions and of the zero-filled images of the same
 mask. Writes ``RUN_DIR/eval_<name>/metrics.json`` and ``examples.png`` (three slices),
-atomically; ``python -m common.publish RUN_DIR`` publishes them with the run.
+atomically; ``python -m common.publish RUN_DIR`` publishes them with the run. ``--cs tv`` instead
+reconstructs with total variation on the run's mask (``cs.py``; its weight chosen on the validation split)
+and writes ``RUN_DIR/cs_tv_<name>/`` (``cs_scoring.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from common.cli import OneLineParser, RunError, device_name, folder_name, positi
 
 PROG = "evaluate.py"
 SPLITS = ("test", "val", "all")
+CS_METHODS = ("tv",)  # cs.py METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", type=device_name, default="auto",
                    help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="slices per forward pass (default: 16)")
+    p.add_argument("--cs", choices=CS_METHODS, default=None,
+                   help="instead of the network: the classical compressed-sensing reconstruction on the run's mask, "
+                        "tv (total variation, deepinv), its weight chosen on the validation split, written to "
+                        "RUN_DIR/cs_tv_<name> (default: none)")
+    p.add_argument("--cs-slices", type=positive_int, default=16,
+                   help="--cs: slices of the split scored, spread evenly over it and recorded (default: 16)")
+    p.add_argument("--cs-val-slices", type=positive_int, default=4,
+                   help="--cs: validation slices the weight is chosen on (default: 4)")
+    p.add_argument("--cs-iters", type=positive_int, default=100, help="--cs: solver iterations (default: 100)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/eval_<name> instead of stopping")
     return p
 
@@ -71,6 +84,10 @@ def main(argv: list[str] | None = None) -> dict:
     def go() -> dict:
         if not Path(args.run_dir).is_dir():
             raise RunError(f"{args.run_dir} is not a run folder")
+        if args.cs is not None:
+            from mri_cs.cs_scoring import score_cs  # torch, deepinv and the data loaders load only now
+
+            return score_cs(args)
         from mri_cs.scoring import score_run  # torch and the data loaders load only now
 
         return score_run(args)
