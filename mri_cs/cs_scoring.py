@@ -80,7 +80,8 @@ def score_cs(args: argparse.Namespace) -> dict:
                "network": quality(net_output(model, kspace, device), target) if model is not None else None,
                "split": args.split, "slices": test_idx, "n_slices": len(test_idx), "val_slices": val_idx,
                "keep_fraction": float(mask.mean()), "seconds_per_slice": per_slice_s,
-               "choose_lambda_s": choose_s, "device": str(device)}
+               "choose_lambda_s": choose_s, "device": str(device),
+               "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None}
     metrics["gain_over_zero_filled_db"] = metrics["tv"]["psnr"]["mean"] - metrics["zero_filled"]["psnr"]["mean"]
     config = {"run": run_dir.name, "method": args.cs, "iterations": args.cs_iters, "prox_iterations": 20,
               "lambdas": list(cs.LAMBDAS), "data_dir": args.data_dir, "split": args.split, "data": info,

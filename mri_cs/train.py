@@ -165,7 +165,8 @@ def write_figures(model, test_set, device, history, run_dir: Path, args) -> None
     mask = model.subsample.hard_mask().cpu().numpy()
     kind = "learned" if args.learn_mask else "fixed"
     family = getattr(args, "mask", None) or course_family(args.learn_mask)
-    utils.save_mask_figure(mask, run_dir / "mask.png", f"{kind} {family} mask, drop rate {args.drop_rate:g}")
+    kind += "" if family == course_family(args.learn_mask) else f" {family}"  # the course's runs keep their title
+    utils.save_mask_figure(mask, run_dir / "mask.png", f"{kind} mask, drop rate {args.drop_rate:g}")
     utils.save_curves_figure(history, run_dir / "curves.png")
     (target, zero_filled, recon), psnrs = utils.example_images(model, test_set, device)
     utils.save_examples_figure(target, zero_filled, recon, run_dir / "examples.png", psnrs)
