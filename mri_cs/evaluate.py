@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cs-val-slices", type=positive_int, default=4,
                    help="--cs: validation slices the weight is chosen on (default: 4)")
     p.add_argument("--cs-iters", type=positive_int, default=100, help="--cs: solver iterations (default: 100)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/eval_<name> instead of stopping")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/eval_<name> (cs_tv_<name> with --cs) instead of stopping")
     return p
 
 
