@@ -11,6 +11,8 @@ top-k (and a learned mask's first step) works the same for all of them:
   sampled band of ``round(centre_fraction * W)`` central columns starting at ``(W - n_band + 1) // 2``, the
   rest of the line budget drawn at random or equispaced (with a seeded offset) from the other columns. The
   budget ``(1 - drop_rate) * W`` lines is met to the nearest whole line (the band may force more).
+  deepinv's ``RandomMaskGenerator`` / ``EquispacedMaskGenerator`` floor the band instead of rounding it; the
+  tests check that the two agree where floor and round do.
 
 torch is imported inside the functions that need it: ``main.py`` checks a Cartesian budget with
 :func:`cartesian_lines` before torch loads.

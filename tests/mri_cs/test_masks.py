@@ -149,3 +149,22 @@ def test_bad_mask_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1 and err[0].startswith("main.py: error:") and message in err[0]
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("width, acceleration, fraction", [(128, 4, 0.08), (368, 4, 0.08), (256, 8, 0.04)])
+def test_cartesian_masks_agree_with_deepinvs_generators(width, acceleration, fraction):
+    """deepinv's Random/EquispacedMaskGenerator on widths where its band (floor) and fastMRI's (round) agree: the same
+    band (the columns every draw samples) and the same number of lines (equispaced: within one)."""
+    from deepinv.physics.generator import EquispacedMaskGenerator, RandomMaskGenerator
+
+    drop = 1 - 1 / acceleration
+    lines, band = cartesian_lines(width, drop, fraction)
+    ours = torch.zeros(width, dtype=torch.bool)
+    ours[(width - band + 1) // 2:(width - band + 1) // 2 + band] = True
+    for generator, equispaced in ((RandomMaskGenerator, False), (EquispacedMaskGenerator, True)):
+        gen = generator((2, 8, width), acceleration=acceleration, center_fraction=fraction)
+        draws = torch.stack([gen.step(batch_size=1, seed=s)["mask"][0, 0, 0] for s in range(5)]).bool()
+        assert torch.equal(draws.all(0), ours)
+        assert all(abs(int(d.sum()) - lines) <= (1 if equispaced else 0) for d in draws)
+        mine = cartesian_mask((8, width), drop, equispaced, seed=0, centre_fraction=fraction)[0].bool()
+        assert int(mine.sum()) == lines and bool(mine[ours].all())
