@@ -119,14 +119,14 @@ def measure(model: str, device: str, precision: str, batch_size: int, steps: int
     return measure_step(step, dev, precision, batch_size, steps, idle_rss)
 
 
-def throughput(results_root: Path, device: str, batch_size: int, steps: int) -> list[dict]:
+def throughput(results_root: Path, device: str, batch_size: int, steps: int, rounds: int = 3) -> list[dict]:
     """The CifarCNN rows of :func:`common.speed.throughput_rows`, also written to ``results_root/throughput``."""
     from common.runs import save_json
     from common.speed import bench_devices, bench_precisions, throughput_rows
 
     cases = [{"model": "CifarCNN", "device": str(d), "precision": p} for d in bench_devices(device) for p in bench_precisions(d)]
     print(f"CIFAR-10 CNN training throughput, batch {batch_size}, {steps} timed steps")
-    rows = throughput_rows(measure, cases, "image", batch_size, steps)
+    rows = throughput_rows(measure, cases, "image", batch_size, steps, rounds=rounds)
     save_json(results_root / "throughput" / "metrics.json", {"throughput": rows, "settings": {"batch_size": batch_size, "steps": steps}})
     return rows
 

@@ -60,18 +60,23 @@ def step_flops(step: Callable[[], None]) -> int:
     return counter.get_total_flops()
 
 
-def seconds_per_step(step: Callable[[], None], device: torch.device, steps: int, warmup: int = 2) -> float:
-    """The mean wall time of ``step`` over ``steps`` calls after ``warmup`` untimed ones."""
+def seconds_per_step(step: Callable[[], None], device: torch.device, steps: int, warmup: int = 3,
+                     repeats: int = 1) -> float:
+    """The median over ``repeats`` blocks of the mean wall time of ``step`` over ``steps`` calls, after ``warmup``
+    untimed calls (oneDNN and cuDNN pick and cache their kernels in the first calls)."""
     for _ in range(warmup):
         step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / steps
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - start) / steps)
+    return sorted(times)[len(times) // 2]
 
 
 def peak_memory_mib(device: torch.device, idle_rss_mib: float) -> tuple[float, str]:
@@ -140,25 +145,34 @@ def bench_precisions(device: torch.device) -> list[str]:
     return ["fp32"] + (["bf16"] if fast_bf16(device) else [])
 
 
-def throughput_rows(fn: Callable[..., dict], cases: list[dict], unit: str, *fixed: Any) -> list[dict]:
+def throughput_rows(fn: Callable[..., dict], cases: list[dict], unit: str, *fixed: Any, rounds: int = 3) -> list[dict]:
     """Measure each case with ``fn(**case, *fixed)`` in its own process (:func:`isolated`) and print a table.
 
     ``cases`` are dicts of ``model``, ``device``, ``precision`` (and ``compiled``); ``fn`` takes them
-    positionally in that order, then ``fixed``, and returns :func:`measure_step`'s record. Returns one row
-    per case: the case, ``samples_per_s`` (None when the case failed) and the record's figures.
+    positionally in that order, then ``fixed``, and returns :func:`measure_step`'s record. The cases are
+    measured ``rounds`` times, interleaved (all cases, then all again), and each row is the round with the
+    median throughput: on a shared or virtual machine the speed drifts over minutes, and interleaving gives
+    fp32 and bf16 the same conditions. Returns one row per case: the case, ``samples_per_s`` (None when it
+    failed), ``rounds_samples_per_s`` and the record's figures.
     """
+    records: list[list[dict]] = [[] for _ in cases]
+    for _ in range(rounds):
+        for i, case in enumerate(cases):
+            record = isolated(fn, *case.values(), *fixed)
+            if record is not None:
+                records[i].append(record)
     print(f"{'model':14s} {'device':6s} {'precision':14s} {unit + '/s':>10s} {'GFLOP/' + unit:>14s} {'GFLOP/s':>8s} "
           f"{'of peak':>7s} {'peak memory':>16s}")
     rows = []
-    for case in cases:
-        record = isolated(fn, *case.values(), *fixed)
+    for case, found in zip(cases, records):
         label = case["precision"] + (" compiled" if case.get("compiled") else "")
         row = {**case, "device": str(case["device"]), "precision": label, "samples_per_s": None}
         row.pop("compiled", None)
-        if record is None:
+        if not found:
             shown = "failed"
         else:
-            row.update(record)
+            found.sort(key=lambda r: r["samples_per_s"])
+            row.update(found[len(found) // 2], rounds_samples_per_s=[r["samples_per_s"] for r in found])
             ratio = f"{row['peak_ratio']:7.1%}" if row["peak_ratio"] is not None else f"{'-':>7s}"
             shown = (f"{row['samples_per_s']:10.1f} {row['gflop_per_sample']:14.3f} {row['achieved_gflops']:8.1f} {ratio} "
                      f"{row['peak_memory_mib']:9.0f} MiB ({row['memory_kind']})")

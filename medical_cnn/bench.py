@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> dict:
     with run_folder(args.results_root, args.name, {"args": vars(args)}, overwrite=args.overwrite) as run_dir:
         print(f"DRIVE U-Net training throughput, {args.patch_size}x{args.patch_size} patches, batch {args.batch_size}, "
               f"base channels {args.base_channels}, {args.steps} timed steps, {torch.get_num_threads()} CPU threads")
-        rows = throughput_rows(measure, cases, "patch", args.patch_size, args.batch_size, args.base_channels, args.steps)
+        rows = throughput_rows(measure, cases, "patch", args.patch_size, args.batch_size, args.base_channels, args.steps,
+                               rounds=1 if args.quick else 3)
         save_json(run_dir / "metrics.json", {"throughput": rows, "settings": settings})
     print(f"bench: {len([r for r in rows if r['samples_per_s']])} of {len(rows)} cases measured -> {run_dir}")
     return {"throughput": rows, "settings": settings}

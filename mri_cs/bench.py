@@ -92,7 +92,8 @@ def throughput(args: argparse.Namespace) -> list[dict]:
                   for p in precisions if args.compile]
     print(f"training throughput, {args.resolution}x{args.resolution}, batch {args.batch_size}, U-Net width {args.width}, "
           f"{args.steps} timed steps, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    return throughput_rows(measure, cases, "slice", args.resolution, args.batch_size, args.width, args.steps)
+    return throughput_rows(measure, cases, "slice", args.resolution, args.batch_size, args.width, args.steps,
+                           rounds=1 if args.quick else args.rounds)
 
 
 def verdict(name: str, ok: bool, text: str) -> dict:
@@ -288,10 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=positive_int, default=128, help="k-space size R x R, a multiple of 8 (default: 128)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="slices per training step (default: 8)")
     p.add_argument("--width", type=positive_int, default=16, help="channels of the U-Net's first level (default: 16)")
-    p.add_argument("--steps", type=positive_int, default=10, help="timed training steps per case (default: 10)")
+    p.add_argument("--steps", type=positive_int, default=30, help="timed training steps per case and round (default: 30)")
     p.add_argument("--sweep-dir", default=None, help="the sweep's folder (default: <results-root>/sweep)")
     p.add_argument("--default-run", default=None, help=f"the default run's folder (default: <results-root>/{DEFAULT_RUN})")
     p.add_argument("--skip-throughput", action="store_true", help="only read the quality targets")
+    p.add_argument("--rounds", type=positive_int, default=3,
+                   help="measure every case this many times, interleaved, and keep the median (default: 3)")
     p.add_argument("--compile", action="store_true",
                    help="also time the U-Net through torch.compile (its compilation takes a minute or two)")
     add_common_args(p)
@@ -317,7 +320,7 @@ def run(args: argparse.Namespace) -> dict:
         targets = speed_targets(rows) + check_targets(sweep_dir, default_run)
         print("\n" + format_targets(targets, sweep_dir, default_run))
         metrics = {"throughput": rows, "targets": targets,
-                   "settings": {k: getattr(args, k) for k in ("resolution", "batch_size", "width", "steps")}}
+                   "settings": {k: getattr(args, k) for k in ("resolution", "batch_size", "width", "steps", "rounds")}}
         save_json(run_dir / "metrics.json", metrics)
     unet = [r for r in rows if r["model"] == "unet" and r["samples_per_s"] is not None]
     speed = ", U-Net " + ", ".join(f"{r['samples_per_s']:.1f} slices/s ({r['device']}, {r['precision']})" for r in unet) if unet else ""

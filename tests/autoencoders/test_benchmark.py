@@ -66,7 +66,7 @@ def test_throughput_rows_for_each_precision(tmp_path, monkeypatch):
     from common.precision import fast_bf16
 
     monkeypatch.setattr(speed, "isolated", lambda fn, *args: fn(*args))  # a fresh process per case costs seconds
-    rows = benchmark.throughput(tmp_path, "cpu", batch_size=4, steps=1)
+    rows = benchmark.throughput(tmp_path, "cpu", batch_size=4, steps=1, rounds=1)
     expected = ["fp32", "bf16"] if fast_bf16(torch.device("cpu")) else ["fp32"]
     assert [r["precision"] for r in rows] == expected and all(r["samples_per_s"] > 0 for r in rows)
     assert rows[0]["gflop_per_sample"] > 0.1  # a real CNN step, not an empty one

@@ -76,3 +76,16 @@ def test_isolated_runs_in_another_process_and_reports_failure():
 
     assert speed.isolated(os.getpid) != os.getpid()
     assert speed.isolated(os.listdir, "/nonexistent-folder") is None
+
+
+def test_throughput_rows_keep_the_median_round(monkeypatch):
+    rates = iter([10.0, 40.0, 30.0, 20.0, 50.0, 60.0])  # fp32, bf16 interleaved over three rounds
+    monkeypatch.setattr(speed, "isolated", lambda fn, *args: {"samples_per_s": next(rates), "gflop_per_sample": 1.0,
+                                                               "achieved_gflops": 1.0, "peak_ratio": None,
+                                                               "peak_basis": "x", "peak_memory_mib": 1.0,
+                                                               "memory_kind": "RSS"})
+    cases = [{"model": "m", "device": "cpu", "precision": p} for p in ("fp32", "bf16")]
+    rows = speed.throughput_rows(None, cases, "sample", rounds=3)
+    assert [r["samples_per_s"] for r in rows] == [30.0, 40.0]  # medians of (10, 30, 50) and (40, 20, 60)
+    assert rows[1]["rounds_samples_per_s"] == [20.0, 40.0, 60.0]
+    assert speed.bf16_speedups(rows, "m") == {"cpu": pytest.approx(40 / 30)}
