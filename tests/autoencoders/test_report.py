@@ -44,7 +44,8 @@ def test_report_on_an_empty_folder_says_how_to_make_the_runs(tmp_path, execute_n
 
 def test_readme_blocks_show_the_published_numbers(published):
     blocks = readme_results.render_blocks(published)
-    assert set(blocks) == {"cifar", "mnist", "segment", "segment_synthetic"}
+    assert set(blocks) == {"cifar", "cifar_precision", "throughput", "mnist", "segment", "segment_synthetic"}
+    assert "--precision bf16 --name cifar-bf16" in blocks["cifar_precision"]  # only the fp32 run is published
     cifar = load_json(published / "cifar" / "metrics.json")
     assert f"**{100 * cifar['test_acc']:.2f} %**" in blocks["cifar"] and "--quick" in blocks["cifar"]
     assert f"{100 * cifar['test_selected_test_acc']:.2f} % (epoch {cifar['test_selected_epoch']})" in blocks["cifar"]
@@ -59,6 +60,19 @@ def test_readme_blocks_show_the_published_numbers(published):
     assert f"{real['glioma']['dice']:.3f} | {real['glioma']['iou']:.3f}" in blocks["segment"]
     assert "SYNTHETIC" not in blocks["segment"] and "test_cases.png" in blocks["segment"]
     assert "](../results/autoencoders/mnist/denoising.png)" in blocks["mnist"]
+
+
+def test_precision_block_compares_the_bf16_run_with_the_fp32_one(published, tmp_path):
+    results = tmp_path / "autoencoders"
+    shutil.copytree(published, results)
+    shutil.copytree(results / "cifar", results / "cifar-bf16")
+    for name, precision, acc in (("cifar", "fp32", 0.8560), ("cifar-bf16", "bf16", 0.8512)):
+        config, metrics = load_json(results / name / "config.json"), load_json(results / name / "metrics.json")
+        (results / name / "config.json").write_text(json.dumps({**config, "precision": precision}))
+        (results / name / "metrics.json").write_text(json.dumps({**metrics, "test_acc": acc}))
+    block = readme_results.render_blocks(results)["cifar_precision"]
+    assert "| cifar | fp32 | **85.60 %**" in block and "| cifar-bf16 | bf16 | **85.12 %**" in block
+    assert "difference -0.48 points" in block
 
 
 def test_readme_blocks_of_missing_runs_give_the_commands(tmp_path):

@@ -48,7 +48,8 @@ def published(quick_runs, tmp_path, names):
 def test_readme_blocks_quote_the_published_numbers(quick_runs, tmp_path):
     results = published(quick_runs, tmp_path, ["conv", "classify-pneumoniamnist", "segment-skip", "segment-lr"])
     blocks = readme_results.render_blocks(results)
-    assert set(blocks) == set(readme_results.RUNS) | {"classify_seeds"}
+    assert set(blocks) == set(readme_results.RUNS) | {"classify_seeds", "segment_precision", "segment_speed"}
+    assert "--precision fp32 --name segment-parity-fp32" in blocks["segment_precision"]  # the parity pair is not there
     metrics = json.loads((results / "classify-pneumoniamnist" / "metrics.json").read_text())
     assert f"{metrics['mobilenet']['test_acc']:.3f}" in blocks["classify"] and f"{metrics['mlp']['parameters']:,}" in blocks["classify"]
     assert "python main.py classify --data-dir <your MedMNIST folder> --dataset pneumoniamnist --quick" in blocks["classify"]
@@ -67,3 +68,20 @@ def test_readme_blocks_quote_the_published_numbers(quick_runs, tmp_path):
     assert "--study augment`" in blocks["segment_augment"]
     assert "python -m common.publish medical_cnn/runs/segment-augment" in blocks["segment_augment"]
     assert "/tmp" not in "".join(blocks.values())
+
+
+def test_precision_block_compares_the_two_parity_runs(quick_runs, tmp_path):
+    results = published(quick_runs, tmp_path, [])
+    root, _ = quick_runs
+    for name, precision, dice in (("segment-parity-fp32", "fp32", 0.8008), ("segment-parity-bf16", "bf16", 0.8052)):
+        shutil.copytree(root / "segment-lr_quick", results / name)
+        config = json.loads((results / name / "config.json").read_text())
+        metrics = json.loads((results / name / "metrics.json").read_text())
+        first = next(k for k, v in metrics["variants"].items() if v["test"])  # one trained variant, as in the real pair
+        metrics["variants"] = {first: metrics["variants"][first]}
+        metrics["variants"][first]["test"]["dice_mean"] = dice
+        (results / name / "config.json").write_text(json.dumps({**config, "precision": precision}))
+        (results / name / "metrics.json").write_text(json.dumps(metrics))
+    block = readme_results.render_blocks(results)["segment_precision"]
+    assert "| segment-parity-fp32 | fp32 | 0.801 |" in block and "| segment-parity-bf16 | bf16 | 0.805 |" in block
+    assert "difference +0.0044" in block
