@@ -18,10 +18,10 @@ import torch
 
 from common.cli import RunError
 from common.metrics import batch_psnr, batch_ssim
-from common.runs import check_run_dir, load_json, pick_device, save_json
+from common.runs import load_json, save_json
 from mri_cs import cs, utils
 from mri_cs.models.masks import course_family
-from mri_cs.scoring import load_run, split_data
+from mri_cs.scoring import evaluation_folder, load_run, split_data
 
 
 def run_mask(run_dir: Path, device: torch.device) -> tuple[torch.Tensor, torch.nn.Module | None, argparse.Namespace]:
@@ -52,13 +52,7 @@ def quality(recon: torch.Tensor, target: torch.Tensor) -> dict:
 def score_cs(args: argparse.Namespace) -> dict:
     """Choose the TV weight on validation, score the test (``--split``) subset; write ``cs_<method>_<name>/``."""
     run_dir = Path(args.run_dir)
-    out_dir = check_run_dir(run_dir, f"cs_{args.cs}_{args.name}", overwrite=True)  # writable? before loading
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not args.overwrite:
-        raise RunError(f"{out_dir} already holds a CS evaluation; add --overwrite to replace it or choose another --name")
-    try:
-        device = pick_device(args.device)
-    except ValueError as e:
-        raise RunError(str(e)) from None
+    out_dir, device = evaluation_folder(run_dir, f"cs_{args.cs}_{args.name}", args)
     mask, model, run_args = run_mask(run_dir, device)
     val_set, _ = split_data(args.data_dir, run_args, "val")
     test_set, info = split_data(args.data_dir, run_args, args.split)

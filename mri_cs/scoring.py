@@ -95,19 +95,25 @@ def record(args, run_dir: Path, run_args, config: dict, ckpt: dict, info: dict, 
     }
 
 
+def evaluation_folder(run_dir: Path, folder: str, args: argparse.Namespace) -> tuple[Path, torch.device]:
+    """``run_dir/folder`` for a new evaluation and the device, both checked before anything is loaded: the
+    folder must be writable and empty unless ``args.overwrite``. Raises :class:`RunError`."""
+    out_dir = check_run_dir(run_dir, folder, overwrite=True)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not args.overwrite:
+        raise RunError(f"{out_dir} already holds an evaluation; add --overwrite to replace it or choose another --name")
+    try:
+        return out_dir, pick_device(args.device)
+    except ValueError as e:
+        raise RunError(str(e)) from None
+
+
 def score_run(args: argparse.Namespace, data: tuple | None = None) -> dict:
     """Score the run in ``args.run_dir`` on ``args.data_dir``'s split; write ``eval_<name>/``; return the metrics.
 
     ``data``: that split as :func:`split_data` returns it, when the caller already loaded it (the sweep does,
     once for all its cases); it must have been made with the run's seed and resolution."""
     run_dir = Path(args.run_dir)
-    out_dir = check_run_dir(run_dir, f"eval_{args.name}", overwrite=True)  # writable? checked before anything is loaded
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not args.overwrite:
-        raise RunError(f"{out_dir} already holds an evaluation; add --overwrite to replace it or choose another --name")
-    try:
-        device = pick_device(args.device)
-    except ValueError as e:
-        raise RunError(str(e)) from None
+    out_dir, device = evaluation_folder(run_dir, f"eval_{args.name}", args)
     t0 = time.time()
     model, run_args, config, ckpt = load_run(run_dir, device)
     dataset, info = data or split_data(args.data_dir, run_args, args.split)

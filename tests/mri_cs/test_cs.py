@@ -90,7 +90,7 @@ def test_cs_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, capsy
     maskless = tmp_path / "maskless"
     maskless.mkdir()
     shutil.copy(run / "config.json", maskless / "config.json")
-    for argv, message in (([str(maskless)], "has no mask"), ([str(run)], "already holds a CS evaluation"),
+    for argv, message in (([str(maskless)], "has no mask"), ([str(run)], "already holds an evaluation"),
                           ([str(run), "--cs", "wavelet"], "argument --cs")):
         before = snapshot(tmp_path), snapshot(run)
         with pytest.raises(SystemExit) as exc:
