@@ -114,18 +114,15 @@ def render_cifar_precision(results: Path) -> str:
 
 def render_throughput(results: Path) -> str:
     """``python benchmark.py --throughput``: the CIFAR-10 CNN's training throughput per precision."""
+    from common.speed import throughput_markdown
+
     path = results / "throughput" / "metrics.json"
     if not path.is_file():
         return ("_Not published yet: run `cd autoencoders && python benchmark.py --throughput`, then "
                 "`python -m common.publish autoencoders/runs/throughput`._")
     m = _load(path)
-    rows = [f"| {r['model']} | {r['device']} | {r['precision']} | {r['samples_per_s']:.0f} | {r['gflop_per_sample']:.3f} | "
-            f"{r['achieved_gflops']:.1f} | {'-' if r['peak_ratio'] is None else format(r['peak_ratio'], '.1%')} | "
-            f"{r['peak_memory_mib']:.0f} MiB |" for r in m["throughput"] if r["samples_per_s"]]
-    bases = [f"Peak: {b}." for b in dict.fromkeys(r["peak_basis"] for r in m["throughput"] if r.get("peak_basis"))]
-    return "\n".join([f"`python benchmark.py --throughput` (batch {m['settings']['batch_size']}, {m['settings']['steps']} "
-                      "timed steps per case):", "", "| model | device | precision | images / s | GFLOP / image | GFLOP/s "
-                      "| of peak | peak memory |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |", *rows, "", *bases])
+    return (f"`python benchmark.py --throughput` (batch {m['settings']['batch_size']}, {m['settings']['steps']} timed steps "
+            "per case and round). " + throughput_markdown(m["throughput"], "image", "images"))
 
 
 def render_mnist(results: Path) -> str:

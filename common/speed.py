@@ -12,7 +12,6 @@ unit the CPU has (stated in :func:`cpu_peak`'s text, since no file on the machin
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import resource
 import time
 from typing import Any, Callable
@@ -60,23 +59,19 @@ def step_flops(step: Callable[[], None]) -> int:
     return counter.get_total_flops()
 
 
-def seconds_per_step(step: Callable[[], None], device: torch.device, steps: int, warmup: int = 3,
-                     repeats: int = 1) -> float:
-    """The median over ``repeats`` blocks of the mean wall time of ``step`` over ``steps`` calls, after ``warmup``
-    untimed calls (oneDNN and cuDNN pick and cache their kernels in the first calls)."""
+def seconds_per_step(step: Callable[[], None], device: torch.device, steps: int, warmup: int = 3) -> float:
+    """The mean wall time of ``step`` over ``steps`` calls, after ``warmup`` untimed calls (oneDNN and cuDNN
+    pick and cache their kernels in the first calls)."""
     for _ in range(warmup):
         step()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - start) / steps)
-    return sorted(times)[len(times) // 2]
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / steps
 
 
 def peak_memory_mib(device: torch.device, idle_rss_mib: float) -> tuple[float, str]:
@@ -105,7 +100,7 @@ def measure_step(step: Callable[[], None], device: torch.device, precision: str,
     memory, kind = peak_memory_mib(device, idle_rss_mib)
     achieved = flops / seconds / 1e9
     if device.type == "cpu":
-        peak, basis = cpu_peak(precision, torch.get_num_threads() or os.cpu_count() or 1)
+        peak, basis = cpu_peak(precision, torch.get_num_threads())
     else:
         peak, basis = None, f"no peak figure for {torch.cuda.get_device_name(device) if device.type == 'cuda' else device}"
     return {"samples_per_s": samples / seconds, "gflop_per_sample": flops / samples / 1e9, "achieved_gflops": achieved,
@@ -187,3 +182,18 @@ def bf16_speedups(rows: list[dict], model: str) -> dict[str, float]:
     """``model``'s bf16 throughput over its fp32 one, per device where both rows were measured."""
     rate = {(r["device"], r["precision"]): r["samples_per_s"] for r in rows if r["model"] == model and r["samples_per_s"]}
     return {d: rate[d, "bf16"] / rate[d, "fp32"] for d, p in rate if p == "fp32" and (d, "bf16") in rate}
+
+
+def throughput_markdown(rows: list[dict], unit: str, units: str) -> str:
+    """The measured rows of :func:`throughput_rows` as a Markdown table (``units`` per second, GFLOP per
+    ``unit``), then how each peak was worked out; the number of rounds is read off the rows."""
+    rows = [r for r in rows if r.get("samples_per_s") is not None]
+    rounds = max(len(r.get("rounds_samples_per_s", [None])) for r in rows)
+    lines = [f"Median of {rounds} round{'s' * (rounds != 1)} per case.", "",
+             f"| model | device | precision | {units} / s (training) | GFLOP / {unit} | GFLOP/s | of peak | peak memory |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines += [f"| {r['model']} | {r['device']} | {r['precision']} | {r['samples_per_s']:.1f} | {r['gflop_per_sample']:.3f} | "
+              f"{r['achieved_gflops']:.1f} | {'-' if r['peak_ratio'] is None else format(r['peak_ratio'], '.1%')} | "
+              f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']}) |" for r in rows]
+    bases = dict.fromkeys(r["peak_basis"] for r in rows if r.get("peak_basis"))
+    return "\n".join(lines + [""] + [f"Peak: {b}." for b in bases])

@@ -279,19 +279,16 @@ def render_precision(results: Path) -> str:
 
 def render_speed(results: Path) -> str:
     """``python bench.py``: the DRIVE U-Net's training throughput per precision."""
+    from common.speed import throughput_markdown
+
     path = results / "bench" / "metrics.json"
     if not path.is_file():
         return "*Not published yet.* Make it with `cd medical_cnn && python bench.py`, then `python -m common.publish medical_cnn/runs/bench`."
     m = json.loads(path.read_text())
     s = m["settings"]
-    rows = [[r["model"], r["device"], r["precision"], f"{r['samples_per_s']:.1f}", f"{r['gflop_per_sample']:.3f}",
-             f"{r['achieved_gflops']:.1f}", "-" if r["peak_ratio"] is None else f"{r['peak_ratio']:.1%}",
-             f"{r['peak_memory_mib']:.0f} MiB"] for r in m["throughput"] if r["samples_per_s"]]
-    head = (f"`python bench.py` ({s['patch_size']} x {s['patch_size']} patches, batch {s['batch_size']}, base channels "
-            f"{s['base_channels']}, {s['steps']} timed steps per case):")
-    bases = "\n".join(f"Peak: {b}." for b in dict.fromkeys(r["peak_basis"] for r in m["throughput"] if r.get("peak_basis")))
-    return "\n\n".join([head, table(["model", "device", "precision", "patches / s", "GFLOP / patch", "GFLOP/s", "of peak",
-                                      "peak memory"], rows), bases])
+    return (f"`python bench.py` ({s['patch_size']} x {s['patch_size']} patches, batch {s['batch_size']}, base channels "
+            f"{s['base_channels']}, {s['steps']} timed steps per case and round). "
+            + throughput_markdown(m["throughput"], "patch", "patches"))
 
 
 def render_blocks(results: Path) -> dict[str, str]:

@@ -200,20 +200,14 @@ def precision_block(results: Path) -> str:
 
 
 def bench_throughput_block(bench: Path) -> str:
+    from common.speed import throughput_markdown
+
     m = _json(bench / "metrics.json")
-    rows = [r for r in m.get("throughput", []) if r.get("samples_per_s") is not None]
-    if not rows:
+    if not any(r.get("samples_per_s") is not None for r in m.get("throughput", [])):
         return not_published("python bench.py", "bench")
     s = m["settings"]
-    lines = [f"`python bench.py` ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net width "
-             f"{s['width']}, {s['steps']} timed training steps per case and round, the median of {s.get('rounds', 1)} rounds):", "",
-             "| model | device | precision | slices / s (training) | GFLOP / slice | GFLOP/s | of peak | peak memory |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['model']} | {r['device']} | {r['precision']} | {r['samples_per_s']:.1f} | {r['gflop_per_sample']:.2f} | "
-              f"{r['achieved_gflops']:.1f} | {'-' if r['peak_ratio'] is None else format(r['peak_ratio'], '.1%')} | "
-              f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']}) |" for r in rows]
-    bases = dict.fromkeys(r["peak_basis"] for r in rows)
-    return "\n".join(lines + [""] + [f"Peak: {b}." for b in bases])
+    return (f"`python bench.py` ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net width {s['width']}, "
+            f"{s['steps']} timed training steps per case and round). " + throughput_markdown(m["throughput"], "slice", "slices"))
 
 
 def cross_data_block(results: Path) -> str:

@@ -89,3 +89,13 @@ def test_throughput_rows_keep_the_median_round(monkeypatch):
     assert [r["samples_per_s"] for r in rows] == [30.0, 40.0]  # medians of (10, 30, 50) and (40, 20, 60)
     assert rows[1]["rounds_samples_per_s"] == [20.0, 40.0, 60.0]
     assert speed.bf16_speedups(rows, "m") == {"cpu": pytest.approx(40 / 30)}
+
+
+def test_throughput_markdown_reads_the_rounds_off_the_rows_and_skips_failed_cases():
+    row = {"model": "unet", "device": "cpu", "precision": "bf16", "samples_per_s": 45.44, "rounds_samples_per_s": [40.0, 45.44, 49.0],
+           "gflop_per_sample": 3.4671, "achieved_gflops": 157.5, "peak_ratio": 0.037, "peak_basis": "2 cores x 2.10 GHz",
+           "peak_memory_mib": 319.4, "memory_kind": "RSS over idle torch"}
+    text = speed.throughput_markdown([row, {**row, "precision": "fp32", "samples_per_s": None}], "slice", "slices")
+    assert text.startswith("Median of 3 rounds per case.") and "| slices / s (training) | GFLOP / slice |" in text
+    assert "| unet | cpu | bf16 | 45.4 | 3.467 | 157.5 | 3.7% | 319 MiB (RSS over idle torch) |" in text
+    assert "fp32" not in text and text.endswith("Peak: 2 cores x 2.10 GHz.")
