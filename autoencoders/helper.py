@@ -208,7 +208,7 @@ def append(history: dict[str, list[float]], **values: float) -> None:
         history.setdefault(key, []).append(value)
 
 
-# The tasks with a bf16 training path whose bf16 quality matches fp32 (results/autoencoders/cifar_bf16).
+# The tasks with a bf16 training path whose bf16 quality matches fp32 (results/autoencoders/cifar-bf16).
 BF16_TASKS = ("cifar",)
 
 

@@ -7,8 +7,9 @@
 Throughput is measured on random k-space of the run's size (speed does not depend on the
 values), each model/device/precision case in a fresh process so that its peak resident memory
 (CPU) is its own; on CUDA the peak allocated memory is reported. Each case runs in fp32 and,
-where the device has fast bf16, in bf16 autocast (``common.precision``); ``common.speed`` counts
-the FLOPs of a step and sets the achieved GFLOP/s against the machine's peak. The quality targets come from the sweep's ``results.csv`` and the
+where the device has fast bf16, in bf16 autocast (``common.precision``), in ``--rounds``
+interleaved rounds; ``common.speed`` counts the FLOPs of a step and sets the achieved GFLOP/s
+against the machine's peak. The quality targets come from the sweep's ``results.csv`` and the
 default run's ``metrics.json``; nothing is trained here. Everything printed is also
 written to ``<results-root>/<name>/metrics.json`` (``runs/bench``), which
 ``python -m common.publish runs/bench`` publishes.

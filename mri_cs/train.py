@@ -39,7 +39,8 @@ from mri_cs.models.subsampling import SubsamplingLayer
 from mri_cs.models.vanilla import VanillaModel
 
 MODELS = {"unet": ReconstructionModel, "vanilla": VanillaModel}
-# bf16 training reaches fp32's test PSNR here (results/mri_cs/precision), so --precision auto takes it.
+# bf16 training reaches fp32's test PSNR here (results/mri_cs/unet_drop0.3_learned against its _fp32 twin),
+# so --precision auto takes it.
 BF16_OK = True
 
 
