@@ -1,5 +1,6 @@
 """Helpers of the fault tests (tests/*/test_faults.py): run a ``main`` in-process and read its exit,
-simulate a full disk or a SIGTERM while a checkpoint is being written, hold a run folder's lock.
+check a refusal leaves files as they were, simulate a full disk or a SIGTERM while a checkpoint is
+being written, hold a run folder's lock.
 
 Loaded with importlib by each test file (the suite runs in importlib mode)."""
 from __future__ import annotations
@@ -41,6 +42,17 @@ def one_line(err: str) -> str:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file below ``folder`` with its bytes (folders included by name)."""
     return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(folder.rglob("*"))}
+
+
+def refused(func: Callable[[], object], root: Path, capsys, message: str) -> str:
+    """Run ``func``, which must stop with exit 2 and one stderr line holding ``message`` and leave every file
+    below ``root`` byte-identical; returns that line."""
+    before = snapshot(root)
+    code = exit_code(func)
+    line = one_line(capsys.readouterr().err)
+    assert code == 2 and message in line, line
+    assert snapshot(root) == before
+    return line
 
 
 def _final(tmp: str) -> Path:

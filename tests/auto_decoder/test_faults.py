@@ -3,10 +3,8 @@ written, SIGTERM, diverged runs (every model, and the test-latent fit), bad Fash
 formats, a second run of a busy folder. Each ends in one stderr line and its exit code and leaves existing
 run folders byte-identical."""
 import importlib.util
-import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from auto_decoder.main import main
@@ -28,11 +26,8 @@ def quick(command: str, data: Path, root: Path, *extra: str) -> list[str]:
 @pytest.mark.parametrize("name", faults.BAD_NAMES)
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(command, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
-    before = faults.snapshot(tmp_path)
-    code = faults.exit_code(lambda: main([command, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]))
-    line = faults.one_line(capsys.readouterr().err)
-    assert code == 2 and f"auto_decoder {command}: error: argument --name" in line
-    assert faults.snapshot(tmp_path) == before
+    faults.refused(lambda: main([command, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]), tmp_path,
+                   capsys, f"auto_decoder {command}: error: argument --name")
 
 
 def test_a_full_disk_keeps_the_last_checkpoint(csv_dir, tmp_path, monkeypatch, capsys):
@@ -121,7 +116,4 @@ def test_a_csv_pixel_above_255_is_one_line(tmp_path, capsys):
 
 def test_a_second_run_of_a_busy_folder_is_refused(csv_dir, tmp_path, capsys):
     with faults.locked_by_another_process(tmp_path / "ad-n256_quick") as pid:
-        before = faults.snapshot(tmp_path)
-        code = faults.exit_code(lambda: main(quick("ad", csv_dir, tmp_path)))
-        line = faults.one_line(capsys.readouterr().err)
-        assert code == 2 and f"is in use by another run (process {pid})" in line and faults.snapshot(tmp_path) == before
+        faults.refused(lambda: main(quick("ad", csv_dir, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})")

@@ -46,11 +46,8 @@ def cifar(data: Path, root: Path, *extra: str) -> list[str]:
 @pytest.mark.parametrize("name", faults.BAD_NAMES)
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(task, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
-    before = faults.snapshot(tmp_path)
-    code = faults.exit_code(lambda: ae_main.main([task, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]))
-    line = faults.one_line(capsys.readouterr().err)
-    assert code == 2 and f"main.py {task}: error: argument --name" in line
-    assert faults.snapshot(tmp_path) == before
+    faults.refused(lambda: ae_main.main([task, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]), tmp_path,
+                   capsys, f"main.py {task}: error: argument --name")
 
 
 def test_a_full_disk_keeps_the_last_checkpoint(data, tmp_path, monkeypatch, capsys):
@@ -130,7 +127,4 @@ def test_bad_data_values_are_one_line_naming_the_file(make, formats, tmp_path, c
 
 def test_a_second_run_of_a_busy_folder_is_refused(data, tmp_path, capsys):
     with faults.locked_by_another_process(tmp_path / "cifar_quick") as pid:
-        before = faults.snapshot(tmp_path)
-        code = faults.exit_code(lambda: ae_main.main(cifar(data, tmp_path)))
-        line = faults.one_line(capsys.readouterr().err)
-        assert code == 2 and f"is in use by another run (process {pid})" in line and faults.snapshot(tmp_path) == before
+        faults.refused(lambda: ae_main.main(cifar(data, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})")

@@ -38,11 +38,8 @@ def ablation(data: Path, root: Path, *extra: str) -> list[str]:
 @pytest.mark.parametrize("name", faults.BAD_NAMES)
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(command, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
-    before = faults.snapshot(tmp_path)
-    code = faults.exit_code(lambda: main([command, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]))
-    line = faults.one_line(capsys.readouterr().err)
-    assert code == 2 and f"main.py {command}: error: argument --name" in line
-    assert faults.snapshot(tmp_path) == before
+    faults.refused(lambda: main([command, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]), tmp_path,
+                   capsys, f"main.py {command}: error: argument --name")
 
 
 def test_a_full_disk_keeps_the_last_checkpoint(data, tmp_path, monkeypatch, capsys):
@@ -98,7 +95,4 @@ def test_bad_data_values_are_one_line_naming_the_file(make, data, tmp_path, caps
 
 def test_a_second_run_of_a_busy_folder_is_refused(data, tmp_path, capsys):
     with faults.locked_by_another_process(tmp_path / "ablation_quick") as pid:
-        before = faults.snapshot(tmp_path)
-        code = faults.exit_code(lambda: main(ablation(data, tmp_path)))
-        line = faults.one_line(capsys.readouterr().err)
-        assert code == 2 and f"is in use by another run (process {pid})" in line and faults.snapshot(tmp_path) == before
+        faults.refused(lambda: main(ablation(data, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})")

@@ -29,12 +29,9 @@ def segment(drive: Path, root: Path, *extra: str) -> list[str]:
 @pytest.mark.parametrize("name", faults.BAD_NAMES)
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(argv, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
-    before = faults.snapshot(tmp_path)
     flag = [] if "--dataset" in argv else ["--name", name]
-    code = faults.exit_code(lambda: cli.main([*argv, "--quick", "--results-root", str(tmp_path / "runs"), *flag]))
-    line = faults.one_line(capsys.readouterr().err)
-    assert code == 2 and f"main.py {argv[0]}: error: argument --{'dataset' if flag == [] else 'name'}" in line
-    assert faults.snapshot(tmp_path) == before
+    faults.refused(lambda: cli.main([*argv, "--quick", "--results-root", str(tmp_path / "runs"), *flag]), tmp_path, capsys,
+                   f"main.py {argv[0]}: error: argument --{'dataset' if flag == [] else 'name'}")
 
 
 def test_a_full_disk_keeps_the_last_checkpoint(drive_dir, tmp_path, monkeypatch, capsys):
@@ -130,7 +127,4 @@ def test_bad_drive_masks_are_one_line_naming_the_file(what, tmp_path, capsys):
 
 def test_a_second_run_of_a_busy_folder_is_refused(drive_dir, tmp_path, capsys):
     with faults.locked_by_another_process(tmp_path / "segment-skip_quick") as pid:
-        before = faults.snapshot(tmp_path)
-        code = faults.exit_code(lambda: cli.main(segment(drive_dir, tmp_path)))
-        line = faults.one_line(capsys.readouterr().err)
-        assert code == 2 and f"is in use by another run (process {pid})" in line and faults.snapshot(tmp_path) == before
+        faults.refused(lambda: cli.main(segment(drive_dir, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})")

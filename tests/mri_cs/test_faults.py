@@ -34,11 +34,9 @@ COMMANDS = {"main": mri_main.main, "sweep": sweep.main, "bench": bench.main,
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(command, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
     (tmp_path / "runs" / "old" / "metrics.json").write_text("{}")
-    before = faults.snapshot(tmp_path)
-    code = faults.exit_code(lambda: COMMANDS[command](["--quick", "--results-root", str(tmp_path / "runs"), "--name", name]))
-    line = faults.one_line(capsys.readouterr().err)
-    assert code == 2 and "error: argument --name" in line and "(see " in line
-    assert faults.snapshot(tmp_path) == before
+    line = faults.refused(lambda: COMMANDS[command](["--quick", "--results-root", str(tmp_path / "runs"), "--name", name]),
+                          tmp_path, capsys, "error: argument --name")
+    assert "(see " in line
 
 
 def test_a_full_disk_keeps_the_last_checkpoint_and_resume_finishes(tmp_path, monkeypatch, capsys):
@@ -139,8 +137,5 @@ def test_non_finite_data_is_one_line_naming_the_file(make, tmp_path, capsys):
 def test_a_second_run_of_a_busy_folder_is_refused(tmp_path, capsys):
     run = tmp_path / "busy_quick"
     with faults.locked_by_another_process(run) as pid:
-        before = faults.snapshot(tmp_path)
-        code = faults.exit_code(lambda: mri_main.main(["--quick", "--results-root", str(tmp_path), "--name", "busy_quick"]))
-        line = faults.one_line(capsys.readouterr().err)
-        assert code == 2 and f"is in use by another run (process {pid})" in line
-        assert faults.snapshot(tmp_path) == before
+        faults.refused(lambda: mri_main.main(["--quick", "--results-root", str(tmp_path), "--name", "busy_quick"]), tmp_path,
+                       capsys, f"is in use by another run (process {pid})")
