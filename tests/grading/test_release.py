@@ -13,7 +13,6 @@ import pytest
 from grading.gradescope import build_autograder
 from grading.release import build, hidden_tests
 from grading.rubric import RUBRIC
-from grading.submission import ROOT
 
 from .conftest import reference, write
 
