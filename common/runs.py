@@ -75,7 +75,7 @@ def check_run_dir(results_root: str | Path, name: str, *, resume: bool = False, 
     run_dir = Path(results_root) / name
     _check_writable(run_dir)
     if (pid := lock_holder(run_dir)) is not None:
-        raise RunError(f"{run_dir} is in use by another run (process {pid}); wait for it to end or choose another --name")
+        raise RunInUse.of(run_dir, pid)
     if resume:
         config_path = run_dir / "config.json"
         if not config_path.is_file():
@@ -138,6 +138,10 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
 class RunInUse(RunError):
     """Another live process holds the run folder's lock."""
 
+    @classmethod
+    def of(cls, run_dir: Path, pid: int | None) -> "RunInUse":
+        return cls(f"{run_dir} is in use by another run (process {pid}); wait for it to end or choose another --name")
+
 
 def lock_holder(run_dir: Path) -> int | None:
     """The process id in ``run_dir``'s lock file when another process that is still alive holds it, else None."""
@@ -182,8 +186,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             if attempt == 0 and holder is not None and holder != os.getpid() and not _alive(holder):
                 path.unlink(missing_ok=True)  # stale: the process that wrote it is gone
                 continue
-            raise RunInUse(f"{run_dir} is in use by another run (process {holder}); "
-                           f"wait for it to end or choose another --name") from None
+            raise RunInUse.of(run_dir, holder) from None
     try:
         os.write(fd, f"{os.getpid()}\n".encode())
     finally:
