@@ -31,8 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from common.data import add_noise
 from common.metrics import accuracy, dice, iou
+from common.noise import add_noise
 from common.precision import fp32_only, resolve_precision
 from common.runs import load_checkpoint, run_folder, save_checkpoint, save_json
 

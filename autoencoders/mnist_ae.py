@@ -17,8 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autoencoders import datasets, helper, models, plots
-from common.data import add_noise
 from common.guard import DivergenceGuard
+from common.noise import add_noise
 from common.runs import save_json, seed_everything
 
 MODELS = (("linear", models.LinearAutoEncoder), ("conv", models.AutoEncoder_CNN))

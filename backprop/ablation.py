@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from backprop.imaging import load_image_splits, mean_psnr, model_psnr, restore, save_plot, show_grid
 from backprop.loaders import random_patches
 from backprop.models import ResidualDenoiser
+from backprop.restoration_eval import load_image_splits, mean_psnr, model_psnr, restore, save_plot, show_grid
 from backprop.runfolder import open_run
-from common.data import add_noise
 from common.guard import DivergenceGuard
+from common.noise import add_noise
 from common.runs import load_checkpoint, save_checkpoint, save_json, save_text, seed_everything
 
 Batch = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]

@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 
 from backprop.ablation import Batch, markdown_table, train_image_net
-from backprop.imaging import load_image_splits, mean_psnr, restore, save_plot, show_grid
 from backprop.loaders import ImageSplits, random_patches
 from backprop.models import ResidualDenoiser
+from backprop.restoration_eval import load_image_splits, mean_psnr, restore, save_plot, show_grid
 from backprop.runfolder import open_run
 from backprop.wiener import blur, make_kernel, wiener_deconv
-from common.data import add_noise
+from common.noise import add_noise
 from common.runs import save_json, save_text, seed_everything
 
 SNR_GRID = torch.logspace(-1, 6, 57).tolist()  # 8 values per decade

@@ -17,8 +17,8 @@ import torch
 from tqdm import tqdm
 
 from backprop.functions import FullyConnectedNet
-from backprop.imaging import mean_psnr, show_grid
 from backprop.loaders import load_mnist
+from backprop.restoration_eval import mean_psnr, show_grid
 from backprop.runfolder import open_run
 from common.cli import DataError
 from common.guard import DivergenceGuard

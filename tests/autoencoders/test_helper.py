@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 
 from autoencoders import cifar, helper, mnist_ae, models, segment
-from common.data import add_noise
+from common.noise import add_noise
 from common.runs import load_checkpoint
 
 CPU = torch.device("cpu")

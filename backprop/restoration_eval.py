@@ -1,5 +1,6 @@
-"""Small image helpers the experiments share: crops, running a model on one image, PSNR over a list,
-the train/validation/test image splits, and saving a grid of grey images."""
+"""What the restoration experiments (``inpaint``, ``ablation``, ``wiener``) share to evaluate and show
+image-to-image models: crops, running a model on one image, PSNR over a list, the train/validation/test
+image splits, and saving a grid of grey images."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Data helpers more than one assignment needs."""
+"""Additive Gaussian noise, the one corruption more than one assignment needs
+(the denoising autoencoders and the backprop denoisers)."""
 
 from __future__ import annotations
 
