@@ -1,66 +1,20 @@
 """The k-space subsampling layer: a fixed random mask or one learned jointly with the network.
 
-Every k-space position ``(u, v)`` of an ``H x W`` grid has a continuous score. The
-binary mask keeps the ``k = round((1 - drop_rate) * H * W)`` positions with the highest
-scores (top-k), so the sampling budget is exactly the requested one at every step.
-One mask entry covers both the real and the imaginary part of a sample: an MRI
-scanner measures the complex value or nothing.
+Every k-space position ``(u, v)`` of an ``H x W`` grid has a continuous score; the binary mask keeps
+the ``k = round((1 - drop_rate) * H * W)`` highest (top-k), so the sampling budget is exact at every
+step. One mask entry covers the real and the imaginary part of a sample together.
 
-Fixed mask (``learn_mask=False``, the course's baseline): the scores are uniform random
-numbers seeded by ``seed``, so the mask is a uniform random mask; nothing below applies.
-The ``mask`` keyword picks another family (``masks.py``: variable-density, Cartesian lines), fixed
-or as a learned mask's start; its default keeps the course's two scenarios as they are.
+Fixed mask (``learn_mask=False``, the course's baseline): seeded uniform random scores, i.e. a uniform
+random mask; ``mask=`` picks another family (``masks.py``), fixed or as a learned mask's start.
 
-Learning the mask (``learn_mask=True``). top-k has zero gradient almost everywhere, so
-the backward pass goes *straight through* it: ``mask = hard + scores - scores.detach()``
-equals the binary mask in the forward pass and has ``d mask / d scores = 1``. The
-gradient at a dropped position therefore tells how much the loss would fall if that
-sample were measured. The optimizer never sees the scores (they are a buffer, not a
-parameter); the training loop calls :meth:`SubsamplingLayer.mask_grad` after
-``optimizer.step()``. Four rules make the learned mask settle instead of jumping:
-
-* **Variable-density start.** The scores start as ``PRIOR_WEIGHT * (1 - r) + (1 -
-  PRIOR_WEIGHT) * u``: ``r`` the distance from the k-space centre (0 at the centre, 1 in
-  the corners), ``u`` the same seeded uniform numbers as the fixed mask. The first mask
-  is a variable-density random mask (dense centre, sparse edges, the classical
-  compressed-sensing design), not a uniform one whose first steps must first drag the
-  centre in. Runs at different drop rates with the same seed start from the same
-  scores, so their initial masks are nested: a higher drop rate keeps a subset.
-* **Measured and dropped positions standardised apart, capped step.** The straight-through
-  gradient is biased by the mask itself: at a dropped position it says how much measuring
-  the sample would help, at a measured one how much measuring it "more" would, and the two
-  groups differ systematically (measured samples look removable, dropped ones addable).
-  The course's step (gradient minus its mean over all positions, divided by its standard
-  deviation; clipped as below) therefore pushed every measured score down and every
-  dropped score up, and the scores collapsed onto the top-k threshold: at the end of a
-  25-epoch default run 14,384 of the 16,384 scores were within 0.001 of it, and 19 to
-  38 % of the mask had changed in every epoch, the central samples included
-  (``results/mri_cs/mask_trials``). :meth:`mask_grad` standardises the gradient within each
-  group instead (measured positions against measured ones, dropped against dropped): a
-  step moves a measured sample down only if it helps less than the other measured ones,
-  a dropped one up only if it would help more than the other dropped ones, and the mask
-  changes where the two meet. The standardised gradient is then clipped to ``[-1, 1]``:
-  no score moves by more than ``lr`` in one step (one batch's central gradient is dozens
-  of standard deviations out, and without the clip it threw a score across the whole
-  ``[0, 1]`` range in one step). A step scaled by the 99th percentile of the gradient's
-  magnitude instead of the standard deviation was also tried and reverted (2cd6f14): it
-  moved the bulk by up to ``lr`` every step. The scores are clamped to ``[0, 1]`` in place
-  afterwards.
-* **A small central region is always measured.** :meth:`hard_mask` ranks the
-  ``CENTRE_FRACTION`` (2 %) of positions closest to the k-space centre first for a learned
-  mask, like the fully sampled calibration region of clinical undersampling patterns:
-  they carry the image's mean and coarse shape, no reconstruction does without them, and
-  their straight-through gradient is the least trustworthy of all (large and of either
-  sign while measured: removing one of them changes the image far beyond the first-order
-  estimate). With only the DC sample forced, samples next to it left and re-entered the
-  mask: from epoch 3 on at most 2 % of the mask changed per epoch, and yet the validation
-  zero-filled PSNR jumped between 14.5 and 37.9 dB. The region is left out of the
-  standardisation above.
-* **Frozen end.** The training loop (``train.py``, ``--mask-freeze``) calls
-  ``mask_grad(0)`` in the last third of the epochs: the mask is final and the network
-  adapts to that mask while its own learning rate anneals, so the validation PSNR of
-  those epochs moves only with the network. Before that the step decays along a half
-  cosine to 0 at the freeze (``train.mask_step_factor``), so the mask settles first.
+Learned mask (``learn_mask=True``): the backward pass goes straight through top-k
+(``hard + scores - scores.detach()``), so a dropped position's gradient says how much measuring it would
+lower the loss. The scores are a buffer, not a parameter; the training loop calls
+:meth:`SubsamplingLayer.mask_grad` after ``optimizer.step()``. Rules that make the mask settle: a
+variable-density start, a step standardised separately over measured and dropped positions and capped
+at ``lr``, an always-measured central region (``CENTRE_FRACTION``), and a step annealed to 0 for the last
+third of the epochs (``train.py``). Why each rule exists: the README's "The subsampling layer and how the
+mask learns".
 """
 
 from __future__ import annotations
