@@ -1,31 +1,20 @@
 """Variational auto-decoders: a distribution per image instead of a point.
 
-Each training image ``i`` owns the parameters ``(loc_i, scale_i)`` of a
-distribution ``q_i`` over latents. Training draws ``z ~ q_i`` with the
-reparameterisation trick (``z = loc + scale * eps`` with ``eps`` from a fixed,
-parameter-free distribution, so gradients flow into ``loc`` and ``scale``),
-decodes it, and minimises the negative evidence lower bound
+Each training image ``i`` owns the parameters ``(loc_i, scale_i)`` of a distribution ``q_i`` over
+latents. Training draws ``z ~ q_i`` by reparameterisation (``z = loc + scale * eps``, ``eps`` from a
+fixed parameter-free distribution, so gradients reach ``loc`` and ``scale``), decodes it and minimises
 
     -ELBO_i = BCE(x_i, decoder(z)) summed over pixels + kl_weight * KL(q_i || p)
 
-where ``p`` is the family's fixed prior. With ``kl_weight = 1`` this is the exact
-negative ELBO, and it is what makes ``decoder(z)`` with ``z ~ p`` look like data:
-the pull towards ``p`` makes the training latents *cover* the prior, so a prior
-draw lands where the decoder was trained. Sampling any other distribution than
-the one the KL term targets would throw that away.
+with ``p`` the family's fixed prior (``kl_weight = 1``: the exact negative ELBO). The KL pull makes the
+training latents cover the prior, so ``decoder(z)`` with ``z ~ p`` looks like data; sampling any other
+distribution than the KL's target would throw that away. Three families (priors factorise over latent
+dimensions, so KLs are summed over them):
 
-Three families, each with reparameterised sampling and its divergence to its prior:
-
-=========  =====================  ==========================  =====================
-family     sample                 prior                       KL(q || prior)
-=========  =====================  ==========================  =====================
-gaussian   loc + scale * N(0,1)   N(0, 1)                     closed form
-laplace    inverse CDF of U       Laplace(0, 1)               closed form
-logistic   loc + scale*logit(U)   Logistic(0, 1)              Monte Carlo estimate
-=========  =====================  ==========================  =====================
-
-(there is no closed form for the KL between two logistic distributions).
-All priors factorise over latent dimensions, so KLs are summed over dimensions.
+* ``gaussian``: ``loc + scale * N(0, 1)``, prior ``N(0, 1)``, KL in closed form;
+* ``laplace``: inverse CDF of a uniform draw, prior ``Laplace(0, 1)``, KL in closed form;
+* ``logistic``: ``loc + scale * logit(U)``, prior ``Logistic(0, 1)``, KL a Monte Carlo estimate
+  (there is no closed form between two logistic distributions).
 """
 
 from __future__ import annotations

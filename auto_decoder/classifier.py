@@ -1,28 +1,21 @@
 """A Fashion-MNIST classifier, used only to *score* decoded samples.
 
-Looking at samples is subjective; a classifier trained on real images gives numbers
-instead (:func:`sample_quality` and :func:`frechet_distance`, on 10,000 decoded prior draws):
+A classifier trained on real images turns "do the samples look right" into numbers
+(:func:`sample_quality` and :func:`frechet_distance`, on decoded prior draws):
 
-* ``confident_share``: the fraction of samples the classifier assigns to some
-  class with probability >= 0.9. A blurry or chimeric sample that looks like no
-  garment gets a flat prediction and does not count.
-* ``class_entropy_bits``: the entropy of the histogram of predicted classes, in
-  bits (0 when every sample is called the same class, log2(10) = 3.32 when the
-  ten classes are equally frequent). It catches a model that only ever draws,
-  say, trousers.
-* ``frechet_distance``: the Frechet distance between Gaussians fitted to the
-  classifier's penultimate-layer features (128 numbers per image) of the samples
-  and of the 10,000 test images. It is the FID recipe computed in *this* domain
-  classifier's feature space, not Inception's, so its values are comparable only with
-  other runs scored by the same classifier checkpoint, never with published FIDs. It
-  compares whole distributions: blur, missing variety and wrong class proportions all
-  raise it. Its floor is the distance between 10,000 *real training* images and the
-  test images (``frechet_floor``): a generator that reproduced the training set exactly
-  would score that, not 0.
+* ``confident_share``: the fraction of samples assigned to some class with probability >= 0.9
+  (a blurry or chimeric sample gets a flat prediction and does not count);
+* ``class_entropy_bits``: the entropy of the histogram of predicted classes (0 when every sample
+  is one class, log2(10) when the ten are equally frequent);
+* ``frechet_distance``: the Frechet distance between Gaussians fitted to the classifier's 128
+  penultimate-layer features of the samples and of the test images: the FID recipe in *this*
+  classifier's feature space, comparable only with runs scored by the same checkpoint, never with
+  published FIDs. Its floor (``frechet_floor``) is the distance of real training images to the test
+  images, what a generator that reproduced the training set would score.
 
-``python main.py classifier`` trains it (:func:`run`) and stores, beside its weights, the
-feature statistics of the test images and the floor; ``ad``, ``vad`` and ``vae`` load them
-all with :func:`load_classifier`, so every run is scored against the same reference.
+``python main.py classifier`` trains it (:func:`run`) and stores, beside its weights, the test
+images' feature statistics and the floor; ``ad``, ``vad`` and ``vae`` load them with
+:func:`load_classifier`, so every run is scored against the same reference.
 """
 
 from __future__ import annotations

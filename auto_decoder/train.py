@@ -1,26 +1,21 @@
 """``python main.py ad`` and ``python main.py vad``: train a (variational) auto-decoder, fit test latents, analyse.
 
-1. Training (:func:`train`, shared with ``python main.py vae``): epochs of
-   :func:`train_one_epoch`, where the decoder and the latents of the batch's images move
-   together (one Adam step for the decoder, one :class:`~auto_decoder.AutoDecoder.RowAdam`
-   step for the touched rows of the latent table). Every latent starts at its image's
-   probabilistic-PCA posterior (``--init pca``, :class:`~auto_decoder.AutoDecoder.PCAStart`).
-   With ``--val-size N``, N training images are held out (drawn with the seed). After
-   every epoch their latents are refitted to the current decoder by ``--val-steps``
-   full-batch steps, warm-started from the previous epoch's fit. The resulting validation
-   loss (:class:`Plateau`) halves the decoder's learning rate when it stalls for
-   ``--lr-patience`` epochs and ends training when it has not improved for ``--patience``
-   epochs. ``--epochs`` is then a maximum, and the decoder (with its latents) of the best
-   validation epoch is kept. Without ``--val-size`` (the course's setting) exactly
-   ``--epochs`` epochs run.
-2. Test (:func:`fit_test_latents`): the decoder is frozen, and a fresh latent table for the
-   first ``--test-size`` test images is fitted with the training objective, full-batch
-   Adam, until the objective improves by less than 0.1 % over 50 steps (at most ``--test-steps``).
-3. Analysis (:func:`auto_decoder.analysis.finish`): reconstruction BCE and PSNR, figures, and
-   the scores of ``--samples`` prior draws (confident share, class entropy, Frechet distance).
+1. Training (:func:`train`, shared with ``python main.py vae``): epochs of :func:`train_one_epoch`,
+   where the decoder (one Adam step) and the latents of the batch's images (one
+   :class:`~auto_decoder.AutoDecoder.RowAdam` step on the touched rows) move together. Latents
+   start at their images' probabilistic-PCA posterior (``--init pca``). With ``--val-size N``, N
+   training images are held out; after every epoch their latents are refitted to the current
+   decoder (``--val-steps`` full-batch steps, warm-started), and that validation loss
+   (:class:`Plateau`) halves the decoder's learning rate after ``--lr-patience`` stalled epochs and
+   stops training after ``--patience``; the best validation epoch is kept. Without ``--val-size``
+   (the course's setting) exactly ``--epochs`` epochs run.
+2. Test (:func:`fit_test_latents`): the decoder is frozen and fresh latents for the first
+   ``--test-size`` test images are fitted with the training objective until it stops improving.
+3. Analysis (:func:`auto_decoder.analysis.finish`): reconstruction BCE and PSNR, figures, and the
+   scores of ``--samples`` prior draws.
 
-The run folder holds ``config.json``, ``checkpoint.pt`` (after every epoch, so an
-interrupted run continues with ``--resume``), ``metrics.json`` and the figures.
+The run folder holds ``config.json``, ``checkpoint.pt`` (after every epoch, for ``--resume``),
+``metrics.json`` and the figures.
 """
 
 from __future__ import annotations

@@ -1,36 +1,20 @@
 """Augmentation of the training images, so that the network learns more than the one template it is shown.
 
-The offline default trains on slices of one smooth average brain; real scans differ in
-orientation, size within the field of view, contrast, intensity inhomogeneity and noise.
-:func:`augment_batch` draws one random change of each chosen kind per image of a training
-batch, applies it to the complex image (the inverse FFT of the batch's k-space, so a
-complex fastMRI image keeps its phase), and recomputes the k-space from the result:
-target and k-space stay exactly consistent. Validation and test are never augmented
-(``train.py`` calls it in the training loop only). All on tensors, a batch at a time: two
-FFTs and one ``grid_sample`` per batch, small next to the U-Net's step.
+:func:`augment_batch` draws one random change of each chosen kind per image of a training batch,
+applies it to the complex image (the inverse FFT of the batch's k-space, so a complex image keeps its
+phase) and recomputes the k-space from the result, so target and k-space stay exactly consistent.
+Validation and test are never augmented. Batched on tensors: two FFTs and one ``grid_sample`` a batch.
 
 Kinds (``--augment``; by default all, ``head`` only on the offline template):
 
-* ``head``: for skull-stripped training images such as the template, half of the images get
-  a synthetic scalp: a bright ring of random brightness and thickness (a smooth field
-  modulates it) around the tissue, separated from it by a dark gap where the skull would be.
-  Real head scans show scalp, fat and skull around the brain, whose sharp bright outline
-  aliases strongly; the template has none. The ring follows the tissue's outline (level sets
-  of the blurred tissue mask) and has zero phase. Real scans (``--data-dir``) have their own
-  scalp, so it is not a default there;
-* ``flip``: one of the 8 flips / 90-degree rotations of the square (exact, no interpolation);
-* ``affine``: a rotation within +-15 degrees, a zoom of 0.85 to 1.2 and a shift of up to 5 %
-  of the image (bilinear, zeros outside), for brains placed and sized differently;
-* ``intensity``: a gamma of 0.7 to 1.4 on the magnitude (another contrast between tissues)
-  times a smooth bias field ``exp(0.3 * f)`` (``f`` a 3 x 3 normal grid upsampled; the
-  receive-coil inhomogeneity of real scans), phase kept;
-* ``noise``: complex Gaussian noise of standard deviation 0 to 0.02 of the maximum. The
-  template is noise-free; real scans are not. Unpredictable high frequencies in the target
-  teach the network that their best guess is the zero the zero-filled image already has,
-  instead of inventing template-like detail: that guess is what made the learned-mask
-  model worse than its own input on another brain.
+* ``head``: a synthetic scalp (bright ring, dark skull gap) around the tissue of half the images;
+* ``flip``: one of the 8 flips / 90-degree rotations of the square (exact);
+* ``affine``: rotation, zoom and shift (bilinear, zeros outside; ranges in the constants below);
+* ``intensity``: a gamma on the magnitude times a smooth bias field, phase kept;
+* ``noise``: complex Gaussian noise, a random fraction of the maximum.
 
-Each image is scaled back to a maximum magnitude of 1 at the end, as every data source does.
+Each image is scaled back to a maximum magnitude of 1, as every data source does. Why each kind
+exists: the README's "Generalisation: what the network sees in training".
 """
 
 from __future__ import annotations

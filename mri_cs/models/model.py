@@ -1,27 +1,20 @@
 """The reconstruction network: a U-Net on the zero-filled complex image, a residual
 connection to that image, and a data-consistency step.
 
-Loss: L1 between the output magnitude and the fully sampled magnitude. The score we
-report is PSNR (an MSE), but L1 trains U-Nets for MRI to sharper images and equal or
-better PSNR than MSE does (the fastMRI baselines use it), and its gradient does not
-fade as the error gets small, which keeps the mask scores moving late in training.
+Loss: L1 between the output magnitude and the fully sampled magnitude. The reported score is
+PSNR (an MSE), but L1 trains MRI U-Nets to sharper images and equal or better PSNR (the fastMRI
+baselines use it), and its gradient does not fade as the error gets small, which keeps the mask
+scores moving late in training. Why each part:
 
-Why each part:
-
-* the U-Net sees the real and the imaginary part of the zero-filled image (2 channels):
-  subsampling spreads every pixel's energy into aliasing that has a phase, and the
-  magnitude alone has thrown that information away;
-* residual: the zero-filled image is already close to the target, so the network only
-  has to predict the aliasing to remove, which starts near zero and trains faster. The
-  U-Net's last convolution starts at zero, so the untrained model returns exactly its
-  zero-filled input and training starts from that image instead of from random
-  corrections added to it; with a good (learned) mask an untrained random head made
-  the output worse than the input;
-* data consistency: the samples that were measured are known exactly, so the k-space
-  of the network's output is overwritten with them; the network is only responsible
-  for the missing samples. Written as ``k + m * (kspace - k)``, its gradient with
-  respect to the mask ``m`` at a dropped position is how much the true sample would
-  correct the prediction there, exactly the signal mask learning needs.
+* 2 input channels, the real and imaginary part: subsampling spreads every pixel's energy into
+  aliasing that has a phase, which the magnitude alone has thrown away;
+* residual: the zero-filled image is already close to the target, so the network only predicts
+  the aliasing to remove. The U-Net's last convolution starts at zero, so the untrained model
+  returns exactly its zero-filled input;
+* data consistency: the measured samples are known exactly, so the k-space of the output is
+  overwritten with them. Written as ``k + m * (kspace - k)``, its gradient with respect to the
+  mask ``m`` at a dropped position is how much the true sample would correct the prediction
+  there, exactly the signal mask learning needs.
 """
 
 from __future__ import annotations
