@@ -17,6 +17,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,10 +100,12 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
     just checked to be the stored ones; ``config.json`` is rewritten when the body ends without an error,
     to record this session's others (a longer ``--epochs``), and left as it was when the resume fails.
 
-    ``config`` holds the arguments under ``"args"``. If the body fails before any
+    ``config`` holds the arguments under ``"args"``; ``"argv"`` is added: the command as typed, from the script's
+    name on (``["python", "main.py", "--learn-mask"]``), which the READMEs show. If the body fails before any
     checkpoint (``*.pt``) exists, a folder created here is removed again, so a failed
     run leaves nothing behind; an interrupted run with a checkpoint stays for ``--resume``.
     """
+    config = {"argv": ["python", Path(sys.argv[0]).name, *sys.argv[1:]], **config}
     run_dir = check_run_dir(results_root, name, resume=resume, overwrite=overwrite,
                             args=config.get("args"), fixed_on_resume=fixed_on_resume)
     created = not run_dir.exists()

@@ -17,10 +17,11 @@ def snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_new_run_writes_config_with_readable_mode(tmp_path):
+def test_new_run_writes_config_with_readable_mode(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["/somewhere/mri_cs/main.py", "--drop-rate", "0.3", "--learn-mask"])
     with runs.run_folder(tmp_path, "a", config()) as run_dir:
         runs.save_json(run_dir / "metrics.json", {"x": 1})
-    assert runs.load_json(run_dir / "config.json") == config()
+    assert runs.load_json(run_dir / "config.json") == {"argv": ["python", "main.py", "--drop-rate", "0.3", "--learn-mask"], **config()}
     for name in ("config.json", "metrics.json"):
         assert stat.S_IMODE(os.stat(run_dir / name).st_mode) & 0o044 == 0o044  # group and others may read
 
