@@ -77,7 +77,7 @@ def sweep_rows(sweep: Path) -> list[dict]:
     rows = csv_rows(sweep / "results.csv")
     for r in rows:
         for k, v in r.items():
-            if k not in ("model", "mask", "run"):
+            if k not in ("model", "mask", "family", "run"):
                 r[k] = float(v)
     return sorted(rows, key=lambda r: (r["model"], r["drop_rate"], r["mask"]))
 

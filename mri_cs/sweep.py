@@ -5,9 +5,11 @@
     python sweep.py --resume              # continue an interrupted sweep: finished cases are kept
     python sweep.py --drop-rates 0.3 --quick
     python sweep.py --score-on ~/data/brain_tumor   # also score every case on another dataset's test split
+    python sweep.py --fixed-masks uniform variable-density cartesian-random   # one fixed case per mask family
 
 Each case is one main.py run folder inside the sweep's folder ``<results-root>/<name>``
-(``runs/sweep``); with ``--resume`` finished cases are skipped and an interrupted case
+(``runs/sweep``): per drop rate one fixed-mask case per ``--fixed-masks`` family (``drop<rate>_fixed`` for the
+course's uniform mask, ``drop<rate>_fixed_<family>`` for the others) and the learned case; with ``--resume`` finished cases are skipped and an interrupted case
 resumes from its checkpoint. A vanilla-model run at ``--baseline-drop`` (fixed mask) is
 added as the baseline. Writes ``config.json``, ``results.csv``, ``results.md`` (the table)
 and ``sweep.png`` (for every drop rate the test target, the fixed- and learned-mask
@@ -29,18 +31,19 @@ from pathlib import Path
 
 from common.cli import OneLineParser, add_common_args, fill_common_defaults, fraction, run_command, run_name
 from mri_cs import main as mri_main
+from mri_cs.models.masks import FAMILIES
 
 # Run order, not table order: the cases the benchmark targets need (0.3, then 0.5 to 0.7) come first,
 # so a sweep cut short still answers them. The table is sorted.
 DROP_RATES = [0.3, 0.5, 0.7, 0.6, 0.1, 0.2, 0.4]
-COLUMNS = ["model", "drop_rate", "mask", "train_psnr_mean", "train_psnr_std", "test_psnr_mean", "test_psnr_std",
+COLUMNS = ["model", "drop_rate", "mask", "family", "train_psnr_mean", "train_psnr_std", "test_psnr_mean", "test_psnr_std",
            "test_ssim_mean", "test_ssim_std", "zero_filled_test_psnr_mean", "zero_filled_test_psnr_std",
            "keep_fraction", "keep_in_center", "epochs", "best_epoch", "val_last_third_dip_db", "wall_time_s", "run"]
 SET_PER_CASE = ("--drop-rate", "--learn-mask", "--model", "--name", "--run-name", "--results-root", "--resume",
                 "--overwrite", "--seed", "--device", "--quick")
-FIXED_ON_RESUME = ("passthrough", "seed", "quick", "baseline_drop")  # --score-on may be added on --resume
+FIXED_ON_RESUME = ("passthrough", "seed", "quick", "baseline_drop")  # --score-on, --fixed-masks may grow on --resume
 MNI152 = "mni152"  # --score-on's name for the offline default data
-CROSS_COLUMNS = ["model", "drop_rate", "mask", "trained_on", "tested_on", "tested_on_layout", "n_slices", "psnr_mean", "psnr_std",
+CROSS_COLUMNS = ["model", "drop_rate", "mask", "family", "trained_on", "tested_on", "tested_on_layout", "n_slices", "psnr_mean", "psnr_std",
                  "zero_filled_psnr_mean", "zero_filled_psnr_std", "gain_db", "ssim_mean", "keep_in_center", "run"]
 PROG = "sweep.py"
 
@@ -51,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-rates", type=fraction, nargs="+", default=DROP_RATES,
                    help=f"drop rates to run, in this order; each gets a fixed- and a learned-mask case "
                         f"(default: {' '.join(f'{d:g}' for d in DROP_RATES)})")
+    p.add_argument("--fixed-masks", nargs="+", choices=FAMILIES, default=["uniform"], metavar="FAMILY",
+                   help=f"mask families of the fixed-mask cases, one case each per drop rate ({', '.join(FAMILIES)}; "
+                        f"main.py's --mask) (default: uniform, the course's fixed mask)")
     p.add_argument("--baseline-drop", type=fraction, default=0.3, help="drop rate of the vanilla baseline run (default: 0.3)")
     p.add_argument("--score-on", nargs="+", default=[], metavar="DATA",
                    help=f"also score every case on the test split of each DATA (a --data-dir folder, or {MNI152} for "
@@ -59,14 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def case_name(model: str, drop: float, kind: str, family: str = "uniform") -> str:
+    """``drop0.3_fixed``, ``drop0.3_fixed_variable-density``, ``drop0.3_learned``, ``vanilla_drop0.3_fixed``."""
+    suffix = f"_{family}" if kind == "fixed" and family != "uniform" else ""
+    return f"{'vanilla_' if model == 'vanilla' else ''}drop{drop:g}_{kind}{suffix}"
+
+
 def case_list(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
     """``(name, kind, main.py arguments)`` of every case, the vanilla baseline first."""
-    cases = [("vanilla", args.baseline_drop, "fixed")] + [("unet", d, k) for d in args.drop_rates for k in ("fixed", "learned")]
+    cases = [("vanilla", args.baseline_drop, "fixed", "uniform")]
+    for d in args.drop_rates:
+        cases += [("unet", d, "fixed", f) for f in args.fixed_masks] + [("unet", d, "learned", "variable-density")]
     out = []
-    for model, drop, kind in cases:
-        name = f"{'vanilla_' if model == 'vanilla' else ''}drop{drop:g}_{kind}"
-        argv = ["--drop-rate", str(drop), "--model", model] + (["--learn-mask"] if kind == "learned" else [])
-        out.append((name, kind, argv))
+    for model, drop, kind, family in cases:
+        argv = ["--drop-rate", str(drop), "--model", model] + (["--learn-mask"] if kind == "learned" else ["--mask", family])
+        out.append((case_name(model, drop, kind, family), kind, argv))
     return out
 
 
@@ -81,7 +94,7 @@ def case_args(root: Path, name: str, argv: list[str], args: argparse.Namespace, 
 
 
 def row(m: dict, case: argparse.Namespace, kind: str) -> dict:
-    return {"model": case.model, "drop_rate": case.drop_rate, "mask": kind,
+    return {"model": case.model, "drop_rate": case.drop_rate, "mask": kind, "family": case.mask,
             **{f"{k}_{s}": m[k][s] for k in ("train_psnr", "test_psnr", "test_ssim", "zero_filled_test_psnr") for s in ("mean", "std")},
             "keep_fraction": m["keep_fraction"], "keep_in_center": m["keep_in_center"], "epochs": m["epochs"],
             "best_epoch": m["best_epoch"], "wall_time_s": m["wall_time_s"], "run": case.name,
@@ -92,7 +105,7 @@ def row(m: dict, case: argparse.Namespace, kind: str) -> dict:
 def diverged_row(record: dict, case: argparse.Namespace, kind: str) -> dict:
     """The table row of a case that stopped on its loss (``status: diverged`` in its metrics.json): no numbers."""
     nan = float("nan")
-    return {**{c: nan for c in COLUMNS}, "model": case.model, "drop_rate": case.drop_rate, "mask": kind,
+    return {**{c: nan for c in COLUMNS}, "model": case.model, "drop_rate": case.drop_rate, "mask": kind, "family": case.mask,
             "epochs": case.epochs, "run": case.name, "status": "diverged", "diverged_at_step": record.get("diverged_at_step")}
 
 
@@ -112,6 +125,7 @@ def score_case(case: argparse.Namespace, root: Path, data: str, loaded: dict) ->
             loaded[data] = scoring.split_data(data_dir, case, "test")
         m = scoring.score_run(ev, loaded[data])
     return {"model": case.model, "drop_rate": case.drop_rate, "mask": "learned" if case.learn_mask else "fixed",
+            "family": case.mask,
             "trained_on": m["trained_on"]["dataset"], "tested_on": m["tested_on"]["dataset"],
             "tested_on_layout": m["tested_on"]["layout"], "n_slices": m["n_slices"],
             **{f"{k}_{s}": m[k][s] for k in ("psnr", "zero_filled_psnr") for s in ("mean", "std")},
@@ -129,19 +143,20 @@ def _markdown(header: list[str], cells: list[list[str]]) -> str:
 
 def cross_markdown(rows: list[dict]) -> str:
     """The sweep's "trained on -> tested on" table (``cross_data.md``), one line per case and tested-on dataset."""
-    return _markdown(["model", "drop rate", "mask", "tested on (test split)", "PSNR (dB)", "zero-filled PSNR (dB)", "gain (dB)", "SSIM"],
-                     [[r["model"], f"{r['drop_rate']:g}", r["mask"], f"{r['tested_on']} ({r['n_slices']})", _pm(r, "psnr"),
+    return _markdown(["model", "drop rate", "mask", "family", "tested on (test split)", "PSNR (dB)", "zero-filled PSNR (dB)", "gain (dB)", "SSIM"],
+                     [[r["model"], f"{r['drop_rate']:g}", r["mask"], r["family"], f"{r['tested_on']} ({r['n_slices']})", _pm(r, "psnr"),
                        _pm(r, "zero_filled_psnr"), f"{r['gain_db']:+.2f}", f"{r['ssim_mean']:.3f}"] for r in rows])
 
 
 def table_markdown(rows: list[dict]) -> str:
     """The sweep's table (``results.md``, also quoted in the README) from rows sorted by model, drop rate, mask."""
-    return _markdown(["model", "drop rate", "mask", "train PSNR (dB)", "test PSNR (dB)", "zero-filled test PSNR (dB)", "test SSIM",
+    return _markdown(["model", "drop rate", "mask", "family", "train PSNR (dB)", "test PSNR (dB)", "zero-filled test PSNR (dB)", "test SSIM",
                       "kept in centre"],
-                     [[r["model"], f"{r['drop_rate']:g}", r["mask"], _pm(r, "train_psnr"), _pm(r, "test_psnr"),
+                     [[r["model"], f"{r['drop_rate']:g}", r["mask"], r["family"], _pm(r, "train_psnr"), _pm(r, "test_psnr"),
                        _pm(r, "zero_filled_test_psnr"), f"{r['test_ssim_mean']:.3f}", f"{r['keep_in_center']:.2f}"]
                       if r.get("status") != "diverged" else
-                      [r["model"], f"{r['drop_rate']:g}", r["mask"], f"diverged at step {r['diverged_at_step']}", "", "", "", ""]
+                      [r["model"], f"{r['drop_rate']:g}", r["mask"], r["family"], f"diverged at step {r['diverged_at_step']}",
+                       "", "", "", ""]
                       for r in rows])
 
 
@@ -150,7 +165,7 @@ def write_table(rows: list[dict], root: Path, stem: str = "results", columns: li
     """``<stem>.csv`` and ``<stem>.md`` from rows, sorted by model, (tested-on dataset,) drop rate, mask."""
     from common.runs import save_text
 
-    rows = sorted(rows, key=lambda r: (r["model"], r.get("tested_on", ""), r["drop_rate"], r["mask"]))
+    rows = sorted(rows, key=lambda r: (r["model"], r.get("tested_on", ""), r["drop_rate"], r["mask"], r["family"]))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")  # not: status
     writer.writeheader()

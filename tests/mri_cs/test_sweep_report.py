@@ -3,6 +3,7 @@ import csv
 import shutil
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,6 +52,27 @@ def test_quick_sweep_writes_its_table_and_resumes(swept, capsys):
     assert load_json(root / "config.json")["command"].endswith("--resume")
 
 
+def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
+    """--fixed-masks: one fixed case per family, named after it, trained with that family's mask."""
+    torch.set_num_threads(1)
+    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(tmp_path),
+                "--fixed-masks", "variable-density", "cartesian-random"])
+    root = tmp_path / "sweep_quick"
+    with open(root / "results.csv") as f:
+        rows = [(r["model"], r["mask"], r["family"], r["run"]) for r in csv.DictReader(f)]
+    assert rows == [("unet", "fixed", "cartesian-random", "drop0.3_fixed_cartesian-random"),
+                    ("unet", "fixed", "variable-density", "drop0.3_fixed_variable-density"),
+                    ("unet", "learned", "variable-density", "drop0.3_learned"),
+                    ("vanilla", "fixed", "uniform", "vanilla_drop0.3_fixed")]
+    assert not (root / "drop0.3_fixed").exists()
+    for family in ("variable-density", "cartesian-random"):
+        assert load_json(root / f"drop0.3_fixed_{family}" / "config.json")["args"]["mask"] == family
+    lines = np.load(root / "drop0.3_fixed_cartesian-random" / "example.npz")["mask"]
+    assert ((lines == lines[:1]).all(axis=0)).all()  # whole columns: every column all kept or all dropped
+    vd = np.load(root / "drop0.3_fixed_variable-density" / "example.npz")["mask"]
+    assert not ((vd == vd[:1]).all(axis=0)).all()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--run-name", "x"], "--run-name"),
     (["--drop-rate", "0.2"], "--drop-rate"),
@@ -92,7 +114,7 @@ def test_readme_blocks_from_published_runs(swept):
     metrics = readme_results._json(published / "unet_drop0.3_learned" / "metrics.json")
     assert f"{metrics['test_psnr']['mean']:.2f} ± {metrics['test_psnr']['std']:.2f}" in blocks["default_run"]
     rows = readme_results.sweep_rows(published / "sweep")
-    assert f"| unet | 0.3 | fixed | {rows[0]['train_psnr_mean']:.2f}" in blocks["sweep"]
+    assert f"| unet | 0.3 | fixed | uniform | {rows[0]['train_psnr_mean']:.2f}" in blocks["sweep"]
     assert "python sweep.py --drop-rates 0.3 --quick" in blocks["sweep"]
     assert "largest at drop rate 0.3" in blocks["sweep_summary"]
     assert "default run unet_drop0.3_learned" in blocks["bench_targets"]
