@@ -32,9 +32,8 @@ class Decoder(nn.Module):
     * ``Sigmoid``: pixels are intensities in [0, 1], and the reconstruction loss is
       the Bernoulli negative log-likelihood (binary cross-entropy).
 
-    About 0.42 M parameters with ``latent_dim=32`` (most in the second linear
-    layer); a training step on 32 images takes a few milliseconds on a CPU, so every
-    run of the assignment, including the full-set ones, fits on a laptop.
+    Most of the parameters are in the second linear layer; every run of the assignment,
+    the full-set ones included, fits on a laptop's CPU.
     """
 
     def __init__(self, latent_dim: int = 32, hidden: int = 256, channels: int = 32) -> None:
@@ -78,13 +77,10 @@ class PCAStart:
     Over the training images the means have variance ``1 - s2 / lam`` per coordinate, so means and
     stds together make the aggregate posterior exactly N(0, I): the prior the models are sampled from.
 
-    Why start there: in training each image's latent moves once per epoch, a few dozen times in a
-    full-set run. From a random start they spend those few updates finding any structure at all (and a
-    variational table never spreads to cover its prior, so prior samples land where the decoder never
-    trained). From this start similar images already have nearby latents, covering the prior, and
-    training only has to refine a linear code into a non-linear one (GLO, Bojanowski et al. 2018, starts
-    its latents from PCA for the same reason). This is a fixed linear map computed once, not an encoder
-    trained with the model: every latent, training or test, is still found by optimising the objective.
+    Why start there (the README's design choices): each latent moves only once per epoch, and from
+    here similar images already have nearby latents that cover the prior (GLO, Bojanowski et al. 2018,
+    starts from PCA too). It is a fixed linear map computed once, not a trained encoder: every latent,
+    training or test, is still found by optimising the objective.
     """
 
     def __init__(self, images, latent_dim: int, batch_size: int = 5000) -> None:

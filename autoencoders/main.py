@@ -11,13 +11,10 @@ Every task holds out a validation split that chooses the kept weights (``best*.p
 headline test number is that model's. CIFAR-10 also keeps ``best_test.pth`` (best TEST accuracy,
 as the course asks) and reports its number as "test-selected (course protocol, optimistic)".
 
-``--download`` lets torchvision fetch CIFAR-10, MNIST or STL-10 into ``--data-dir``; without it
-the data must already be there (see README.md for each layout). A run folder
-``<results-root>/<name>/`` holds config.json, metrics.json (with the per-epoch histories), PNG
-figures, ``best*.pth`` weights and ``checkpoint*.pt`` for ``--resume``.
-
-This file only parses the command line and dispatches; torch and the experiment modules are
-imported once a command actually runs, so ``--help`` answers at once.
+``--download`` lets torchvision fetch CIFAR-10, MNIST or STL-10 into ``--data-dir`` (layouts: README.md).
+A run folder ``<results-root>/<name>/`` holds config.json, metrics.json (with the per-epoch histories),
+PNG figures, ``best*.pth`` weights and ``checkpoint*.pt`` for ``--resume``. This file only parses and
+dispatches; torch and the experiments are imported once a command runs, so ``--help`` answers at once.
 """
 
 from __future__ import annotations

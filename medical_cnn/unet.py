@@ -13,11 +13,10 @@ Layout, for base width ``w`` (the paper's ``w = 64``)::
     decoder_block4                                    2w -> w
     head            1x1 conv                           w -> num_classes
 
-Padding 1 in every 3x3 convolution keeps the output the input's height and
-width (the paper crops instead), so ``H`` and ``W`` must be multiples of 16.
-Batch norm after each convolution (not in the 2015 paper) lets the network train
-in a few thousand steps. Without skip connections every decoder block sees only
-the upsampled coarse features, which is the ablation the assignment asks for.
+Padding 1 in every 3x3 convolution keeps the input's height and width (the paper crops
+instead), so ``H`` and ``W`` must be multiples of 16. Batch norm after each convolution (not in
+the paper) lets the network train in a few thousand steps. Without skip connections every decoder
+block sees only the upsampled coarse features: the ablation the assignment asks for.
 """
 
 from __future__ import annotations
