@@ -110,7 +110,7 @@ def markdown_table(rows: list[dict], keys: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-VAE_FD_RATIO = 1.25  # issue 15: the best VAD's Frechet distance within 25 % of the VAE's
+VAE_FD_RATIO = 1.25  # the target: the best VAD's Frechet distance within 25 % of the VAE's
 
 
 def chosen(runs: dict[str, tuple[dict, dict]], model: str, size: int) -> tuple[str, dict] | None:
