@@ -17,7 +17,9 @@ example a student's own ``runs``): see :func:`report_dir`.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -134,3 +136,27 @@ def finished_runs(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if (p / "metrics.json").is_file())
+
+
+def load_run(run: Path) -> tuple[dict, dict]:
+    """``(config, metrics)`` of a published run folder."""
+    return json.loads((run / "config.json").read_text()), json.loads((run / "metrics.json").read_text())
+
+
+def command(config: dict) -> str:
+    """The command that made a run, as its ``config.json`` records it (``argv``), in backticks."""
+    return f"`{shlex.join(config['argv'])}`"
+
+
+def md_table(rows: list[list], headers: list[str], align: tuple[str, ...] | None = None) -> str:
+    """A Markdown table (tabulate's ``pipe`` format) of cells formatted by the caller."""
+    from tabulate import tabulate
+
+    return tabulate(rows, headers, tablefmt="pipe", disable_numparse=True, colalign=align)
+
+
+def show(text: str) -> None:
+    """Write ``text`` into the README block cog is filling, set off by blank lines so Markdown sees paragraphs."""
+    import cog
+
+    cog.out(f"\n{text.strip()}\n\n")

@@ -1,4 +1,4 @@
-"""report.ipynb and readme_results.render_blocks on fixture results folders (written by hand, no training)."""
+"""report.ipynb and the README blocks of readme_results on fixture results folders (written by hand, no training)."""
 import json
 import re
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backprop.readme_results import RUNS, command_of, render_blocks
+from backprop import readme_results
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "backprop" / "report.ipynb"
 SIGMAS = ["0.01", "0.1", "0.2"]
@@ -29,18 +29,18 @@ def base_args(command: str, **extra) -> dict:
 IMAGE_ARGS = dict(data_dir="/somewhere/data/images/Train400", test_dir="/somewhere/data/images/BSD68", val_count=20,
                   val_crop=128, patch_size=40, batch_size=16, steps=2500, lr=0.001, eval_every=250, depth=6)
 RUN_INFO = {"device": "cpu", "torch": "2.x", "started": "2026-11-30 08:00:00"}
+ARGV = {"argv": ["python", "main.py", "wiener", "--data-dir", "../data/images/Train400", "--test-dir", "../data/images/Set12"]}
 IMAGES = {"name": "image folders", "n_train": 380, "n_val": 20, "n_test": 68}
 
 
 @pytest.fixture
 def results(tmp_path):
-    """A results/backprop folder with one run of each command; the wiener one in the old config layout
-    (arguments at the top level, as runs made before config.json had "args")."""
+    """A results/backprop folder with one run of each command."""
     root = tmp_path / "backprop"
-    write_run(root / "gradcheck", {"args": base_args("gradcheck"), "dataset": {"name": "random float64 tensors"}, **RUN_INFO},
+    write_run(root / "gradcheck", {**ARGV, "args": base_args("gradcheck"), "dataset": {"name": "random float64 tensors"}, **RUN_INFO},
               {"gradcheck": {"LinearFunction": True, "ReLUFunction": True},
                "first_layer_manual_vs_autograd": {"max_abs_diff_weight": 3.5e-18, "max_abs_diff_bias": 2.6e-18, "match": True}})
-    write_run(root / "inpaint", {"args": base_args("inpaint", data_dir="/somewhere/data", download=False, hidden=[512, 512],
+    write_run(root / "inpaint", {**ARGV, "args": base_args("inpaint", data_dir="/somewhere/data", download=False, hidden=[512, 512],
                                                    epochs=10, batch_size=64, lr=0.05, val_count=5000),
                                  "dataset": {"name": "MNIST", "n_train": 55000, "n_val": 5000, "n_test": 10000}, **RUN_INFO},
               {"test_psnr": 18.6712, "test_psnr_hidden_half": 15.66, "test_psnr_measurement": 12.51,
@@ -51,46 +51,28 @@ def results(tmp_path):
                "test_psnr": dict(zip(SIGMAS, [37.0 + i, 27.0 + i / 10, 19.0 + 2 * i])), "best_val_psnr": 30.0 + i,
                "best_step": 2500, "history": [{"step": 2500, "loss": 0.001, "val_psnr": 30.0 + i}], "train_seconds": 300.0}
               for i, (c, b) in enumerate([(32, "bias"), (32, "nobias"), (64, "bias"), (64, "nobias")])]
-    write_run(root / "ablation", {"args": base_args("ablation", channels=[32, 64], train_sigma=[0.0, 0.1],
+    write_run(root / "ablation", {**ARGV, "args": base_args("ablation", channels=[32, 64], train_sigma=[0.0, 0.1],
                                                     test_sigmas=[0.01, 0.1, 0.2], **IMAGE_ARGS), "dataset": IMAGES, **RUN_INFO},
               {"noisy_psnr": dict(zip(SIGMAS, [40.0, 20.0, 13.98])), "models": models, "chosen_on_validation": "64ch_nobias",
                "validation_sigmas": [0.01, 0.1], "train_sigma": [0.0, 0.1]}, ("denoising_examples.png", "validation_curves.png"))
     methods = {"blurred+noisy input": 23.89, "Wiener": 28.16, "net": 25.12, "Wiener+net": 29.9712}
-    write_run(root / "wiener", {**base_args("wiener", kernel="motion", kernel_size=9, sigmas=[0.005, 0.01, 0.02], channels=32,
-                                            **{**IMAGE_ARGS, "test_dir": "/somewhere/data/images/Set12"}),
+    write_run(root / "wiener", {**ARGV, "args": base_args("wiener", kernel="motion", kernel_size=9, sigmas=[0.005, 0.01, 0.02],
+                                                      channels=32, **{**IMAGE_ARGS, "test_dir": "/somewhere/data/images/Set12"}),
                                 "dataset": IMAGES, **RUN_INFO},
               {"test_psnr": {m: {"0.005": v, "0.01": v - 1, "0.02": v - 2} for m, v in methods.items()},
                "snr": {"0.005": 178.0, "0.01": 56.2, "0.02": 23.7}, "kernel": [[1.0]], "networks": {}}, ("deblurring_grid.png",))
     return root
 
 
-def test_render_blocks_shows_the_published_numbers_and_commands(results):
-    blocks = render_blocks(results)
-    assert set(blocks) == set(RUNS)
+def test_blocks_show_the_published_numbers_and_commands(results):
+    blocks = {name: getattr(readme_results, name)(results) for name in ("gradcheck", "inpaint", "ablation", "wiener")}
     assert "18.67 dB" in blocks["inpaint"] and "55,000 train" in blocks["inpaint"]
     assert "29.97" in blocks["wiener"] and "178" in blocks["wiener"]
-    assert "| 64 channels, no bias | 40.00 | 27.30 | 25.00 |" in blocks["ablation"]
+    assert "| 64 channels, no bias   |        40.00 |       27.30 |       25.00 |" in blocks["ablation"]
     assert "**64ch_nobias**" in blocks["ablation"] and "+7.30 dB at sigma=0.1" in blocks["ablation"]
     assert "3.5e-18" in blocks["gradcheck"]
-    assert ("`python main.py wiener --data-dir <data>/images/Train400 --test-dir <data>/images/Set12`"
-            in blocks["wiener"])  # the old config layout is read too; no machine path is printed
+    assert "`python main.py wiener --data-dir ../data/images/Train400 --test-dir ../data/images/Set12`" in blocks["wiener"]
     assert all("/somewhere" not in text for text in blocks.values())
-
-
-def test_render_blocks_says_how_to_make_a_missing_run(results):
-    (results / "wiener" / "metrics.json").unlink()
-    blocks = render_blocks(results)
-    assert blocks["wiener"].startswith("*Not published yet:*")
-    assert "python main.py wiener --data-dir" in blocks["wiener"] and "python -m common.publish backprop/runs/wiener" in blocks["wiener"]
-    assert "18.67" in blocks["inpaint"]
-
-
-def test_command_of_shows_only_what_differs_from_the_defaults():
-    args = base_args("ablation", **{**IMAGE_ARGS, "steps": 6000, "depth": 8}, channels=[32, 64], train_sigma=[0.0, 0.1],
-                     test_sigmas=[0.01, 0.1, 0.2])
-    assert command_of({**args, "name": "ablation-depth8"}) == (
-        "python main.py ablation --name ablation-depth8 --data-dir <data>/images/Train400 --test-dir <data>/images/BSD68 "
-        "--steps 6000 --depth 8")
 
 
 def absolute(path: Path, text: str) -> bool:
