@@ -181,8 +181,7 @@ FIXED_ON_RESUME = ("seed", "subset", "batch_size", "epochs", "lr")  # the learni
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Each image ``(B, 1, 28, 28)`` flipped left-right with probability 1/2: a garment keeps its class
-    mirrored, and the classifier that will judge imperfect decoded images sees more varied ones. (Random
-    shifts as well, and more dropout, slowed training down too much for a 10-epoch budget in a short trial.)"""
+    mirrored, and the classifier that will judge imperfect decoded images sees more varied ones."""
     flipped = torch.rand(len(x), generator=generator) < 0.5
     return torch.where(flipped[:, None, None, None], x.flip(-1), x)
 

@@ -63,7 +63,7 @@ class Plateau:
 
     The threshold is small (0.01 %, as in ``torch.optim.lr_scheduler.ReduceLROnPlateau``): each
     training latent moves once per epoch, so the models keep improving by small steps for many
-    epochs, and a coarser threshold (0.1 % was tried) halved the learning rates while they still did.
+    epochs, and a coarser threshold halves the learning rates while they still do (README: design choices).
     """
 
     def __init__(self, lr_patience: int = 2, patience: int = 4, factor: float = 0.5, threshold: float = 1e-4) -> None:
@@ -180,8 +180,8 @@ class AutoDecoderLearner(Learner):
     ``--init pca``, the :class:`~auto_decoder.AutoDecoder.PCAStart` every table starts from."""
 
     # The plateau rule slows the decoder only: each training latent is updated once per epoch, a few dozen
-    # times in a full-set run, and RowAdam already bounds every update by --latent-lr; halving it too cost
-    # the latents updates they still needed (prior samples got worse on a 4,500-image trial).
+    # times in a full-set run, and RowAdam already bounds every update by --latent-lr; halving it too costs
+    # the latents updates they still need (README: design choices).
     scheduled = ("decoder",)
 
     def __init__(self, args: argparse.Namespace, data: RunData, device: torch.device) -> None:
