@@ -33,13 +33,15 @@ PARITY_DB = 0.1  # the default run (bf16 where auto takes it) within this of the
 FP32_RUN = "unet_drop0.3_learned_fp32"  # the default run with --precision fp32, for the parity target
 FIXED_GAIN_OVER_ZERO_FILLED_DB = 12  # U-Net, fixed mask, drop 0.3
 FIXED_GAIN_OVER_VANILLA_DB = 6
-STABLE_DIP_DB = 1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
 # Drop 0.3, fixed mask, gain over zero-filled across datasets (evaluate.py's eval_* folders beside the runs):
 MNI_TO_PATIENTS_DB = 10  # trained on the MNI152 template, tested on the multi-patient test split
 PATIENTS_OWN_DB = 18  # trained on the multi-patient set, tested on its held-out patients
 PATIENTS_TO_MNI_DB = 12  # the same model on the template's test slabs, anatomy it never saw
 MNI_LAYOUT, IMAGES_LAYOUT = "MNI152 template (offline default)", "image folder"
 SWEEP_DROP_RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # learned above fixed at each of these on held-out patients
+LEARNING_OVER_DENSITY_DB = 3  # learned mask over the fixed variable-density mask it starts from, held-out patients
+NETWORK_OVER_CS_DB = 5  # the U-Net over total variation with the same mask, held-out patients
+CS_DROP_RATES = (0.3, 0.7)
 
 
 def measure(model_name: str, device: str, precision: str, compiled: bool, resolution: int, batch_size: int, width: int,
@@ -179,6 +181,41 @@ def csv_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def learned_gain_target(psnr: dict, family: str, target: float, name: str, label: str) -> list[dict]:
+    """Learned minus the fixed ``family`` mask, from ``psnr[(drop, mask, family)]``, at every drop rate both have:
+    above ``target`` at all of ``SWEEP_DROP_RATES`` (a sweep without all of them misses). [] without a pair."""
+    gain = {d: psnr[d, "learned", "variable-density"] - p for (d, k, f), p in sorted(psnr.items())
+            if k == "fixed" and f == family and (d, "learned", "variable-density") in psnr}
+    if not gain:
+        return []
+    complete = set(SWEEP_DROP_RATES) <= set(gain)
+    return [verdict(name, complete and min(gain.values()) > target,
+                    f"{label}: learned - fixed {family} PSNR by drop rate "
+                    + ", ".join(f"{d:g}: {g:+.2f}" for d, g in gain.items())
+                    + (" dB" if complete else f" dB (the sweep has {len(gain)} of {len(SWEEP_DROP_RATES)} drop rates)")
+                    + f" [target: > {target:g} dB at every drop rate {min(SWEEP_DROP_RATES):g} to {max(SWEEP_DROP_RATES):g}]")]
+
+
+def cs_targets(runs_root: Path) -> list[dict]:
+    """The U-Net over total variation with the same mask on the same held-out patients' slices, from every
+    ``cs_tv_*`` folder (``evaluate.py RUN --cs tv``) of the sweeps' cases under ``runs_root`` that scored the
+    run's own network, at the drop rates ``CS_DROP_RATES``."""
+    out = []
+    for path in sorted(Path(runs_root).glob("*/*/cs_tv_*/metrics.json")):
+        m, c = json.loads(path.read_text()), json.loads((path.parent / "config.json").read_text())
+        if m["network"] is None or c["split"] != "test" or c["data"].get("layout") != IMAGES_LAYOUT:
+            continue
+        if not any(abs(c["drop_rate"] - d) < 1e-9 for d in CS_DROP_RATES):
+            continue
+        net, tv = m["network"]["psnr"]["mean"], m["tv"]["psnr"]["mean"]
+        kind = "learned" if c["learn_mask"] else f"fixed {c['mask_family']}"
+        out.append(verdict(f"network_over_cs_{path.parts[-4]}_{path.parts[-3]}", net - tv >= NETWORK_OVER_CS_DB,
+                           f"{path.parts[-4]}/{path.parts[-3]} ({kind} mask, drop {c['drop_rate']:g}) on {m['n_slices']} "
+                           f"held-out {c['data']['dataset']} test slices: U-Net {net:.2f} dB, TV {tv:.2f} dB (lambda "
+                           f"{m['lambda']:g}), {net - tv:+.2f} dB [target: >= +{NETWORK_OVER_CS_DB}]"))
+    return out
+
+
 def sweep_generalisation_targets(runs_root: Path) -> list[dict]:
     """From every sweep directly under ``runs_root`` (a folder with ``results.csv``) and its ``cross_data.csv``:
     the learned mask above the fixed one at every drop rate 0.1 to 0.7 on held-out patients (the sweep's own test
@@ -191,20 +228,16 @@ def sweep_generalisation_targets(runs_root: Path) -> list[dict]:
             continue
         data = json.loads((sweep / unet[0]["run"] / "config.json").read_text()).get("data", {})
         cross = [r for r in csv_rows(sweep / "cross_data.csv") if r["model"] == "unet"]
-        key = lambda r: (float(r["drop_rate"]), r["mask"])  # noqa: E731
+        key = lambda r: (float(r["drop_rate"]), r["mask"], r["family"])  # noqa: E731
         tests = [(f"its held-out patients ({data['dataset']})", {key(r): float(r["test_psnr_mean"]) for r in unet})
                  ] if data.get("layout") == IMAGES_LAYOUT else []
         tests += [(f"{t} (test)", {key(r): float(r["psnr_mean"]) for r in cross if r["tested_on"] == t})
                   for t in sorted({r["tested_on"] for r in cross if r["tested_on_layout"] == IMAGES_LAYOUT})]
         for i, (label, psnr) in enumerate(tests):
-            gain = {d: psnr[d, "learned"] - psnr[d, "fixed"] for d, k in sorted(psnr) if k == "fixed" and (d, "learned") in psnr}
-            if gain:
-                complete = set(SWEEP_DROP_RATES) <= set(gain)
-                out.append(verdict(f"learned_over_fixed_patients_{sweep.name}_{i}", complete and min(gain.values()) > 0,
-                                   f"sweep folder {sweep.name}, tested on {label}: learned - fixed PSNR by drop rate "
-                                   + ", ".join(f"{d:g}: {g:+.2f}" for d, g in gain.items())
-                                   + (" dB" if complete else f" dB (the sweep has {len(gain)} of {len(SWEEP_DROP_RATES)} drop rates)")
-                                   + f" [target: > 0 at every drop rate {min(SWEEP_DROP_RATES):g} to {max(SWEEP_DROP_RATES):g}]"))
+            for family, target, name in (("uniform", 0, "learned_over_fixed"),
+                                         ("variable-density", LEARNING_OVER_DENSITY_DB, "learned_over_density")):
+                out += learned_gain_target(psnr, family, target, f"{name}_patients_{sweep.name}_{i}",
+                                           f"sweep folder {sweep.name}, tested on {label}")
         gains = [(float(r["test_psnr_mean"]) - float(r["zero_filled_test_psnr_mean"]), float(r["drop_rate"]), "its own test split")
                  for r in unet if r["mask"] == "learned"]
         gains += [(float(r["gain_db"]), float(r["drop_rate"]), f"{r['tested_on']} (test)") for r in cross if r["mask"] == "learned"]
@@ -220,8 +253,10 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
     """The assignment's quality targets from finished runs (those that exist): ``{"name", "ok", "text"}`` each,
     the cross-dataset ones (:func:`cross_data_targets`, :func:`sweep_generalisation_targets`) from the runs and
     sweeps beside ``default_run``."""
+    from mri_cs.train import STABLE_DIP_DB  # the run's own stability rule; torch loads only now
+
     out = (cross_data_targets(default_run.parent) + sweep_generalisation_targets(default_run.parent)
-           + parity_target(default_run))
+           + cs_targets(default_run.parent) + parity_target(default_run))
     if (default_run / "metrics.json").is_file():
         m = json.loads((default_run / "metrics.json").read_text())
         out.append(verdict("default_wall_time", m["wall_time_s"] < WALL_TIME_TARGET_S,
@@ -234,7 +269,8 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
                                f"default run: validation PSNR in the last third of the epochs (from epoch "
                                f"{m['val_psnr_last_third_from_epoch']}) at most {dip:.2f} dB below its best so far "
                                f"[target: <= {STABLE_DIP_DB:g} dB]"))
-    rows = {(r["model"], float(r["drop_rate"]), r["mask"]): r for r in csv_rows(sweep_dir / "results.csv")}
+    rows = {(r["model"], float(r["drop_rate"]), r["mask"]): r for r in csv_rows(sweep_dir / "results.csv")
+            if r["family"] == ("uniform" if r["mask"] == "fixed" else "variable-density")}  # the course's two scenarios
     if not rows:
         return out
     test = lambda key: float(rows[key]["test_psnr_mean"])  # noqa: E731

@@ -8,12 +8,14 @@ import torch
 from common import speed
 from common.precision import fast_bf16
 from mri_cs import bench
+from mri_cs.models.masks import course_family
 from mri_cs.sweep import COLUMNS
 
 
 def write_runs(root, wall_time_s, psnr, default_dip=0.4):
     """A default run's metrics.json (validation dip ``default_dip`` in its last third) and a sweep results.csv
-    whose (test PSNR, zero-filled test PSNR, last-third dip) are ``psnr[(model, drop, mask)]``."""
+    whose (test PSNR, zero-filled test PSNR, last-third dip) are ``psnr[(model, drop, mask[, family])]`` (the
+    family defaults to the course's scenario's)."""
     default = root / "unet_drop0.3_learned"
     default.mkdir(parents=True)
     stat = {"mean": 40.0, "std": 1.0}
@@ -25,8 +27,9 @@ def write_runs(root, wall_time_s, psnr, default_dip=0.4):
     with open(root / "sweep" / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, restval=0)
         writer.writeheader()
-        for (model, drop, mask), (test, zero_filled, dip) in psnr.items():
-            writer.writerow({"model": model, "drop_rate": drop, "mask": mask, "test_psnr_mean": test,
+        for (model, drop, mask, *family), (test, zero_filled, dip) in psnr.items():
+            family = family[0] if family else course_family(mask == "learned")
+            writer.writerow({"model": model, "drop_rate": drop, "mask": mask, "family": family, "test_psnr_mean": test,
                              "zero_filled_test_psnr_mean": zero_filled, "keep_in_center": 0.5, "val_last_third_dip_db": dip})
 
 
@@ -46,6 +49,14 @@ def verdicts(root):
 def test_targets_met(tmp_path):
     write_runs(tmp_path, 200.0, PASSING)
     assert verdicts(tmp_path) == MET  # the fixed mask's 2 dB dip at drop 0.7 is not a learned mask's
+
+
+def test_course_targets_read_the_course_masks_beside_other_families(tmp_path):
+    """A sweep with more fixed families: the course's targets still compare with the uniform fixed mask."""
+    others = {("unet", d, "fixed", f): (60.0, 50.0, 0.0) for d in (0.3, 0.5, 0.6, 0.7)
+              for f in ("variable-density", "cartesian-random")}  # better than learned: would miss learned_over_fixed
+    write_runs(tmp_path, 200.0, PASSING | others)
+    assert verdicts(tmp_path) == MET
 
 
 def test_targets_missed(tmp_path):
@@ -152,17 +163,21 @@ def test_cross_dataset_targets(tmp_path):
 
 
 def write_sweep(root, name, layout, own, cross=None):
-    """A sweep folder: results.csv with ``own[(drop, mask)] = (test PSNR, zero-filled)``, one case config.json
-    saying what it trained on, and cross_data.csv rows ``cross[(drop, mask)] = (PSNR, gain)`` on patients."""
+    """A sweep folder: results.csv with ``own[(drop, mask[, family])] = (test PSNR, zero-filled)`` (the family
+    defaults to the course's: uniform fixed, variable-density learned), one case config.json saying what it
+    trained on, and cross_data.csv rows ``cross[(drop, mask)] = (PSNR, gain)`` on patients."""
     from mri_cs.sweep import CROSS_COLUMNS
 
     sweep = root / name
     (sweep / "drop0.1_fixed").mkdir(parents=True)
     (sweep / "drop0.1_fixed" / "config.json").write_text(json.dumps({"data": {"dataset": f"{layout} data", "layout": layout}}))
-    for stem, columns, rows in (("results", COLUMNS, [{"model": "unet", "drop_rate": d, "mask": k, "test_psnr_mean": t,
+    family = lambda key: key[2] if len(key) == 3 else course_family(key[1] == "learned")  # noqa: E731
+    for stem, columns, rows in (("results", COLUMNS, [{"model": "unet", "drop_rate": key[0], "mask": key[1],
+                                                        "family": family(key), "test_psnr_mean": t,
                                                         "zero_filled_test_psnr_mean": z, "run": "drop0.1_fixed"}
-                                                       for (d, k), (t, z) in own.items()]),
-                                ("cross_data", CROSS_COLUMNS, [{"model": "unet", "drop_rate": d, "mask": k, "psnr_mean": p,
+                                                       for key, (t, z) in own.items()]),
+                                ("cross_data", CROSS_COLUMNS, [{"model": "unet", "drop_rate": d, "mask": k,
+                                                                "family": course_family(k == "learned"), "psnr_mean": p,
                                                                 "gain_db": g, "tested_on": "patients",
                                                                 "tested_on_layout": bench.IMAGES_LAYOUT}
                                                                for (d, k), (p, g) in (cross or {}).items()])):
@@ -175,7 +190,8 @@ def write_sweep(root, name, layout, own, cross=None):
 def test_sweep_generalisation_targets(tmp_path):
     drops = bench.SWEEP_DROP_RATES
     own = {(d, k): (30.0 + (k == "learned"), 15.0) for d in drops for k in ("fixed", "learned")}
-    write_sweep(tmp_path, "sweep_patients", bench.IMAGES_LAYOUT, own)  # learned +1 dB everywhere: met
+    density = {(d, "fixed", "variable-density"): (28.5 - (d == 0.5) * 2, 15.0) for d in drops}  # learned +2.5, +4.5 at 0.5
+    write_sweep(tmp_path, "sweep_patients", bench.IMAGES_LAYOUT, own | density)  # learned +1 dB over uniform everywhere
     cross = {(d, k): (20.0 + (k == "learned") - (d == 0.4) * 2 * (k == "learned"), 1.0) for d in drops for k in ("fixed", "learned")}
     cross[0.7, "learned"] = (21.0, -0.3)  # below its own zero-filled input on the patients
     write_sweep(tmp_path, "sweep", bench.MNI_LAYOUT, own, cross)  # MNI-trained: its own test split is not patients
@@ -185,8 +201,39 @@ def test_sweep_generalisation_targets(tmp_path):
     assert {k: t["ok"] for k, t in found.items()} == {
         "learned_over_fixed_patients_sweep_0": False, "learned_not_worse_sweep": False,
         "learned_over_fixed_patients_sweep_partial_0": False, "learned_not_worse_sweep_partial": True,
-        "learned_over_fixed_patients_sweep_patients_0": True, "learned_not_worse_sweep_patients": True}
+        "learned_over_fixed_patients_sweep_patients_0": True, "learned_not_worse_sweep_patients": True,
+        "learned_over_density_patients_sweep_patients_0": False}  # +2.5 dB over variable density is under +3
+    assert "learned - fixed variable-density PSNR by drop rate 0.1: +2.50" in found["learned_over_density_patients_sweep_patients_0"]["text"]
+    assert "0.5: +4.50" in found["learned_over_density_patients_sweep_patients_0"]["text"]
     assert "0.4: -1.00" in found["learned_over_fixed_patients_sweep_0"]["text"]
     assert "-0.30 dB (drop 0.7, on patients (test))" in found["learned_not_worse_sweep"]["text"]
     assert "0.2:" not in found["learned_over_fixed_patients_sweep_partial_0"]["text"]
     assert "(the sweep has 6 of 7 drop rates)" in found["learned_over_fixed_patients_sweep_partial_0"]["text"]
+
+
+def write_cs(root, case, drop, net, tv, layout, split="test", learn_mask=False):
+    """A sweep case's ``cs_tv_<name>`` folder as ``evaluate.py RUN --cs tv`` writes it (network None if ``net`` is)."""
+    folder = root / "sweep_patients" / case / "cs_tv_x"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({
+        "split": split, "drop_rate": drop, "learn_mask": learn_mask, "mask_family": "variable-density",
+        "data": {"dataset": "patients", "layout": layout}}))
+    (folder / "metrics.json").write_text(json.dumps({
+        "network": None if net is None else {"psnr": {"mean": net}}, "tv": {"psnr": {"mean": tv}},
+        "lambda": 0.001, "n_slices": 16}))
+
+
+def test_network_over_cs_targets(tmp_path):
+    images = bench.IMAGES_LAYOUT
+    write_cs(tmp_path, "drop0.3_fixed_variable-density", 0.3, 40.0, 34.5, images)  # +5.5: met
+    write_cs(tmp_path, "drop0.7_learned", 0.7, 30.0, 26.0, images, learn_mask=True)  # +4: missed
+    write_cs(tmp_path, "drop0.5_learned", 0.5, 30.0, 29.0, images)  # not a target drop rate
+    write_cs(tmp_path, "drop0.3_fixed", 0.3, None, 20.0, images)  # no network scored (a published copy's mask)
+    write_cs(tmp_path, "drop0.3_fixed_cartesian-random", 0.3, 40.0, 39.0, bench.MNI_LAYOUT)  # not patients
+    write_cs(tmp_path, "drop0.7_fixed_variable-density", 0.7, 40.0, 39.0, images, split="val")  # not the test split
+    found = {t["name"]: t for t in bench.cs_targets(tmp_path)}
+    assert {k: t["ok"] for k, t in found.items()} == {
+        "network_over_cs_sweep_patients_drop0.3_fixed_variable-density": True,
+        "network_over_cs_sweep_patients_drop0.7_learned": False}
+    assert "U-Net 30.00 dB, TV 26.00 dB (lambda 0.001), +4.00 dB [target: >= +5]" in found[
+        "network_over_cs_sweep_patients_drop0.7_learned"]["text"]
