@@ -51,7 +51,7 @@ class FashionClassifier(nn.Module):
 
     * ``PixelUnshuffle(2)``: 28x28x1 -> 14x14x4 without losing a pixel. On a CPU,
       convolutions over one full-resolution channel are slow for what they compute;
-      starting at 14x14 makes an epoch about four times cheaper.
+      starting at 14x14 makes an epoch several times cheaper.
     * two stages of two 3x3 conv-BatchNorm-ReLU layers (32 then 64 channels) with
       2x2 max-pooling (14 -> 7 -> 4): the VGG pattern, and batch normalisation makes
       a few epochs with a large learning rate enough.

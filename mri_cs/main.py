@@ -1,6 +1,6 @@
 """MRI compressed sensing: reconstruct images from subsampled k-space, with a fixed or a learned mask.
 
-    python main.py --drop-rate 0.3 --learn-mask      # the default run (about 3 min on 2 idle CPU cores)
+    python main.py --drop-rate 0.3 --learn-mask      # the default run (its time: the README)
     python main.py --drop-rate 0.5 --model vanilla   # the one-convolution baseline, fixed mask
     python main.py --augment none --name plain       # without augmentation of the training images
     python main.py --quick                           # smoke run in seconds
