@@ -1,4 +1,6 @@
-"""``python evaluate.py RUN_DIR --data-dir X``: a finished run's best checkpoint scored on other data.
+"""The library behind ``python evaluate.py RUN_DIR --data-dir X``: a finished run's best checkpoint
+scored on other data (``evaluate.py`` is only the command line; ``cs_scoring.py`` does the same for
+``--cs tv``, the classical baseline, and ``sweep.py --score-on`` calls :func:`score_run` per case).
 
 ``score_run(args)`` loads the run (its config and ``best.pt``), rebuilds its model, makes the
 data's split as ``main.py`` would with the run's seed and resolution, and writes
