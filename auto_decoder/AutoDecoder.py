@@ -56,6 +56,7 @@ class Decoder(nn.Module):
         # END SOLUTION
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, 1, 28, 28)`` in (0, 1) of latents ``z (B, latent_dim)``."""
         # BEGIN SOLUTION
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (B, {self.latent_dim}), got {tuple(z.shape)}")

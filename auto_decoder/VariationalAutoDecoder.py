@@ -205,19 +205,23 @@ class VariationalLatentTable(nn.Module):
         # END SOLUTION
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
+        """One reparameterised draw ``z ~ q_i`` per index: ``indices (B,) -> (B, latent_dim)``."""
         # BEGIN SOLUTION
         return self.family.rsample(*self.params(indices))
         # END SOLUTION
 
     def mean(self, indices: torch.Tensor) -> torch.Tensor:
+        """The location ``loc_i`` of each indexed ``q_i``, ``(B, latent_dim)`` (the noise-free latent)."""
         return self.loc(indices)
 
     def kl(self, indices: torch.Tensor) -> torch.Tensor:
+        """``KL(q_i || prior)`` summed over latent dimensions, ``(B,)``."""
         # BEGIN SOLUTION
         return self.family.kl(*self.params(indices)).sum(dim=1)
         # END SOLUTION
 
     def sample_prior(self, n: int) -> torch.Tensor:
+        """``n`` draws ``(n, latent_dim)`` from the family's prior, on the table's device."""
         return self.family.sample_prior((n, self.latent_dim), device=self.loc.weight.device)
 
     @torch.no_grad()

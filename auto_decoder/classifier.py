@@ -82,6 +82,7 @@ class FashionClassifier(nn.Module):
         return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(B, 10)`` of images ``(B, 1, 28, 28)``."""
         return self.head(self.features(x))
 
 
@@ -162,8 +163,8 @@ def load_classifier(path: str | Path, device: torch.device) -> tuple[nn.Module, 
         model = FashionClassifier().to(device)
     try:
         state = load_checkpoint(path, device)
-        model.load_state_dict(state["model"])
-        reference = state["reference"]
+        model.load_state_dict(state["best_model"])
+        reference = state["extra"]["reference"]
         reference = {"test": {k: v.cpu() for k, v in reference["test"].items()},
                      "test_size": int(reference["test_size"]), "floor": float(reference["floor"])}
     except OSError:
@@ -209,39 +210,35 @@ def train_one_epoch(model: nn.Module, train_dl, labels: torch.Tensor, opt: torch
 def run(args: argparse.Namespace) -> dict:
     """``python main.py classifier``: train with a held-out validation part (or resume), keep the epoch with
     the best validation accuracy, then score the real test images and store the reference statistics."""
-    from auto_decoder.utils import prepare_run
+    from auto_decoder.utils import load_run_data, run_device
 
-    device, data, config = prepare_run(args, FIXED_ON_RESUME, val_size=VAL_FRACTION)
+    device = run_device(args)
+    check_run(args, FIXED_ON_RESUME)  # a refused --resume or a finished run in the way ends here, before the data
+    data, dataset = load_run_data(args, device, val_size=VAL_FRACTION)
     model = FashionClassifier().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     # one cycle over all steps (warm-up, then a cosine decay): the large steps train fast, the small late ones settle
     scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * len(data.train_dl),
                                                     pct_start=0.15)
-    generator = torch.Generator().manual_seed(args.seed)
-    with run_folder(args.results_root, args.run_name, config, resume=args.resume, overwrite=args.overwrite,
-                    fixed_on_resume=FIXED_ON_RESUME) as run_dir:
+    generators = {"augment": generator, "loader": data.train_dl.generator}
+    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device),
+                  torch=torch.__version__) as run_dir:
         ckpt_path = run_dir / "checkpoint.pt"
-        state = {"epoch": 0, "history": [], "train_seconds": 0.0}
-        if args.resume and ckpt_path.exists():
-            state = load_checkpoint(ckpt_path, device)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            scheduler.load_state_dict(state["scheduler"])
-            generator.set_state(state["generator"])
+        progress = load_progress(ckpt_path, model, opt, scheduler, generators, resume=args.resume, device=device)
+        state = progress.extra
+        state.setdefault("history", [])
         val_images = data.val.batch(torch.arange(len(data.val)))
-        t0, seconds_before, guard = time.time(), state["train_seconds"], DivergenceGuard("classifier")
-        for epoch in (bar := tqdm(range(state["epoch"], args.epochs), desc="classifier", unit="epoch")):
+        t0, seconds_before, guard = time.time(), state.setdefault("train_seconds", 0.0), DivergenceGuard("classifier")
+        for epoch in (bar := tqdm(range(progress.step, args.epochs), desc="classifier", unit="epoch")):
             loss = train_one_epoch(model, data.train_dl, data.train.labels, opt, device, scheduler, generator, guard)
             val_accuracy = accuracy(classify(model, val_images, device), data.val.labels)
             bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_accuracy:.4f}")
             state["history"].append({"epoch": epoch + 1, "loss": loss, "val_accuracy": val_accuracy})
-            if val_accuracy > state.get("best_val_accuracy", -1.0):
-                state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1,
-                             best={k: v.detach().clone() for k, v in model.state_dict().items()})
-            state.update(model=model.state_dict(), opt=opt.state_dict(), scheduler=scheduler.state_dict(),
-                         generator=generator.get_state(), epoch=epoch + 1, train_seconds=seconds_before + time.time() - t0)
-            save_checkpoint(ckpt_path, state)
-        model.load_state_dict(state["best"])
+            if progress.improves(val_accuracy):
+                progress.keep_best(model, val_accuracy, epoch + 1)
+            progress.step, state["train_seconds"] = epoch + 1, seconds_before + time.time() - t0
+            save_progress(ckpt_path, progress, model, opt, scheduler, generators)
+        model.load_state_dict(progress.best_model)
         # The reference every generator is scored against: the test images' features; and the floor,
         # a fixed random set of real training images scored exactly like a generator's samples.
         test_features, probs = score_images(model, data.test.batch(torch.arange(len(data.test))), device)
@@ -249,15 +246,15 @@ def run(args: argparse.Namespace) -> dict:
         floor_features, _ = score_images(model, data.train.batch(floor_idx), device)
         reference = {"test": feature_statistics(test_features), "test_size": len(data.test),
                      "floor": frechet_distance(feature_statistics(floor_features), feature_statistics(test_features))}
-        save_checkpoint(ckpt_path, {**state, "model": state["best"], "reference": reference})
+        save_extra(ckpt_path, {**state, "reference": reference})  # what load_classifier reads, with best_model
         metrics = {
             "test_accuracy": accuracy(probs, data.test.labels),
-            "best_epoch": state["best_epoch"],
-            "val_accuracy": state["best_val_accuracy"],
+            "best_epoch": progress.best_step,
+            "val_accuracy": progress.best_score,
             "real_test_images": sample_quality(probs),  # the ceiling a generator could reach
             "frechet_floor": reference["floor"],
             "frechet_floor_images": len(floor_idx),
-            "epochs": state["epoch"],
+            "epochs": progress.step,
             "history": state["history"],
             "train_size": len(data.train),
             "val_size": len(data.val),

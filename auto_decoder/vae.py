@@ -27,9 +27,9 @@ from auto_decoder.analysis import find_classifier, finish, interpolation_pair
 from auto_decoder.AutoDecoder import Decoder
 from auto_decoder.evaluate import penalised_loss
 from auto_decoder.train import Learner, train
-from auto_decoder.utils import IndexedImages, in_order, prepare_run, take_first
+from auto_decoder.utils import IndexedImages, in_order, load_run_data, run_device, take_first
 from auto_decoder.VariationalAutoDecoder import FAMILIES
-from common.runs import run_folder
+from common.runs import check_run, open_run
 
 FIXED_ON_RESUME = ("seed", "subset", "batch_size", "latent_dim", "kl_weight", "val_size", "test_size")
 
@@ -64,6 +64,7 @@ class Encoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loc, log_scale)``, each ``(B, latent_dim)``, of images ``(B, 1, 28, 28)``."""
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"expected images (B, 1, 28, 28), got {tuple(x.shape)}")
         loc, log_scale = self.net(x).chunk(2, dim=1)
@@ -142,14 +143,16 @@ class VAELearner(Learner):
 
 def run(args: argparse.Namespace) -> dict:
     """``python main.py vae``: check everything, then train, encode the test images, analyse, write metrics.json."""
-    device, data, config = prepare_run(args, FIXED_ON_RESUME, val_size=args.val_size)
+    device = run_device(args)
+    check_run(args, FIXED_ON_RESUME)  # a refused --resume or a finished run in the way ends here, before the data
+    data, dataset = load_run_data(args, device, val_size=args.val_size)
     test_ds = take_first(data.test, args.test_size)
     pair = interpolation_pair(test_ds, args.interp)
     learner = VAELearner(args, device)
     scorer = find_classifier(args, device)
-    with run_folder(args.results_root, args.run_name, config, resume=args.resume, overwrite=args.overwrite,
-                    fixed_on_resume=FIXED_ON_RESUME) as run_dir:
-        state = train(args, run_dir, learner, data, device)
+    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device),
+                  torch=torch.__version__) as run_dir:
+        progress = train(args, run_dir, learner, data, device)
         codes = {"train": learner.train_codes(data.train, device), "test": learner.encode(test_ds, device)}
-        return finish(args, run_dir, state, learner.decoder, learner.vae.sample_prior, codes, data, test_ds, pair,
+        return finish(args, run_dir, progress, learner.decoder, learner.vae.sample_prior, codes, data, test_ds, pair,
                       scorer, device)

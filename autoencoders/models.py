@@ -52,6 +52,7 @@ class CifarCNN(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, 10)`` of images ``(B, 3, 32, 32)``."""
         # BEGIN SOLUTION
         _check_input(x, 3, None, "CifarCNN")
         return self.classifier(self.features(x))
@@ -80,6 +81,7 @@ class LinearAutoEncoder(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``(B, 1, 28, 28)`` of ``x (B, 1, 28, 28)``."""
         # BEGIN SOLUTION
         _check_input(x, 1, 28, "LinearAutoEncoder")
         return self.decoder(self.encoder(x)).reshape(-1, 1, 28, 28)
@@ -110,6 +112,7 @@ class AutoEncoder_CNN(nn.Module):  # noqa: N801 (the assignment's name)
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``(B, 1, 28, 28)`` of ``x (B, 1, 28, 28)`` through the ``(B, 8, 7, 7)`` code."""
         # BEGIN SOLUTION
         _check_input(x, 1, 28, "AutoEncoder_CNN")
         h, idx1 = self.pool1(self.enc1(x))  # (B, 16, 14, 14)
@@ -137,6 +140,7 @@ class STL10CNN(nn.Module):
         self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, 10)`` of images ``(B, 3, 96, 96)``."""
         _check_input(x, 3, None, "STL10CNN")
         return self.classifier(self.features(x))
 
@@ -181,6 +185,7 @@ class STL10AutoEncoder(nn.Module):
         self.code_channels = widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``(B, 3, 96, 96)`` of ``x (B, 3, 96, 96)``."""
         _check_input(x, 3, 96, "STL10AutoEncoder")
         return self.decoder(self.encoder(x))
 
@@ -204,6 +209,7 @@ class EncoderClassifier(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, classes)`` of ``x (B, 3, H, W)``; no gradient reaches the frozen encoder."""
         _check_input(x, 3, None, "EncoderClassifier")
         with torch.no_grad():
             code = self.encoder(x)
@@ -244,6 +250,7 @@ class SegmentationNet(nn.Module):
         self.factor = 2 ** len(widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mask logits ``(B, 1, H, W)`` of slices ``(B, 1, H, W)``, ``H`` and ``W`` divisible by ``self.factor``."""
         if x.ndim != 4 or x.shape[1] != 1 or x.shape[-1] % self.factor or x.shape[-2] % self.factor:
             raise ValueError(f"SegmentationNet expects (B, 1, H, W) with H, W divisible by {self.factor}, got {tuple(x.shape)}")
         skips = []

@@ -27,6 +27,7 @@ class LinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``y (N, out) = x (N, in) @ weight.T (in, out) + bias (out,)``; saves ``x`` and ``weight`` for backward."""
         # BEGIN SOLUTION
         if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
             raise ValueError(f"expected x (N, in) and weight (out, in), got {tuple(x.shape)} and {tuple(weight.shape)}")
@@ -40,6 +41,7 @@ class LinearFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
+        """``(dx (N, in), dweight (out, in), dbias (out,))`` of ``grad_out (N, out)``; ``None`` where not needed."""
         # BEGIN SOLUTION
         x, weight = ctx.saved_tensors
         # Only compute what autograd asks for: a frozen weight or an input that is data needs no gradient.
@@ -55,6 +57,7 @@ class ReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        """``max(x, 0)``, any shape; saves ``x`` for backward."""
         # BEGIN SOLUTION
         ctx.save_for_backward(x)
         return x.clamp_min(0)
@@ -62,6 +65,7 @@ class ReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor) -> torch.Tensor:
+        """``grad_out`` where ``x > 0``, 0 elsewhere (the subgradient 0 at ``x = 0``)."""
         # BEGIN SOLUTION
         (x,) = ctx.saved_tensors
         return grad_out * (x > 0).to(grad_out.dtype)
@@ -84,6 +88,7 @@ class Linear(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, in_features) -> (N, out_features)`` through :class:`LinearFunction`."""
         # BEGIN SOLUTION
         return LinearFunction.apply(x, self.weight, self.bias)
         # END SOLUTION
@@ -96,6 +101,7 @@ class ReLU(nn.Module):
     """Elementwise ReLU on :class:`ReLUFunction`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``max(x, 0)`` through :class:`ReLUFunction`, any shape."""
         # BEGIN SOLUTION
         return ReLUFunction.apply(x)
         # END SOLUTION

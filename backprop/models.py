@@ -27,6 +27,7 @@ class ResidualDenoiser(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Denoised ``x - body(x)``, ``(B, 1, H, W)`` in and out."""
         if x.ndim != 4 or x.shape[1] != 1:
             raise ValueError(f"expected (B, 1, H, W), got {tuple(x.shape)}")
         return x - self.body(x)

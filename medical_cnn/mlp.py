@@ -43,6 +43,7 @@ class Linear(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ weight.T + bias``: ``(..., in_features) -> (..., out_features)``."""
         # BEGIN SOLUTION
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Linear expects (..., {self.in_features}), got shape {tuple(x.shape)}")
@@ -105,6 +106,7 @@ class MLP(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` of ``x`` of any shape ``(B, ...)`` with ``input_size`` features per sample."""
         # BEGIN SOLUTION
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.input_size:

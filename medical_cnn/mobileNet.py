@@ -48,6 +48,7 @@ class DepthwiseSeparableConv(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_channels, H, W) -> (B, out_channels, H', W')`` (the strides of the class docstring)."""
         # BEGIN SOLUTION
         x = self.relu(self.bn1(self.depthwise(x)))
         return self.relu(self.bn2(self.pointwise(x)))
@@ -84,6 +85,7 @@ class MobileNet(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` of images ``(B, in_channels, H, W)``."""
         # BEGIN SOLUTION
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"MobileNet expects (B, {self.in_channels}, H, W), got shape {tuple(x.shape)}")

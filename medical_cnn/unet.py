@@ -69,6 +69,7 @@ class DecoderBlock(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        """``x (B, in_channels, h, w)`` and ``skip (B, skip_channels, 2h, 2w)`` (or None) -> ``(B, out_channels, 2h, 2w)``."""
         # BEGIN SOLUTION
         x = self.up(x)
         if self.skip_channels:
@@ -112,6 +113,7 @@ class UNet(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes, H, W)`` of ``x (B, C, H, W)``, ``H`` and ``W`` multiples of 16."""
         # BEGIN SOLUTION
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[-2] % 16 or x.shape[-1] % 16:
             raise ValueError(f"UNet expects (B, {self.in_channels}, H, W) with H and W multiples of 16, got {tuple(x.shape)}")

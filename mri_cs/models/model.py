@@ -55,6 +55,7 @@ class UNet(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_ch, H, W) -> (B, out_ch, H, W)``, ``H`` and ``W`` divisible by ``2**depth``."""
         # BEGIN SOLUTION
         if x.ndim != 4 or x.shape[-2] % 2**self.depth or x.shape[-1] % 2**self.depth:
             raise ValueError(f"expected (B, C, H, W) with H, W divisible by {2**self.depth}, got {tuple(x.shape)}")
@@ -87,6 +88,7 @@ class ReconstructionModel(nn.Module):
         # END SOLUTION
 
     def forward(self, kspace: torch.Tensor) -> torch.Tensor:
+        """Reconstructed magnitude ``(B, 1, H, W)`` of full k-space ``(B, H, W, 2)`` (subsampled inside)."""
         # BEGIN SOLUTION
         zero_filled = ifft2(self.subsample.subsample(kspace)).permute(0, 3, 1, 2)  # (B, 2, H, W)
         image = (zero_filled + self.unet(zero_filled)).permute(0, 2, 3, 1)  # (B, H, W, 2)

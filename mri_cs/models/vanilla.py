@@ -26,4 +26,5 @@ class VanillaModel(nn.Module):
         nn.init.zeros_(self.conv.bias)
 
     def forward(self, kspace: torch.Tensor) -> torch.Tensor:
+        """Filtered zero-filled magnitude ``(B, 1, H, W)`` of full k-space ``(B, H, W, 2)``."""
         return self.conv(self.subsample(kspace))
