@@ -7,18 +7,16 @@
     python sweep.py --score-on ~/data/brain_tumor   # also score every case on another dataset's test split
     python sweep.py --fixed-masks uniform variable-density cartesian-random   # one fixed case per mask family
 
-Each case is one main.py run folder inside the sweep's folder ``<results-root>/<name>``
-(``runs/sweep``): per drop rate one fixed-mask case per ``--fixed-masks`` family (``drop<rate>_fixed`` for the
-course's uniform mask, ``drop<rate>_fixed_<family>`` for the others) and the learned case; with ``--resume`` finished cases are skipped and an interrupted case
-resumes from its checkpoint. A vanilla-model run at ``--baseline-drop`` (fixed mask) is
-added as the baseline. Writes ``config.json``, ``results.csv``, ``results.md`` (the table)
-and ``sweep.png`` (for every drop rate the test target, the fixed- and learned-mask
-reconstructions and both masks). With ``--score-on DATA ...`` every finished case is also
-scored, without training, on the test split of each ``DATA`` (evaluate.py's scoring: a
-``--data-dir`` folder, or ``mni152`` for the offline template), into ``<case>/eval_<name>/``,
-and the sweep writes the "trained on -> tested on" table ``cross_data.csv`` / ``cross_data.md``;
-``--resume --score-on ...`` adds the scores to a finished sweep. Publish the whole folder with
-``python -m common.publish runs/sweep``.
+Each case is one main.py run folder inside the sweep's folder ``<results-root>/<name>`` (``runs/sweep``):
+per drop rate one fixed-mask case per ``--fixed-masks`` family (``drop<rate>_fixed`` for the course's
+uniform mask, ``drop<rate>_fixed_<family>`` for the others) and the learned case, plus a vanilla-model
+baseline at ``--baseline-drop``; ``--resume`` skips finished cases and resumes an interrupted one. Writes
+``config.json``, ``results.csv``, ``results.md`` (the table) and ``sweep.png`` (per drop rate the test
+target, the fixed- and learned-mask reconstructions and both masks). ``--score-on DATA ...`` also scores
+every finished case, without training, on the test split of each ``DATA`` (evaluate.py's scoring; a
+``--data-dir`` folder, or ``mni152``) into ``<case>/eval_<name>/`` and writes the "trained on -> tested on"
+table ``cross_data.csv`` / ``.md`` (``--resume --score-on`` adds it to a finished sweep). Publish the whole
+folder with ``python -m common.publish runs/sweep``.
 """
 
 from __future__ import annotations
