@@ -120,8 +120,8 @@ def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: 
 
     With ``val_ds`` (the held-out training images) also their Frechet distance to those images: the score that
     chooses between runs (the KL weight), so that the test images only report. It is not the test-image
-    distance (2,000 other images, whose covariance is estimated less well; in the full-set runs it differed
-    from it by a few units either way): compare it between runs with the same validation images only."""
+    distance (2,000 other images, whose covariance is estimated less well): compare it between runs with
+    the same validation images only."""
     samples = decode(decoder, torch.cat([sample_prior(len(c)) for c in torch.arange(num_samples).split(2000)]), device)
     save_image_grid({f"{r}": samples[10 * r : 10 * r + 10] for r in range(5)}, run_dir / "prior_grid.png",
                     f"{name}: 50 of the {num_samples:,} scored prior samples")

@@ -427,8 +427,8 @@ class AugmentedSlices(Dataset):
     Each draw: a left-right flip with probability 1/2, a rotation by up to ``degrees`` and a scaling in
     ``scale`` about the centre (bilinear for the image, nearest for the mask, so the mask stays binary),
     then the image's intensity times a gain in ``gain``. A brain's tumour may sit on either side and at any
-    tilt, and scanners differ in brightness; the unaugmented network overfits (training Dice loss 0.11
-    against 0.28 on validation after 16 epochs) and its predictions are not even left-right consistent.
+    tilt, and scanners differ in brightness; the unaugmented network overfits (README: results) and its
+    predictions are not even left-right consistent.
     Random numbers come from torch's global generator, which the data loader seeds per worker.
     """
 
