@@ -127,6 +127,7 @@ def throughput(results_root: Path, device: str, batch_size: int, steps: int, rou
     print(f"CIFAR-10 CNN training throughput, batch {batch_size}, {steps} timed steps")
     rows = throughput_rows(measure, cases, "image", batch_size, steps, rounds=rounds)
     save_json(results_root / "throughput" / "metrics.json", {"throughput": rows, "settings": {"batch_size": batch_size, "steps": steps}})
+    save_json(results_root / "throughput" / "config.json", {"argv": ["python", Path(sys.argv[0]).name, *sys.argv[1:]]})
     return rows
 
 
