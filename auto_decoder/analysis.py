@@ -28,6 +28,7 @@ from torch import nn
 from auto_decoder.classifier import feature_statistics, frechet_distance, load_classifier, sample_quality, score_images
 from auto_decoder.evaluate import reconstruction_scores
 from auto_decoder.utils import CLASS_NAMES, IndexedImages, RunData, plot_tsne, save_image_grid
+from common.checkpoint import Progress
 from common.cli import DataError
 from common.runs import save_json, save_npz
 
@@ -144,13 +145,13 @@ def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: 
 
 
 # -------------------------------------------------------------------------------- finish
-def finish(args: argparse.Namespace, run_dir: Path, state: dict, decoder: nn.Module, sample_prior: Callable[[int], torch.Tensor],
+def finish(args: argparse.Namespace, run_dir: Path, progress: Progress, decoder: nn.Module, sample_prior: Callable[[int], torch.Tensor],
            codes: dict[str, torch.Tensor], data: RunData, test_ds: IndexedImages, pair: tuple[int, int], scorer,
            device: torch.device, **extra) -> dict:
     """Score and draw a trained model, write ``metrics.json`` (with ``extra``) and print the closing line.
 
     Args:
-        state: the training state of :func:`auto_decoder.train.train` (history, stop reason, timings).
+        progress: what :func:`auto_decoder.train.train` returns (best epoch; history, stop reason, timings in ``extra``).
         sample_prior: ``n -> (n, latent_dim)`` draws from the model's prior.
         codes: ``{"train": (len(data.train), D), "test": (len(test_ds), D)}`` latent codes (CPU).
         test_ds: the test images the codes belong to (the first ``--test-size``).
@@ -161,7 +162,7 @@ def finish(args: argparse.Namespace, run_dir: Path, state: dict, decoder: nn.Mod
     test_scores = reconstruction_scores(decoder, codes["test"], test_ds, device)
     print(f"reconstruction (BCE per pixel / PSNR): train {train_scores['bce']:.4f} / {train_scores['psnr']:.2f} dB, "
           f"test {test_scores['bce']:.4f} / {test_scores['psnr']:.2f} dB")
-    history = state["history"]
+    state, history = progress.extra, progress.extra["history"]
     metrics = {
         "model": name,
         "family": args.family if args.command == "vad" else None,
@@ -176,7 +177,7 @@ def finish(args: argparse.Namespace, run_dir: Path, state: dict, decoder: nn.Mod
         "test_psnr": test_scores["psnr"],
         "epochs_trained": history[-1]["epoch"] if history else 0,
         "stopped": state["stopped"],
-        "best_epoch": state["best"]["epoch"] if "best" in state else None,
+        "best_epoch": progress.best_step if progress.best_model is not None else None,
         "history": history,
         "train_seconds": state["train_seconds"],
         "test_fit_seconds": extra.get("test_fit", {}).get("seconds", 0.0),

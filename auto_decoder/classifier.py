@@ -29,10 +29,11 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from common.checkpoint import load_progress, save_extra, save_progress
 from common.cli import DataError
 from common.guard import DivergenceGuard
 from common.metrics import accuracy
-from common.runs import load_checkpoint, run_folder, save_checkpoint, save_json
+from common.runs import check_run, load_checkpoint, open_run, save_json
 
 NUM_CLASSES = 10
 NUM_FEATURES = 128
@@ -220,6 +221,7 @@ def run(args: argparse.Namespace) -> dict:
     # one cycle over all steps (warm-up, then a cosine decay): the large steps train fast, the small late ones settle
     scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * len(data.train_dl),
                                                     pct_start=0.15)
+    generator = torch.Generator().manual_seed(args.seed)
     generators = {"augment": generator, "loader": data.train_dl.generator}
     with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device),
                   torch=torch.__version__) as run_dir:

@@ -146,7 +146,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
             args.samples = min(args.samples, QUICK["samples"])
         if args.command in ("ad", "vad"):
             args.test_steps = QUICK["test_steps"]
-    args.run_name = run_name(args, default_name(args))
+    args.name = run_name(args, default_name(args))
     return args
 
 
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         from auto_decoder.train import run
     hint = None
     if args.command != "summary":
-        hint = f"continue with the same command plus --resume (run folder {args.results_root}/{args.run_name})"
+        hint = f"continue with the same command plus --resume (run folder {args.results_root}/{args.name})"
     run_command(f"{PROG} {args.command}", lambda: run(args), resume_hint=hint)
 
 

@@ -34,11 +34,12 @@ from auto_decoder.analysis import find_classifier, finish, interpolation_pair, m
 from auto_decoder.AutoDecoder import Decoder, LatentTable, PCAStart, RowAdam
 from auto_decoder.evaluate import (BCE_EXPLODE_FACTOR, fit_latents, mean_objective, mean_reconstruction_loss, objective,
                                    reconstruction_scores)
-from auto_decoder.utils import IndexedImages, RunData, in_order, prepare_run, take_first
+from auto_decoder.utils import IndexedImages, RunData, in_order, load_run_data, run_device, take_first
 from auto_decoder.VariationalAutoDecoder import VariationalLatentTable
-from common.cli import DataError, RunError
+from common.checkpoint import Progress, load_progress, load_state, save_extra, save_progress
+from common.cli import DataError
 from common.guard import DivergenceGuard
-from common.runs import load_checkpoint, run_folder, save_checkpoint
+from common.runs import check_run, open_run
 
 # Changing these mid-run would make the checkpoint meaningless, so --resume refuses it.
 FIXED_ON_RESUME = ("seed", "subset", "batch_size", "latent_dim", "family", "kl_weight", "init", "init_scale", "val_size",
@@ -113,23 +114,6 @@ class Learner:
 
     def train_codes(self, train_ds: IndexedImages, device: torch.device) -> torch.Tensor:
         raise NotImplementedError
-
-    def state_dict(self) -> dict:
-        return {"modules": {k: m.state_dict() for k, m in self.modules.items()},
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.load_weights(state["modules"])
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
-
-    def weights(self) -> dict:
-        """A copy of every module's weights (the live tensors keep changing)."""
-        return {k: {n: t.detach().clone() for n, t in m.state_dict().items()} for k, m in self.modules.items()}
-
-    def load_weights(self, weights: dict) -> None:
-        for k, m in self.modules.items():
-            m.load_state_dict(weights[k])
 
     def lr(self) -> float:
         return self.optimizers[self.scheduled[0]].param_groups[0]["lr"]
@@ -213,50 +197,48 @@ class AutoDecoderLearner(Learner):
 
 
 # ------------------------------------------------------------------------------ training
-def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunData, device: torch.device) -> dict:
-    """Train for at most ``--epochs`` (continuing a checkpoint on ``--resume``); returns the checkpoint state,
-    with ``stopped``: ``"plateau"`` (the validation loss stopped improving), ``"max_epochs"`` (it was still
-    improving) or ``"fixed_epochs"`` (no validation images). The learner ends with its best weights."""
+def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunData, device: torch.device) -> Progress:
+    """Train for at most ``--epochs`` (continuing a checkpoint on ``--resume``); returns the run's
+    :class:`~common.checkpoint.Progress`, whose ``extra`` holds the history and ``stopped``: ``"plateau"`` (the
+    validation loss stopped improving), ``"max_epochs"`` (it was still improving) or ``"fixed_epochs"`` (no
+    validation images). The learner ends with its best weights."""
     ckpt_path = run_dir / "checkpoint.pt"
     plateau = Plateau(args.lr_patience, args.patience) if data.val is not None else None
-    if args.resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, device)
-        try:
-            learner.load_state_dict(state["learner"])
-            if plateau is not None:
-                plateau.load_state_dict(state["plateau"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise RunError(f"{ckpt_path} was written by another version of this code ({type(err).__name__}); "
-                           "start the run again with --overwrite") from None
-        print(f"resumed from {ckpt_path} at epoch {state['epoch']}")
-    else:  # the untrained model's loss: what training has to beat
+    generator = getattr(data.train_dl, "generator", None)
+    generators = {"loader": generator} if generator is not None else None
+    progress = load_progress(ckpt_path, learner.modules, learner.optimizers, None, generators, resume=args.resume,
+                             device=device)
+    state = progress.extra
+    if not state:  # a new run; the untrained model's loss is what training has to beat
         codes = learner.train_codes(data.train, device)
-        state = {"epoch": 0, "history": [], "train_seconds": 0.0, "plateau_stop": False,
-                 "untrained_loss": reconstruction_scores(learner.decoder, codes, data.train, device)["bce"]}
+        state.update(history=[], train_seconds=0.0, plateau_stop=False,
+                     untrained_loss=reconstruction_scores(learner.decoder, codes, data.train, device)["bce"])
+    elif plateau is not None:
+        plateau.load_state_dict(state["plateau"])
     t0, seconds_before = time.time(), state["train_seconds"]
     learner.guard = DivergenceGuard(model_name(args), factor=BCE_EXPLODE_FACTOR)  # a diverged run stops with common.cli.Diverged
-    epochs = [] if state["plateau_stop"] else range(state["epoch"], args.epochs)
+    epochs = [] if state["plateau_stop"] else range(progress.step, args.epochs)
     for epoch in (bar := tqdm(epochs, desc=model_name(args), unit="epoch")):
         record = {"epoch": epoch + 1, "lr": learner.lr(), **learner.train_epoch(data.train_dl, device)}
         if plateau is not None:
             record["val_loss"] = learner.validation_loss(data.val, device)
             decision = plateau.step(record["val_loss"])
             if decision.best:
-                state["best"] = {"epoch": epoch + 1, "val_loss": record["val_loss"], "weights": learner.weights()}
+                progress.keep_best(learner.modules, record["val_loss"], epoch + 1)
             if decision.action == "reduce":
                 learner.scale_lr(plateau.factor)
             state.update(plateau=plateau.state_dict(), plateau_stop=decision.action == "stop")
         state["history"].append(record)
         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", "val_loss")})
         state.pop("test_latents", None)  # trained further: an earlier test fit no longer applies
-        state.update(learner=learner.state_dict(), epoch=epoch + 1, train_seconds=seconds_before + time.time() - t0)
-        save_checkpoint(ckpt_path, state)
+        progress.step, state["train_seconds"] = epoch + 1, seconds_before + time.time() - t0
+        save_progress(ckpt_path, progress, learner.modules, learner.optimizers, None, generators)
         if state["plateau_stop"]:
             break
     state["stopped"] = "plateau" if state["plateau_stop"] else "max_epochs" if plateau is not None else "fixed_epochs"
-    if "best" in state:
-        learner.load_weights(state["best"]["weights"])
-    return state
+    if progress.best_model is not None:
+        load_state(learner.modules, progress.best_model)
+    return progress
 
 
 def fit_test_latents(args: argparse.Namespace, run_dir: Path, state: dict, decoder: nn.Module, test_ds: IndexedImages,
@@ -277,7 +259,7 @@ def fit_test_latents(args: argparse.Namespace, run_dir: Path, state: dict, decod
         state["test_fit"] = {"steps": len(fit.loss), "converged": fit.converged, "loss_curve": fit.loss,
                              "noise_free_every_50_steps": fit.checks, "reconstruction_before": before,
                              "seconds": time.time() - t0}
-        save_checkpoint(run_dir / "checkpoint.pt", state)
+        save_extra(run_dir / "checkpoint.pt", state)
     test_latents.load_state_dict(state["test_latents"])
     return test_latents
 
@@ -285,7 +267,9 @@ def fit_test_latents(args: argparse.Namespace, run_dir: Path, state: dict, decod
 # -------------------------------------------------------------------------------- run
 def run(args: argparse.Namespace) -> dict:
     """``python main.py ad|vad``: check everything, then train, fit the test latents, analyse, write metrics.json."""
-    device, data, config = prepare_run(args, FIXED_ON_RESUME, val_size=args.val_size)
+    device = run_device(args)
+    check_run(args, FIXED_ON_RESUME)  # a refused --resume or a finished run in the way ends here, before the data
+    data, dataset = load_run_data(args, device, val_size=args.val_size)
     test_ds = take_first(data.test, args.test_size)
     pair = interpolation_pair(test_ds, args.interp)
     try:
@@ -293,14 +277,14 @@ def run(args: argparse.Namespace) -> dict:
     except ValueError as err:  # --init pca with more latent dimensions than pixels
         raise DataError(str(err)) from None
     scorer = find_classifier(args, device)
-    with run_folder(args.results_root, args.run_name, config, resume=args.resume, overwrite=args.overwrite,
-                    fixed_on_resume=FIXED_ON_RESUME) as run_dir:
-        state = train(args, run_dir, learner, data, device)
-        test_latents = fit_test_latents(args, run_dir, state, learner.decoder, test_ds, learner.start, device)
+    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device),
+                  torch=torch.__version__) as run_dir:
+        progress = train(args, run_dir, learner, data, device)
+        test_latents = fit_test_latents(args, run_dir, progress.extra, learner.decoder, test_ds, learner.start, device)
         with torch.no_grad():
             test_codes = test_latents.mean(torch.arange(len(test_ds), device=device)).cpu()
-        fit = state["test_fit"]
-        return finish(args, run_dir, state, learner.decoder, learner.modules["latents"].sample_prior,
+        fit = progress.extra["test_fit"]
+        return finish(args, run_dir, progress, learner.decoder, learner.modules["latents"].sample_prior,
                       {"train": learner.train_codes(data.train, device), "test": test_codes}, data, test_ds, pair,
                       scorer, device, test_fit={k: v for k, v in fit.items() if k != "reconstruction_before"},
                       test_reconstruction_loss_before_fit=fit["reconstruction_before"])

@@ -33,7 +33,7 @@ from torchvision.datasets import FashionMNIST
 from auto_decoder import CLASS_NAMES
 from common.checks import check_images, check_labels, check_not_empty
 from common.cli import DataError, RunError  # DataError is also imported from here
-from common.runs import check_run_dir, pick_device, save_figure, seed_everything
+from common.runs import pick_device, save_figure, seed_everything
 
 CSV_FILES = {"train": "fashion-mnist_train.csv", "test": "fashion-mnist_test.csv"}
 IMAGE_SIZE = 28
@@ -212,23 +212,21 @@ def in_order(dataset: IndexedImages, batch_size: int = 2000):
         yield idx, dataset.batch(idx)
 
 
-def prepare_run(args: argparse.Namespace, fixed_on_resume: tuple[str, ...], val_size: int | float = 0):
-    """Everything a command checks before its run folder is opened; writes nothing.
-
-    The device (``--device``), the run folder (``check_run_dir``: a refused ``--resume`` or a
-    finished run in the way ends here), then the seed and the data. ``val_size`` training
-    images (a float in (0, 1): that fraction of them) are held out for validation, drawn with
-    the seed. Returns ``(device, data: RunData, config)`` where ``config`` is what
-    ``run_folder`` writes to ``config.json``: the arguments under ``"args"``, the data read,
-    the device and the torch version.
-    """
+def run_device(args: argparse.Namespace) -> torch.device:
+    """``--device`` as a torch.device; one this machine lacks is a :class:`RunError` (one line)."""
     try:
-        device = pick_device(args.device)
+        return pick_device(args.device)
     except ValueError as err:
         raise RunError(str(err)) from None
-    arguments = {k: v for k, v in vars(args).items() if k != "run_name"}
-    check_run_dir(args.results_root, args.run_name, resume=args.resume, overwrite=args.overwrite,
-                  args=arguments, fixed_on_resume=fixed_on_resume)
+
+
+def load_run_data(args: argparse.Namespace, device: torch.device, val_size: int | float = 0) -> tuple[RunData, dict]:
+    """Seed, then read and check the run's images; writes nothing.
+
+    ``val_size`` training images (a float in (0, 1): that fraction of them) are held out for
+    validation, drawn with the seed. Returns ``(data, dataset)``, ``dataset`` the record of the
+    images read that ``config.json`` keeps.
+    """
     seed_everything(args.seed)
     train_full, test_full = load_fashion_mnist(args.data_dir, download=args.download)
     train_ds, test_ds = take_first(train_full, args.subset), take_first(test_full, args.subset)
@@ -237,18 +235,12 @@ def prepare_run(args: argparse.Namespace, fixed_on_resume: tuple[str, ...], val_
         n_val = val_size if isinstance(val_size, int) else max(1, round(val_size * len(train_ds)))
         train_ds, val_ds = hold_out(train_ds, n_val, args.seed)
     train_dl, test_dl = make_loaders(train_ds, test_ds, args.batch_size, args.seed)
-    config = {
-        "args": arguments,
-        "command": args.command,
-        "dataset": {"train": train_ds.source, "test": test_ds.source, "train_size": len(train_ds),
-                    "val_size": len(val_ds) if val_ds else 0, "test_size": len(test_ds)},
-        "device": str(device),
-        "torch": torch.__version__,
-    }
+    dataset = {"train": train_ds.source, "test": test_ds.source, "train_size": len(train_ds),
+               "val_size": len(val_ds) if val_ds else 0, "test_size": len(test_ds)}
     held = f" (+{len(val_ds)} held out for validation)" if val_ds else ""
-    print(f"run folder {Path(args.results_root) / args.run_name} | device {device} | "
+    print(f"run folder {Path(args.results_root) / args.name} | device {device} | "
           f"train {len(train_ds)}{held} / test {len(test_ds)} images from {train_full.source}")
-    return device, RunData(train_ds, train_dl, val_ds, test_ds, test_dl), config
+    return RunData(train_ds, train_dl, val_ds, test_ds, test_dl), dataset
 
 
 def plot_tsne(

@@ -16,8 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autoencoders import datasets, helper, models
+from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
 from common.precision import autocast
+from common.runs import save_checkpoint
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
@@ -52,11 +54,14 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
     ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``resume`` continues from it).
     With ``test_loader`` (the course's CIFAR-10 protocol) the test split is scored every epoch too
     (``"test_acc"``) and ``best_test<tag>.pth`` keeps the weights of the best TEST accuracy.
+    ``model`` ends with the validation-selected weights.
     """
-    generator = getattr(train_loader, "generator", None)
-    history, best, start = helper.load_progress(run_dir, tag, model, optimizer, scheduler, generator, resume)
+    ckpt_path, generator = Path(run_dir) / f"checkpoint{tag}.pt", getattr(train_loader, "generator", None)
+    generators = {"loader": generator} if generator is not None else None
+    progress = load_progress(ckpt_path, model, optimizer, scheduler, generators, resume=resume)
+    history = progress.extra.setdefault("history", {})
     guard = DivergenceGuard(f"{type(model).__name__}{tag}")  # stops a diverged run (common.cli.Diverged)
-    for epoch in range(start, epochs):
+    for epoch in range(progress.step, epochs):
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, scheduler, label_smoothing, f"epoch {epoch + 1}/{epochs}",
                                precision, guard=guard)
@@ -65,16 +70,23 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
         if test_loader is not None:
             scores["test_acc"] = helper.evaluate_accuracy(model, test_loader, device)
         helper.append(history, train_loss=loss, **scores, epoch_seconds=seconds)
-        if test_loader is not None:
-            helper.keep_best_test(run_dir, tag, model, history)
-        best = helper.save_progress(run_dir, tag, epoch + 1, model, optimizer, scheduler, generator, history, best, "val_acc", True)
+        if test_loader is not None and scores["test_acc"] > max(history["test_acc"][:-1], default=-1.0):
+            save_checkpoint(Path(run_dir) / f"best_test{tag}.pth", model.state_dict())  # the course's protocol: optimistic
+        if progress.improves(scores["val_acc"]):
+            progress.keep_best(model, scores["val_acc"], epoch + 1)
+            save_checkpoint(Path(run_dir) / f"best{tag}.pth", model.state_dict())
+        progress.step = epoch + 1
+        helper.report_epoch(epoch + 1, tag, history)
+        save_progress(ckpt_path, progress, model, optimizer, scheduler, generators)
+    model.load_state_dict(progress.best_model)
     return history
 
 
-def headline(model: nn.Module, run_dir: Path, history: dict, test_loader: Iterable, device: torch.device, tag: str = "") -> dict:
-    """The run's numbers: ``test_acc`` of the validation-selected weights (the headline), its epoch and
-    validation accuracy; with a per-epoch test history also the course's test-selected number, labelled so."""
-    out = {"test_acc": helper.evaluate_accuracy(helper.load_best(model, run_dir, tag), test_loader, device),
+def headline(model: nn.Module, history: dict, test_loader: Iterable, device: torch.device) -> dict:
+    """The run's numbers: ``test_acc`` of ``model``, holding the validation-selected weights (:func:`train` ends
+    with them; the headline), its epoch and validation accuracy; with a per-epoch test history also the
+    course's test-selected number, labelled so."""
+    out = {"test_acc": helper.evaluate_accuracy(model, test_loader, device),
            "val_acc": max(history["val_acc"]), "best_epoch": helper.best_epoch(history, "val_acc", True),
            "train_seconds": sum(history["epoch_seconds"])}  # fmt: skip
     if "test_acc" in history:  # course protocol: best TEST accuracy over the epochs (optimistic)
@@ -104,7 +116,7 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     with helper.open_run(args, device, data["source"], parameters=params, **sizes) as run_dir:
         history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, scheduler=scheduler,
                         label_smoothing=0.1, resume=args.resume, test_loader=test_loader, precision=precision)  # fmt: skip
-        m = headline(model, run_dir, history, test_loader, device)
+        m = headline(model, history, test_loader, device)
         helper.finish_run(run_dir, history, "CIFAR-10 CNN", parameters=params, **m, **sizes)
     print(f"{run_dir}: test accuracy {m['test_acc']:.4f} (weights of epoch {m['best_epoch']}, chosen on validation); "
           f"test-selected (course protocol, optimistic) {m['test_selected_test_acc']:.4f}")

@@ -9,14 +9,14 @@ autoencoder) and :func:`autoencoders.segment.train`.
 Model selection: every task holds out a validation split (a seeded random part of the training
 data, or for the brain-tumour set contiguous blocks of file numbers); the loops score it after
 every epoch and keep the weights of the best validation score. The test split is scored once, at
-the end, with those weights (:func:`load_best`): that is the headline number. Only the CIFAR-10
-loop also scores the test split every epoch and keeps ``best_test.pth``, as the course asks
-(:func:`keep_best_test`; its number is test-selected, hence optimistic).
+the end, with those weights: that is the headline number. Only the CIFAR-10 loop also scores the
+test split every epoch and keeps ``best_test.pth``, as the course asks (its number is
+test-selected, hence optimistic).
 
-Checkpoints: after every epoch a loop calls :func:`save_progress`, which writes
-``checkpoint<tag>.pt`` (model, optimiser, scheduler, history, random-number states) and, when
-the monitored validation score improved, ``best<tag>.pth`` (weights only). :func:`load_progress`
-restores all of it for ``--resume``, so an interrupted run continues exactly where it stopped.
+Checkpoints: after every epoch a loop writes ``checkpoint<tag>.pt`` (:mod:`common.checkpoint`'s
+layout, the history under ``extra``) and, when the validation score improved, ``best<tag>.pth``
+(weights only, for ``--init-from``); ``--resume`` restores all of it, so an interrupted run
+continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -34,9 +34,19 @@ from tqdm import tqdm
 from common.metrics import accuracy, dice, iou
 from common.noise import add_noise
 from common.precision import fp32_only, resolve_precision
-from common.runs import load_checkpoint, run_folder, save_checkpoint, save_json
+from common.runs import open_run as open_run_folder
+from common.runs import save_json
 
 TASKS = ("reconstruction", "denoising")
+# Arguments a --resume must repeat: they change the data, the model or the optimisation.
+FIXED_ON_RESUME = ("seed", "batch_size", "lr", "weight_decay", "noise_std", "synthetic", "size", "weights", "val_fraction", "guard",
+                   "no_pretrained", "max_unlabeled", "classifier_lr", "classifier_epochs", "augment", "init_from")  # fmt: skip
+SCHEDULED = ("cifar", "stl10-cnn", "stl10-resnet", "stl10-ae")  # one-cycle schedule over all epochs: --epochs is fixed too
+
+
+def fixed_on_resume(task: str) -> tuple[str, ...]:
+    """The arguments a ``--resume`` of ``task`` must repeat."""
+    return FIXED_ON_RESUME + (("epochs",) if task in SCHEDULED else ())
 
 
 def images(batch) -> torch.Tensor:
@@ -139,66 +149,14 @@ def bar(loader: Iterable, desc: str) -> Iterable:
     return tqdm(loader, desc=desc, leave=False, disable=None)  # no bar when stderr is not a terminal (logs, tests)
 
 
-def load_progress(run_dir: Path, tag: str, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                  generator: torch.Generator | None, resume: bool) -> tuple[dict, float | None, int]:  # fmt: skip
-    """``(history, best score, epochs done)``: empty for a new run; with ``resume`` and a
-    ``checkpoint<tag>.pt``, everything restored from it (weights, optimiser, scheduler, the global
-    torch and the loader's random-number states), so training continues as if never stopped."""
-    path = Path(run_dir) / f"checkpoint{tag}.pt"
-    if not (resume and path.exists()):
-        return {}, None, 0
-    state = load_checkpoint(path)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    if "rng" in state:  # checkpoints of the earlier code have no random-number states
-        torch.set_rng_state(state["rng"])
-    if state.get("cuda_rng") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    if generator is not None and len(state.get("generator", ())):
-        generator.set_state(state["generator"])
-    tqdm.write(f"resuming {path} after epoch {state['epoch']}")
-    return state["history"], state["best"], state["epoch"]
-
-
-def save_progress(run_dir: Path, tag: str, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                  generator: torch.Generator | None, history: dict, best: float | None, monitor: str,
-                  higher_is_better: bool) -> float:  # fmt: skip
-    """End of an epoch: print it, keep ``best<tag>.pth`` if ``history[monitor]`` improved, write
-    ``checkpoint<tag>.pt``; returns the best score so far. ``monitor`` is a validation score: the
-    test split never chooses the kept weights (see :func:`load_best`)."""
-    score = history[monitor][-1]
-    if best is None or (score > best if higher_is_better else score < best):
-        best = score
-        save_checkpoint(Path(run_dir) / f"best{tag}.pth", model.state_dict())
+def report_epoch(epoch: int, tag: str, history: dict) -> None:
+    """Print the epoch's scores, one line."""
     shown = ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if k != "epoch_seconds")
     tqdm.write(f"epoch {epoch}{tag.replace('_', ' ')}: {shown}")
-    save_checkpoint(Path(run_dir) / f"checkpoint{tag}.pt", {
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else {}, "history": history, "best": best,
-        "epoch": epoch, "rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "generator": generator.get_state() if generator is not None else torch.empty(0, dtype=torch.uint8)})  # fmt: skip
-    return best
-
-
-def keep_best_test(run_dir: Path, tag: str, model: nn.Module, history: dict, key: str = "test_acc") -> None:
-    """The course's CIFAR-10 protocol: ``best_test<tag>.pth`` keeps the weights of the best ``history[key]``
-    so far (a TEST score, so the number it stands for is optimistic; the headline uses :func:`load_best`)."""
-    scores = history[key]
-    if len(scores) == 1 or scores[-1] > max(scores[:-1]):
-        save_checkpoint(Path(run_dir) / f"best_test{tag}.pth", model.state_dict())
-
-
-def load_best(model: nn.Module, run_dir: Path, tag: str = "") -> nn.Module:
-    """Load the validation-selected weights ``best<tag>.pth`` into ``model``; returns it in eval mode."""
-    model.load_state_dict(load_checkpoint(Path(run_dir) / f"best{tag}.pth"))
-    return model.eval()
 
 
 def best_epoch(history: dict, monitor: str, higher_is_better: bool) -> int:
-    """The 1-based epoch whose ``history[monitor]`` :func:`save_progress` kept (the first of equal scores)."""
+    """The 1-based epoch whose ``history[monitor]`` the loop kept (the first of equal scores)."""
     scores = np.asarray(history[monitor])
     return int(np.argmax(scores) if higher_is_better else np.argmin(scores)) + 1
 
@@ -221,14 +179,10 @@ def run_precision(args: argparse.Namespace, device: torch.device) -> str:
 
 
 def open_run(args: argparse.Namespace, device: torch.device, dataset: str, **extra):
-    """The run folder context manager (:func:`common.runs.run_folder`) of this command, with
-    config.json holding the arguments under ``"args"``, the dataset, the device, the precision and ``extra``."""
-    from autoencoders.main import fixed_on_resume
-
-    config = {"args": vars(args), "dataset": dataset, "device": str(device), "precision": run_precision(args, device),
-              **extra}
-    return run_folder(args.results_root, args.name, config, resume=args.resume, overwrite=args.overwrite,
-                      fixed_on_resume=fixed_on_resume(args.task))  # fmt: skip
+    """The run folder (:func:`common.runs.open_run`) of this command, with config.json holding the arguments
+    under ``"args"``, the dataset, the device, the precision and ``extra``."""
+    return open_run_folder(args, fixed_on_resume(args.task), dataset=dataset, device=str(device),
+                           precision=run_precision(args, device), **extra)
 
 
 def finish_run(run_dir: Path, history: dict, title: str, **metrics) -> None:

@@ -50,16 +50,6 @@ TASKS = {
     "segment": ("segment", "brain-tumour segmentation with the Dice loss", dict(epochs=20, batch_size=8, lr=1e-3)),
 }  # fmt: skip
 
-# Arguments a --resume must repeat: they change the data, the model or the optimisation.
-FIXED_ON_RESUME = ("seed", "batch_size", "lr", "weight_decay", "noise_std", "synthetic", "size", "weights", "val_fraction", "guard",
-                   "no_pretrained", "max_unlabeled", "classifier_lr", "classifier_epochs", "augment", "init_from")  # fmt: skip
-SCHEDULED = ("cifar", "stl10-cnn", "stl10-resnet", "stl10-ae")  # one-cycle schedule over all epochs: --epochs is fixed too
-
-
-def fixed_on_resume(task: str) -> tuple[str, ...]:
-    return FIXED_ON_RESUME + (("epochs",) if task in SCHEDULED else ())
-
-
 def size_type(text: str) -> int:
     """argparse type: a positive multiple of 16 (the segmentation network pools four times)."""
     value = positive_int(text)
@@ -144,16 +134,15 @@ def default_name(args: argparse.Namespace) -> str:
 def _dispatch(args: argparse.Namespace) -> None:
     import importlib
 
-    from autoencoders.helper import run_precision
-    from common.runs import check_run_dir, pick_device, seed_everything
+    from autoencoders.helper import fixed_on_resume, run_precision
+    from common.runs import check_run, pick_device, seed_everything
 
     try:
         device = pick_device(args.device)
         run_precision(args, device)  # an unavailable --precision stops here, before anything is written
     except (ValueError, RuntimeError) as e:
         raise RunError(str(e)) from None
-    check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite,
-                  args=vars(args), fixed_on_resume=fixed_on_resume(args.task))  # fmt: skip
+    check_run(args, fixed_on_resume(args.task))
     seed_everything(args.seed)
     module = importlib.import_module(f"autoencoders.{TASKS[args.task][0]}")
     module.run(args, device)

@@ -17,9 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autoencoders import datasets, helper, models, plots
+from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
 from common.noise import add_noise
-from common.runs import save_json, seed_everything
+from common.runs import save_checkpoint, save_json, seed_everything
 
 MODELS = (("linear", models.LinearAutoEncoder), ("conv", models.AutoEncoder_CNN))
 
@@ -48,19 +49,28 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
 
     ``run_dir/best<tag>.pth`` keeps the weights with the lowest validation MSE and
     ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``resume`` continues from it).
+    ``model`` ends with the validation-selected weights.
     """
     if task not in helper.TASKS:
         raise ValueError(f"task must be one of {helper.TASKS}, got {task!r}")
-    generator = getattr(train_loader, "generator", None)
-    history, best, start = helper.load_progress(run_dir, tag, model, optimizer, None, generator, resume)
+    ckpt_path, generator = Path(run_dir) / f"checkpoint{tag}.pt", getattr(train_loader, "generator", None)
+    generators = {"loader": generator} if generator is not None else None
+    progress = load_progress(ckpt_path, model, optimizer, None, generators, resume=resume)
+    history = progress.extra.setdefault("history", {})
     guard = DivergenceGuard(f"{type(model).__name__} ({task})")  # stops a diverged run (common.cli.Diverged)
-    for epoch in range(start, epochs):
+    for epoch in range(progress.step, epochs):
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}", guard)
         seconds = time.perf_counter() - t0
         mse = helper.autoencoder_test_mse(model, val_loader, device, task, noise_std)
         helper.append(history, train_loss=loss, val_mse=mse, epoch_seconds=seconds)
-        best = helper.save_progress(run_dir, tag, epoch + 1, model, optimizer, None, generator, history, best, "val_mse", False)
+        if progress.improves(mse, higher_is_better=False):
+            progress.keep_best(model, mse, epoch + 1)
+            save_checkpoint(Path(run_dir) / f"best{tag}.pth", model.state_dict())
+        progress.step = epoch + 1
+        helper.report_epoch(epoch + 1, tag, history)
+        save_progress(ckpt_path, progress, model, optimizer, None, generators)
+    model.load_state_dict(progress.best_model)
     return history
 
 
@@ -81,7 +91,7 @@ def train_all(args: argparse.Namespace, device: torch.device, run_dir: Path, dat
             optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
             history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, task=task,
                             noise_std=args.noise_std, resume=args.resume, tag=f"_{name}_{task}")  # fmt: skip
-            helper.load_best(model, run_dir, f"_{name}_{task}")  # the figures and the table show the same model
+            model.eval()  # train() ends with the validation-selected weights: the figures and the table show them
             histories[f"{name}_{task}"], trained[(name, task)] = history, model
             table.append({"model": cls.__name__, "task": task, "parameters": models.count_parameters(model),
                           "test_mse": helper.autoencoder_test_mse(model, test_loader, device, task, args.noise_std),

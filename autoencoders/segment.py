@@ -27,8 +27,9 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from autoencoders import datasets, helper, models, plots
 from common.cli import DataError
+from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
-from common.runs import load_checkpoint, save_npz
+from common.runs import load_checkpoint, save_checkpoint, save_npz
 
 CASES = 3  # the test figure shows the best and the worst CASES test slices
 LR_PATIENCE = 2  # epochs without a better validation Dice before the learning rate halves
@@ -70,12 +71,13 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
     at a constant rate the validation Dice of the real set stalls and swings by a few points from epoch
     to epoch while the training loss keeps falling, and smaller steps let it settle.
     """
-    generator = getattr(train_loader, "generator", None)
+    ckpt_path, generator = Path(run_dir) / "checkpoint.pt", getattr(train_loader, "generator", None)
+    generators = {"loader": generator} if generator is not None else None
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=LR_PATIENCE - 1)
-    # A checkpoint of the earlier constant-rate code stores an empty scheduler state: the plateau count starts afresh.
-    history, best, start = helper.load_progress(run_dir, "", model, optimizer, scheduler, generator, resume)
+    progress = load_progress(ckpt_path, model, optimizer, scheduler, generators, resume=resume)
+    history = progress.extra.setdefault("history", {})
     guard = DivergenceGuard(type(model).__name__)
-    for epoch in range(start, epochs):
+    for epoch in range(progress.step, epochs):
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{epochs}", guard)
         seconds = time.perf_counter() - t0
@@ -83,7 +85,13 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
         scheduler.step(history["val_dice"][-1])
         if (epoch + 1) % sample_every == 0 or epoch + 1 == epochs:
             keep_samples(model, sample_images, device, Path(run_dir) / "samples" / f"epoch_{epoch + 1:03d}.npz")
-        best = helper.save_progress(run_dir, "", epoch + 1, model, optimizer, scheduler, generator, history, best, "val_dice", True)
+        if progress.improves(history["val_dice"][-1]):
+            progress.keep_best(model, history["val_dice"][-1], epoch + 1)
+            save_checkpoint(Path(run_dir) / "best.pth", model.state_dict())
+        progress.step = epoch + 1
+        helper.report_epoch(epoch + 1, "", history)
+        save_progress(ckpt_path, progress, model, optimizer, scheduler, generators)
+    model.load_state_dict(progress.best_model)
     return history
 
 
@@ -118,11 +126,10 @@ def make_split(args: argparse.Namespace, slices: list[datasets.TumourSlice]) -> 
     return split, described
 
 
-def test_once(model: nn.Module, run_dir: Path, full: Dataset, test_idx: list[int], slices: list, device: torch.device,
+def test_once(model: nn.Module, full: Dataset, test_idx: list[int], slices: list, device: torch.device,
               args: argparse.Namespace) -> tuple[dict, torch.Tensor]:  # fmt: skip
-    """Score the validation-selected weights (``best.pth``) on the test split, once: overall and per tumour
-    type Dice and IoU, and the per-slice Dice (in ``test_idx`` order)."""
-    helper.load_best(model, run_dir)
+    """Score ``model``, holding the validation-selected weights (:func:`train` ends with them), on the test
+    split, once: overall and per tumour type Dice and IoU, and the per-slice Dice (in ``test_idx`` order)."""
     loader = DataLoader(Subset(full, test_idx), args.batch_size, num_workers=args.workers)
     scores = helper.segmentation_scores(model, loader, device)
     per_type = helper.per_type_scores(scores["dice"], scores["iou"], [slices[i].label for i in test_idx], datasets.TUMOUR_TYPES)
@@ -196,7 +203,7 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
         try:
             history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, sample_images,
                             sample_every=args.sample_every, resume=args.resume)  # fmt: skip
-            test, dices = test_once(model, run_dir, full, split["test"], slices, device, args)
+            test, dices = test_once(model, full, split["test"], slices, device, args)
             figure = test_cases_figure(model, full, split["test"], dices, slices, device,
                                        "SYNTHETIC test slices" if args.synthetic else "brain-tumour test slices")  # fmt: skip
         except DataError as e:

@@ -58,7 +58,7 @@ def train_classifier(args, device, model, run_dir, data, norm: tuple, lr: float,
     scheduler = helper.one_cycle(optimizer, lr, epochs * len(train_loader))
     history = cifar.train(model, train_loader, val_loader, optimizer, epochs, device, run_dir, scheduler=scheduler,
                           resume=args.resume, tag=tag)  # fmt: skip
-    return history, {**cifar.headline(model, run_dir, history, test_loader, device, tag), "train_images": len(train_y),
+    return history, {**cifar.headline(model, history, test_loader, device), "train_images": len(train_y),
                      "val_images": len(val_y), "test_images": len(test_y)}  # fmt: skip
 
 
@@ -120,7 +120,6 @@ def train_autoencoder(args, device, run_dir: Path, unlabeled: np.ndarray, test_x
     optimizer = torch.optim.Adam(ae.parameters(), lr=args.lr)
     history = mnist_ae.train(ae, train_loader, val_loader, optimizer, args.epochs, device, run_dir, task="reconstruction",
                              resume=args.resume, tag="_autoencoder")  # fmt: skip
-    helper.load_best(ae, run_dir, "_autoencoder")
     test_mse = helper.autoencoder_test_mse(ae, DataLoader(test_set, 200, num_workers=args.workers), device, "reconstruction", 0.0)
     pick = torch.randperm(len(test_set), generator=torch.Generator().manual_seed(args.seed))[:9]
     originals = torch.stack([test_set[int(i)] for i in pick])

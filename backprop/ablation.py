@@ -9,7 +9,6 @@ images, noise levels inside the training range). The test images choose nothing.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,10 +20,14 @@ from tqdm import tqdm
 from backprop.loaders import random_patches
 from backprop.models import ResidualDenoiser
 from backprop.restoration_eval import load_image_splits, mean_psnr, model_psnr, restore, save_plot, show_grid
-from backprop.runfolder import open_run
+from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
 from common.noise import add_noise
-from common.runs import load_checkpoint, save_checkpoint, save_json, save_text, seed_everything
+from common.runs import open_run, save_json, save_text, seed_everything
+
+# Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
+FIXED_ON_RESUME = ("seed", "quick", "precision", "command", "data_dir", "test_dir", "val_count", "val_crop", "patch_size",
+                   "batch_size", "steps", "lr", "eval_every", "depth", "channels", "train_sigma", "test_sigmas")
 
 Batch = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
@@ -43,18 +46,12 @@ def train_image_net(model: torch.nn.Module, sample_batch: Batch, val_inputs: lis
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=args.lr / 20)
     generator = torch.Generator().manual_seed(args.seed)
-    state = {"step": 0, "best_val_psnr": -math.inf, "best_step": 0, "history": [], "train_seconds": 0.0,
-             "best_model": {k: v.clone() for k, v in model.state_dict().items()}}
-    if args.resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        generator.set_state(ckpt["generator"].cpu())
-        state = {k: ckpt[k] for k in state}
+    generators = {"patches": generator}
+    progress = load_progress(ckpt_path, model, optimizer, scheduler, generators, resume=args.resume, device=device)
+    history = progress.extra.setdefault("history", [])
 
-    t0, guard = time.time() - state["train_seconds"], DivergenceGuard(desc)
-    bar = tqdm(range(state["step"], args.steps), desc=desc, initial=state["step"], total=args.steps, leave=False)
+    t0, guard = time.time() - progress.extra.setdefault("train_seconds", 0.0), DivergenceGuard(desc)
+    bar = tqdm(range(progress.step, args.steps), desc=desc, initial=progress.step, total=args.steps, leave=False)
     for step in bar:
         inputs, targets = sample_batch(generator)
         loss = F.mse_loss(model(inputs.to(device)), targets.to(device))
@@ -65,16 +62,15 @@ def train_image_net(model: torch.nn.Module, sample_batch: Batch, val_inputs: lis
         scheduler.step()
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             val = model_psnr(model, val_inputs, val_targets, device)
-            state["history"].append({"step": step + 1, "loss": loss.item(), "val_psnr": val})
-            if val > state["best_val_psnr"]:
-                state.update(best_val_psnr=val, best_step=step + 1,
-                             best_model={k: v.detach().clone() for k, v in model.state_dict().items()})
-            state.update(step=step + 1, train_seconds=time.time() - t0)
-            save_checkpoint(ckpt_path, {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                        "scheduler": scheduler.state_dict(), "generator": generator.get_state()})
+            history.append({"step": step + 1, "loss": loss.item(), "val_psnr": val})
+            if progress.improves(val):
+                progress.keep_best(model, val, step + 1)
+            progress.step, progress.extra["train_seconds"] = step + 1, time.time() - t0
+            save_progress(ckpt_path, progress, model, optimizer, scheduler, generators)
             bar.set_postfix(loss=f"{loss.item():.2e}", val_psnr=f"{val:.2f}")
-    model.load_state_dict(state["best_model"])
-    return {k: state[k] for k in ("best_val_psnr", "best_step", "history", "train_seconds")}
+    model.load_state_dict(progress.best_model)
+    return {"best_val_psnr": progress.best_score, "best_step": progress.best_step, "history": history,
+            "train_seconds": progress.extra["train_seconds"]}
 
 
 def noisy_versions(images: list[torch.Tensor], sigmas: list[float], seed: int) -> dict[float, list[torch.Tensor]]:
@@ -143,7 +139,8 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
     sample_batch = patch_sampler(splits.train, args)
 
     results, models = [], {}
-    with open_run(args, splits.source, device) as run_dir:
+    with open_run(args, FIXED_ON_RESUME, dataset=splits.source, device=str(device), torch=torch.__version__,
+                  started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
         for channels in args.channels:
             for bias in (True, False):
                 name = f"{channels}ch_{'bias' if bias else 'nobias'}"

@@ -9,6 +9,7 @@ one on the blurred, noisy image ("net"), one on the Wiener output ("Wiener+net")
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import torch
@@ -17,11 +18,13 @@ from backprop.ablation import Batch, markdown_table, train_image_net
 from backprop.loaders import ImageSplits, random_patches
 from backprop.models import ResidualDenoiser
 from backprop.restoration_eval import load_image_splits, mean_psnr, restore, save_plot, show_grid
-from backprop.runfolder import open_run
 from backprop.wiener import blur, make_kernel, wiener_deconv
 from common.noise import add_noise
-from common.runs import save_json, save_text, seed_everything
+from common.runs import open_run, save_json, save_text, seed_everything
 
+# Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
+FIXED_ON_RESUME = ("seed", "quick", "precision", "command", "data_dir", "test_dir", "val_count", "val_crop", "patch_size",
+                   "batch_size", "steps", "lr", "eval_every", "depth", "kernel", "kernel_size", "sigmas", "channels")
 SNR_GRID = torch.logspace(-1, 6, 57).tolist()  # 8 values per decade
 REFRESH = 200  # training noise is drawn afresh every REFRESH steps
 
@@ -107,7 +110,8 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
     val_targets = [im for im in splits.val for _ in sigmas]
 
     nets, infos = {}, {}
-    with open_run(args, splits.source, device) as run_dir:
+    with open_run(args, FIXED_ON_RESUME, dataset=splits.source, device=str(device), torch=torch.__version__,
+                  started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
         for key, inputs in (("noisy", val_noisy), ("wiener", val_wiener)):
             seed_everything(args.seed)
             model = ResidualDenoiser(args.channels, args.depth, bias=True).to(device)

@@ -4,13 +4,17 @@ and the hand-derived first-layer gradients against autograd."""
 from __future__ import annotations
 
 import argparse
+import time
 
 import torch
 import torch.nn.functional as F
 
 from backprop.functions import FullyConnectedNet, LinearFunction, ReLUFunction, first_layer_grads
-from backprop.runfolder import open_run
-from common.runs import save_json, seed_everything
+from common.runs import open_run, save_json, seed_everything
+
+
+# Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
+FIXED_ON_RESUME = ("seed", "quick", "precision", "command")
 
 
 def gradchecks(device: torch.device, n: int = 8, sizes: tuple[int, ...] = (6, 5, 4, 3)) -> dict:
@@ -50,7 +54,8 @@ def gradchecks(device: torch.device, n: int = 8, sizes: tuple[int, ...] = (6, 5,
 def run(args: argparse.Namespace, device: torch.device) -> str:
     """The ``gradcheck`` command; returns its last line (run folder and headline numbers)."""
     seed_everything(args.seed)
-    with open_run(args, {"name": "random float64 tensors"}, device) as run_dir:
+    with open_run(args, FIXED_ON_RESUME, dataset={"name": "random float64 tensors"}, device=str(device),
+                  torch=torch.__version__, started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
         metrics = gradchecks(device)
         save_json(run_dir / "metrics.json", metrics)
     for name, ok in metrics["gradcheck"].items():

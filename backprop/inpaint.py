@@ -8,7 +8,6 @@ in the reconstruction. The weights kept are those of the epoch with the best val
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,16 @@ from tqdm import tqdm
 from backprop.functions import FullyConnectedNet
 from backprop.loaders import load_mnist
 from backprop.restoration_eval import mean_psnr, show_grid
-from backprop.runfolder import open_run
+from common.checkpoint import load_progress, save_progress
 from common.cli import DataError
 from common.guard import DivergenceGuard
 from common.metrics import psnr
-from common.runs import load_checkpoint, save_checkpoint, save_json, seed_everything
+from common.runs import open_run, save_json, seed_everything
+
+
+# Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
+FIXED_ON_RESUME = ("seed", "quick", "precision", "command", "data_dir", "hidden", "epochs", "batch_size", "lr",
+                   "val_count")
 
 
 @dataclass
@@ -122,32 +126,28 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
     side = data.train.shape[-1]
     net = FullyConnectedNet([side * side, *args.hidden, side * side]).to(device)
     generator = torch.Generator().manual_seed(args.seed)
-    state = {"epoch": 0, "best_val_psnr": -math.inf, "best_epoch": 0, "history": [], "train_seconds": 0.0,
-             "best_model": {k: v.clone() for k, v in net.state_dict().items()}}
-    with open_run(args, data.source, device) as run_dir:
-        ckpt_path = run_dir / "inpaint_net.pt"
-        if args.resume and ckpt_path.exists():
-            ckpt = load_checkpoint(ckpt_path, map_location=device)
-            net.load_state_dict(ckpt["model"])
-            generator.set_state(ckpt["generator"].cpu())
-            state = {k: ckpt[k] for k in state}
+    with open_run(args, FIXED_ON_RESUME, dataset=data.source, device=str(device), torch=torch.__version__,
+                  started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
+        ckpt_path, generators = run_dir / "inpaint_net.pt", {"batches": generator}
+        progress = load_progress(ckpt_path, net, None, None, generators, resume=args.resume, device=device)
+        history = progress.extra.setdefault("history", [])
 
-        t0, guard = time.time() - state["train_seconds"], DivergenceGuard("inpaint net")
-        for epoch in range(state["epoch"], args.epochs):
+        t0, guard = time.time() - progress.extra.setdefault("train_seconds", 0.0), DivergenceGuard("inpaint net")
+        for epoch in range(progress.step, args.epochs):
             loss = train_one_epoch(net, data, args, generator, device, desc=f"inpaint epoch {epoch + 1}/{args.epochs}",
                                    guard=guard)
             val_psnr = mean_psnr(evaluate(net, data.val, data.known, device), data.val)
-            state["history"].append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr})
-            if val_psnr > state["best_val_psnr"]:
-                state.update(best_val_psnr=val_psnr, best_epoch=epoch + 1,
-                             best_model={k: v.detach().clone() for k, v in net.state_dict().items()})
-            state.update(epoch=epoch + 1, train_seconds=time.time() - t0)
-            save_checkpoint(ckpt_path, {**state, "model": net.state_dict(), "generator": generator.get_state()})
+            history.append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr})
+            if progress.improves(val_psnr):
+                progress.keep_best(net, val_psnr, epoch + 1)
+            progress.step, progress.extra["train_seconds"] = epoch + 1, time.time() - t0
+            save_progress(ckpt_path, progress, net, None, None, generators)
             print(f"epoch {epoch + 1}: last batch loss {loss:.3f}, validation PSNR {val_psnr:.2f} dB")
 
-        net.load_state_dict(state["best_model"])
+        net.load_state_dict(progress.best_model)
         metrics, measured, recon = test_metrics(net, data, device)
-        metrics.update({k: state[k] for k in ("best_val_psnr", "best_epoch", "history", "train_seconds")})
+        metrics.update(best_val_psnr=progress.best_score, best_epoch=progress.best_step, history=history,
+                       train_seconds=progress.extra["train_seconds"])
         write_outputs(run_dir, metrics, data.test, measured, recon)
     return (f"run folder: {run_dir}; test PSNR {metrics['test_psnr']:.2f} dB (whole digit; hidden half alone "
             f"{metrics['test_psnr_hidden_half']:.2f} dB; measurement {metrics['test_psnr_measurement']:.2f} dB, "

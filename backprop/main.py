@@ -112,7 +112,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
             sub.error(f"--kernel-size must be odd, got {args.kernel_size}")
     if args.command == "inpaint" and args.quick:
         args.epochs, args.hidden, args.val_count = min(args.epochs, 1), [64], 200
-    args.run_name = run_name(args, args.command)
+    args.name = run_name(args, args.command)
     return args
 
 
@@ -138,14 +138,14 @@ def main(argv: list[str] | None = None) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from backprop.runfolder import check_run
+        from common.runs import check_run
 
-        check_run(args)  # before any data is loaded: nothing is written on a refused run
-        device = device_of(args.device)
         experiment = importlib.import_module(MODULES[args.command])
+        check_run(args, experiment.FIXED_ON_RESUME)  # before any data is loaded: nothing is written on a refused run
+        device = device_of(args.device)
         print(experiment.run(args, device))
 
-    hint = (f"continue with: python {PROG} {args.command} --resume --name {args.run_name} "
+    hint = (f"continue with: python {PROG} {args.command} --resume --name {args.name} "
             f"--results-root {args.results_root} (and the same options)")
     run_command(f"{PROG} {args.command}", go, resume_hint=hint)
 

@@ -6,7 +6,7 @@ A run folder looks like::
     <results_root>/<name>/
         config.json     # the arguments, the dataset used, the device
         metrics.json    # the numbers the run produced
-        checkpoint.pt   # written atomically; ``--resume`` continues from it
+        checkpoint.pt   # written atomically (common.checkpoint's layout); ``--resume`` continues from it
         *.png           # figures
 """
 
@@ -136,6 +136,19 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
                 except OSError:
                     break
         raise
+
+
+def check_run(args: Any, fixed_on_resume: tuple[str, ...] = ()) -> Path:
+    """:func:`check_run_dir` for a parsed command line: the folder ``args.results_root / args.name``,
+    ``--resume`` and ``--overwrite``; ``fixed_on_resume`` is the command's tuple of arguments a resume must repeat."""
+    return check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite, args=vars(args),
+                         fixed_on_resume=fixed_on_resume)
+
+
+def open_run(args: Any, fixed_on_resume: tuple[str, ...] = (), **config: Any):
+    """:func:`run_folder` for a parsed command line; ``config.json`` holds ``vars(args)`` under ``"args"``, then ``config``."""
+    return run_folder(args.results_root, args.name, {"args": vars(args), **config}, resume=args.resume,
+                      overwrite=args.overwrite, fixed_on_resume=fixed_on_resume)
 
 
 class RunInUse(RunError):

@@ -12,7 +12,6 @@ Writes ``metrics.json`` (``mlp`` and ``mobilenet``: ``test_acc``, ``test_auc``, 
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import time
 import warnings
@@ -28,12 +27,15 @@ from tqdm import tqdm
 
 from common.guard import DivergenceGuard
 from common.metrics import accuracy
-from common.runs import save_checkpoint, save_figure, seed_everything
-from medical_cnn.checkpoints import resume_checkpoint
+from common.checkpoint import load_progress, save_progress
+from common.runs import save_figure, seed_everything
 from medical_cnn.data_io import find_or_download, load_medmnist_npz
 from medical_cnn.mlp import MLP
 from medical_cnn.mobileNet import MobileNet
 
+# Arguments a --resume must repeat: they define the models, the data split or the training schedule's meaning.
+FIXED_ON_RESUME = ("seed", "dataset", "hidden_sizes", "activation", "resize", "batch_size", "lr", "weight_decay", "shift",
+                   "balanced")
 MODELS = ("mlp", "mobilenet")
 
 
@@ -140,13 +142,9 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torc
     model.to(device)
     weight = weight.to(device) if weight is not None else None
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    history = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
-    start_epoch, best = 0, {"val_acc": -1.0, "epoch": -1, "state": None}
-    if args.resume and ckpt_path.is_file():
-        ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
-        start_epoch, history, best = ckpt["epoch"], ckpt["history"], ckpt["best"]
-        print(f"{name}: resumed after epoch {start_epoch}")
-    start, guard = time.time(), DivergenceGuard(name)
+    progress = load_progress(ckpt_path, model, optimizer, resume=args.resume, device=device)
+    history = progress.extra.setdefault("history", {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
+    start_epoch, start, guard = progress.step, time.time(), DivergenceGuard(name)
     for epoch in tqdm(range(start_epoch, args.epochs), desc=f"train {name}", initial=start_epoch, total=args.epochs):
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # same order whether resumed or not
         train_loss, train_acc = train_one_epoch(model, optimizer, x["train"], y["train"], weight, generator, args, device, guard)
@@ -154,15 +152,16 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torc
         guard.check(val["loss"], epoch=epoch + 1, split="val")  # a run of one step per epoch diverges here too
         for key, value in (("train_loss", train_loss), ("train_acc", train_acc), ("val_loss", val["loss"]), ("val_acc", val["acc"])):
             history[key].append(value)
-        if val["acc"] > best["val_acc"]:
-            best = {"val_acc": val["acc"], "epoch": epoch + 1, "state": copy.deepcopy(model.state_dict())}
-        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history, "best": best})
-    model.load_state_dict(best["state"])
+        if progress.improves(val["acc"]):
+            progress.keep_best(model, val["acc"], epoch + 1)
+        progress.step = epoch + 1
+        save_progress(ckpt_path, progress, model, optimizer)
+    model.load_state_dict(progress.best_model)
     test = evaluate_classifier(model, x["test"], y["test"], args.batch_size, device)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "best_epoch": best["epoch"],
-        "best_val_acc": best["val_acc"],
+        "best_epoch": progress.best_step,
+        "best_val_acc": progress.best_score,
         "test_loss": test["loss"],
         "test_acc": test["acc"],
         "test_auc": auc_score(y["test"], test["probs"]),

@@ -24,6 +24,8 @@ from tqdm import tqdm
 from common.runs import save_figure
 from medical_cnn.utils import discrete_2d_convolution, naive_2d_convolution
 
+# Arguments a --resume must repeat: they define the models, the data split or the training schedule's meaning.
+FIXED_ON_RESUME = ("seed",)
 DATASET = {"name": "synthetic uniform-random images for timings; skimage.data.brick() for the filter figure"}
 
 

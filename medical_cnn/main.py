@@ -38,12 +38,6 @@ STUDIES = ("skip", "lr", "augment", "pretrained")
 AUGMENTATIONS = ("none", "flip", "affine", "intensity")  # medical_cnn.augment.AUGMENTATIONS, named here so --help needs no torch
 IMAGENET = "imagenet"  # common.pretrained.IMAGENET, likewise
 DEFAULT_NAMES = {"conv": lambda a: "conv", "classify": lambda a: f"classify-{a.dataset}", "segment": lambda a: f"segment-{a.study}"}
-# Arguments a --resume must repeat: they define the models, the data split or the training schedule's meaning.
-FIXED_ON_RESUME = {
-    "conv": ("seed",),
-    "classify": ("seed", "dataset", "hidden_sizes", "activation", "resize", "batch_size", "lr", "weight_decay", "shift", "balanced"),
-    "segment": ("seed", "study", "base_channels", "patch_size", "batch_size", "lr", "lrs", "lr_schedule", "augmentation", "val_images", "encoder_weights"),
-}
 QUICK = {
     "conv": {"sizes": [32, 64], "kernels": [3, 5], "repeats": 1, "naive_max_size": 32},
     "classify": {"epochs": 1, "hidden_sizes": [32], "batch_size": 64},
@@ -129,15 +123,14 @@ def check_args(args: argparse.Namespace, error) -> None:
             error(f"--patch-size must be a multiple of {multiple} (the network downsamples that much), got {args.patch_size}")
 
 
-def execute(args: argparse.Namespace, name: str, config: dict) -> dict:
+def execute(args: argparse.Namespace, config: dict) -> dict:
     """Check the run folder, load and check the data, and only then open the folder and run the experiment."""
     from common.cli import RunError
     from common.precision import fp32_only, resolve_precision
-    from common.runs import check_run_dir, run_folder, save_json, seed_everything
+    from common.runs import check_run, open_run, save_json, seed_everything
 
-    folder = {"resume": args.resume, "overwrite": args.overwrite, "fixed_on_resume": FIXED_ON_RESUME[args.command]}
-    check_run_dir(args.results_root, name, args=config["args"], **folder)
     experiment = importlib.import_module(f"medical_cnn.{MODULES[args.command]}")
+    check_run(args, experiment.FIXED_ON_RESUME)
     bf16_ok = getattr(experiment, "BF16_OK", None)  # None: the experiment has no bf16 path
     try:
         config["precision"] = (fp32_only(args.precision, f"{PROG} {args.command}") if bf16_ok is None
@@ -147,7 +140,7 @@ def execute(args: argparse.Namespace, name: str, config: dict) -> dict:
     seed_everything(args.seed)
     start = time.time()
     data, config["dataset"] = experiment.load_data(args)
-    with run_folder(args.results_root, name, config, **folder) as run_dir:
+    with open_run(args, experiment.FIXED_ON_RESUME, **config) as run_dir:
         metrics = experiment.run(args, data, run_dir, config["device"])
         metrics["wall_seconds"] = time.time() - start
         save_json(run_dir / "metrics.json", metrics)
@@ -175,11 +168,11 @@ def main(argv: list[str] | None = None) -> dict:
         device = pick_device(args.device)
     except (ValueError, RuntimeError) as e:
         error(str(e).splitlines()[0])
-    name = run_name(args, DEFAULT_NAMES[args.command](args))
-    config = {"command": args.command, "args": vars(args), "device": device, "torch": torch.__version__, "cpu_threads": torch.get_num_threads()}
-    hint = (f"if {Path(args.results_root) / name} holds a checkpoint (*.pt), run the same command with --resume to continue"
+    args.name = run_name(args, DEFAULT_NAMES[args.command](args))
+    config = {"command": args.command, "device": device, "torch": torch.__version__, "cpu_threads": torch.get_num_threads()}
+    hint = (f"if {Path(args.results_root) / args.name} holds a checkpoint (*.pt), run the same command with --resume to continue"
             if args.command != "conv" else "nothing was kept; run the command again")
-    return run_command(f"{PROG} {args.command}", lambda: execute(args, name, config), resume_hint=hint)
+    return run_command(f"{PROG} {args.command}", lambda: execute(args, config), resume_hint=hint)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ and one checkpoint per variant (``<variant>.pt``) that ``--resume`` continues.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import time
 from pathlib import Path
@@ -36,13 +35,16 @@ from common.guard import DivergenceGuard
 from common.metrics import dice
 from common.precision import autocast, resolve_precision
 from common.pretrained import resnet18_weights
-from common.runs import save_checkpoint, save_figure, seed_everything
+from common.checkpoint import Progress, load_progress, save_progress
+from common.runs import save_figure, seed_everything
 from medical_cnn.augment import AUGMENTATIONS, augment, sample_patches
-from medical_cnn.checkpoints import resume_checkpoint
 from medical_cnn.data_io import load_drive, preprocess_fundus
 from medical_cnn.unet import UNet
 from medical_cnn.utils import DiceCELoss
 
+# Arguments a --resume must repeat: they define the models, the data split or the training schedule's meaning.
+FIXED_ON_RESUME = ("seed", "study", "base_channels", "patch_size", "batch_size", "lr", "lrs", "lr_schedule", "augmentation",
+                   "val_images", "encoder_weights")
 # bf16 training keeps fp32's test Dice on DRIVE (results/medical_cnn/segment-parity-fp32 and -bf16),
 # so --precision auto takes it.
 BF16_OK = True
@@ -145,23 +147,16 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
     schedule = lr_schedule(optimizer, args)
     loss_fn, generator = DiceCELoss(), torch.Generator().manual_seed(args.seed)
     precision = resolve_precision(args.precision, device, BF16_OK)  # main.py has checked it
-    state = {"iteration": 0, "status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}, "best": {"val_dice": -1.0, "iteration": 0, "state": None}}
-    if args.resume and ckpt_path.is_file():
-        ckpt = resume_checkpoint(ckpt_path, model, optimizer, device)
-        if "schedule" in ckpt:  # checkpoints made before --lr-schedule existed ran at a constant rate
-            schedule.load_state_dict(ckpt["schedule"])
-        generator.set_state(ckpt["generator"])
-        state = ckpt["state"]
-        print(f"{name}: resumed at iteration {state['iteration']}")
+    progress = load_progress(ckpt_path, model, optimizer, schedule, {"patches": generator}, resume=args.resume, device=device)
+    state = progress.extra.setdefault("state", {"status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}})
 
     def save() -> None:
-        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                                    "generator": generator.get_state(), "state": state})
+        save_progress(ckpt_path, progress, model, optimizer, schedule, {"patches": generator})
 
     start, running, guard = time.time(), [], DivergenceGuard(name)
-    first = state["iteration"] if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
-    progress = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters)
-    for it in progress:
+    first = progress.step if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
+    bar = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters)
+    for it in bar:
         loss = train_step(model, optimizer, loss_fn, sets["fit"], augmentation, generator, args, device, precision)
         try:
             guard.check(loss, it)
@@ -177,34 +172,35 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
             for key, value in (("iteration", it + 1), ("train_loss", float(np.mean(running))), ("val_dice", val_dice)):
                 state["history"][key].append(value)
             running = []
-            if val_dice > state["best"]["val_dice"]:
-                state["best"] = {"val_dice": val_dice, "iteration": it + 1, "state": copy.deepcopy(model.state_dict())}
-            state["iteration"] = it + 1
-            progress.set_postfix(loss=state["history"]["train_loss"][-1], val_dice=round(val_dice, 4))
+            if progress.improves(val_dice):
+                progress.keep_best(model, val_dice, it + 1)
+            progress.step = it + 1
+            bar.set_postfix(loss=state["history"]["train_loss"][-1], val_dice=round(val_dice, 4))
             save()
-    return test_segmenter(model, state, sets["test"], multiple, lr, augmentation, args, device, time.time() - start)
+    return test_segmenter(model, progress, sets["test"], multiple, lr, augmentation, args, device, time.time() - start)
 
 
-def test_segmenter(model: nn.Module, state: dict, test: dict, multiple: int, lr: float, augmentation: str,
+def test_segmenter(model: nn.Module, progress: Progress, test: dict, multiple: int, lr: float, augmentation: str,
                    args: argparse.Namespace, device: torch.device, seconds: float) -> dict:
     """The record of one variant; the best validation weights scored on the test images (``test`` is None
     when no evaluation happened, e.g. a run that diverged before its first one)."""
+    state = progress.extra["state"]
     result = {
         "status": state["status"],
         "lr": lr,
         "lr_schedule": args.lr_schedule,
         "augmentation": augmentation,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "iterations_done": state["iteration"],
-        "best_iteration": state["best"]["iteration"],
-        "best_val_dice": state["best"]["val_dice"],
+        "iterations_done": progress.step,
+        "best_iteration": progress.best_step,
+        "best_val_dice": -1.0 if progress.best_score is None else progress.best_score,
         "train_seconds_this_session": seconds,
         "history": state["history"],
         "diverged_at": state.get("diverged_at"),
         "test": None,
     }
-    if state["best"]["state"] is not None:
-        model.load_state_dict(state["best"]["state"])
+    if progress.best_model is not None:
+        model.load_state_dict(progress.best_model)
         probs = predict_full(model, test["x"], multiple, device)
         result["test"] = score_segmentation(probs, test["y"], test["fov"], args.threshold, with_auc=True)
         result["example"] = probs[0]

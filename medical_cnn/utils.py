@@ -73,7 +73,7 @@ def discrete_2d_convolution(image, kernel):
     """
     # BEGIN SOLUTION
     img, ker = _as_2d_arrays(image, kernel)
-    (height, width), (kh, kw) = img.shape, ker.shape
+    height, (kh, kw) = img.shape[0], ker.shape
     padded = _zero_pad(img, kh, kw)
     out = np.zeros_like(img)
     for i in range(kh):

@@ -24,9 +24,6 @@ from mri_cs.models.masks import CARTESIAN, FAMILIES, cartesian_lines, course_fam
 MODELS = ("unet", "vanilla")
 AUGMENT_KINDS = ("head", "flip", "affine", "intensity", "noise")  # augment.py implements them, in this order
 DEFAULT_AUGMENT = ("flip", "affine", "intensity", "noise")  # plus head on the template, whose brains are skull-stripped
-# Arguments that must not change when a run is resumed.
-FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick", "augment",
-                   "mask_freeze", "mask", "centre_fraction")
 PROG = "main.py"
 DATA_LAYOUTS = ("fastMRI single-coil .h5 files (singlecoil_train/, singlecoil_val/), numbered grey images "
                 "(N.png or images/N.png; PNG, TIFF, JPEG; many patients, split by contiguous blocks of files) "

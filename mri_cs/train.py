@@ -26,19 +26,21 @@ from tqdm import tqdm
 from common.cli import DataError, RunError
 from common.guard import DivergenceGuard
 from common.precision import autocast, resolve_precision
-from common.runs import (check_run_dir, load_checkpoint, pick_device, run_folder, save_checkpoint, save_json,
-                         save_npz, seed_everything)
+from common.checkpoint import Progress, load_progress, save_progress
+from common.runs import check_run, open_run, pick_device, save_checkpoint, save_json, save_npz, seed_everything
 from mri_cs import utils
 from mri_cs.augment import augment_batch
-from mri_cs.bench import STABLE_DIP_DB
 from mri_cs.data import build_datasets, describe_split
-from mri_cs.main import FIXED_ON_RESUME
 from mri_cs.models.masks import course_family
 from mri_cs.models.model import ReconstructionModel
 from mri_cs.models.subsampling import SubsamplingLayer
 from mri_cs.models.vanilla import VanillaModel
 
 MODELS = {"unet": ReconstructionModel, "vanilla": VanillaModel}
+# Arguments that must not change when a run is resumed.
+FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick", "augment",
+                   "mask_freeze", "mask", "centre_fraction")
+STABLE_DIP_DB = 1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
 # bf16 training reaches fp32's test PSNR here (results/mri_cs/unet_drop0.3_learned against its _fp32 twin),
 # so --precision auto takes it.
 BF16_OK = True
@@ -138,7 +140,7 @@ def stability(history: list[dict], epochs: int) -> dict:
             "val_psnr_last_third_within_1db": dip <= STABLE_DIP_DB}
 
 
-def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device: torch.device, state: dict,
+def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device: torch.device, progress: Progress,
                   args: argparse.Namespace) -> dict:
     """Train and test PSNR/SSIM of the model (the best epoch on validation) and of its zero-filled input."""
     train = utils.evaluate(model, loaders["train"], device, with_ssim=True, desc="train set")
@@ -150,13 +152,13 @@ def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device
         "test_psnr": s(test["psnr"]), "test_ssim": s(test["ssim"]),
         "zero_filled_test_psnr": s(test["zero_filled_psnr"]), "zero_filled_test_ssim": s(test["zero_filled_ssim"]),
         "zero_filled_train_psnr": s(train["zero_filled_psnr"]),
-        "best_val_psnr": state["best_val_psnr"], "best_epoch": state["best_epoch"], "epochs": args.epochs,
+        "best_val_psnr": progress.best_score, "best_epoch": progress.best_step, "epochs": args.epochs,
         "keep_fraction": float(mask.mean()), "num_keep": int(mask.sum()), "keep_in_center": utils.center_keep_fraction(mask),
         "n_slices": {k: len(ld.dataset) for k, ld in loaders.items()},
         "model_parameters": sum(p.numel() for p in model.parameters()),
-        "device": str(device), "wall_time_s": state["elapsed_s"], "history": state["history"],
+        "device": str(device), "wall_time_s": progress.extra["elapsed_s"], "history": progress.extra["history"],
         "mask_frozen_from_epoch": frozen_from(args.epochs, args.mask_freeze) if args.learn_mask else None,
-        **stability(state["history"], args.epochs),
+        **stability(progress.extra["history"], args.epochs),
     }
 
 
@@ -173,20 +175,6 @@ def write_figures(model, test_set, device, history, run_dir: Path, args) -> None
     utils.save_examples_figure(target, zero_filled, recon, run_dir / "examples.png", psnrs)
     save_npz(run_dir / "example.npz", target=target[1], zero_filled=zero_filled[1], reconstruction=recon[1],
              mask=mask.astype(np.uint8), psnr=psnrs[1][1], zero_filled_psnr=psnrs[0][1])
-
-
-FRESH_STATE = {"epoch": 0, "history": [], "best_val_psnr": -np.inf, "best_epoch": -1, "elapsed_s": 0.0}
-
-
-def restore(ckpt_path: Path, device: torch.device, model, optimizer, scheduler) -> dict:
-    """Load the last checkpoint of an interrupted run into model, optimizer and scheduler; return the loop's state."""
-    if not ckpt_path.is_file():
-        raise RunError(f"--resume: {ckpt_path.parent} has no checkpoint.pt; start it again with --overwrite")
-    ckpt = load_checkpoint(ckpt_path, device)
-    for obj, key in ((model, "model"), (optimizer, "optimizer"), (scheduler, "scheduler")):
-        obj.load_state_dict(ckpt[key])
-    print(f"resuming {ckpt_path.parent} after epoch {ckpt['epoch']}")
-    return {k: ckpt[k] for k in FRESH_STATE}
 
 
 def summary_line(metrics: dict, run_dir: Path) -> str:
@@ -209,8 +197,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def train_and_evaluate(args: argparse.Namespace) -> dict:
     """Train, pick the best epoch on validation, evaluate on train and test, write the run folder; return the metrics."""
-    run_dir = check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite,
-                            args=vars(args), fixed_on_resume=FIXED_ON_RESUME)  # before the data is loaded
+    run_dir = check_run(args, FIXED_ON_RESUME)  # before the data is loaded
     if args.resume and (run_dir / "metrics.json").is_file():
         raise RunError(f"--resume: {run_dir} is finished (it has metrics.json); add --overwrite instead to redo it")
     try:
@@ -229,21 +216,21 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
     model = build_model(args, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    config = {"args": vars(args), "data": data_info, "device": str(device), "precision": precision,
+    config = {"data": data_info, "device": str(device), "precision": precision,
               "model_parameters": sum(p.numel() for p in model.parameters()),
               "num_keep": model.subsample.num_keep, "mask": mask_record(model, args), "torch": torch.__version__}
 
-    with run_folder(args.results_root, args.name, config, resume=args.resume, overwrite=args.overwrite,
-                    fixed_on_resume=FIXED_ON_RESUME) as run_dir:
+    with open_run(args, FIXED_ON_RESUME, **config) as run_dir:
         ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
-        state = restore(ckpt_path, device, model, optimizer, scheduler) if args.resume else dict(FRESH_STATE, history=[])
+        progress = load_progress(ckpt_path, model, optimizer, scheduler, resume=args.resume, device=device, required=True)
+        history = progress.extra.setdefault("history", [])
 
-        t0 = time.time() - state["elapsed_s"]
+        t0 = time.time() - progress.extra.setdefault("elapsed_s", 0.0)
         mask = model.subsample.hard_mask()
         augment_gen = torch.Generator()
         frozen = frozen_from(args.epochs, args.mask_freeze)
         guard = DivergenceGuard(args.model)
-        for epoch in range(state["epoch"] + 1, args.epochs + 1):
+        for epoch in range(progress.step + 1, args.epochs + 1):
             # The same batches and augmentations whether or not the run was resumed.
             shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)
             augment_gen.manual_seed(int(np.random.SeedSequence([args.seed, epoch]).generate_state(1)[0]))
@@ -257,24 +244,23 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             entry = validate(model, loaders["val"], device, epoch, loss)
             previous, mask = mask, model.subsample.hard_mask()
             entry.update(mask_lr=mask_lr, max_score_step=max_step, mask_change=float((mask != previous).float().mean()))
-            state["history"].append(entry)
-            if entry["val_psnr"] > state["best_val_psnr"]:
-                state["best_val_psnr"], state["best_epoch"] = entry["val_psnr"], epoch
-                save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "args": vars(args)})
-            state["epoch"], state["elapsed_s"] = epoch, time.time() - t0
-            save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                        "scheduler": scheduler.state_dict(), "args": vars(args), **state})
+            history.append(entry)
+            if progress.improves(entry["val_psnr"]):
+                progress.keep_best(model, entry["val_psnr"], epoch)
+                save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "args": vars(args)})  # for evaluate.py
+            progress.step, progress.extra["elapsed_s"] = epoch, time.time() - t0
+            save_progress(ckpt_path, progress, model, optimizer, scheduler)
             print(f"epoch {epoch:3d}  loss {loss:.4f}  val PSNR {entry['val_psnr']:.2f} dB "
                   f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}"
                   + (f"  mask changed {entry['mask_change']:.3f}" + ("" if learning else " (frozen)")
                      if args.learn_mask else ""))
 
         # The best epoch on validation; the test set is touched only here.
-        model.load_state_dict(load_checkpoint(best_path, device)["model"])
-        metrics = final_metrics(model, loaders, device, state, args)
+        model.load_state_dict(progress.best_model)
+        metrics = final_metrics(model, loaders, device, progress, args)
         metrics["wall_time_s"] = time.time() - t0  # training and evaluation
         metrics["precision"] = precision
-        write_figures(model, datasets["test"], device, state["history"], run_dir, args)
+        write_figures(model, datasets["test"], device, history, run_dir, args)
         save_json(run_dir / "metrics.json", metrics)  # last: a run folder with metrics.json is finished
     print(summary_line(metrics, run_dir))
     return metrics

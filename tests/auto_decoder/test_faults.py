@@ -35,7 +35,7 @@ def test_a_full_disk_keeps_the_last_checkpoint(csv_dir, tmp_path, monkeypatch, c
     assert faults.exit_code(lambda: main(quick("ad", csv_dir, tmp_path))) == 2
     line = faults.one_line(capsys.readouterr().err)
     assert line.startswith(f"auto_decoder ad: error: cannot write {hit[0]}: No space left on device")
-    assert load_checkpoint(hit[0])["epoch"] == 1 and faults.no_temporary_files(tmp_path)
+    assert load_checkpoint(hit[0])["step"] == 1 and faults.no_temporary_files(tmp_path)
 
 
 def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(csv_dir, tmp_path, monkeypatch, capsys):
@@ -43,7 +43,7 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(csv_dir, tmp_p
     assert faults.exit_code(lambda: main(quick("ad", csv_dir, tmp_path))) == 143
     err = capsys.readouterr().err
     assert "auto_decoder ad: terminated (SIGTERM); continue with the same command plus --resume" in err and "Traceback" not in err
-    assert load_checkpoint(hit[0])["epoch"] == 1
+    assert load_checkpoint(hit[0])["step"] == 1
 
 
 @pytest.mark.parametrize("argv, folder, where", [

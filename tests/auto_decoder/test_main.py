@@ -33,13 +33,13 @@ def test_runs_write_complete_folders_and_training_helps(tiny_runs):
         assert q["frechet_distance"] > 0 and q["frechet_floor"] == clf["frechet_floor"] and q["frechet_test_images"] == 30
         assert m["interpolation_classes"][0] != m["interpolation_classes"][1]
         state = load_checkpoint(run / "checkpoint.pt")  # weights_only=True
-        assert state["epoch"] == len(m["history"]) == m["epochs_trained"]
+        assert state["step"] == len(m["history"]) == m["epochs_trained"]
         assert oct((run / "metrics.json").stat().st_mode & 0o777) == "0o644"
         if name.startswith("vae"):
-            assert "test_fit" not in m and "test_latents" not in state
+            assert "test_fit" not in m and "test_latents" not in state["extra"]
         else:  # fitting the test latents beats their start, and the fit is recorded
             assert m["test_reconstruction_loss"] < m["test_reconstruction_loss_before_fit"] - 0.01, name
-            assert m["test_fit"]["steps"] == len(m["test_fit"]["loss_curve"]) == 20 and "test_latents" in state
+            assert m["test_fit"]["steps"] == len(m["test_fit"]["loss_curve"]) == 20 and "test_latents" in state["extra"]
     fixed = load_json(tiny_runs / "ad-n256_quick" / "metrics.json")
     assert fixed["stopped"] == "fixed_epochs" and fixed["val_size"] == 0 and fixed["best_epoch"] is None
     held = load_json(tiny_runs / "vad-logistic-n256_quick" / "metrics.json")  # --val-size 10, 2 epochs at most
@@ -58,9 +58,9 @@ def test_each_sub_command_keeps_its_own_defaults():
     assert parse(["ad"]).val_size == parse(["vae"]).val_size == 0 and parse(["vae"]).test_size == 2000
     assert parse(["vae"]).kl_weight == parse(["vad"]).kl_weight and not hasattr(parse(["vae"]), "latent_lr")
     assert parse(["--seed", "4", "ad"]).seed == parse(["ad", "--seed", "4"]).seed == 4
-    assert parse(["vad", "--family", "laplace"]).run_name == "vad-laplace-n1000"
-    assert parse(["ad", "--subset", "0"]).run_name == "ad-full" and parse(["vae", "--subset", "0"]).run_name == "vae-full"
-    assert parse(["ad", "--quick"]).run_name == "ad-n256_quick" and parse(["ad", "--quick"]).epochs == 2
+    assert parse(["vad", "--family", "laplace"]).name == "vad-laplace-n1000"
+    assert parse(["ad", "--subset", "0"]).name == "ad-full" and parse(["vae", "--subset", "0"]).name == "vae-full"
+    assert parse(["ad", "--quick"]).name == "ad-n256_quick" and parse(["ad", "--quick"]).epochs == 2
     assert parse(["vae"]).samples == 10_000 and parse(["vae", "--quick"]).samples == 100
     assert parse(["classifier"]).device == "auto" and parse(["ad"]).results_root == "runs"
 
@@ -99,10 +99,10 @@ def test_interrupted_run_resumes(tiny_runs, csv_dir, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         main(base)
     assert exc.value.code == 130 and "--resume" in capsys.readouterr().err
-    assert load_checkpoint(tiny_runs / "resumed" / "checkpoint.pt")["epoch"] == 1
+    assert load_checkpoint(tiny_runs / "resumed" / "checkpoint.pt")["step"] == 1
     monkeypatch.setattr(train, "train_one_epoch", real)
     main([*base, "--resume"])
-    assert "resumed from" in capsys.readouterr().out
+    assert "resuming" in capsys.readouterr().out
     m = load_json(tiny_runs / "resumed" / "metrics.json")
     assert [h["epoch"] for h in m["history"]] == [1, 2] and all("val_loss" in h for h in m["history"])
     # resuming a finished run trains nothing and keeps the fitted test latents

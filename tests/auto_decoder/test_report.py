@@ -71,6 +71,6 @@ def test_expected_full_set_commands_parse_to_their_run_names():
 
     for name, argv in EXPECTED.items():
         args = parse([*argv, "--data-dir", "DATA"])
-        assert args.run_name == name
+        assert args.name == name
         if name.endswith("-full"):
             assert args.subset == 0 and args.val_size > 0 and args.epochs < 150

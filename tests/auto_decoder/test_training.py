@@ -77,21 +77,22 @@ def run_args(**kw) -> argparse.Namespace:
 def test_training_stops_on_the_plateau_and_keeps_the_best_model(tmp_path):
     losses = [5.0, 4.0, 3.0, 3.5, 3.2, 3.1, 3.0, 2.0]  # the last is never reached: 3 epochs without improvement
     learner = ScriptedLearner(losses)
-    state = train(run_args(), tmp_path, learner, tiny_data(val=True), "cpu")
-    assert state["stopped"] == "plateau" and state["epoch"] == 6 and state["best"]["epoch"] == 3
+    progress = train(run_args(), tmp_path, learner, tiny_data(val=True), "cpu")
+    state = progress.extra
+    assert state["stopped"] == "plateau" and progress.step == 6 and progress.best_step == 3
     assert learner.trained == 3  # the weights of epoch 3
     assert [h["val_loss"] for h in state["history"]] == losses[:6]
     assert [h["lr"] for h in state["history"]] == [1.0, 1.0, 1.0, 1.0, 1.0, 0.5]  # halved after 2 bad epochs
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["plateau_stop"]
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["extra"]["plateau_stop"]
 
 
 def test_training_without_validation_runs_every_epoch(tmp_path):
     learner = ScriptedLearner([])
-    state = train(run_args(epochs=4), tmp_path, learner, tiny_data(val=False), "cpu")
-    assert state["stopped"] == "fixed_epochs" and learner.epochs_run == 4 and "best" not in state
+    progress = train(run_args(epochs=4), tmp_path, learner, tiny_data(val=False), "cpu")
+    assert progress.extra["stopped"] == "fixed_epochs" and learner.epochs_run == 4 and progress.best_model is None
     learner = ScriptedLearner([3.0, 2.0, 1.0])
-    state = train(run_args(epochs=3), tmp_path / "max", learner, tiny_data(val=True), "cpu")
-    assert state["stopped"] == "max_epochs" and state["best"]["epoch"] == 3
+    progress = train(run_args(epochs=3), tmp_path / "max", learner, tiny_data(val=True), "cpu")
+    assert progress.extra["stopped"] == "max_epochs" and progress.best_step == 3
 
 
 def test_interrupted_training_resumes_where_it_stopped(tmp_path):
@@ -99,13 +100,13 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path):
     expected = train(run_args(), tmp_path / "whole", ScriptedLearner(losses), tiny_data(True), "cpu")
     with pytest.raises(KeyboardInterrupt):
         train(run_args(), tmp_path, ScriptedLearner(losses, interrupt_at=5), tiny_data(True), "cpu")
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 4
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
     resumed = ScriptedLearner(losses)  # a fresh process: weights, optimiser and plateau come from the checkpoint
-    state = train(run_args(resume=True), tmp_path, resumed, tiny_data(True), "cpu")
-    assert state["history"] == expected["history"] and state["best"]["epoch"] == expected["best"]["epoch"] == 3
-    assert resumed.epochs_run == 2 and state["stopped"] == "plateau" and resumed.trained == 3
+    progress = train(run_args(resume=True), tmp_path, resumed, tiny_data(True), "cpu")
+    assert progress.extra["history"] == expected.extra["history"] and progress.best_step == expected.best_step == 3
+    assert resumed.epochs_run == 2 and progress.extra["stopped"] == "plateau" and resumed.trained == 3
     again = ScriptedLearner(losses)  # resuming a run that already stopped trains nothing
-    assert train(run_args(resume=True), tmp_path, again, tiny_data(True), "cpu")["history"] == expected["history"]
+    assert train(run_args(resume=True), tmp_path, again, tiny_data(True), "cpu").extra["history"] == expected.extra["history"]
     assert again.epochs_run == 0
 
 

@@ -55,7 +55,7 @@ def test_a_full_disk_keeps_the_last_checkpoint(data, tmp_path, monkeypatch, caps
     assert faults.exit_code(lambda: ae_main.main(cifar(data, tmp_path, "--epochs", "2"))) == 2
     line = faults.one_line(capsys.readouterr().err)
     assert line.startswith(f"main.py: error: cannot write {hit[0]}: No space left on device")
-    assert load_checkpoint(tmp_path / "cifar_quick" / "checkpoint.pt")["epoch"] == 1 and faults.no_temporary_files(tmp_path)
+    assert load_checkpoint(tmp_path / "cifar_quick" / "checkpoint.pt")["step"] == 1 and faults.no_temporary_files(tmp_path)
 
 
 def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(data, tmp_path, monkeypatch, capsys):
@@ -63,7 +63,7 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(data, tmp_path
     assert faults.exit_code(lambda: ae_main.main(cifar(data, tmp_path, "--epochs", "2"))) == 143
     err = capsys.readouterr().err
     assert "main.py: terminated (SIGTERM); run the same command with --resume" in err and "Traceback" not in err
-    assert load_checkpoint(tmp_path / "cifar_quick" / "checkpoint.pt")["epoch"] == 1
+    assert load_checkpoint(tmp_path / "cifar_quick" / "checkpoint.pt")["step"] == 1
 
 
 @pytest.mark.parametrize("task, where", [("cifar", "CifarCNN"), ("mnist", "LinearAutoEncoder (reconstruction)")])

@@ -43,7 +43,7 @@ def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
     assert {(r["model"], r["task"]) for r in table} == {(m, t) for m in ("LinearAutoEncoder", "AutoEncoder_CNN")
                                                         for t in ("reconstruction", "denoising")}  # fmt: skip
     state = load_checkpoint(quick_runs / "segment_quick" / "checkpoint.pt")
-    assert state["epoch"] == 2 and len(state["history"]["val_dice"]) == 2
+    assert state["step"] == 2 and len(state["extra"]["history"]["val_dice"]) == 2
     per_type = load_json(quick_runs / "segment_quick" / "metrics.json")["test_per_type"]
     assert set(per_type) == {"overall", "meningioma", "glioma", "pituitary"}
 
@@ -89,7 +89,7 @@ def test_an_interrupted_run_resumes_to_the_same_history_and_weights(tmp_path, mo
     monkeypatch.undo()
     name = f"{main.default_name(main.build_parser().parse_args(argv))}_quick"
     resumed, straight = tmp_path / "resumed" / name, tmp_path / "straight" / name
-    assert load_checkpoint(resumed / "checkpoint.pt")["epoch"] == 1 and not (resumed / "metrics.json").exists()
+    assert load_checkpoint(resumed / "checkpoint.pt")["step"] == 1 and not (resumed / "metrics.json").exists()
     main.main([*argv, "--results-root", str(tmp_path / "resumed"), "--resume"])
     assert "resuming" in capsys.readouterr().out
     h1, h2 = (load_json(d / "metrics.json")["history"] for d in (straight, resumed))

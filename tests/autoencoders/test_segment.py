@@ -150,7 +150,7 @@ def test_validation_not_test_chooses_the_reported_cifar_weights(tmp_path, monkey
     val, test = _classification_set([0.5, 1.0, 0.75]), _classification_set([1.0, 0.25, 0.5])
     model = Scripted()
     history = cifar.train(model, [None], val, torch.optim.SGD(model.parameters(), lr=0.0), 3, CPU, tmp_path, test_loader=test)
-    m = cifar.headline(model, tmp_path, history, test, CPU)
+    m = cifar.headline(model, history, test, CPU)
     assert history["val_acc"] == [0.5, 1.0, 0.75] and history["test_acc"] == [1.0, 0.25, 0.5]
     assert m["best_epoch"] == 2 and m["val_acc"] == 1.0 and m["test_acc"] == 0.25  # the headline: epoch 2's test score
     assert m["test_selected_epoch"] == 1 and m["test_selected_test_acc"] == 1.0  # the course's protocol, beside it
@@ -177,7 +177,7 @@ def test_validation_not_test_chooses_the_reported_segmentation_weights(tmp_path,
     assert history["val_dice"] == [0.25, 0.75, 0.5]
     args = argparse.Namespace(batch_size=2, workers=0)
     slices = [datasets.TumourSlice(i + 1, tmp_path, tmp_path, [1, 2, 3, 3][i]) for i in range(4)]
-    test, dices = segment.test_once(model, tmp_path, TensorDataset(test_x, test_t), list(range(4)), slices, CPU, args)
+    test, dices = segment.test_once(model, TensorDataset(test_x, test_t), list(range(4)), slices, CPU, args)
     assert test["test_dice"] == 0.5  # epoch 2: two of four test slices right (epoch 3 would give 1.0)
     assert dices.tolist() == [1.0, 1.0, 0.0, 0.0]
     assert test["test_per_type"]["pituitary"]["dice"] == 0.0 and test["test_per_type"]["glioma"]["dice"] == 1.0
@@ -209,7 +209,8 @@ def test_png_pipeline_trains_scores_per_type_and_records_the_split(tmp_path, for
     data = torch.utils.data.Subset(datasets.BrainTumourSlices(slices, size=32), test_idx)
     torch.manual_seed(0)
     untrained = helper.segmentation_scores(models.SegmentationNet(), torch.utils.data.DataLoader(data, 4), CPU)
-    trained = helper.load_best(models.SegmentationNet(), run)
+    trained = models.SegmentationNet()
+    trained.load_state_dict(load_checkpoint(run / "best.pth"))
     scores = helper.segmentation_scores(trained, torch.utils.data.DataLoader(data, 4), CPU)
     assert float(scores["dice"].mean()) == pytest.approx(m["test_dice"], abs=1e-6)
     assert m["test_dice"] > float(untrained["dice"].mean()) + 0.1

@@ -39,7 +39,7 @@ def test_a_full_disk_keeps_the_last_checkpoint(drive_dir, tmp_path, monkeypatch,
     assert faults.exit_code(lambda: cli.main(segment(drive_dir, tmp_path))) == 2
     line = faults.one_line(capsys.readouterr().err)
     assert line.startswith(f"main.py segment: error: cannot write {hit[0]}: No space left on device")
-    assert load_checkpoint(hit[0])["state"]["iteration"] == 2 and faults.no_temporary_files(tmp_path)
+    assert load_checkpoint(hit[0])["step"] == 2 and faults.no_temporary_files(tmp_path)
 
 
 def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(drive_dir, tmp_path, monkeypatch, capsys):
@@ -47,7 +47,7 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(drive_dir, tmp
     assert faults.exit_code(lambda: cli.main(segment(drive_dir, tmp_path))) == 143
     err = capsys.readouterr().err
     assert "main.py segment: terminated (SIGTERM); if " in err and "--resume" in err and "Traceback" not in err
-    assert load_checkpoint(hit[0])["state"]["iteration"] == 2
+    assert load_checkpoint(hit[0])["step"] == 2
 
 
 def test_a_diverged_classifier_exits_3_with_its_status_and_no_headline(medmnist_dir, tmp_path, capsys):

@@ -41,7 +41,7 @@ def test_classify_run_names_the_dataset_and_the_trained_mlp_beats_chance(quick_r
     assert m["mlp"]["test_acc"] >= 0.9 and m["mlp"]["test_auc"] >= 0.9
     for name in ("mlp", "mobilenet"):
         assert len(m[name]["history"]["val_acc"]) == 1
-        assert set(load_checkpoint(root / "classify-pneumoniamnist_quick" / f"{name}.pt")) >= {"model", "optimizer", "epoch", "best"}
+        assert set(load_checkpoint(root / "classify-pneumoniamnist_quick" / f"{name}.pt")) >= {"model", "optimizer", "step", "best_model"}
     assert (root / "classify-pneumoniamnist_quick" / "curves.png").is_file()
 
 
@@ -283,9 +283,9 @@ def test_cosine_schedule_reaches_zero_and_a_longer_resume_continues_it(drive_dir
     cli.main([*tiny, "--iters", "2"])
     ckpt_path = next((tmp_path / "segment-lr").glob("*.pt"))
     ckpt = load_checkpoint(ckpt_path, torch.device("cpu"))
-    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12) and ckpt["schedule"]["last_epoch"] == 2
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12) and ckpt["scheduler"]["last_epoch"] == 2
     resumed = cli.main([*tiny, "--iters", "4", "--resume"])
     # the resumed run picks the half-cosine up at iteration 2 of 4 (factor 0.5), not at its start
-    assert load_checkpoint(ckpt_path, torch.device("cpu"))["schedule"]["last_epoch"] == 4
+    assert load_checkpoint(ckpt_path, torch.device("cpu"))["scheduler"]["last_epoch"] == 4
     assert resumed["variants"]["lr-0.01"]["history"]["iteration"] == [1, 2, 3, 4]
     assert resumed["variants"]["lr-0.01"]["lr_schedule"] == "cosine"

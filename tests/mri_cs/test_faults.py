@@ -46,7 +46,7 @@ def test_a_full_disk_keeps_the_last_checkpoint_and_resume_finishes(tmp_path, mon
     line = faults.one_line(capsys.readouterr().err)
     assert line == f"main.py: error: cannot write {hit[0]}: No space left on device; the previous file, if any, is unchanged"
     run = tmp_path / "full_quick"
-    assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 1 and faults.no_temporary_files(tmp_path)
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 1 and faults.no_temporary_files(tmp_path)
     assert not (run / "metrics.json").exists() and not (run / ".lock").exists()
     monkeypatch.undo()  # space is free again
     metrics = mri_main.main(argv + ["--resume"])
@@ -58,7 +58,7 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(tmp_path, monk
     code = faults.exit_code(lambda: mri_main.main(["--quick", "--results-root", str(tmp_path), "--name", "term_quick"]))
     err = capsys.readouterr().err
     assert code == 143 and "main.py: terminated (SIGTERM); continue with the same command plus --resume" in err
-    assert "Traceback" not in err and load_checkpoint(tmp_path / "term_quick" / "checkpoint.pt")["epoch"] == 1
+    assert "Traceback" not in err and load_checkpoint(tmp_path / "term_quick" / "checkpoint.pt")["step"] == 1
     assert faults.no_temporary_files(tmp_path) and not (tmp_path / "term_quick" / ".lock").exists()
 
 
@@ -75,7 +75,7 @@ def test_a_real_sigterm_to_a_running_process(tmp_path):
     if proc.returncode == 0:
         pytest.skip("the run finished before the signal arrived")
     assert proc.returncode == 143 and "terminated (SIGTERM)" in err and "Traceback" not in err
-    assert load_checkpoint(tmp_path / "real_quick" / "checkpoint.pt")["epoch"] >= 1
+    assert load_checkpoint(tmp_path / "real_quick" / "checkpoint.pt")["step"] >= 1
 
 
 def test_a_diverged_run_exits_3_with_its_status_and_no_headline(tmp_path, capsys):

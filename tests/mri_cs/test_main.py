@@ -98,7 +98,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
     assert exc.value.code == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "interrupted" in err[0] and "--resume" in err[0]
-    assert load_checkpoint(tmp_path / "cut_quick" / "checkpoint.pt")["epoch"] == 1
+    assert load_checkpoint(tmp_path / "cut_quick" / "checkpoint.pt")["step"] == 1
     monkeypatch.setattr(train, "train_one_epoch", real_epoch)
     resumed = mri_main.main(argv + ["--name", "cut", "--resume"])
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
