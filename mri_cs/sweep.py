@@ -135,8 +135,9 @@ def _pm(r: dict, key: str) -> str:
 
 
 def _markdown(header: list[str], cells: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
+    from tabulate import tabulate
+
+    return tabulate(cells, headers=header, tablefmt="github", disable_numparse=True) + "\n"
 
 
 def cross_markdown(rows: list[dict]) -> str:
@@ -159,17 +160,87 @@ def table_markdown(rows: list[dict]) -> str:
 
 
 def write_table(rows: list[dict], root: Path, stem: str = "results", columns: list[str] = COLUMNS,
-                markdown=table_markdown) -> None:
+                markdown=table_markdown, sort: bool = True) -> None:
     """``<stem>.csv`` and ``<stem>.md`` from rows, sorted by model, (tested-on dataset,) drop rate, mask."""
     from common.runs import save_text
 
-    rows = sorted(rows, key=lambda r: (r["model"], r.get("tested_on", ""), r["drop_rate"], r["mask"], r["family"]))
+    if sort:
+        rows = sorted(rows, key=lambda r: (r["model"], r.get("tested_on", ""), r["drop_rate"], r["mask"], r["family"]))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")  # not: status
     writer.writeheader()
     writer.writerows(rows)
     save_text(root / f"{stem}.csv", buffer.getvalue())
     save_text(root / f"{stem}.md", markdown(rows))
+
+
+def yardstick_rows(rows: list[dict]) -> list[dict]:
+    """One row per drop rate: the U-Net's mean per-slice test PSNR (and zero-filled) with every mask of the
+    sweep, and what each part adds: density (variable-density over uniform) and learning (learned over the
+    best fixed family)."""
+    unet = [r for r in rows if r["model"] == "unet" and r.get("status") != "diverged"]
+    out = []
+    for drop in sorted({r["drop_rate"] for r in unet}):
+        case = {("learned" if r["mask"] == "learned" else r["family"]): r for r in unet if r["drop_rate"] == drop}
+        psnr = {k: r["test_psnr_mean"] for k, r in case.items()}
+        row = {"drop_rate": drop, **{f"{k}_psnr": p for k, p in psnr.items()},
+               **{f"{k}_zero_filled_psnr": r["zero_filled_test_psnr_mean"] for k, r in case.items()}}
+        if {"uniform", "variable-density"} <= set(psnr):
+            row["density_gain_db"] = psnr["variable-density"] - psnr["uniform"]
+        if fixed := {k: p for k, p in psnr.items() if k != "learned"}:
+            row["best_fixed"] = max(fixed, key=fixed.get)
+            if "learned" in psnr:
+                row["learning_gain_db"] = psnr["learned"] - fixed[row["best_fixed"]]
+        out.append(row)
+    return out
+
+
+def yardstick_markdown(rows: list[dict]) -> str:
+    """The yardsticks table (``yardsticks.md``): U-Net (zero-filled) per mask, then the two gains."""
+    masks = [m for m in (*FAMILIES, "learned") if any(f"{m}_psnr" in r for r in rows)]
+    cell = lambda r, m: f"{r[m + '_psnr']:.2f} ({r[m + '_zero_filled_psnr']:.2f})" if m + "_psnr" in r else ""  # noqa: E731
+    gain = lambda r, k: f"{r[k]:+.2f}" if k in r else ""  # noqa: E731
+    return "Mean per-slice test PSNR (dB) of the U-Net, zero-filled in brackets.\n\n" + _markdown(
+        ["drop rate", *masks, "density: variable-density - uniform", "learning: learned - best fixed"],
+                     [[f"{r['drop_rate']:g}", *(cell(r, m) for m in masks), gain(r, "density_gain_db"),
+                       gain(r, "learning_gain_db") + (f" (over {r['best_fixed']})" if "learning_gain_db" in r else "")]
+                      for r in rows])
+
+
+def cs_rows(rows: list[dict], root: Path) -> list[dict]:
+    """The classical baseline of every case that has one (``evaluate.py CASE --cs tv`` writes ``cs_tv_*``):
+    TV, zero-filled and (where the case's network was scored) the U-Net on the same recorded test slices."""
+    from common.runs import load_json
+
+    out = []
+    for r in rows:
+        for path in sorted((root / r["run"]).glob("cs_tv_*/metrics.json")):
+            m, c = load_json(path), load_json(path.parent / "config.json")
+            net = m["network"]["psnr"]["mean"] if m["network"] else float("nan")
+            out.append({"drop_rate": r["drop_rate"], "mask": r["mask"], "family": r["family"], "run": r["run"],
+                        "tested_on": c["data"]["dataset"], "split": c["split"], "n_slices": m["n_slices"],
+                        "lambda": m["lambda"], "zero_filled_psnr": m["zero_filled"]["psnr"]["mean"],
+                        "tv_psnr": m["tv"]["psnr"]["mean"], "tv_ssim": m["tv"]["ssim"]["mean"], "network_psnr": net,
+                        "network_over_tv_db": net - m["tv"]["psnr"]["mean"], "seconds_per_slice": m["seconds_per_slice"]})
+    return out
+
+
+def cs_markdown(rows: list[dict]) -> str:
+    """The TV baseline table (``cs.md``): mean per-slice PSNR on each case's recorded slices."""
+    fmt = lambda v: "" if v != v else f"{v:.2f}"  # noqa: E731  (nan: the network was not scored)
+    return "Mean per-slice PSNR (dB) on each case's recorded test slices.\n\n" + _markdown(
+        ["drop rate", "mask", "tested on (slices)", "zero-filled", "TV (lambda)", "U-Net, same slices",
+                      "U-Net - TV", "TV s/slice"],
+                     [[f"{r['drop_rate']:g}", "learned" if r["mask"] == "learned" else f"fixed {r['family']}",
+                       f"{r['tested_on']} {r['split']} ({r['n_slices']})", fmt(r["zero_filled_psnr"]),
+                       f"{r['tv_psnr']:.2f} ({r['lambda']:g})", fmt(r["network_psnr"]), fmt(r["network_over_tv_db"]),
+                       f"{r['seconds_per_slice']:.1f}"] for r in rows])
+
+
+YARDSTICK_COLUMNS = ["drop_rate", *(f"{m}_{k}" for m in (*FAMILIES, "learned") for k in ("psnr", "zero_filled_psnr")),
+                     "density_gain_db", "best_fixed", "learning_gain_db"]
+CS_COLUMNS = ["drop_rate", "mask", "family", "run", "tested_on", "split", "n_slices", "lambda", "zero_filled_psnr",
+              "tv_psnr", "tv_ssim", "network_psnr", "network_over_tv_db", "seconds_per_slice"]
 
 
 def write_figure(root: Path, drops: list[float]) -> None:
@@ -227,6 +298,9 @@ def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[
             diverged = metrics.get("status") == "diverged"
             rows.append(diverged_row(metrics, case, kind) if diverged else row(metrics, case, kind))
             write_table(rows, root)  # after every case, so that a sweep cut short still leaves its table and figure
+            write_table(yardstick_rows(rows), root, "yardsticks", YARDSTICK_COLUMNS, yardstick_markdown, sort=False)
+            if cs := cs_rows(rows, root):
+                write_table(cs, root, "cs", CS_COLUMNS, cs_markdown, sort=False)
             if args.score_on and not diverged:
                 cross += [score_case(case, root, data, loaded) for data in args.score_on]
                 write_table(cross, root, "cross_data", CROSS_COLUMNS, cross_markdown)

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from common.blocks import fill_blocks
 from common.results import publish
 from common.runs import load_json
-from mri_cs import readme_results, sweep
+from mri_cs import evaluate, readme_results, sweep
 
 from .fixtures import snapshot
 
@@ -71,6 +70,32 @@ def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
     assert ((lines == lines[:1]).all(axis=0)).all()  # whole columns: every column all kept or all dropped
     vd = np.load(root / "drop0.3_fixed_variable-density" / "example.npz")["mask"]
     assert not ((vd == vd[:1]).all(axis=0)).all()
+    # The yardsticks: what density and learning add, from the cases' own test PSNRs.
+    psnr = {r[2]: float(r[4]) for r in csv_rows_of(root / "results.csv", "model", "mask", "family", "run", "test_psnr_mean")
+            if r[0] == "unet" and r[1] == "fixed"}
+    learned = [float(r[1]) for r in csv_rows_of(root / "results.csv", "mask", "test_psnr_mean") if r[0] == "learned"][0]
+    (yard,) = csv_rows_of(root / "yardsticks.csv", "drop_rate", "best_fixed", "learning_gain_db", "density_gain_db")
+    best = max(psnr, key=psnr.get)
+    assert yard[:2] == ("0.3", best) and float(yard[2]) == pytest.approx(learned - psnr[best]) and yard[3] == ""
+    # A TV reconstruction of one case shows in cs.csv once the sweep is resumed.
+    evaluate.main([str(root / "drop0.3_fixed_variable-density"), "--cs", "tv", "--cs-iters", "5", "--cs-slices", "2",
+                   "--cs-val-slices", "1"])
+    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(tmp_path), "--resume",
+                "--fixed-masks", "variable-density", "cartesian-random"])
+    (cs,) = csv_rows_of(root / "cs.csv", "run", "n_slices", "network_psnr", "tv_psnr", "network_over_tv_db")
+    assert cs[:2] == ("drop0.3_fixed_variable-density", "2")
+    assert float(cs[4]) == pytest.approx(float(cs[2]) - float(cs[3]))
+    assert "U-Net - TV" in (root / "cs.md").read_text()
+
+
+def squeeze(table: str) -> str:
+    """A Markdown table without its column padding (tabulate pads the cells)."""
+    return re.sub(r" {2,}", " ", table)
+
+
+def csv_rows_of(path, *columns) -> list[tuple[str, ...]]:
+    with open(path) as f:
+        return [tuple(r[c] for c in columns) for r in csv.DictReader(f)]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -110,25 +135,15 @@ def test_report_on_an_empty_folder_shows_the_commands(tmp_path, execute_notebook
 
 def test_readme_blocks_from_published_runs(swept):
     _, _, published = swept
-    blocks = readme_results.render_blocks(published)
-    metrics = readme_results._json(published / "unet_drop0.3_learned" / "metrics.json")
+    blocks = {name: getattr(readme_results, name)(published) for name in ("default_run", "sweep", "sweep_summary", "bench_targets")}
+    metrics = load_json(published / "unet_drop0.3_learned" / "metrics.json")
     assert f"{metrics['test_psnr']['mean']:.2f} ± {metrics['test_psnr']['std']:.2f}" in blocks["default_run"]
     rows = readme_results.sweep_rows(published / "sweep")
-    assert f"| unet | 0.3 | fixed | uniform | {rows[0]['train_psnr_mean']:.2f}" in blocks["sweep"]
-    assert "python sweep.py --drop-rates 0.3 --quick" in blocks["sweep"]
+    assert f"| unet | 0.3 | fixed | uniform | {rows[0]['train_psnr_mean']:.2f}" in squeeze(blocks["sweep"])
+    argv = load_json(published / "sweep" / "config.json")["argv"]
+    assert blocks["sweep"].startswith(f"`{' '.join(argv)}`: ")  # the command as run_folder recorded it
     assert "largest at drop rate 0.3" in blocks["sweep_summary"]
     assert "default run unet_drop0.3_learned" in blocks["bench_targets"]
-    assert "python bench.py" in blocks["bench_throughput"] and "Not published yet" in blocks["bench_throughput"]
-    readme = (MRI_DIR / "README.md").read_text()
-    fill_blocks(readme, blocks, "results")  # the README has exactly these blocks
-
-
-def test_readme_blocks_without_runs_give_the_commands(tmp_path):
-    blocks = readme_results.render_blocks(tmp_path)
-    assert all("Not published yet" in b for b in blocks.values())
-    assert "python main.py --drop-rate 0.3 --learn-mask" in blocks["default_run"]
-    assert "python -m common.publish mri_cs/runs/unet_drop0.3_learned" in blocks["default_run"]
-    assert "python -m common.publish mri_cs/runs/sweep" in blocks["sweep"]
 
 
 def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
@@ -146,9 +161,9 @@ def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
         assert float(r["psnr_mean"]) == pytest.approx(own["test_psnr"]["mean"], abs=1e-4)
         assert float(r["zero_filled_psnr_mean"]) == pytest.approx(own["zero_filled_test_psnr"]["mean"], abs=1e-4)
         assert (copy / root.name / r["run"] / "eval_mni152_test" / "metrics.json").is_file()
-    assert "| unet | 0.3 | learned |" in (copy / root.name / "cross_data.md").read_text()
+    assert "| unet | 0.3 | learned |" in squeeze((copy / root.name / "cross_data.md").read_text())
     fixed, learned = rows["unet", "fixed"], rows["unet", "learned"]
-    block = readme_results.sweep_cross_block(copy)  # the README's table: fixed against learned per drop rate
+    block = squeeze(readme_results.sweep_cross(copy))  # the README's table: fixed against learned per drop rate
     assert f"| 0.3 | {float(fixed['psnr_mean']):.2f} ({float(fixed['zero_filled_psnr_mean']):.2f}, " \
            f"{float(fixed['gain_db']):+.2f}) | {float(learned['psnr_mean']):.2f} (" in block
     assert f"| {float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f} |" in block and "vanilla" not in block
@@ -156,12 +171,3 @@ def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(copy), "--resume", "--score-on", str(tmp_path / "nowhere")])
     assert exc.value.code == 2 and "--score-on" in capsys.readouterr().err
-
-
-def test_sweep_command_as_a_reader_types_it(tmp_path):
-    (tmp_path / "config.json").write_text('{"command": "python sweep.py --data-dir /data/x/brain_tumor/images --epochs 6 '
-                                          '--results-root /home/me/runs --name sweep_brain_tumor --resume"}')
-    assert readme_results.sweep_command(tmp_path, []) == \
-        "python sweep.py --data-dir BRAIN_TUMOR/images --epochs 6 --name sweep_brain_tumor"
-    (tmp_path / "config.json").write_text('{"command": "python sweep.py --results-root runs --name sweep"}')
-    assert readme_results.sweep_command(tmp_path, []) == "python sweep.py"
