@@ -1,9 +1,8 @@
-"""Generated blocks inside Markdown files, so that no result number is typed by hand.
+"""Generated blocks inside ``dry/answers.md``, so that no number there is typed by hand.
 
-A block is ``<!-- TAG:begin NAME -->content<!-- TAG:end NAME -->``. Code renders each
-block's content (``dry/compute.py`` from formulas, each assignment's ``readme_results.py``
-from the files under ``results/``); :func:`fill_blocks` writes it in, :func:`stale_blocks`
-says which blocks of a file differ from what the code renders now.
+A block is ``<!-- TAG:begin NAME -->content<!-- TAG:end NAME -->``; ``dry/compute.py`` renders each
+block's content from formulas and :func:`fill_blocks` writes it in. The answers quote numbers inside
+sentences and equations, which cog (the READMEs' generator, whole lines only) cannot place.
 """
 
 from __future__ import annotations
@@ -44,9 +43,3 @@ def fill_blocks(text: str, blocks: dict[str, str], tag: str) -> str:
 
     return _pattern(tag).sub(fill, text)
 
-
-def stale_blocks(text: str, blocks: dict[str, str], tag: str) -> list[str]:
-    """Names of the blocks whose content in ``text`` differs from ``blocks`` (or that either side lacks)."""
-    present = read_blocks(text, tag)
-    names = sorted(set(present) | set(blocks))
-    return [n for n in names if n not in present or n not in blocks or present[n] != blocks[n].strip()]

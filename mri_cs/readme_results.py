@@ -1,76 +1,97 @@
 """The result blocks of ``mri_cs/README.md``, rendered from the published runs in ``results/mri_cs/``.
 
-    python -m common.readme --write mri_cs     # rewrite the blocks after publishing runs
-
-Every number the README quotes comes from a file here: the default run
-(``unet_drop0.3_learned/``), the sweeps (``sweep/`` on the template, ``sweep_brain_tumor/`` on the
-patients, each with ``results.csv``, ``cross_data.csv`` and one folder per case), the benchmark
-(``bench/metrics.json``) and the scores of published runs on other data
-(``<run>/eval_<name>/metrics.json``, written by ``evaluate.py``). A run that is not published renders as
-one line giving the command that makes it and the one that publishes it.
+The default run (``unet_drop0.3_learned/``) and its fp32 twin, the sweeps (``sweep/`` on the template,
+``sweep_brain_tumor/`` on the patients: the table ``sweep.py`` wrote, ``results.csv`` and
+``cross_data.csv``), the benchmark (``bench/``) and the scores of published runs on other data
+(``<run>/eval_<name>/metrics.json``, written by ``evaluate.py``). Each block names the command that
+made its run (``argv`` in its ``config.json``). The README calls these functions from ``[[[cog ...]]]``
+blocks; ``cog -r mri_cs/README.md`` rewrites them (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
+from common.results import RESULTS_ROOT, command, load_run, md_table, show  # noqa: F401  (show: for the README)
 from mri_cs.bench import DEFAULT_RUN, FP32_RUN, PARITY_DB, check_targets, csv_rows
-from mri_cs.sweep import table_markdown
 
-DEFAULT_COMMAND = "python main.py --drop-rate 0.3 --learn-mask"
-SWEEP_COMMAND = "python sweep.py --score-on BRAIN_TUMOR/images"
-PATIENTS_SWEEP, PATIENTS_SWEEP_COMMAND = "sweep_brain_tumor", ("python sweep.py --data-dir BRAIN_TUMOR/images --epochs 6 "
-                                                               "--score-on mni152 --name sweep_brain_tumor")
-
-
-def not_published(command: str, run: str) -> str:
-    return (f"*Not published yet:* run `cd mri_cs && {command}`, then (at the repository root) "
-            f"`python -m common.publish mri_cs/runs/{run}`.")
-
-
-def _json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+RESULTS = RESULTS_ROOT / "mri_cs"
+PATIENTS_SWEEP = "sweep_brain_tumor"
 
 
 def _pm(stat: dict, digits: int = 2) -> str:
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
-def default_run_block(run: Path) -> str:
-    m, config = _json(run / "metrics.json"), _json(run / "config.json")
-    if not m:
-        return not_published(DEFAULT_COMMAND, DEFAULT_RUN)
-    args, data = config.get("args", {}), config.get("data", {})
-    res, n = args.get("resolution", 128), m["n_slices"]
-    history = m["history"]
-    val, zf = [h["val_psnr"] for h in history], [h["val_zero_filled_psnr"] for h in history]
+def _span(values: list[float], unit: str = " dB", signed: bool = False) -> str:
+    lo, hi = (("{:+.1f}" if signed else "{:.1f}").format(v) for v in (min(values), max(values)))
+    return f"{lo}{unit}" if lo == hi else f"{lo} to {hi}{unit}"
+
+
+def default_run(results: Path = RESULTS) -> str:
+    config, m = load_run(results / DEFAULT_RUN)
+    args, n, res = config["args"], m["n_slices"], config["args"]["resolution"]
+    val, zf = [h["val_psnr"] for h in m["history"]], [h["val_zero_filled_psnr"] for h in m["history"]]
+    rows = [[f"{split} ({n[split]} slices)", _pm(m[f"{split}_psnr"]), _pm(m[f"{split}_ssim"], 3), _pm(m[f"zero_filled_{split}_psnr"])]
+            for split in ("train", "test")]
     return "\n".join([
-        f"`{DEFAULT_COMMAND}` (U-Net width {args.get('width')}, {m['model_parameters']:,} parameters, "
-        f"{m['epochs']} epochs, batch {args.get('batch_size')}; {data.get('dataset', 'data as in config.json')}, "
-        f"{res} x {res}; device {m['device']}, torch {config.get('torch', '?')}): "
-        f"{m['wall_time_s'] / 60:.1f} min of training and evaluation in `metrics.json`.",
-        "",
-        "| split | PSNR (dB) | SSIM | zero-filled PSNR (dB), same mask |",
-        "| --- | --- | --- | --- |",
-        f"| train ({n['train']} slices) | {_pm(m['train_psnr'])} | {_pm(m['train_ssim'], 3)} | {_pm(m['zero_filled_train_psnr'])} |",
-        f"| test ({n['test']} slices) | {_pm(m['test_psnr'])} | {_pm(m['test_ssim'], 3)} | {_pm(m['zero_filled_test_psnr'])} |",
-        "",
+        f"{command(config)} (U-Net width {args['width']}, {m['model_parameters']:,} parameters, {m['epochs']} epochs, batch "
+        f"{args['batch_size']}; {config['data']['dataset']}, {res} x {res}; device {m['device']}, torch {config['torch']}): "
+        f"{m['wall_time_s'] / 60:.1f} min of training and evaluation in `metrics.json`.", "",
+        md_table(rows, ["split", "PSNR (dB)", "SSIM", "zero-filled PSNR (dB), same mask"], ("left", "right", "right", "right")), "",
         f"Best validation PSNR {m['best_val_psnr']:.2f} dB at epoch {m['best_epoch']} of {m['epochs']}; the mask keeps "
-        f"{m['num_keep']:,} of {res * res:,} samples ({m['keep_fraction']:.3f}) and measures "
-        f"{100 * m['keep_in_center']:.0f} % of the central disc (10 % of k-space). Over the epochs the validation PSNR "
-        f"ranged from {min(val):.1f} to {max(val):.1f} dB and the zero-filled one from {min(zf):.1f} to {max(zf):.1f} dB.",
-    ])
+        f"{m['num_keep']:,} of {res * res:,} samples ({m['keep_fraction']:.3f}) and measures {100 * m['keep_in_center']:.0f} % of the "
+        f"central disc (10 % of k-space). Over the epochs the validation PSNR ranged from {min(val):.1f} to {max(val):.1f} dB and "
+        f"the zero-filled one from {min(zf):.1f} to {max(zf):.1f} dB."])
 
 
-def data_sizes_block(run: Path) -> str:
-    sizes = _json(run / "config.json").get("data", {}).get("sizes")
-    if not sizes:
-        return not_published(DEFAULT_COMMAND, DEFAULT_RUN)
-    return (f"**{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test slices** "
-            f"(from the default run's `config.json`).")
+def data_sizes(results: Path = RESULTS) -> str:
+    sizes = load_run(results / DEFAULT_RUN)[0]["data"]["sizes"]
+    return f"**{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test slices** (from the default run's `config.json`)."
+
+
+def default_time(results: Path = RESULTS) -> str:
+    config, m = load_run(results / DEFAULT_RUN)
+    return (f"The default command took {m['wall_time_s']:.0f} s ({m['wall_time_s'] / 60:.1f} min, training and evaluation, "
+            f"{m['epochs']} epochs) on {m['device']} in {config['precision']}, measured on two CPU cores that nothing else used; "
+            "on a busy machine it takes longer, and a GPU makes it much shorter.")
+
+
+def _evaluation(run: Path) -> dict:
+    """The run's score on the held-out patients (``evaluate.py RUN --data-dir BRAIN_TUMOR/images --split test``)."""
+    return json.loads((run / "eval_brain_tumor_images_test" / "metrics.json").read_text())
+
+
+def default_notes(results: Path = RESULTS) -> str:
+    """The default run's stability and its score on the held-out patients."""
+    m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
+    return (f"In the last third of the epochs its validation PSNR stays within {m['val_psnr_last_third_max_dip_db']:.2f} dB "
+            f"of its best. On the held-out patients of {e['tested_on']['dataset']} (test split, {e['n_slices']} slices, "
+            f"real scans it never saw) it scores {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB over its own zero-filled "
+            f"input ({e['zero_filled_psnr']['mean']:.2f} dB; `{e['command']}`).")
+
+
+def precision(results: Path = RESULTS) -> str:
+    """The default run (bf16 where ``--precision auto`` takes it) beside the same command in fp32, on the
+    template's test slices and on the held-out patients."""
+    runs = [(name, *load_run(results / name), _evaluation(results / name)) for name in (DEFAULT_RUN, FP32_RUN)]
+    rows = [[name, c["precision"], _pm(m["test_psnr"]), _pm(m["test_ssim"], 3), str(m["best_epoch"]),
+             f"{_pm(e['psnr'])} ({e['gain_db']:+.2f} over zero-filled)"] for name, c, m, e in runs]
+    (_, _, m0, e0), (_, _, m1, e1) = runs
+    return (md_table(rows, ["run", "precision", "test PSNR (dB)", "test SSIM", "best epoch", "held-out patients, PSNR (dB)"],
+                     ("left", "left", "right", "right", "right", "right"))
+            + f"\n\nTest PSNR difference {m0['test_psnr']['mean'] - m1['test_psnr']['mean']:+.3f} dB on the template's test slices "
+              f"(target: within {PARITY_DB:g} dB); {e0['psnr']['mean'] - e1['psnr']['mean']:+.2f} dB on the held-out patients.")
+
+
+def bench_throughput(results: Path = RESULTS) -> str:
+    from common.speed import throughput_markdown
+
+    config, m = load_run(results / "bench")
+    s = m["settings"]
+    return (f"{command(config)} ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net width {s['width']}, "
+            f"{s['steps']} timed training steps per case and round). " + throughput_markdown(m["throughput"], "slice", "slices"))
 
 
 def sweep_rows(sweep: Path) -> list[dict]:
@@ -82,151 +103,59 @@ def sweep_rows(sweep: Path) -> list[dict]:
     return sorted(rows, key=lambda r: (r["model"], r["drop_rate"], r["mask"]))
 
 
-def sweep_command(sweep: Path, rows: list[dict]) -> str:
-    """The command that makes the sweep as a reader would type it: where this machine kept its runs and its data,
-    ``--resume`` and the default name left out (``BRAIN_TUMOR/`` stands for the brain-tumour set's folder)."""
-    command = _json(sweep / "config.json").get("command")
-    if command:
-        words, out = shlex.split(command), []
-        while words:
-            w = words.pop(0)
-            if w in ("--results-root", "--name") and words:
-                value = words.pop(0)
-                if w == "--name" and value != "sweep":
-                    out += [w, value]
-            elif w != "--resume":
-                out.append(re.sub(r"^.*/brain_tumor/", "BRAIN_TUMOR/", w))
-        return " ".join(out)
-    epochs = sorted({int(r["epochs"]) for r in rows})
-    return "python sweep.py" + (f" --epochs {epochs[0]}" if epochs != [25] else "")
+def sweep(results: Path = RESULTS, name: str = "sweep") -> str:
+    """The sweep's command and the table ``sweep.py`` wrote (``results.md``)."""
+    rows, config = sweep_rows(results / name), json.loads((results / name / "config.json").read_text())
+    device = load_run(results / name / rows[0]["run"])[1]["device"]
+    return (f"{command(config)}: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min of training and evaluation "
+            f"in all on {device}. Mean ± std over slices; \"kept in centre\" is the measured fraction of the central disc covering "
+            f"10 % of k-space.\n\n" + (results / name / "results.md").read_text())
 
 
-def sweep_block(sweep: Path, command: str = SWEEP_COMMAND) -> str:
-    rows = sweep_rows(sweep)
-    if not rows:
-        return not_published(command, sweep.name)
-    device = _json(sweep / rows[0]["run"] / "metrics.json").get("device", "?")
-    lines = [f"`{sweep_command(sweep, rows)}`: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min "
-             f"of training and evaluation in all on {device}. Mean ± std over slices; \"kept in centre\" is the "
-             f"measured fraction of the central disc covering 10 % of k-space.",
-             "", table_markdown(rows).strip()]
-    return "\n".join(lines)
+def sweep_patients(results: Path = RESULTS) -> str:
+    return sweep(results, PATIENTS_SWEEP)
 
 
-def _span(values: list[float], unit: str = " dB", signed: bool = False) -> str:
-    fmt = "{:+.1f}" if signed else "{:.1f}"
-    lo, hi = fmt.format(min(values)), fmt.format(max(values))
-    return f"{lo}{unit}" if lo == hi else f"{lo} to {hi}{unit}"
-
-
-def sweep_summary_block(sweep: Path) -> str:
+def sweep_summary(results: Path = RESULTS) -> str:
     """What the sweep's table shows, computed from it (ranges over the drop rates, where the gain is largest)."""
-    rows = sweep_rows(sweep)
+    rows = sweep_rows(results / "sweep")
     unet = {(r["drop_rate"], r["mask"]): r for r in rows if r["model"] == "unet"}
-    fixed = sorted(d for d, k in unet if k == "fixed")
-    both = [d for d in fixed if (d, "learned") in unet]
-    if not fixed:
-        return not_published(SWEEP_COMMAND, "sweep")
-    f = {d: unet[d, "fixed"] for d in fixed}
-    lines = [f"* fixed random mask: zero-filled test PSNR {_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; "
-             f"the U-Net adds {_span([r['test_psnr_mean'] - r['zero_filled_test_psnr_mean'] for r in f.values()], signed=True)} "
-             f"to it (drop rates {fixed[0]:g} to {fixed[-1]:g})."]
-    for v in (r for r in rows if r["model"] == "vanilla"):
-        lines.append(f"* vanilla model (one 3x3 convolution), drop {v['drop_rate']:g}, fixed mask: "
-                     f"{v['test_psnr_mean'] - v['zero_filled_test_psnr_mean']:+.1f} dB over its zero-filled input"
-                     + (f", {f[v['drop_rate']]['test_psnr_mean'] - v['test_psnr_mean']:+.1f} dB below the U-Net."
-                        if v["drop_rate"] in f else "."))
-    if both:
-        gain = {d: unet[d, "learned"]["test_psnr_mean"] - f[d]["test_psnr_mean"] for d in both}
-        lift = [unet[d, "learned"]["zero_filled_test_psnr_mean"] - f[d]["zero_filled_test_psnr_mean"] for d in both]
-        best, worst = max(gain, key=gain.get), min(gain, key=gain.get)
-        lines += [f"* learned against fixed mask, U-Net test PSNR: {_span(list(gain.values()), signed=True)}; "
-                  f"largest at drop rate {best:g} ({gain[best]:+.1f} dB), smallest at {worst:g} ({gain[worst]:+.1f} dB); "
-                  f"learned above fixed at {sum(g > 0 for g in gain.values())} of {len(gain)} drop rates.",
-                  f"* centre coverage: learned masks {_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, "
-                  f"fixed masks {_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the "
-                  f"zero-filled test PSNR by {_span(lift, signed=True)}."]
-    return "\n".join(lines)
+    f = {d: unet[d, k] for d, k in sorted(unet) if k == "fixed"}
+    both = [d for d in f if (d, "learned") in unet]
+    lines = [f"* fixed random mask: zero-filled test PSNR {_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; the U-Net adds "
+             f"{_span([r['test_psnr_mean'] - r['zero_filled_test_psnr_mean'] for r in f.values()], signed=True)} to it "
+             f"(drop rates {min(f):g} to {max(f):g})."]
+    lines += [f"* vanilla model (one 3x3 convolution), drop {v['drop_rate']:g}, fixed mask: {v['test_psnr_mean'] - v['zero_filled_test_psnr_mean']:+.1f} "
+              f"dB over its zero-filled input, {f[v['drop_rate']]['test_psnr_mean'] - v['test_psnr_mean']:+.1f} dB below the U-Net."
+              for v in rows if v["model"] == "vanilla"]
+    gain = {d: unet[d, "learned"]["test_psnr_mean"] - f[d]["test_psnr_mean"] for d in both}
+    lift = [unet[d, "learned"]["zero_filled_test_psnr_mean"] - f[d]["zero_filled_test_psnr_mean"] for d in both]
+    best, worst = max(gain, key=gain.get), min(gain, key=gain.get)
+    return "\n".join(lines + [
+        f"* learned against fixed mask, U-Net test PSNR: {_span(list(gain.values()), signed=True)}; largest at drop rate {best:g} "
+        f"({gain[best]:+.1f} dB), smallest at {worst:g} ({gain[worst]:+.1f} dB); learned above fixed at "
+        f"{sum(g > 0 for g in gain.values())} of {len(gain)} drop rates.",
+        f"* centre coverage: learned masks {_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, fixed masks "
+        f"{_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the zero-filled test PSNR by {_span(lift, signed=True)}."])
 
 
-def bench_targets_block(results: Path) -> str:
-    targets = check_targets(results / "sweep", results / DEFAULT_RUN)
-    if not targets:
-        return f"{not_published(DEFAULT_COMMAND, DEFAULT_RUN)}\n\n{not_published(SWEEP_COMMAND, 'sweep')}"
-    lines = [f"    {t['text'].replace('[target', '[' + ('ok' if t['ok'] else 'MISSED'))}" for t in targets]
+def bench_targets(results: Path = RESULTS) -> str:
+    lines = [f"    {t['text'].replace('[target', '[' + ('ok' if t['ok'] else 'MISSED'))}"
+             for t in check_targets(results / "sweep", results / DEFAULT_RUN)]
     return "`python bench.py --skip-throughput` on the published runs:\n\n" + "\n".join(lines)
 
 
-def default_time_block(run: Path) -> str:
-    """How long the default command took, from the published run."""
-    m, config = _json(run / "metrics.json"), _json(run / "config.json")
-    if not m:
-        return not_published(DEFAULT_COMMAND, DEFAULT_RUN)
-    return (f"The default command took {m['wall_time_s']:.0f} s ({m['wall_time_s'] / 60:.1f} min, training and "
-            f"evaluation, {m['epochs']} epochs) on {m['device']} in {config.get('precision', 'fp32')}, measured on two CPU "
-            "cores that nothing else used; on a busy machine it takes longer, and a GPU makes it much shorter.")
-
-
-def default_notes_block(run: Path) -> str:
-    """The default run's stability and its score on the held-out patients (its ``eval_*`` test folder)."""
-    m = _json(run / "metrics.json")
-    evals = [e for e in (_json(p) for p in sorted(run.glob("eval_*/metrics.json"))) if e["tested_on"]["split"] == "test"]
-    if not m or not evals:
-        return not_published(f"python evaluate.py runs/{DEFAULT_RUN} --data-dir BRAIN_TUMOR/images --split test", DEFAULT_RUN)
-    e = evals[0]
-    return (f"In the last third of the epochs its validation PSNR stays within {m['val_psnr_last_third_max_dip_db']:.2f} dB "
-            f"of its best. On the held-out patients of {e['tested_on']['dataset']} (test split, {e['n_slices']} slices, "
-            f"real scans it never saw) it scores {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB over its own zero-filled "
-            f"input ({e['zero_filled_psnr']['mean']:.2f} dB; `{e['command']}`).")
-
-
-def precision_block(results: Path) -> str:
-    """The default run (bf16 where ``--precision auto`` takes it) beside the same command in fp32, on the
-    template's test slices and, where both were evaluated there, on the held-out patients."""
-    runs = [(name, _json(results / name / "metrics.json"), _json(results / name / "config.json"),
-             _json(results / name / "eval_brain_tumor_images_test" / "metrics.json")) for name in (DEFAULT_RUN, FP32_RUN)]
-    if not all(m for _, m, _, _ in runs):
-        return not_published(f"{DEFAULT_COMMAND} --precision fp32 --name {FP32_RUN}", FP32_RUN)
-    patients = all(e for *_, e in runs)
-    lines = ["| run | precision | test PSNR (dB) | test SSIM | best epoch |" + (" held-out patients, PSNR (dB) |" if patients else ""),
-             "| --- | --- | --- | --- | --- |" + (" --- |" if patients else "")]
-    lines += [f"| {name} | {c.get('precision', 'fp32')} | {_pm(m['test_psnr'])} | {_pm(m['test_ssim'], 3)} | {m['best_epoch']} |"
-              + (f" {_pm(e['psnr'])} ({e['gain_db']:+.2f} over zero-filled) |" if patients else "") for name, m, c, e in runs]
-    gap = runs[0][1]["test_psnr"]["mean"] - runs[1][1]["test_psnr"]["mean"]
-    text = f"Test PSNR difference {gap:+.3f} dB on the template's test slices (target: within {PARITY_DB:g} dB)"
-    if patients:
-        text += f"; {runs[0][3]['psnr']['mean'] - runs[1][3]['psnr']['mean']:+.2f} dB on the held-out patients"
-    return "\n".join(lines + ["", text + "."])
-
-
-def bench_throughput_block(bench: Path) -> str:
-    from common.speed import throughput_markdown
-
-    m = _json(bench / "metrics.json")
-    if not any(r.get("samples_per_s") is not None for r in m.get("throughput", [])):
-        return not_published("python bench.py", "bench")
-    s = m["settings"]
-    return (f"`python bench.py` ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net width {s['width']}, "
-            f"{s['steps']} timed training steps per case and round). " + throughput_markdown(m["throughput"], "slice", "slices"))
-
-
-def cross_data_block(results: Path) -> str:
-    """The "trained on -> tested on" table: every ``eval_*/metrics.json`` (written by evaluate.py) of a published
-    run (a sweep's cases are in :func:`sweep_cross_block`)."""
-    rows = sorted(results.glob("*/eval_*/metrics.json"))
-    if not rows:
-        return ("*Not published yet:* no published run holds an `eval_*` folder; run `cd mri_cs && python evaluate.py "
-                f"runs/{DEFAULT_RUN} --data-dir YOUR_DATA`, then (at the repository root) "
-                f"`python -m common.publish mri_cs/runs/{DEFAULT_RUN}`.")
-    lines = ["| run | trained on | tested on | split (slices) | PSNR (dB) | zero-filled PSNR (dB), same mask | gain (dB) | SSIM |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for path in rows:
-        m = _json(path)
-        run = path.parent.parent.relative_to(results).as_posix()
-        lines.append(f"| `{run}` | {m['trained_on']['dataset']} | {m['tested_on']['dataset']} | "
-                     f"{m['tested_on']['split']} ({m['n_slices']}) | {_pm(m['psnr'])} | {_pm(m['zero_filled_psnr'])} | "
-                     f"{m['gain_db']:+.2f} | {_pm(m['ssim'], 3)} |")
-    return "\n".join(lines)
+def cross_data(results: Path = RESULTS) -> str:
+    """The "trained on -> tested on" table: every ``eval_*/metrics.json`` of a published run (a sweep's cases are in
+    :func:`sweep_cross`)."""
+    rows = []
+    for path in sorted(results.glob("*/eval_*/metrics.json")):
+        m = json.loads(path.read_text())
+        rows.append([f"`{path.parent.parent.name}`", m["trained_on"]["dataset"], m["tested_on"]["dataset"],
+                     f"{m['tested_on']['split']} ({m['n_slices']})", _pm(m["psnr"]), _pm(m["zero_filled_psnr"]), f"{m['gain_db']:+.2f}",
+                     _pm(m["ssim"], 3)])
+    return md_table(rows, ["run", "trained on", "tested on", "split (slices)", "PSNR (dB)", "zero-filled PSNR (dB), same mask",
+                           "gain (dB)", "SSIM"], ("left", "left", "left", "left", "right", "right", "right", "right"))
 
 
 def _cross_cell(r: dict | None) -> str:
@@ -234,7 +163,7 @@ def _cross_cell(r: dict | None) -> str:
     return f"{float(r['psnr_mean']):.2f} ({float(r['zero_filled_psnr_mean']):.2f}, {float(r['gain_db']):+.2f})" if r else "-"
 
 
-def sweep_cross_block(results: Path) -> str:
+def sweep_cross(results: Path = RESULTS) -> str:
     """Every published sweep's ``cross_data.csv``: per tested-on dataset, fixed against learned mask by drop rate."""
     parts = []
     for path in sorted(results.glob("*/cross_data.csv")):
@@ -242,33 +171,12 @@ def sweep_cross_block(results: Path) -> str:
         for tested in sorted({r["tested_on"] for r in rows}):
             cell = {(float(r["drop_rate"]), r["mask"]): r for r in rows if r["tested_on"] == tested}
             some = next(iter(cell.values()))
-            lines = [f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} "
-                     f"(test split, {some['n_slices']} slices): PSNR in dB (zero-filled input of the same mask, gain)", "",
-                     "| drop rate | fixed mask | learned mask | learned - fixed |", "| --- | --- | --- | --- |"]
+            table = []
             for d in sorted({d for d, _ in cell}):
                 fixed, learned = cell.get((d, "fixed")), cell.get((d, "learned"))
                 diff = f"{float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f}" if fixed and learned else "-"
-                lines.append(f"| {d:g} | {_cross_cell(fixed)} | {_cross_cell(learned)} | {diff} |")
-            parts.append("\n".join(lines))
-    if not parts:
-        return not_published(SWEEP_COMMAND, "sweep")
+                table.append([f"{d:g}", _cross_cell(fixed), _cross_cell(learned), diff])
+            parts.append(f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} (test split, {some['n_slices']} "
+                         "slices): PSNR in dB (zero-filled input of the same mask, gain)\n\n"
+                         + md_table(table, ["drop rate", "fixed mask", "learned mask", "learned - fixed"], ("left", "right", "right", "right")))
     return "\n\n".join(parts)
-
-
-def render_blocks(results: Path) -> dict[str, str]:
-    """``{block name: Markdown}`` for every ``<!-- results:begin NAME -->`` block of the README."""
-    results = Path(results)
-    return {
-        "data_sizes": data_sizes_block(results / DEFAULT_RUN),
-        "default_run": default_run_block(results / DEFAULT_RUN),
-        "default_time": default_time_block(results / DEFAULT_RUN),
-        "default_notes": default_notes_block(results / DEFAULT_RUN),
-        "bench_throughput": bench_throughput_block(results / "bench"),
-        "precision": precision_block(results),
-        "sweep": sweep_block(results / "sweep"),
-        "sweep_summary": sweep_summary_block(results / "sweep"),
-        "sweep_patients": sweep_block(results / PATIENTS_SWEEP, PATIENTS_SWEEP_COMMAND),
-        "sweep_cross": sweep_cross_block(results),
-        "bench_targets": bench_targets_block(results),
-        "cross_data": cross_data_block(results),
-    }

@@ -1,7 +1,7 @@
-"""common.results / common.publish / common.blocks / common.readme: the tracked results tree."""
+"""common.results / common.publish / common.blocks, and the README blocks cog generates from results/."""
 import pytest
 
-from common import blocks, readme, results
+from common import blocks, results
 from common.cli import RunError
 from common.results import ASSIGNMENTS
 
@@ -82,8 +82,7 @@ def test_report_dir_follows_the_environment(tmp_path, monkeypatch):
 
 def test_blocks_fill_and_detect_a_changed_number():
     text = "PSNR <!-- results:begin psnr -->30.0<!-- results:end psnr --> dB\n"
-    assert blocks.stale_blocks(text, {"psnr": "30.0"}, "results") == []
-    assert blocks.stale_blocks(text, {"psnr": "30.1"}, "results") == ["psnr"]
+    assert blocks.read_blocks(text, "results") == {"psnr": "30.0"}
     assert blocks.fill_blocks(text, {"psnr": "30.1"}, "results") == text.replace("30.0", "30.1")
     table = "| a |\n| - |"
     assert f"\n\n{table}\n\n" in blocks.fill_blocks(text, {"psnr": table}, "results")
@@ -93,4 +92,9 @@ def test_blocks_fill_and_detect_a_changed_number():
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_readme_numbers_match_the_committed_results(assignment):
-    assert readme.check(assignment) == [], f"run: python -m common.readme --write {assignment}"
+    """Every generated block of the README is what cog renders from results/ now (``cog --check``)."""
+    from cogapp import Cog
+
+    readme = results.REPO_ROOT / assignment / "README.md"
+    assert "[[[cog" in readme.read_text(encoding="utf-8")
+    assert Cog().main(["cog", "--check", "-I", str(results.REPO_ROOT), str(readme)]) == 0, f"run: cog -r -I . {assignment}/README.md"
