@@ -1,11 +1,9 @@
 """``make report``: execute the five report notebooks on the committed results and write HTML.
 
-    python -m common.report                  # reports/<assignment>.html and reports/dry.html
-    python -m common.report --in-place       # also save the executed notebooks (what gets committed)
+    python -m common.report [ASSIGNMENT ...] [--in-place]   # reports/<name>.html; --in-place saves the notebooks
 
-Each notebook runs in its own folder with ``REPORT_RUNS`` unset, so it reads
-``results/<assignment>``; the HTML files are self-contained (figures embedded) and go to
-the ignored ``reports/`` folder. ``dry/answers.md`` is rendered the same way, equations included.
+Each notebook runs in its own folder with ``REPORT_RUNS`` unset, so it reads ``results/<assignment>``;
+the HTML pages embed their figures. ``dry/answers.md`` is rendered the same way, equations included.
 """
 
 from __future__ import annotations
@@ -31,12 +29,11 @@ def execute(path: Path, timeout: int = 600):
 
 
 def to_html(nb, title: str) -> str:
-    """A self-contained HTML page of ``nb`` (images are embedded as data URIs by nbconvert)."""
+    """A self-contained HTML page of ``nb`` (nbconvert embeds the images as data URIs)."""
     from nbconvert import HTMLExporter
 
     nb.metadata["title"] = title
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    return body
+    return HTMLExporter(template_name="lab").from_notebook_node(nb)[0]
 
 
 def markdown_page(path: Path):
@@ -60,18 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("REPORT_RUNS", None)  # the reports read the committed results/
     args.out.mkdir(parents=True, exist_ok=True)
     for name in names:
-        if name == "dry":
-            nb = markdown_page(REPO_ROOT / "dry" / "answers.md")
-        else:
-            path = REPO_ROOT / name / "report.ipynb"
-            print(f"executing {path.relative_to(REPO_ROOT)} ...", flush=True)
-            nb = execute(path)
-            if args.in_place:
-                nbformat.write(nb, path)
-        out = args.out / f"{name}.html"
-        out.write_text(to_html(nb, f"{name} report"), encoding="utf-8")
-        print(f"wrote {os.path.relpath(out)}")
-    print(f"open them in a browser, e.g. xdg-open {os.path.relpath(args.out / 'mri_cs.html')}")
+        path = REPO_ROOT / name / ("answers.md" if name == "dry" else "report.ipynb")
+        print(f"executing {path.relative_to(REPO_ROOT)} ...", flush=True)
+        nb = markdown_page(path) if name == "dry" else execute(path)
+        if args.in_place and name != "dry":
+            nbformat.write(nb, path)
+        (args.out / f"{name}.html").write_text(to_html(nb, f"{name} report"), encoding="utf-8")
+        print(f"wrote {os.path.relpath(args.out / f'{name}.html')}")
     return 0
 
 
