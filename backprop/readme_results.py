@@ -94,3 +94,14 @@ def wiener(results: Path = RESULTS) -> str:
         _sigma_table("method", table, sigmas), "",
         f"Wiener+net minus Wiener: {_span(diff('Wiener+net', 'Wiener'))}; Wiener+net minus net: {_span(diff('Wiener+net', 'net'))}; "
         "net minus Wiener: " + ", ".join(f"{_signed(d)} dB at sigma={s}" for d, s in zip(diff("net", "Wiener"), sigmas)) + "."])
+
+
+def headline(results: Path = RESULTS) -> str:
+    """The table at the top of the README: one line per command, test numbers."""
+    grad, inp, abl, wie = (load_run(results / name)[1] for name in ("gradcheck", "inpaint", "ablation", "wiener"))
+    chosen = next(x for x in abl["models"] if x["model"] == abl["chosen_on_validation"])
+    per_sigma = lambda psnr: ", ".join(f"{v:.2f}" for v in psnr.values()) + f" dB at sigma = {', '.join(psnr)}"  # noqa: E731
+    return md_table([["`gradcheck`", f"{sum(grad['gradcheck'].values())} of {len(grad['gradcheck'])} gradchecks pass in float64"],
+                     ["`inpaint`", f"test PSNR {inp['test_psnr']:.2f} dB (measurement alone {inp['test_psnr_measurement']:.2f} dB)"],
+                     ["`ablation`", f"{chosen['model']} (chosen on validation): {per_sigma(chosen['test_psnr'])}"],
+                     ["`wiener`", f"Wiener+net: {per_sigma(wie['test_psnr']['Wiener+net'])}"]], ["command", "headline (test split)"])
