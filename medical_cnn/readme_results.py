@@ -173,3 +173,16 @@ def segment_speed(results: Path = RESULTS) -> str:
     s = m["settings"]
     return (f"{command(config)} ({s['patch_size']} x {s['patch_size']} patches, batch {s['batch_size']}, base channels "
             f"{s['base_channels']}, {s['steps']} timed steps per case and round). " + throughput_markdown(m["throughput"], "patch", "patches"))
+
+
+def headline(results: Path = RESULTS) -> str:
+    """The table at the top of the README: one line per experiment, test numbers."""
+    conv_m, cls, skip, long = (load_run(results / name)[1] for name in ("conv", "classify-pneumoniamnist", "segment-skip", "segment-long"))
+    at512 = [r["ratio_to_correlate2d"] for r in conv_m["timings"] if r["size"] == 512]
+    chosen = max(long["variants"].values(), key=lambda v: v["best_val_dice"])
+    skip = {k: v["test"]["dice_mean"] for k, v in skip["variants"].items()}
+    return md_table([["`conv`", f"ours takes {min(at512):.2f}x to {max(at512):.2f}x of `correlate2d`'s time at 512x512"],
+                     ["`classify` (pneumoniamnist)", f"test accuracy MLP {cls['mlp']['test_acc']:.3f}, MobileNet {cls['mobilenet']['test_acc']:.3f}"],
+                     ["`segment --study skip`", f"test Dice {skip['unet-skip']:.3f} with skip connections, {skip['unet-noskip']:.3f} without"],
+                     ["`segment-long`", f"test Dice {chosen['test']['dice_mean']:.3f} at learning rate {chosen['lr']:g} (chosen on validation; "
+                                        f"target {DRIVE_TARGET:.2f})"]], ["run", "headline (test split)"])
