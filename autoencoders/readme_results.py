@@ -116,3 +116,15 @@ def segment_synthetic(results: Path = RESULTS) -> str:
                       "test-selected (optimistic) test Dice (epoch)", "training time"], RIGHT)
     return "\n\n".join([head, "This run was made before the validation split existed: the last epoch's test scores and the "
                               "test-selected (optimistic) best test Dice.", table, _figures(run, "samples.png", "test_cases.png", "history.png")])
+
+
+def headline(results: Path = RESULTS) -> str:
+    """The table at the top of the README: one line per task, test numbers of the weights chosen on validation."""
+    (_, cif), (_, mni) = load_run(results / "cifar"), load_run(results / "mnist")
+    mse = {(r["model"], r["task"]): f"{r['test_mse']:.5f}" for r in mni["table"]}
+    rows = [["`cifar`", f"test accuracy {_pct(cif['test_acc'])} with {cif['parameters']:,} parameters"]]
+    rows += [[f"`mnist` {task}", f"test MSE {mse['LinearAutoEncoder', task]} linear, {mse['AutoEncoder_CNN', task]} convolutional"]
+             for task in ("reconstruction", "denoising")]
+    rows += [[f"`segment` (`{name}`)", f"test Dice {m['test_per_type']['overall']['dice']:.3f}, IoU {m['test_per_type']['overall']['iou']:.3f} "
+              f"on the brain-tumour slices"] for name, (_, m) in ((n, load_run(results / n)) for n in REAL_SEGMENT)]
+    return md_table(rows, ["run", "headline (test split)"])
