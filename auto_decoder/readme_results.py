@@ -37,3 +37,15 @@ def runs(results: Path = RESULTS) -> str:
 
 def verdicts(results: Path = RESULTS) -> str:
     return "\n".join(f"* {line}" for line in summary.verdicts(summary.load_runs(results)))
+
+
+def headline(results: Path = RESULTS) -> str:
+    """The table at the top of the README: on all training images, the auto-decoder, the VAD chosen on the
+    validation images' Fréchet distance, and the VAE chosen the same way."""
+    runs = summary.load_runs(results)
+    size = max(m["train_size"] for m, _ in runs.values())
+    vads = [summary.chosen(runs, f"vad-{family}", size) for family in ("gaussian", "laplace", "logistic")]
+    picked = [summary.chosen(runs, "ad", size), min(vads, key=lambda nm: nm[1]["sample_quality"]["val_frechet_distance"]),
+              summary.chosen(runs, "vae", size)]
+    return summary.markdown_table([summary.row(name, m, runs[name][1]) for name, m in picked],
+                                  ["run", "train_size", "kl", "test_bce", "test_psnr", "fd", "confident"])
