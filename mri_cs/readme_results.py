@@ -15,6 +15,7 @@ from pathlib import Path
 
 from common.results import RESULTS_ROOT, command, load_run, md_table, show  # noqa: F401  (show: for the README)
 from mri_cs.bench import DEFAULT_RUN, FP32_RUN, PARITY_DB, check_targets, csv_rows
+from mri_cs.models.masks import course_family
 
 RESULTS = RESULTS_ROOT / "mri_cs"
 PATIENTS_SWEEP = "sweep_brain_tumor"
@@ -119,7 +120,7 @@ def sweep_patients(results: Path = RESULTS) -> str:
 def sweep_summary(results: Path = RESULTS) -> str:
     """What the sweep's table shows, computed from it (ranges over the drop rates, where the gain is largest)."""
     rows = sweep_rows(results / "sweep")
-    unet = {(r["drop_rate"], r["mask"]): r for r in rows if r["model"] == "unet"}
+    unet = {(r["drop_rate"], r["mask"]): r for r in rows if r["model"] == "unet" and _course(r)}
     f = {d: unet[d, k] for d, k in sorted(unet) if k == "fixed"}
     both = [d for d in f if (d, "learned") in unet]
     lines = [f"* fixed random mask: zero-filled test PSNR {_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; the U-Net adds "
@@ -137,6 +138,46 @@ def sweep_summary(results: Path = RESULTS) -> str:
         f"{sum(g > 0 for g in gain.values())} of {len(gain)} drop rates.",
         f"* centre coverage: learned masks {_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, fixed masks "
         f"{_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the zero-filled test PSNR by {_span(lift, signed=True)}."])
+
+
+def _course(row: dict) -> bool:
+    """A case of the course's two scenarios: the uniform fixed mask or the learned one (other families aside)."""
+    return row["family"] == course_family(row["mask"] == "learned")
+
+
+def _gains(path: Path) -> tuple[list[float], dict[str, float], dict[str, float]]:
+    """``(drop rates, density gain by drop, learning gain by drop)`` from a sweep's ``yardsticks.csv``."""
+    rows = csv_rows(path)
+    pick = lambda key: {r["drop_rate"]: float(r[key]) for r in rows if r[key]}  # noqa: E731
+    return [float(r["drop_rate"]) for r in rows], pick("density_gain_db"), pick("learning_gain_db")
+
+
+def headline(results: Path = RESULTS) -> str:
+    """What each part of the learned mask's gain over the course's uniform mask comes from, per sweep: density
+    (the variable-density mask, fixed, over uniform) and learning (the learned mask over the best fixed family)."""
+    lines = []
+    for name, data in (("sweep", "the template's test slabs"), (PATIENTS_SWEEP, "held-out patients (trained on the patients)")):
+        if not (results / name / "yardsticks.csv").is_file():
+            continue
+        _, density, learning = _gains(results / name / "yardsticks.csv")
+        if density:
+            both = sorted(set(density) & set(learning), key=float)
+            lines.append(f"* {data} (`{name}`, drop rates {', '.join(both)}): density {_span([density[d] for d in both], signed=True)}, "
+                         f"learning {_span([learning[d] for d in both], signed=True)}.")
+    return "\n".join(lines) if lines else "Not published yet: run `python sweep.py --fixed-masks uniform variable-density cartesian-random`."
+
+
+def yardsticks(results: Path = RESULTS, name: str = "sweep") -> str:
+    """The sweep's yardsticks table (``yardsticks.md``) and, where TV was run on its cases, ``cs.md``."""
+    text = (results / name / "yardsticks.md").read_text()
+    if (results / name / "cs.md").is_file():
+        text += "\nThe classical baseline, total variation on the same masks (`evaluate.py CASE --cs tv`):\n\n" + (
+            results / name / "cs.md").read_text()
+    return text
+
+
+def yardsticks_patients(results: Path = RESULTS) -> str:
+    return yardsticks(results, PATIENTS_SWEEP)
 
 
 def bench_targets(results: Path = RESULTS) -> str:
@@ -167,7 +208,7 @@ def sweep_cross(results: Path = RESULTS) -> str:
     """Every published sweep's ``cross_data.csv``: per tested-on dataset, fixed against learned mask by drop rate."""
     parts = []
     for path in sorted(results.glob("*/cross_data.csv")):
-        rows = [r for r in csv_rows(path) if r["model"] == "unet"]
+        rows = [r for r in csv_rows(path) if r["model"] == "unet" and _course(r)]
         for tested in sorted({r["tested_on"] for r in rows}):
             cell = {(float(r["drop_rate"]), r["mask"]): r for r in rows if r["tested_on"] == tested}
             some = next(iter(cell.values()))
@@ -180,3 +221,15 @@ def sweep_cross(results: Path = RESULTS) -> str:
                          "slices): PSNR in dB (zero-filled input of the same mask, gain)\n\n"
                          + md_table(table, ["drop rate", "fixed mask", "learned mask", "learned - fixed"], ("left", "right", "right", "right")))
     return "\n\n".join(parts)
+
+
+def headline(results: Path = RESULTS) -> str:
+    """The table at the top of the README: the default run, its score on the held-out patients, and the sweep at
+    the default drop rate."""
+    m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
+    rows = [[f"default run `{DEFAULT_RUN}` (template, test)", f"{_pm(m['test_psnr'])}", f"{_pm(m['zero_filled_test_psnr'])}"],
+            [f"`{DEFAULT_RUN}` on the held-out patients", _pm(e["psnr"]), _pm(e["zero_filled_psnr"])]]
+    rows += [[f"sweep, drop 0.3, {r['model']}, {r['mask']} mask", f"{r['test_psnr_mean']:.2f} ± {r['test_psnr_std']:.2f}",
+              f"{r['zero_filled_test_psnr_mean']:.2f} ± {r['zero_filled_test_psnr_std']:.2f}"]
+             for r in sweep_rows(results / "sweep") if r["drop_rate"] == 0.3]
+    return md_table(rows, ["run", "PSNR (dB)", "zero-filled PSNR (dB), same mask"], ("left", "right", "right"))
