@@ -223,7 +223,7 @@ def sweep_cross(results: Path = RESULTS) -> str:
     return "\n\n".join(parts)
 
 
-def headline(results: Path = RESULTS) -> str:
+def top_table(results: Path = RESULTS) -> str:
     """The table at the top of the README: the default run, its score on the held-out patients, and the sweep at
     the default drop rate."""
     m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
