@@ -1,10 +1,5 @@
-"""The result blocks of ``auto_decoder/README.md``, rendered from the published runs in ``results/auto_decoder/``.
-
-``classifier`` (the scoring classifier's accuracy, its score on real images and the Fréchet floor),
-``runs`` (the table of ``python main.py summary`` with the command of each run, as its ``config.json``
-records it) and ``verdicts`` (each VAD against the auto-decoder and the VAE). The README calls them
-from ``[[[cog ...]]]`` blocks; ``cog -r auto_decoder/README.md`` rewrites them (see CONTRIBUTING.md).
-"""
+"""The result blocks of ``auto_decoder/README.md``: the scoring classifier, the table of every run with its
+command (as its ``config.json`` records it), the verdicts of each VAD, and the top table."""
 
 from __future__ import annotations
 

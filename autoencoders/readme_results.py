@@ -1,11 +1,6 @@
-"""The result blocks of ``autoencoders/README.md``, rendered from the published runs in ``results/autoencoders/``.
-
-One function per block: ``cifar``, ``cifar_precision``, ``throughput``, ``mnist``, ``segment`` (the
-brain-tumour runs) and ``segment_synthetic`` (the offline demo on SYNTHETIC lesions, a run made before
-the validation split existed: its numbers are the last epoch's and the test-selected ones). Each names
-the command that made its run (``argv`` in its ``config.json``). The README calls them from
-``[[[cog ...]]]`` blocks; ``cog -r autoencoders/README.md`` rewrites them (see CONTRIBUTING.md).
-"""
+"""The result blocks of ``autoencoders/README.md``: one function per cog block, each rendering runs published in
+``results/autoencoders/``. The synthetic-lesion demo (``segment``) predates the validation split, so its
+numbers are the last epoch's and the test-selected ones."""
 
 from __future__ import annotations
 

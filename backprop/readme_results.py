@@ -1,9 +1,5 @@
-"""The result blocks of ``backprop/README.md``, rendered from the published runs in ``results/backprop/``.
-
-Each function returns one block's Markdown: the command that made the run (``argv`` in its
-``config.json``), its numbers and the comparisons the README's prose relies on. The README calls
-them from ``[[[cog ...]]]`` blocks; ``cog -r backprop/README.md`` rewrites them (see CONTRIBUTING.md).
-"""
+"""The result blocks of ``backprop/README.md``: one function per cog block, each rendering a run published in
+``results/backprop/`` (its command as recorded, its numbers, the comparisons the prose relies on)."""
 
 from __future__ import annotations
 

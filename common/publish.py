@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from common.cli import OneLineParser, run_command
-from common.results import ASSIGNMENTS, MAX_FILE_BYTES, REPO_ROOT, oversized_files, publish, publishable_files
+from common.results import ASSIGNMENTS, REPO_ROOT, publish, publishable_files
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,15 +22,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def go() -> None:
-        from pathlib import Path
-
         for run_dir in args.run_dirs:
-            dest = publish(run_dir, args.assignment, exclude=tuple(args.exclude))
+            dest = publish(run_dir, args.assignment, exclude=tuple(args.exclude)).relative_to(REPO_ROOT)
             n = len(publishable_files(Path(run_dir), tuple(args.exclude)))
-            for rel in oversized_files(Path(run_dir)):
-                what = "re-encoded smaller" if rel.suffix == ".png" else "left out"
-                print(f"  {rel}: over {MAX_FILE_BYTES:,} bytes, {what}", file=sys.stderr)
-            print(f"{run_dir} -> {dest.relative_to(REPO_ROOT)} ({n} files); commit it with git add {dest.relative_to(REPO_ROOT)}")
+            print(f"{run_dir} -> {dest} ({n} files; larger figures re-encoded, larger data files left out); commit it with git add {dest}")
 
     run_command(parser.prog, go)
 

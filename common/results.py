@@ -1,17 +1,10 @@
-"""The tracked ``results/`` tree: publishing finished runs, and where reports read from.
+"""The tracked ``results/`` tree: publishing finished runs, where reports read from, and what READMEs need.
 
-Run folders (``<assignment>/runs/<name>/``) are scratch space and stay out of git. A run
-that a README or a report cites is *published*: its small files are copied to
-``results/<assignment>/<name>/`` at the repository root and committed::
-
-    python -m common.publish mri_cs/runs/unet_drop0.3_learned     # or several folders at once
-
-Only small files travel: JSON, CSV, Markdown, text, PNG figures and small ``.npz`` arrays,
-each at most :data:`MAX_FILE_BYTES` (a larger figure is re-encoded to fit); checkpoints
-(``*.pt``) never do. ``--exclude GLOB`` leaves out files a report does not need.
-
-Reports read ``results/<assignment>`` unless ``REPORT_RUNS`` names another folder (for
-example a student's own ``runs``): see :func:`report_dir`.
+A run a README or a report cites is *published*: ``python -m common.publish <assignment>/runs/<name>``
+copies its small files (JSON, CSV, Markdown, text, PNG, small ``.npz``; never checkpoints) to
+``results/<assignment>/<name>/``, which is committed. Reports read ``results/<assignment>`` unless
+``REPORT_RUNS`` names another folder (:func:`report_dir`); each ``<assignment>/readme_results.py``
+renders README blocks from it with :func:`load_run`, :func:`command`, :func:`md_table` and :func:`show`.
 """
 
 from __future__ import annotations
@@ -66,12 +59,6 @@ def shrink_png(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
         if dest.stat().st_size <= max_bytes or min(image.size) < 64:
             return
         image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
-
-
-def oversized_files(run_dir: Path) -> list[Path]:
-    """Files over :data:`MAX_FILE_BYTES`: data files :func:`publish` leaves out, figures it shrinks."""
-    return sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")
-                  if p.is_file() and p.suffix in PUBLISHED_SUFFIXES and p.stat().st_size > MAX_FILE_BYTES)
 
 
 def publish(run_dir: str | Path, assignment: str | None = None, results_root: str | Path = RESULTS_ROOT,

@@ -1,9 +1,5 @@
-"""The result blocks of ``medical_cnn/README.md``, rendered from the published runs in ``results/medical_cnn/``.
-
-Each function returns one block's Markdown, starting with the command that made its run (``argv`` in
-its ``config.json``). The README calls them from ``[[[cog ...]]]`` blocks; ``cog -r medical_cnn/README.md``
-rewrites them (see CONTRIBUTING.md).
-"""
+"""The result blocks of ``medical_cnn/README.md``: one function per cog block, each rendering runs published in
+``results/medical_cnn/``, starting with the command that made them as their ``config.json`` records it."""
 
 from __future__ import annotations
 
