@@ -189,11 +189,12 @@ def throughput_markdown(rows: list[dict], unit: str, units: str) -> str:
     ``unit``), then how each peak was worked out; the number of rounds is read off the rows."""
     rows = [r for r in rows if r.get("samples_per_s") is not None]
     rounds = max(len(r.get("rounds_samples_per_s", [None])) for r in rows)
-    lines = [f"Median of {rounds} round{'s' * (rounds != 1)} per case.", "",
-             f"| model | device | precision | {units} / s (training) | GFLOP / {unit} | GFLOP/s | of peak | peak memory |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
-    lines += [f"| {r['model']} | {r['device']} | {r['precision']} | {r['samples_per_s']:.1f} | {r['gflop_per_sample']:.3f} | "
-              f"{r['achieved_gflops']:.1f} | {'-' if r['peak_ratio'] is None else format(r['peak_ratio'], '.1%')} | "
-              f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']}) |" for r in rows]
+    from common.results import md_table
+
+    table = md_table([[r["model"], r["device"], r["precision"], f"{r['samples_per_s']:.1f}", f"{r['gflop_per_sample']:.3f}",
+                       f"{r['achieved_gflops']:.1f}", "-" if r["peak_ratio"] is None else format(r["peak_ratio"], ".1%"),
+                       f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']})"] for r in rows],
+                     ["model", "device", "precision", f"{units} / s (training)", f"GFLOP / {unit}", "GFLOP/s", "of peak", "peak memory"],
+                     ("left", "left", "left", "right", "right", "right", "right", "left"))
     bases = dict.fromkeys(r["peak_basis"] for r in rows if r.get("peak_basis"))
-    return "\n".join(lines + [""] + [f"Peak: {b}." for b in bases])
+    return "\n".join([f"Median of {rounds} round{'s' * (rounds != 1)} per case.", "", table, ""] + [f"Peak: {b}." for b in bases])
