@@ -38,7 +38,7 @@ COLUMNS = ["model", "drop_rate", "mask", "family", "train_psnr_mean", "train_psn
            "test_ssim_mean", "test_ssim_std", "zero_filled_test_psnr_mean", "zero_filled_test_psnr_std",
            "keep_fraction", "keep_in_center", "epochs", "best_epoch", "val_last_third_dip_db", "wall_time_s", "run"]
 SET_PER_CASE = ("--drop-rate", "--learn-mask", "--model", "--name", "--run-name", "--results-root", "--resume",
-                "--overwrite", "--seed", "--device", "--quick")
+                "--overwrite", "--seed", "--device", "--quick", "--mask")  # --mask: --fixed-masks
 FIXED_ON_RESUME = ("passthrough", "seed", "quick", "baseline_drop")  # --score-on, --fixed-masks may grow on --resume
 MNI152 = "mni152"  # --score-on's name for the offline default data
 CROSS_COLUMNS = ["model", "drop_rate", "mask", "family", "trained_on", "tested_on", "tested_on_layout", "n_slices", "psnr_mean", "psnr_std",
