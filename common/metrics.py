@@ -73,6 +73,27 @@ def batch_psnr(pred: ArrayLike, target: ArrayLike, data_range: float | None = No
     return torch.tensor([psnr(pi, ti, data_range) for pi, ti in zip(p, t)], dtype=torch.float64)
 
 
+def volume_psnr(slice_mse: ArrayLike, slice_max: ArrayLike, volumes: ArrayLike) -> torch.Tensor:
+    """fastMRI's per-volume PSNR from per-slice values: ``10 * log10(max_v**2 / mse_v)`` per volume ``v``.
+
+    Args:
+        slice_mse: mean squared error of every slice, shape ``(N,)`` (slices of one size).
+        slice_max: the maximum of every target slice, ``(N,)``; a volume's data range is its largest.
+        volumes: the volume id of every slice, ``(N,)``.
+
+    Returns:
+        float64 ``(V,)``, one value per volume in increasing id order; ``inf`` for a perfect volume.
+    """
+    mse, peak, vol = (_as_float64(x).reshape(-1) for x in (slice_mse, slice_max, volumes))
+    if not len(mse) == len(peak) == len(vol):
+        raise ValueError(f"expected three arrays of one length, got {len(mse)}, {len(peak)} and {len(vol)}")
+    out = []
+    for v in torch.unique(vol):
+        m, top = float(mse[vol == v].mean()), float(peak[vol == v].max())
+        out.append(math.inf if m == 0.0 else 10.0 * math.log10((top if top > 0 else 1.0) ** 2 / m))
+    return torch.tensor(out, dtype=torch.float64)
+
+
 # --------------------------------------------------------------------------- SSIM
 def _ssim_map_mean(p: torch.Tensor, t: torch.Tensor, data_range: float, win_size: int) -> float:
     """SSIM of ``(C, H, W)`` images with a uniform window, averaged over channels.

@@ -60,12 +60,15 @@ def split_data(data_dir: str | None, run_args: argparse.Namespace, split: str):
 
 
 def scores(model: torch.nn.Module, dataset, device: torch.device, batch_size: int) -> dict:
-    """PSNR/SSIM (mean, std) of the reconstructions and of the zero-filled images of the model's own mask."""
+    """PSNR/SSIM (mean, std) per slice of the reconstructions and of the zero-filled images of the model's own
+    mask, and per volume (``psnr_volume``, ``zero_filled_psnr_volume``) where the data names its volumes."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     per_slice = utils.evaluate(model, loader, device, with_ssim=True, desc="scoring")
     out = {k: utils.summarize(v) for k, v in per_slice.items()}  # psnr, ssim, zero_filled_psnr, zero_filled_ssim
     out["gain_db"] = out["psnr"]["mean"] - out["zero_filled_psnr"]["mean"]
     out["n_slices"] = len(dataset)
+    if "psnr_volume" in per_slice:  # fastMRI's per-volume PSNR, where the data names its volumes
+        out["n_volumes"] = len(per_slice["psnr_volume"])
     return out
 
 

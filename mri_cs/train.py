@@ -159,7 +159,18 @@ def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device
         "device": str(device), "wall_time_s": progress.extra["elapsed_s"], "history": progress.extra["history"],
         "mask_frozen_from_epoch": frozen_from(args.epochs, args.mask_freeze) if args.learn_mask else None,
         **stability(progress.extra["history"], args.epochs),
+        **per_volume(test, "test_"),
     }
+
+
+def per_volume(scores: dict[str, np.ndarray], prefix: str = "") -> dict:
+    """fastMRI's per-volume PSNR (each volume's maximum as data range; ``utils.evaluate``), where the data
+    names its volumes: ``<prefix>psnr_volume``, ``zero_filled_<prefix>psnr_volume`` and ``n_<prefix>volumes``."""
+    if "psnr_volume" not in scores:
+        return {}
+    return {f"{prefix}psnr_volume": utils.summarize(scores["psnr_volume"]),
+            f"zero_filled_{prefix}psnr_volume": utils.summarize(scores["zero_filled_psnr_volume"]),
+            f"n_{prefix}volumes": len(scores["psnr_volume"])}
 
 
 @torch.no_grad()

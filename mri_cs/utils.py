@@ -10,11 +10,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 from tqdm import tqdm
 
-from common.metrics import batch_psnr, batch_ssim
+from common.metrics import batch_psnr, batch_ssim, volume_psnr
 from common.runs import save_figure
+from mri_cs.data.slices import dataset_volumes
 from mri_cs.data.transforms import complex_abs, ifft2
 
 
@@ -28,13 +29,16 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, with_ss
              desc: str = "eval") -> dict[str, np.ndarray]:
     """Per-image PSNR (and SSIM) of the model and of the zero-filled input over ``loader``.
 
-    Returns arrays of shape ``(N,)`` under ``psnr``, ``zero_filled_psnr`` (and ``ssim``, ``zero_filled_ssim``).
-    The zero-filled image uses the model's own (current) mask.
+    Returns arrays of shape ``(N,)`` under ``psnr``, ``zero_filled_psnr`` (and ``ssim``, ``zero_filled_ssim``),
+    and, where the dataset names each slice's volume (``data.slices.dataset_volumes``), fastMRI's per-volume
+    PSNR ``(V,)`` under ``psnr_volume`` and ``zero_filled_psnr_volume``. The zero-filled image uses the
+    model's own (current) mask.
     """
     model.eval()
     out: dict[str, list[torch.Tensor]] = {"psnr": [], "zero_filled_psnr": []}
     if with_ssim:
         out.update(ssim=[], zero_filled_ssim=[])
+    raw: dict[str, list[torch.Tensor]] = {"mse": [], "zero_filled_mse": [], "peak": []}
     for kspace, target in tqdm(loader, desc=desc, leave=False, disable=None):  # bars only on a terminal
         kspace = kspace.to(device)
         recon, zero_filled = model(kspace).cpu(), model.subsample(kspace).cpu()
@@ -43,7 +47,16 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, with_ss
         if with_ssim:
             out["ssim"].append(batch_ssim(recon, target))
             out["zero_filled_ssim"].append(batch_ssim(zero_filled, target))
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
+        for key, image in (("mse", recon), ("zero_filled_mse", zero_filled)):
+            raw[key].append((image.double() - target.double()).pow(2).flatten(1).mean(1))
+        raw["peak"].append(target.flatten(1).amax(1))
+    result = {k: torch.cat(v).numpy() for k, v in out.items()}
+    volumes = dataset_volumes(loader.dataset) if isinstance(loader.sampler, SequentialSampler) else None  # in order
+    if volumes is not None:
+        peak = torch.cat(raw["peak"])
+        for key in ("", "zero_filled_"):
+            result[f"{key}psnr_volume"] = volume_psnr(torch.cat(raw[f"{key}mse"]), peak, volumes).numpy()
+    return result
 
 
 @torch.no_grad()

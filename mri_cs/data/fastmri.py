@@ -57,11 +57,14 @@ class FastMRISlices(Dataset):
         self.resolution = resolution
         self.index: list[tuple[Path, int]] = []
         self.acquisitions: dict[str, int] = {}
-        for path in files:
+        volumes = []
+        for v, path in enumerate(files):
             n, acq = scan_volume(path)
             self.index.extend((path, s) for s in range(n))
+            volumes += [v] * n
             self.acquisitions[acq] = self.acquisitions.get(acq, 0) + 1
         self.files = list(files)
+        self.volumes = np.array(volumes, dtype=np.int64)  # the file of every slice, for the per-volume PSNR
 
     def __len__(self) -> int:
         return len(self.index)

@@ -27,7 +27,7 @@ import torch
 from common.checks import check_images
 from common.cli import DataError
 from mri_cs.data.mni152 import slab_split
-from mri_cs.data.slices import MagnitudeSlices
+from mri_cs.data.slices import MagnitudeSlices, contiguous_runs
 from mri_cs.data.transforms import square_images
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
@@ -108,7 +108,8 @@ def build_image_folder(folder: str | Path, resolution: int, seed: int) -> tuple[
         images, empty = load_images([files[i] for i in idx], resolution)
         if len(images) == 0:
             raise DataError(f"the {name} split of {folder} holds no usable (non-blank) image")
-        datasets[name], blank = MagnitudeSlices(images), blank + empty
+        kept = [files[i].name not in set(empty) for i in idx]
+        datasets[name], blank = MagnitudeSlices(images, contiguous_runs(idx)[kept]), blank + empty
     used = set(np.concatenate(list(split.values())).tolist())
     info = {
         "dataset": f"MR magnitude images, {folder.parent.name}/{folder.name}",
@@ -119,6 +120,7 @@ def build_image_folder(folder: str | Path, resolution: int, seed: int) -> tuple[
         "split": (f"contiguous blocks of files in numeric order (10 blocks: 7 train, 1 val, 2 test, chosen with --seed); "
                   f"{guard} files dropped on each side of every border between two splits"),
         "guard": guard,
+        "per_volume_psnr": "each contiguous block of files counts as one volume (the files carry no patient ids)",
         "file_ranges": {name: file_ranges(idx, files) for name, idx in split.items()},
         "guard_files": [files[i].name for i in range(len(files)) if i not in used],
         "blank_files_dropped": blank,

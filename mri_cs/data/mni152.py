@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 from mri_cs.data.transforms import fft2, square_images
-from mri_cs.data.slices import InMemorySlices
+from mri_cs.data.slices import InMemorySlices, contiguous_runs
 
 DATASET_NAME = "MNI152 T1 template (nilearn, 1 mm), 2-D slices along 3 axes"
 LAYOUT = "MNI152 template (offline default)"
 SLAB_SPLIT = "contiguous slabs per axis (10 blocks: 7 train, 1 val, 2 test; 2 slices dropped at split borders)"
+SLABS_PER_AXIS = 100  # slab ids of axis a start at a * SLABS_PER_AXIS (an axis has at most 10 blocks)
 
 
 @lru_cache(maxsize=1)  # a sweep builds the datasets once per case; read the file once
@@ -68,19 +69,23 @@ def axis_images(volume: np.ndarray, axis: int, indices: np.ndarray, resolution: 
 
 
 def slab_slices(volume: np.ndarray, resolution: int, rng: np.random.Generator
-                ) -> tuple[dict[str, list[torch.Tensor]], dict[str, dict[str, list[int]]]]:
+                ) -> tuple[dict[str, list[torch.Tensor]], dict[str, dict[str, list[int]]], dict[str, np.ndarray]]:
     """The tissue slices of one volume along its three axes, split by :func:`slab_split` per axis.
 
-    Returns ``({split: [complex images (N, R, R, 2) of each axis]}, {"axis<a>": {split: [first, last, count]}})``.
+    Returns ``({split: [complex images (N, R, R, 2) of each axis]}, {"axis<a>": {split: [first, last, count]}},
+    {split: slab id of every slice (N,)})``: each contiguous slab of one axis is one id (``SLABS_PER_AXIS * axis``
+    plus its number), the volumes of the per-volume PSNR.
     """
     images: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
+    ids: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
     slabs: dict[str, dict[str, list[int]]] = {}
     for axis in range(3):
         split = slab_split(tissue_slices(volume, axis), rng)
         slabs[f"axis{axis}"] = {k: [int(v.min()), int(v.max()), len(v)] if len(v) else [] for k, v in split.items()}
         for name, idx in split.items():
             images[name].append(axis_images(volume, axis, idx, resolution))
-    return images, slabs
+            ids[name].append(contiguous_runs(idx) + SLABS_PER_AXIS * axis)
+    return images, slabs, {k: np.concatenate(v) for k, v in ids.items()}
 
 
 def build_mni152(resolution: int, seed: int, volume: np.ndarray | None = None
@@ -90,13 +95,13 @@ def build_mni152(resolution: int, seed: int, volume: np.ndarray | None = None
     ``volume`` replaces the template (tests pass a small synthetic one).
     """
     volume = load_volume() if volume is None else volume
-    images, slabs = slab_slices(volume, resolution, np.random.default_rng(seed))
+    images, slabs, volumes = slab_slices(volume, resolution, np.random.default_rng(seed))
     datasets = {}
     for name, imgs in images.items():
         image = torch.cat(imgs)  # (N, H, W, 2)
         if len(image) == 0:
             raise ValueError(f"the {name} split of the volume is empty; is the volume too small?")
-        datasets[name] = InMemorySlices(fft2(image), image)
+        datasets[name] = InMemorySlices(fft2(image), image, volumes[name])
     info = {
         "dataset": DATASET_NAME,
         "layout": LAYOUT,

@@ -26,6 +26,7 @@ from mri_cs.data.mni152 import SLAB_SPLIT, axis_images, slab_slices, tissue_slic
 from mri_cs.data.slices import MagnitudeSlices
 
 SPLITS = ("train", "val", "test")
+FILE_STRIDE = 1000  # slab ids of the k-th file start at k * FILE_STRIDE (3 axes of at most 100 ids each)
 
 
 def nifti_files(folder: Path) -> list[Path]:
@@ -74,13 +75,15 @@ def build_nifti(folder: str | Path, resolution: int, seed: int) -> tuple[dict[st
     folder = Path(folder)
     files = nifti_files(folder)
     images: dict[str, list[torch.Tensor]] = {k: [] for k in SPLITS}
+    volumes: dict[str, list[np.ndarray]] = {k: [] for k in SPLITS}  # a file, or a slab of one, per id
     info = {"dataset": f"NIfTI volumes, {folder.name}", "layout": "NIfTI volumes", "source": str(folder),
             "n_volumes": len(files), "resolution": resolution}
     if len(files) >= 3:
         roles = volume_roles(len(files), seed)
         slices = {}
-        for path, role in zip(files, roles):
+        for v, (path, role) in enumerate(zip(files, roles)):
             images[role].append(all_slices(read_volume(path), resolution))
+            volumes[role].append(np.full(len(images[role][-1]), v))
             slices[path.name] = len(images[role][-1])
         info.update(split="by volume (whole files): 10 % validation, 20 % test (at least one each), the rest train, "
                           "drawn with --seed",
@@ -89,16 +92,17 @@ def build_nifti(folder: str | Path, resolution: int, seed: int) -> tuple[dict[st
     else:
         rng = np.random.default_rng(seed)
         slabs = {}
-        for path in files:
-            split, slabs[path.name] = slab_slices(read_volume(path), resolution, rng)
+        for v, path in enumerate(files):
+            split, slabs[path.name], ids = slab_slices(read_volume(path), resolution, rng)
             for k in SPLITS:
                 images[k].extend(x[..., 0] for x in split[k])
+                volumes[k].append(ids[k] + FILE_STRIDE * v)
         info.update(split=f"{SLAB_SPLIT}, in each volume", slabs_first_last_count=slabs)
     datasets = {}
     for k in SPLITS:
         target = torch.cat(images[k]) if images[k] else torch.zeros(0)
         if len(target) == 0:
             raise DataError(f"the {k} split of the NIfTI volumes in {folder} is empty; are the volumes too small?")
-        datasets[k] = MagnitudeSlices(target)
+        datasets[k] = MagnitudeSlices(target, np.concatenate(volumes[k]))
     info["sizes"] = {k: len(d) for k, d in datasets.items()}
     return datasets, info

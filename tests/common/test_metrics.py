@@ -37,6 +37,24 @@ def test_batch_psnr_is_per_image(rng):
     assert values.std() > 0  # different noise levels give different values
 
 
+def test_volume_psnr_is_fastmris_whole_volume_psnr(rng):
+    """Per volume, from per-slice values: skimage's PSNR of the stacked volume with the volume's maximum as range
+    (fastMRI's evaluation), which is not the mean of the slices' PSNRs."""
+    target = rng.random((7, 12, 12)) * rng.uniform(0.2, 1.0, size=(7, 1, 1))  # slices of different brightness
+    pred = target + rng.uniform(0.01, 0.1, size=(7, 1, 1)) * rng.standard_normal(target.shape)
+    volumes = np.array([3, 3, 3, 0, 0, 5, 5])  # ids need not be contiguous or sorted
+    mse = ((pred - target) ** 2).reshape(7, -1).mean(1)
+    values = metrics.volume_psnr(mse, target.reshape(7, -1).max(1), volumes)
+    expected = [peak_signal_noise_ratio(target[volumes == v], pred[volumes == v], data_range=target[volumes == v].max())
+                for v in (0, 3, 5)]
+    assert values.tolist() == pytest.approx(expected, rel=1e-10)
+    per_slice = metrics.batch_psnr(pred[volumes == 3], target[volumes == 3])
+    assert float(values[1]) != pytest.approx(float(per_slice.mean()), abs=1e-3)
+    assert metrics.volume_psnr(np.zeros(2), np.ones(2), np.zeros(2)).tolist() == [math.inf]
+    with pytest.raises(ValueError, match="one length"):
+        metrics.volume_psnr(mse, mse[:3], volumes)
+
+
 def test_psnr_edge_cases(rng):
     img = rng.random((8, 8))
     assert metrics.psnr(img, img) == math.inf

@@ -47,6 +47,10 @@ def test_scoring_a_run_on_its_own_data_gives_back_its_test_numbers(trained, caps
     for key, run_key in reported.items():  # same weights, same mask, same slices
         assert scored[key]["mean"] == pytest.approx(metrics[run_key]["mean"], rel=1e-6), key
     assert scored["n_slices"] == metrics["n_slices"]["test"] and scored["keep_fraction"] == metrics["keep_fraction"]
+    # fastMRI's per-volume PSNR: the test split's contiguous blocks of files are its volumes
+    assert scored["psnr_volume"]["mean"] == pytest.approx(metrics["test_psnr_volume"]["mean"], rel=1e-6)
+    assert scored["n_volumes"] == metrics["n_test_volumes"] == len(load_json(run / "config.json")["data"]["file_ranges"]["test"])
+    assert metrics["zero_filled_test_psnr_volume"]["mean"] < metrics["test_psnr_volume"]["mean"]
     assert scored["psnr"]["mean"] > scored["zero_filled_psnr"]["mean"]  # the trained weights are loaded, not a fresh net
     out = run / "eval_brain_tumor_test"
     assert load_json(out / "metrics.json")["psnr"] == scored["psnr"] and (out / "examples.png").stat().st_size > 0

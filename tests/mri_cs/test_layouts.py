@@ -68,6 +68,31 @@ def test_contiguous_block_split_is_ordered_disjoint_guarded_and_deterministic(im
     assert build_image_folder(image_dir, 16, seed=1)[1]["file_ranges"] != info["file_ranges"]  # the blocks' roles follow --seed
 
 
+def test_each_contiguous_block_of_files_is_one_volume(image_dir):
+    """The per-volume PSNR's volumes: one id per contiguous range of files of a split, in file order."""
+    datasets, info = build_image_folder(image_dir, 16, seed=0)
+    for name, ranges in info["file_ranges"].items():
+        expected = np.concatenate([np.full(count, i) for i, (_, _, count) in enumerate(ranges)])
+        assert datasets[name].volumes.tolist() == expected.tolist()
+
+
+def test_mni_slabs_and_fastmri_files_are_volumes(tmp_path):
+    from mri_cs.data.fastmri import build_fastmri
+    from mri_cs.data.mni152 import SLABS_PER_AXIS, build_mni152
+
+    volume = np.zeros((64, 70, 60), dtype=np.float32)
+    volume[4:60, 4:66, 2:58] = np.random.default_rng(0).uniform(0.5, 1.0, (56, 62, 56))
+    datasets, info = build_mni152(16, 0, volume)
+    test = datasets["test"].volumes
+    counts = [info["slabs_first_last_count"][f"axis{a}"]["test"][2] for a in range(3)]
+    assert len(test) == sum(counts) and (np.diff(test) >= 0).all()
+    for a, n in enumerate(counts):  # every axis's test slices carry that axis's ids only
+        ids = test[sum(counts[:a]):sum(counts[:a + 1])]
+        assert len(ids) == n and (ids // SLABS_PER_AXIS == a).all()
+    fastmri, _ = build_fastmri(make_fastmri_dir(tmp_path / "knee", n_train=1, n_val=4, slices=3), 16, 0)
+    assert fastmri["test"].volumes.tolist() == [0, 0, 0, 1, 1, 1]
+
+
 def test_an_image_sample_is_its_resized_file_and_its_kspace_inverts_to_it(image_dir):
     datasets, info = build_image_folder(image_dir, 32, seed=0)
     first_test = info["file_ranges"]["test"][0][0]
