@@ -110,8 +110,12 @@ class PCAStart:
     def posterior_means(self, images, batch_size: int = 5000) -> torch.Tensor:
         """The posterior means ``(len(images), latent_dim)`` of ``images``."""
         # BEGIN SOLUTION
-        return torch.cat([(images.batch(idx).flatten(1) - self.mu.float()) @ self.U.float() * self.gain
-                          for idx in torch.arange(len(images)).split(batch_size)])
+        return torch.cat(
+            [
+                (images.batch(idx).flatten(1) - self.mu.float()) @ self.U.float() * self.gain
+                for idx in torch.arange(len(images)).split(batch_size)
+            ]
+        )
         # END SOLUTION
 
 

@@ -19,8 +19,8 @@ encoder), and writes:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -31,6 +31,7 @@ from auto_decoder.utils import CLASS_NAMES, IndexedImages, RunData, plot_tsne, s
 from common.checkpoint import Progress
 from common.cli import DataError
 from common.runs import save_json, save_npz
+
 
 def model_name(args: argparse.Namespace) -> str:
     """``ad``, ``vad-<family>`` or ``vae``."""
@@ -59,14 +60,18 @@ def find_classifier(args: argparse.Namespace, device: torch.device) -> tuple[nn.
     for a --quick run); None, with a note, when there is none."""
     if args.classifier:
         if not Path(args.classifier).is_file():
-            raise DataError(f"--classifier {args.classifier}: no such file (train one with `python main.py classifier`)")
+            raise DataError(
+                f"--classifier {args.classifier}: no such file (train one with `python main.py classifier`)"
+            )
         return load_classifier(args.classifier, device)
     names = ["classifier_quick", "classifier"] if args.quick else ["classifier"]
     for path in (Path(args.results_root) / name / "checkpoint.pt" for name in names):
         if path.is_file():
             return load_classifier(path, device)
-    print(f"no classifier checkpoint under {args.results_root}: sample quality will not be scored "
-          "(run `python main.py classifier` first)")
+    print(
+        f"no classifier checkpoint under {args.results_root}: sample quality will not be scored "
+        "(run `python main.py classifier` first)"
+    )
     return None
 
 
@@ -90,8 +95,9 @@ def sample_figures(name: str, run_dir: Path, decoder, sample_prior, test_codes, 
     save_npz(run_dir / "samples.npz", **{k.replace(" ", "_"): v.numpy() for k, v in rows.items()})
 
 
-def tsne_figure(name: str, run_dir: Path, codes: dict[str, torch.Tensor], datasets: dict[str, IndexedImages],
-                points: int, seed: int) -> None:
+def tsne_figure(
+    name: str, run_dir: Path, codes: dict[str, torch.Tensor], datasets: dict[str, IndexedImages], points: int, seed: int
+) -> None:
     """t-SNE of at most ``points`` random train and test codes, coloured by class."""
     groups = {}
     for split, ds in datasets.items():
@@ -108,14 +114,25 @@ def interpolation_figure(name: str, run_dir: Path, decoder, test_codes, test_ds:
     originals = torch.full_like(row, float("nan"))
     originals[[0, -1]] = test_ds.batch([a, b])
     classes = [CLASS_NAMES[test_ds.labels[a]], CLASS_NAMES[test_ds.labels[b]]]
-    save_image_grid({"test images": originals, name: row}, run_dir / "interpolation.png",
-                    f"{name}: test {a} ({classes[0]}) -> test {b} ({classes[1]})")
+    save_image_grid(
+        {"test images": originals, name: row},
+        run_dir / "interpolation.png",
+        f"{name}: test {a} ({classes[0]}) -> test {b} ({classes[1]})",
+    )
     save_npz(run_dir / "interpolation.npz", row=row.numpy())
     return {"interpolation_pair": [a, b], "interpolation_classes": classes}
 
 
-def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: int, scorer, device,
-                  val_ds: IndexedImages | None = None) -> dict:
+def score_samples(
+    name: str,
+    run_dir: Path,
+    decoder,
+    sample_prior,
+    num_samples: int,
+    scorer,
+    device,
+    val_ds: IndexedImages | None = None,
+) -> dict:
     """Decode ``num_samples`` prior draws, save 50 of them, and score them with the classifier (if there is one):
     :func:`~auto_decoder.classifier.sample_quality` and the Frechet distance to the classifier's test images.
 
@@ -124,8 +141,11 @@ def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: 
     distance (2,000 other images, whose covariance is estimated less well): compare it between runs with
     the same validation images only."""
     samples = decode(decoder, torch.cat([sample_prior(len(c)) for c in torch.arange(num_samples).split(2000)]), device)
-    save_image_grid({f"{r}": samples[10 * r : 10 * r + 10] for r in range(5)}, run_dir / "prior_grid.png",
-                    f"{name}: 50 of the {num_samples:,} scored prior samples")
+    save_image_grid(
+        {f"{r}": samples[10 * r : 10 * r + 10] for r in range(5)},
+        run_dir / "prior_grid.png",
+        f"{name}: 50 of the {num_samples:,} scored prior samples",
+    )
     if scorer is None:
         return {}
     classifier, reference = scorer
@@ -139,15 +159,28 @@ def score_samples(name: str, run_dir: Path, decoder, sample_prior, num_samples: 
     }
     if val_ds is not None and len(val_ds) >= 2:
         val_features = score_images(classifier, val_ds.batch(torch.arange(len(val_ds))), device)[0]
-        quality["val_frechet_distance"] = frechet_distance(feature_statistics(features), feature_statistics(val_features))
+        quality["val_frechet_distance"] = frechet_distance(
+            feature_statistics(features), feature_statistics(val_features)
+        )
         quality["frechet_val_images"] = len(val_ds)
     return {"sample_quality": quality}
 
 
 # -------------------------------------------------------------------------------- finish
-def finish(args: argparse.Namespace, run_dir: Path, progress: Progress, decoder: nn.Module, sample_prior: Callable[[int], torch.Tensor],
-           codes: dict[str, torch.Tensor], data: RunData, test_ds: IndexedImages, pair: tuple[int, int], scorer,
-           device: torch.device, **extra) -> dict:
+def finish(
+    args: argparse.Namespace,
+    run_dir: Path,
+    progress: Progress,
+    decoder: nn.Module,
+    sample_prior: Callable[[int], torch.Tensor],
+    codes: dict[str, torch.Tensor],
+    data: RunData,
+    test_ds: IndexedImages,
+    pair: tuple[int, int],
+    scorer,
+    device: torch.device,
+    **extra,
+) -> dict:
     """Score and draw a trained model, write ``metrics.json`` (with ``extra``) and print the closing line.
 
     Args:
@@ -160,8 +193,10 @@ def finish(args: argparse.Namespace, run_dir: Path, progress: Progress, decoder:
     name = model_name(args)
     train_scores = reconstruction_scores(decoder, codes["train"], data.train, device)
     test_scores = reconstruction_scores(decoder, codes["test"], test_ds, device)
-    print(f"reconstruction (BCE per pixel / PSNR): train {train_scores['bce']:.4f} / {train_scores['psnr']:.2f} dB, "
-          f"test {test_scores['bce']:.4f} / {test_scores['psnr']:.2f} dB")
+    print(
+        f"reconstruction (BCE per pixel / PSNR): train {train_scores['bce']:.4f} / {train_scores['psnr']:.2f} dB, "
+        f"test {test_scores['bce']:.4f} / {test_scores['psnr']:.2f} dB"
+    )
     state, history = progress.extra, progress.extra["history"]
     metrics = {
         "model": name,
@@ -193,9 +228,14 @@ def finish(args: argparse.Namespace, run_dir: Path, progress: Progress, decoder:
     metrics.update(score_samples(name, run_dir, decoder, sample_prior, args.samples, scorer, device, data.val))
     save_json(run_dir / "metrics.json", metrics)
     quality = metrics.get("sample_quality")
-    score = (f"; prior samples: Frechet distance {quality['frechet_distance']:.2f} (floor {quality['frechet_floor']:.2f}), "
-             f"{quality['confident_share']:.3f} confident, class entropy {quality['class_entropy_bits']:.2f} bits"
-             if quality else "; samples not scored (no classifier)")
-    print(f"{run_dir}: test BCE {test_scores['bce']:.4f} (train {train_scores['bce']:.4f}), "
-          f"test PSNR {test_scores['psnr']:.2f} dB{score}")
+    score = (
+        f"; prior samples: Frechet distance {quality['frechet_distance']:.2f} (floor {quality['frechet_floor']:.2f}), "
+        f"{quality['confident_share']:.3f} confident, class entropy {quality['class_entropy_bits']:.2f} bits"
+        if quality
+        else "; samples not scored (no classifier)"
+    )
+    print(
+        f"{run_dir}: test BCE {test_scores['bce']:.4f} (train {train_scores['bce']:.4f}), "
+        f"test PSNR {test_scores['psnr']:.2f} dB{score}"
+    )
     return metrics

@@ -67,8 +67,12 @@ class FashionClassifier(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.PixelUnshuffle(2),
-            *conv_bn(4, 32), *conv_bn(32, 32), nn.MaxPool2d(2),
-            *conv_bn(32, 64), *conv_bn(64, 64), nn.MaxPool2d(2, ceil_mode=True),
+            *conv_bn(4, 32),
+            *conv_bn(32, 32),
+            nn.MaxPool2d(2),
+            *conv_bn(32, 64),
+            *conv_bn(64, 64),
+            nn.MaxPool2d(2, ceil_mode=True),
             nn.Flatten(),
             nn.Dropout(0.2),
             nn.Linear(64 * 4 * 4, NUM_FEATURES),
@@ -140,8 +144,9 @@ def frechet_distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> 
 
 
 @torch.no_grad()
-def score_images(model: nn.Module, images: torch.Tensor, device: torch.device | str,
-                 batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def score_images(
+    model: nn.Module, images: torch.Tensor, device: torch.device | str, batch_size: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features ``(N, 128)`` and class probabilities ``(N, 10)`` of images ``(N, 1, 28, 28)`` in [0, 1]."""
     model.eval()
     features, probs = [], []
@@ -166,14 +171,19 @@ def load_classifier(path: str | Path, device: torch.device) -> tuple[nn.Module, 
         state = load_checkpoint(path, device)
         model.load_state_dict(state["best_model"])
         reference = state["extra"]["reference"]
-        reference = {"test": {k: v.cpu() for k, v in reference["test"].items()},
-                     "test_size": int(reference["test_size"]), "floor": float(reference["floor"])}
+        reference = {
+            "test": {k: v.cpu() for k, v in reference["test"].items()},
+            "test_size": int(reference["test_size"]),
+            "floor": float(reference["floor"]),
+        }
     except OSError:
         raise
     except Exception as err:  # a truncated file, a checkpoint of another model, an unfinished classifier run ...
         first_line = (str(err).strip().splitlines() or [""])[0][:100]
-        raise DataError(f"{path} is not a finished classifier checkpoint of `python main.py classifier` "
-                        f"({type(err).__name__}: {first_line})") from err
+        raise DataError(
+            f"{path} is not a finished classifier checkpoint of `python main.py classifier` "
+            f"({type(err).__name__}: {first_line})"
+        ) from err
     return model, reference
 
 
@@ -188,8 +198,16 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flipped[:, None, None, None], x.flip(-1), x)
 
 
-def train_one_epoch(model: nn.Module, train_dl, labels: torch.Tensor, opt: torch.optim.Optimizer, device: torch.device,
-                    scheduler=None, generator: torch.Generator | None = None, guard: DivergenceGuard | None = None) -> float:
+def train_one_epoch(
+    model: nn.Module,
+    train_dl,
+    labels: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    device: torch.device,
+    scheduler=None,
+    generator: torch.Generator | None = None,
+    guard: DivergenceGuard | None = None,
+) -> float:
     """One pass of cross-entropy training; ``labels`` are the dataset's labels, looked up by the batch's indices.
     With a ``generator`` the images are augmented (:func:`augment`); ``scheduler`` steps after every batch;
     ``guard`` stops a diverged run (:class:`common.cli.Diverged`). Returns the mean training loss."""
@@ -219,12 +237,14 @@ def run(args: argparse.Namespace) -> dict:
     model = FashionClassifier().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     # one cycle over all steps (warm-up, then a cosine decay): the large steps train fast, the small late ones settle
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * len(data.train_dl),
-                                                    pct_start=0.15)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, total_steps=args.epochs * len(data.train_dl), pct_start=0.15
+    )
     generator = torch.Generator().manual_seed(args.seed)
     generators = {"augment": generator, "loader": data.train_dl.generator}
-    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device),
-                  torch=torch.__version__) as run_dir:
+    with open_run(
+        args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device), torch=torch.__version__
+    ) as run_dir:
         ckpt_path = run_dir / "checkpoint.pt"
         progress = load_progress(ckpt_path, model, opt, scheduler, generators, resume=args.resume, device=device)
         state = progress.extra
@@ -246,8 +266,11 @@ def run(args: argparse.Namespace) -> dict:
         test_features, probs = score_images(model, data.test.batch(torch.arange(len(data.test))), device)
         floor_idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(args.seed))[:FLOOR_IMAGES]
         floor_features, _ = score_images(model, data.train.batch(floor_idx), device)
-        reference = {"test": feature_statistics(test_features), "test_size": len(data.test),
-                     "floor": frechet_distance(feature_statistics(floor_features), feature_statistics(test_features))}
+        reference = {
+            "test": feature_statistics(test_features),
+            "test_size": len(data.test),
+            "floor": frechet_distance(feature_statistics(floor_features), feature_statistics(test_features)),
+        }
         save_extra(ckpt_path, {**state, "reference": reference})  # what load_classifier reads, with best_model
         metrics = {
             "test_accuracy": accuracy(probs, data.test.labels),
@@ -264,6 +287,8 @@ def run(args: argparse.Namespace) -> dict:
             "train_seconds": state["train_seconds"],
         }
         save_json(run_dir / "metrics.json", metrics)
-    print(f"{run_dir}: test accuracy {metrics['test_accuracy']:.4f} (epoch {metrics['best_epoch']}); "
-          f"Frechet floor (train vs test) {metrics['frechet_floor']:.2f}")
+    print(
+        f"{run_dir}: test accuracy {metrics['test_accuracy']:.4f} (epoch {metrics['best_epoch']}); "
+        f"Frechet floor (train vs test) {metrics['frechet_floor']:.2f}"
+    )
     return metrics

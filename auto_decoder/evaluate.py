@@ -9,7 +9,8 @@ the test loss.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -44,7 +45,9 @@ def reconstruction_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
 BCE_EXPLODE_FACTOR = 10.0
 
 
-def penalised_loss(x: torch.Tensor, x_rec: torch.Tensor, kl: torch.Tensor | None, kl_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+def penalised_loss(
+    x: torch.Tensor, x_rec: torch.Tensor, kl: torch.Tensor | None, kl_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(loss, reconstruction)`` of a batch: ``reconstruction + kl_weight * mean(kl) / pixels``.
 
     The reconstruction term is per pixel, so the KL (per image, ``(B,)``; unused and may be None
@@ -58,7 +61,9 @@ def penalised_loss(x: torch.Tensor, x_rec: torch.Tensor, kl: torch.Tensor | None
     return recon + kl_weight * kl.mean() / x[0].numel(), recon
 
 
-def objective(model: nn.Module, latents: nn.Module, indices: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def objective(
+    model: nn.Module, latents: nn.Module, indices: torch.Tensor, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss of a batch for an auto-decoder, shared by training and test-time optimisation:
     :func:`penalised_loss` of ``model(latents(indices))`` (a sample, for a variational table) with
     the table's KL. For a plain :class:`~auto_decoder.AutoDecoder.LatentTable` the KL term is zero.
@@ -71,7 +76,9 @@ def objective(model: nn.Module, latents: nn.Module, indices: torch.Tensor, x: to
 
 
 @torch.no_grad()
-def mean_losses(model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str) -> tuple[float, float]:
+def mean_losses(
+    model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str
+) -> tuple[float, float]:
     """``(objective, reconstruction)`` without sampling noise, each averaged over every image of ``batches``
     (``(indices, images)`` pairs, e.g. a DataLoader): :func:`penalised_loss` of the decoded point-estimate
     latents (``latents.mean``; for a variational table, its ``loc``)."""
@@ -84,7 +91,9 @@ def mean_losses(model: nn.Module, latents: nn.Module, batches: Iterable, device:
     return total / max(count, 1), recon_total / max(count, 1)
 
 
-def mean_reconstruction_loss(model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str) -> float:
+def mean_reconstruction_loss(
+    model: nn.Module, latents: nn.Module, batches: Iterable, device: torch.device | str
+) -> float:
     """Mean :func:`reconstruction_loss` over every image of ``batches``, decoding each image's point-estimate latent."""
     return mean_losses(model, latents, batches, device)[1]
 
@@ -96,8 +105,9 @@ def mean_objective(model: nn.Module, latents: nn.Module, batches: Iterable, devi
 
 
 @torch.no_grad()
-def reconstruction_scores(decoder: nn.Module, codes: torch.Tensor, images, device: torch.device | str,
-                          batch_size: int = 2000) -> dict[str, float]:
+def reconstruction_scores(
+    decoder: nn.Module, codes: torch.Tensor, images, device: torch.device | str, batch_size: int = 2000
+) -> dict[str, float]:
     """``{"bce": mean BCE per pixel, "psnr": mean PSNR in dB}`` of ``decoder(codes)``, ``(N, D) -> (N, 1, 28, 28)``,
     against ``images`` (anything with ``len`` and ``batch(indices)``, such as
     :class:`~auto_decoder.utils.IndexedImages`). PSNR is per image with data range 1 (pixels in
@@ -124,8 +134,17 @@ class Fit(NamedTuple):
     converged: bool
 
 
-def fit_latents(model: nn.Module, batches: Iterable, opt: torch.optim.Optimizer, latents: nn.Module, epochs: int,
-                device: torch.device | str, tol: float | None = None, window: int = 50, desc: str = "fit latents") -> Fit:
+def fit_latents(
+    model: nn.Module,
+    batches: Iterable,
+    opt: torch.optim.Optimizer,
+    latents: nn.Module,
+    epochs: int,
+    device: torch.device | str,
+    tol: float | None = None,
+    window: int = 50,
+    desc: str = "fit latents",
+) -> Fit:
     """Optimise ``latents`` for the images of ``batches`` with ``model`` frozen.
 
     Args:
@@ -148,7 +167,9 @@ def fit_latents(model: nn.Module, batches: Iterable, opt: torch.optim.Optimizer,
     for p in model.parameters():
         p.requires_grad_(False)
     loss_curve, checks, done = [], [], False
-    guard = DivergenceGuard(desc, factor=BCE_EXPLODE_FACTOR, hint="run it again with a smaller --test-lr (and --overwrite)")
+    guard = DivergenceGuard(
+        desc, factor=BCE_EXPLODE_FACTOR, hint="run it again with a smaller --test-lr (and --overwrite)"
+    )
     try:
         if tol is not None:
             checks.append(mean_objective(model, latents, batches, device))

@@ -36,7 +36,11 @@ from common.cli import (
 )
 
 PROG = "auto_decoder"
-FAMILIES = ("gaussian", "laplace", "logistic")  # VariationalAutoDecoder.FAMILIES, listed here to keep torch out of --help
+FAMILIES = (
+    "gaussian",
+    "laplace",
+    "logistic",
+)  # VariationalAutoDecoder.FAMILIES, listed here to keep torch out of --help
 QUICK = {"subset": 256, "epochs": 2, "test_steps": 20, "tsne_points": 100, "samples": 100}
 
 
@@ -52,8 +56,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def add_data_args(p: argparse.ArgumentParser, batch_size: int, subset: int) -> None:
     """The data flags; each sub-command gets its own copies, so its defaults stay its own."""
-    p.add_argument("--data-dir", default="data",
-                   help="folder with FashionMNIST/raw/ (torchvision layout) or fashion-mnist_{train,test}.csv")
+    p.add_argument(
+        "--data-dir",
+        default="data",
+        help="folder with FashionMNIST/raw/ (torchvision layout) or fashion-mnist_{train,test}.csv",
+    )
     p.add_argument("--download", action="store_true", help="let torchvision download Fashion-MNIST into --data-dir")
     p.add_argument("--batch-size", type=positive_int, default=batch_size, help="images per optimisation step")
     p.add_argument("--subset", type=non_negative_int, default=subset, help="first N images of each split (0: all)")
@@ -62,41 +69,99 @@ def add_data_args(p: argparse.ArgumentParser, batch_size: int, subset: int) -> N
 def add_generative_args(p: argparse.ArgumentParser, command: str) -> None:
     """The flags of ``ad``, ``vad`` and ``vae``: one set of names, so their runs compare like for like."""
     p.add_argument("--latent-dim", type=positive_int, default=32, help="size of each image's latent vector")
-    p.add_argument("--epochs", type=positive_int, default=150,
-                   help="passes over the training images (with --val-size: the most)")
-    p.add_argument("--lr", type=positive_float, default=2e-3,
-                   help=f"learning rate (Adam) of the {'encoder and decoder' if command == 'vae' else 'decoder'}")
-    p.add_argument("--val-size", type=non_negative_int, default=0,
-                   help="training images held out; their loss halves --lr when it stalls "
-                        "and stops training when it stops improving by 0.01%% (0: none, train exactly --epochs)")
-    p.add_argument("--lr-patience", type=positive_int, default=2,
-                   help="with --val-size: halve --lr after this many epochs without improvement")
-    p.add_argument("--patience", type=positive_int, default=4,
-                   help="with --val-size: stop after this many epochs without improvement")
-    p.add_argument("--test-size", type=positive_int, default=2000,
-                   help="the first N test images get latents (fitted or encoded) and reconstruction scores")
+    p.add_argument(
+        "--epochs", type=positive_int, default=150, help="passes over the training images (with --val-size: the most)"
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=2e-3,
+        help=f"learning rate (Adam) of the {'encoder and decoder' if command == 'vae' else 'decoder'}",
+    )
+    p.add_argument(
+        "--val-size",
+        type=non_negative_int,
+        default=0,
+        help="training images held out; their loss halves --lr when it stalls "
+        "and stops training when it stops improving by 0.01%% (0: none, train exactly --epochs)",
+    )
+    p.add_argument(
+        "--lr-patience",
+        type=positive_int,
+        default=2,
+        help="with --val-size: halve --lr after this many epochs without improvement",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=4,
+        help="with --val-size: stop after this many epochs without improvement",
+    )
+    p.add_argument(
+        "--test-size",
+        type=positive_int,
+        default=2000,
+        help="the first N test images get latents (fitted or encoded) and reconstruction scores",
+    )
     if command != "vae":
-        p.add_argument("--init", choices=("pca", "random"), default="pca",
-                       help="where latents start: their images' probabilistic-PCA posterior, or random (the course's)")
-        p.add_argument("--latent-lr", type=positive_float, default=0.1, help="training latents' learning rate (row-wise Adam)")
-        p.add_argument("--val-steps", type=positive_int, default=10,
-                       help="with --val-size: full-batch steps refitting the validation latents after each epoch")
-        p.add_argument("--test-steps", type=positive_int, default=800,
-                       help="most full-batch steps fitting the test latents (fewer once converged)")
-        p.add_argument("--test-lr", type=positive_float, default=0.05,
-                       help="learning rate (Adam) of the test and validation latent fits")
+        p.add_argument(
+            "--init",
+            choices=("pca", "random"),
+            default="pca",
+            help="where latents start: their images' probabilistic-PCA posterior, or random (the course's)",
+        )
+        p.add_argument(
+            "--latent-lr", type=positive_float, default=0.1, help="training latents' learning rate (row-wise Adam)"
+        )
+        p.add_argument(
+            "--val-steps",
+            type=positive_int,
+            default=10,
+            help="with --val-size: full-batch steps refitting the validation latents after each epoch",
+        )
+        p.add_argument(
+            "--test-steps",
+            type=positive_int,
+            default=800,
+            help="most full-batch steps fitting the test latents (fewer once converged)",
+        )
+        p.add_argument(
+            "--test-lr",
+            type=positive_float,
+            default=0.05,
+            help="learning rate (Adam) of the test and validation latent fits",
+        )
     if command != "ad":
-        p.add_argument("--kl-weight", type=non_negative_float, default=1.0, help="weight of KL(q || prior); 1 is the exact ELBO")
+        p.add_argument(
+            "--kl-weight", type=non_negative_float, default=1.0, help="weight of KL(q || prior); 1 is the exact ELBO"
+        )
     if command == "vad":
         p.add_argument("--family", choices=FAMILIES, default="gaussian", help="latent distribution family")
-        p.add_argument("--init-scale", type=positive_float, default=0.1, help="initial scale of every q_i with --init random")
-    p.add_argument("--samples", type=positive_int, default=10_000,
-                   help="prior draws decoded and scored (the Frechet distance compares them with 10,000 test images)")
-    p.add_argument("--tsne-points", type=positive_int, default=2000, help="at most this many codes per split in the t-SNE")
-    p.add_argument("--interp", type=non_negative_int, nargs=2, default=None, metavar=("I", "J"),
-                   help="test indices to interpolate between (default: test image 0 and the first of another class)")
-    p.add_argument("--classifier", default=None,
-                   help="classifier checkpoint that scores the samples (default: RESULTS_ROOT/classifier/checkpoint.pt)")
+        p.add_argument(
+            "--init-scale", type=positive_float, default=0.1, help="initial scale of every q_i with --init random"
+        )
+    p.add_argument(
+        "--samples",
+        type=positive_int,
+        default=10_000,
+        help="prior draws decoded and scored (the Frechet distance compares them with 10,000 test images)",
+    )
+    p.add_argument(
+        "--tsne-points", type=positive_int, default=2000, help="at most this many codes per split in the t-SNE"
+    )
+    p.add_argument(
+        "--interp",
+        type=non_negative_int,
+        nargs=2,
+        default=None,
+        metavar=("I", "J"),
+        help="test indices to interpolate between (default: test image 0 and the first of another class)",
+    )
+    p.add_argument(
+        "--classifier",
+        default=None,
+        help="classifier checkpoint that scores the samples (default: RESULTS_ROOT/classifier/checkpoint.pt)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_data_args(p, batch_size=32, subset=1000)
         add_generative_args(p, command)
 
-    p = sub.add_parser("summary", formatter_class=HelpFormatter, help="print the numbers of every run under --results-root")
+    p = sub.add_parser(
+        "summary", formatter_class=HelpFormatter, help="print the numbers of every run under --results-root"
+    )
     add_common_args(p, sub_command=True)
     return parser
 

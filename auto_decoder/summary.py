@@ -53,15 +53,26 @@ EXPECTED = {
     "vad-logistic-full": ["vad", "--family", "logistic", *FULL, *KL],
     "vae-full": ["vae", *FULL, *KL],
     # The KL weight chosen on the validation images' Frechet distance: the best VAD and the VAE also at weight 4.
-    "vad-logistic-full-kl4": ["vad", "--family", "logistic", *FULL, "--kl-weight", "4", "--name", "vad-logistic-full-kl4"],
+    "vad-logistic-full-kl4": [
+        "vad",
+        "--family",
+        "logistic",
+        *FULL,
+        "--kl-weight",
+        "4",
+        "--name",
+        "vad-logistic-full-kl4",
+    ],
     "vae-full-kl4": ["vae", *FULL, "--kl-weight", "4", "--name", "vae-full-kl4"],
 }
 
 
 def missing(name: str) -> str:
     """How to make and publish an expected run that a report does not find."""
-    return (f"{name} is not there: make it with cd auto_decoder && {' '.join(['python main.py', *EXPECTED[name], '--data-dir DATA'])}, "
-            f"then, from the repository root, python -m common.publish auto_decoder/runs/{name}")
+    return (
+        f"{name} is not there: make it with cd auto_decoder && {' '.join(['python main.py', *EXPECTED[name], '--data-dir DATA'])}, "
+        f"then, from the repository root, python -m common.publish auto_decoder/runs/{name}"
+    )
 
 
 def read_json(path: Path) -> dict:
@@ -143,8 +154,11 @@ VAE_FD_RATIO = 1.25  # the target: the best VAD's Frechet distance within 25 % o
 def chosen(runs: dict[str, tuple[dict, dict]], model: str, size: int) -> tuple[str, dict] | None:
     """The scored run of ``model`` (``ad``, ``vae``, ``vad-gaussian`` ...) on ``size`` training images with the lowest
     validation Frechet distance (runs without one count only when none has it; then the first by name)."""
-    found = [(n, m) for n, (m, _) in runs.items()
-             if m["model"] == model and m["train_size"] == size and "sample_quality" in m]
+    found = [
+        (n, m)
+        for n, (m, _) in runs.items()
+        if m["model"] == model and m["train_size"] == size and "sample_quality" in m
+    ]
     scored = [(n, m) for n, m in found if "val_frechet_distance" in m["sample_quality"]]
     if scored:
         return min(scored, key=lambda nm: nm[1]["sample_quality"]["val_frechet_distance"])
@@ -165,13 +179,17 @@ def verdicts(runs: dict[str, tuple[dict, dict]]) -> list[str]:
             ad_name, ad_q = ad[0], ad[1]["sample_quality"]
             if "frechet_distance" in q and "frechet_distance" in ad_q:
                 verdict = "beats" if q["frechet_distance"] < ad_q["frechet_distance"] else "does NOT beat"
-                out.append(f"`{name}`: Fréchet distance {q['frechet_distance']:.2f} {verdict} `{ad_name}`'s "
-                           f"{ad_q['frechet_distance']:.2f} (confident share {q['confident_share']:.3f} vs "
-                           f"{ad_q['confident_share']:.3f})")
+                out.append(
+                    f"`{name}`: Fréchet distance {q['frechet_distance']:.2f} {verdict} `{ad_name}`'s "
+                    f"{ad_q['frechet_distance']:.2f} (confident share {q['confident_share']:.3f} vs "
+                    f"{ad_q['confident_share']:.3f})"
+                )
             else:
                 verdict = "beats" if q["confident_share"] > ad_q["confident_share"] else "does NOT beat"
-                out.append(f"`{name}`: confident share {q['confident_share']:.3f} {verdict} `{ad_name}`'s "
-                           f"{ad_q['confident_share']:.3f}")
+                out.append(
+                    f"`{name}`: confident share {q['confident_share']:.3f} {verdict} `{ad_name}`'s "
+                    f"{ad_q['confident_share']:.3f}"
+                )
         if vae := chosen(runs, "vae", m["train_size"]):
             out.append(f"`{name}`: {vae_ratio(q, *vae)}")
     out += best_vad_lines(runs)
@@ -179,11 +197,13 @@ def verdicts(runs: dict[str, tuple[dict, dict]]) -> list[str]:
 
 
 def vae_ratio(quality: dict, vae_name: str, vae_metrics: dict) -> str:
-    """"Fréchet distance X is R × `vae`'s Y (within / NOT within the target)"."""
+    """ "Fréchet distance X is R × `vae`'s Y (within / NOT within the target)"."""
     fd, vae_fd = quality["frechet_distance"], vae_metrics["sample_quality"]["frechet_distance"]
     ratio = fd / vae_fd
-    return (f"Fréchet distance {fd:.2f} is {ratio:.3f} × `{vae_name}`'s {vae_fd:.2f} "
-            f"({'within' if ratio <= VAE_FD_RATIO else 'NOT within'} the target {VAE_FD_RATIO:g} ×)")
+    return (
+        f"Fréchet distance {fd:.2f} is {ratio:.3f} × `{vae_name}`'s {vae_fd:.2f} "
+        f"({'within' if ratio <= VAE_FD_RATIO else 'NOT within'} the target {VAE_FD_RATIO:g} ×)"
+    )
 
 
 def best_vad_lines(runs: dict[str, tuple[dict, dict]]) -> list[str]:
@@ -191,18 +211,22 @@ def best_vad_lines(runs: dict[str, tuple[dict, dict]]) -> list[str]:
     against the VAE chosen the same way; the test images only report the result."""
     out = []
     for size in sorted({m["train_size"] for m, _ in runs.values()}):
-        vads = [chosen(runs, model, size) for model in sorted({m["model"] for m, _ in runs.values()
-                                                                if m["model"].startswith("vad")})]
+        vads = [
+            chosen(runs, model, size)
+            for model in sorted({m["model"] for m, _ in runs.values() if m["model"].startswith("vad")})
+        ]
         vads = [v for v in vads if v and "val_frechet_distance" in v[1]["sample_quality"]]
         vae = chosen(runs, "vae", size)
         if not vads or not vae or "val_frechet_distance" not in vae[1]["sample_quality"]:
             continue
         name, m = min(vads, key=lambda nm: nm[1]["sample_quality"]["val_frechet_distance"])
         q = m["sample_quality"]
-        out.append(f"**Best VAD on {size:,} images, chosen on validation** (Fréchet distance to the held-out "
-                   f"training images {q['val_frechet_distance']:.2f}; VAE `{vae[0]}` chosen the same way, "
-                   f"{vae[1]['sample_quality']['val_frechet_distance']:.2f}): `{name}`, {vae_ratio(q, *vae)}; "
-                   f"confident share {q['confident_share']:.3f}, class entropy {q['class_entropy_bits']:.2f} bits")
+        out.append(
+            f"**Best VAD on {size:,} images, chosen on validation** (Fréchet distance to the held-out "
+            f"training images {q['val_frechet_distance']:.2f}; VAE `{vae[0]}` chosen the same way, "
+            f"{vae[1]['sample_quality']['val_frechet_distance']:.2f}): `{name}`, {vae_ratio(q, *vae)}; "
+            f"confident share {q['confident_share']:.3f}, class entropy {q['class_entropy_bits']:.2f} bits"
+        )
     return out
 
 
@@ -210,14 +234,18 @@ def run(args: argparse.Namespace) -> None:
     """Print the table of every ad/vad/vae run under --results-root and the verdicts."""
     runs = load_runs(args.results_root)
     if not runs:
-        raise RunError(f"no ad/vad/vae run folders with metrics.json under {args.results_root}; "
-                       "make them with `python main.py ad`, `python main.py vad` and `python main.py vae`")
+        raise RunError(
+            f"no ad/vad/vae run folders with metrics.json under {args.results_root}; "
+            "make them with `python main.py ad`, `python main.py vad` and `python main.py vae`"
+        )
     rows = [row(name, *mc) for name, mc in runs.items()]
     print(markdown_table(rows))
     for line in verdicts(runs):
         print(line.replace("`", ""))
     best = max(rows, key=lambda r: -1 if r["confident"] is None else r["confident"])
     closest = min(rows, key=lambda r: math.inf if r["fd"] is None else r["fd"])
-    print(f"{args.results_root}: {len(rows)} runs; lowest test BCE {min(r['test_bce'] for r in rows):.4f}, "
-          f"lowest Fréchet distance {cell('fd', closest['fd'])} ({closest['run']}), "
-          f"highest confident share {cell('confident', best['confident'])} ({best['run']})")
+    print(
+        f"{args.results_root}: {len(rows)} runs; lowest test BCE {min(r['test_bce'] for r in rows):.4f}, "
+        f"lowest Fréchet distance {cell('fd', closest['fd'])} ({closest['run']}), "
+        f"highest confident share {cell('confident', best['confident'])} ({best['run']})"
+    )

@@ -32,8 +32,14 @@ from tqdm import tqdm
 
 from auto_decoder.analysis import find_classifier, finish, interpolation_pair, model_name
 from auto_decoder.AutoDecoder import Decoder, LatentTable, PCAStart, RowAdam
-from auto_decoder.evaluate import (BCE_EXPLODE_FACTOR, fit_latents, mean_objective, mean_reconstruction_loss, objective,
-                                   reconstruction_scores)
+from auto_decoder.evaluate import (
+    BCE_EXPLODE_FACTOR,
+    fit_latents,
+    mean_objective,
+    mean_reconstruction_loss,
+    objective,
+    reconstruction_scores,
+)
 from auto_decoder.utils import IndexedImages, RunData, in_order, load_run_data, run_device, take_first
 from auto_decoder.VariationalAutoDecoder import VariationalLatentTable
 from common.checkpoint import Progress, load_progress, load_state, save_extra, save_progress
@@ -42,8 +48,21 @@ from common.guard import DivergenceGuard
 from common.runs import check_run, open_run
 
 # Changing these mid-run would make the checkpoint meaningless, so --resume refuses it.
-FIXED_ON_RESUME = ("seed", "subset", "batch_size", "latent_dim", "family", "kl_weight", "init", "init_scale", "val_size",
-                   "val_steps", "test_size", "test_steps", "test_lr")
+FIXED_ON_RESUME = (
+    "seed",
+    "subset",
+    "batch_size",
+    "latent_dim",
+    "family",
+    "kl_weight",
+    "init",
+    "init_scale",
+    "val_size",
+    "val_steps",
+    "test_size",
+    "test_steps",
+    "test_lr",
+)
 TEST_TOL, TEST_WINDOW = 1e-3, 50  # the test fit has converged when 50 steps improve the objective by < 0.1 %
 FIT_CHUNK = 2000  # images per step of a latent fit: rows are independent given the frozen decoder
 
@@ -131,16 +150,23 @@ def make_table(args: argparse.Namespace, images: IndexedImages, start: PCAStart 
     if args.command == "ad":
         table = LatentTable(len(images), args.latent_dim)
     else:
-        table = VariationalLatentTable(len(images), args.latent_dim, args.family, kl_weight=args.kl_weight,
-                                       init_scale=args.init_scale)
+        table = VariationalLatentTable(
+            len(images), args.latent_dim, args.family, kl_weight=args.kl_weight, init_scale=args.init_scale
+        )
     if start is not None:
         table.start_at(start.posterior_means(images), start.std)
     return table
 
 
-def train_one_epoch(decoder: nn.Module, latents: nn.Module, train_dl: DataLoader, opt_decoder: torch.optim.Optimizer,
-                    opt_latents: torch.optim.Optimizer, device: torch.device,
-                    guard: DivergenceGuard | None = None) -> dict[str, float]:
+def train_one_epoch(
+    decoder: nn.Module,
+    latents: nn.Module,
+    train_dl: DataLoader,
+    opt_decoder: torch.optim.Optimizer,
+    opt_latents: torch.optim.Optimizer,
+    device: torch.device,
+    guard: DivergenceGuard | None = None,
+) -> dict[str, float]:
     """One pass over the training images; returns the mean loss and reconstruction term.
     ``guard`` stops a diverged run (:class:`common.cli.Diverged`)."""
     decoder.train()
@@ -171,24 +197,42 @@ class AutoDecoderLearner(Learner):
     def __init__(self, args: argparse.Namespace, data: RunData, device: torch.device) -> None:
         self.val_steps = args.val_steps
         self.start = PCAStart(data.train, args.latent_dim) if args.init == "pca" else None
-        self.modules = {"decoder": Decoder(args.latent_dim).to(device),
-                        "latents": make_table(args, data.train, self.start).to(device)}
-        self.optimizers = {"decoder": torch.optim.Adam(self.decoder.parameters(), lr=args.lr),
-                           "latents": RowAdam(list(self.modules["latents"].parameters()), lr=args.latent_lr)}
+        self.modules = {
+            "decoder": Decoder(args.latent_dim).to(device),
+            "latents": make_table(args, data.train, self.start).to(device),
+        }
+        self.optimizers = {
+            "decoder": torch.optim.Adam(self.decoder.parameters(), lr=args.lr),
+            "latents": RowAdam(list(self.modules["latents"].parameters()), lr=args.latent_lr),
+        }
         if data.val is not None:
             self.modules["val_latents"] = make_table(args, data.val, self.start).to(device)
             self.optimizers["val_latents"] = RowAdam(list(self.modules["val_latents"].parameters()), lr=args.test_lr)
 
     def train_epoch(self, train_dl, device):
-        return train_one_epoch(self.decoder, self.modules["latents"], train_dl, self.optimizers["decoder"],
-                               self.optimizers["latents"], device, self.guard)
+        return train_one_epoch(
+            self.decoder,
+            self.modules["latents"],
+            train_dl,
+            self.optimizers["decoder"],
+            self.optimizers["latents"],
+            device,
+            self.guard,
+        )
 
     def validation_loss(self, val_ds, device):
         """A few full-batch steps of the validation latents, warm-started from the last epoch (the decoder
         moved a little since), then their noise-free objective (:func:`~auto_decoder.evaluate.mean_objective`)."""
         batches, latents = list(in_order(val_ds, FIT_CHUNK)), self.modules["val_latents"]
-        fit_latents(self.decoder, batches, self.optimizers["val_latents"], latents, self.val_steps, device,
-                    desc="validation latents")
+        fit_latents(
+            self.decoder,
+            batches,
+            self.optimizers["val_latents"],
+            latents,
+            self.val_steps,
+            device,
+            desc="validation latents",
+        )
         return mean_objective(self.decoder, latents, batches, device)
 
     @torch.no_grad()
@@ -206,17 +250,24 @@ def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunDa
     plateau = Plateau(args.lr_patience, args.patience) if data.val is not None else None
     generator = getattr(data.train_dl, "generator", None)
     generators = {"loader": generator} if generator is not None else None
-    progress = load_progress(ckpt_path, learner.modules, learner.optimizers, None, generators, resume=args.resume,
-                             device=device)
+    progress = load_progress(
+        ckpt_path, learner.modules, learner.optimizers, None, generators, resume=args.resume, device=device
+    )
     state = progress.extra
     if not state:  # a new run; the untrained model's loss is what training has to beat
         codes = learner.train_codes(data.train, device)
-        state.update(history=[], train_seconds=0.0, plateau_stop=False,
-                     untrained_loss=reconstruction_scores(learner.decoder, codes, data.train, device)["bce"])
+        state.update(
+            history=[],
+            train_seconds=0.0,
+            plateau_stop=False,
+            untrained_loss=reconstruction_scores(learner.decoder, codes, data.train, device)["bce"],
+        )
     elif plateau is not None:
         plateau.load_state_dict(state["plateau"])
     t0, seconds_before = time.time(), state["train_seconds"]
-    learner.guard = DivergenceGuard(model_name(args), factor=BCE_EXPLODE_FACTOR)  # a diverged run stops with common.cli.Diverged
+    learner.guard = DivergenceGuard(
+        model_name(args), factor=BCE_EXPLODE_FACTOR
+    )  # a diverged run stops with common.cli.Diverged
     epochs = [] if state["plateau_stop"] else range(progress.step, args.epochs)
     for epoch in (bar := tqdm(epochs, desc=model_name(args), unit="epoch")):
         record = {"epoch": epoch + 1, "lr": learner.lr(), **learner.train_epoch(data.train_dl, device)}
@@ -241,8 +292,15 @@ def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunDa
     return progress
 
 
-def fit_test_latents(args: argparse.Namespace, run_dir: Path, state: dict, decoder: nn.Module, test_ds: IndexedImages,
-                     start: PCAStart | None, device: torch.device) -> nn.Module:
+def fit_test_latents(
+    args: argparse.Namespace,
+    run_dir: Path,
+    state: dict,
+    decoder: nn.Module,
+    test_ds: IndexedImages,
+    start: PCAStart | None,
+    device: torch.device,
+) -> nn.Module:
     """Fit a fresh latent table to ``test_ds`` with the decoder frozen: full-batch Adam (RowAdam updating
     every row) at ``--test-lr`` until converged (:data:`TEST_TOL`) or ``--test-steps``, from the same kind of
     start as the training latents (``start``). Done once: the table
@@ -253,12 +311,26 @@ def fit_test_latents(args: argparse.Namespace, run_dir: Path, state: dict, decod
         batches = list(in_order(test_ds, FIT_CHUNK))
         before = mean_reconstruction_loss(decoder, test_latents, batches, device)
         opt = RowAdam(list(test_latents.parameters()), lr=args.test_lr)
-        fit = fit_latents(decoder, batches, opt, test_latents, args.test_steps, device, tol=TEST_TOL,
-                          window=TEST_WINDOW, desc="test latents")
+        fit = fit_latents(
+            decoder,
+            batches,
+            opt,
+            test_latents,
+            args.test_steps,
+            device,
+            tol=TEST_TOL,
+            window=TEST_WINDOW,
+            desc="test latents",
+        )
         state["test_latents"] = test_latents.state_dict()
-        state["test_fit"] = {"steps": len(fit.loss), "converged": fit.converged, "loss_curve": fit.loss,
-                             "noise_free_every_50_steps": fit.checks, "reconstruction_before": before,
-                             "seconds": time.time() - t0}
+        state["test_fit"] = {
+            "steps": len(fit.loss),
+            "converged": fit.converged,
+            "loss_curve": fit.loss,
+            "noise_free_every_50_steps": fit.checks,
+            "reconstruction_before": before,
+            "seconds": time.time() - t0,
+        }
         save_extra(run_dir / "checkpoint.pt", state)
     test_latents.load_state_dict(state["test_latents"])
     return test_latents
@@ -277,14 +349,26 @@ def run(args: argparse.Namespace) -> dict:
     except ValueError as err:  # --init pca with more latent dimensions than pixels
         raise DataError(str(err)) from None
     scorer = find_classifier(args, device)
-    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device),
-                  torch=torch.__version__) as run_dir:
+    with open_run(
+        args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device), torch=torch.__version__
+    ) as run_dir:
         progress = train(args, run_dir, learner, data, device)
         test_latents = fit_test_latents(args, run_dir, progress.extra, learner.decoder, test_ds, learner.start, device)
         with torch.no_grad():
             test_codes = test_latents.mean(torch.arange(len(test_ds), device=device)).cpu()
         fit = progress.extra["test_fit"]
-        return finish(args, run_dir, progress, learner.decoder, learner.modules["latents"].sample_prior,
-                      {"train": learner.train_codes(data.train, device), "test": test_codes}, data, test_ds, pair,
-                      scorer, device, test_fit={k: v for k, v in fit.items() if k != "reconstruction_before"},
-                      test_reconstruction_loss_before_fit=fit["reconstruction_before"])
+        return finish(
+            args,
+            run_dir,
+            progress,
+            learner.decoder,
+            learner.modules["latents"].sample_prior,
+            {"train": learner.train_codes(data.train, device), "test": test_codes},
+            data,
+            test_ds,
+            pair,
+            scorer,
+            device,
+            test_fit={k: v for k, v in fit.items() if k != "reconstruction_before"},
+            test_reconstruction_loss_before_fit=fit["reconstruction_before"],
+        )

@@ -122,7 +122,9 @@ def load_fashion_mnist(data_dir: str | Path, download: bool = False) -> tuple[In
             if missing is not None:  # a failed download leaves no folder behind that was not there before
                 shutil.rmtree(missing, ignore_errors=True)
             raise DataError(f"cannot read Fashion-MNIST ({split}) from {root}/FashionMNIST/raw: {err}") from err
-        labels_file = Path(root) / "FashionMNIST" / "raw" / f"{'train' if split == 'train' else 't10k'}-labels-idx1-ubyte"
+        labels_file = (
+            Path(root) / "FashionMNIST" / "raw" / f"{'train' if split == 'train' else 't10k'}-labels-idx1-ubyte"
+        )
         check_not_empty(len(tv.data), labels_file.with_name(labels_file.name.replace("labels-idx1", "images-idx3")))
         check_labels(tv.targets, len(CLASS_NAMES), labels_file, n_items=len(tv.data))
         splits[split] = IndexedImages(tv.data, tv.targets, source=f"torchvision raw {root}/FashionMNIST/raw ({split})")
@@ -173,8 +175,9 @@ def create_dataloaders(
     return train_ds, train_dl, test_ds, test_dl
 
 
-def make_loaders(train_ds: IndexedImages, test_ds: IndexedImages, batch_size: int, seed: int,
-                 num_workers: int = 0) -> tuple[DataLoader, DataLoader]:
+def make_loaders(
+    train_ds: IndexedImages, test_ds: IndexedImages, batch_size: int, seed: int, num_workers: int = 0
+) -> tuple[DataLoader, DataLoader]:
     """A training loader shuffled by a generator seeded with ``seed`` (runs repeat) and an ordered test loader."""
     generator = torch.Generator().manual_seed(seed)
     train_dl = DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=generator, num_workers=num_workers)
@@ -196,8 +199,9 @@ def hold_out(dataset: IndexedImages, n: int, seed: int) -> tuple[IndexedImages, 
     """``(rest, held_out)``: ``n`` images drawn at random (fixed by ``seed``) set aside; both keep their order
     and are re-indexed from 0."""
     if not 0 < n < len(dataset):
-        raise DataError(f"cannot hold out {n} of {len(dataset)} training images for validation: "
-                        "keep at least one for each part")
+        raise DataError(
+            f"cannot hold out {n} of {len(dataset)} training images for validation: keep at least one for each part"
+        )
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
     parts = []
     for idx, what in ((order[n:].sort().values, "training part"), (order[:n].sort().values, f"{n} held out")):
@@ -235,11 +239,18 @@ def load_run_data(args: argparse.Namespace, device: torch.device, val_size: int 
         n_val = val_size if isinstance(val_size, int) else max(1, round(val_size * len(train_ds)))
         train_ds, val_ds = hold_out(train_ds, n_val, args.seed)
     train_dl, test_dl = make_loaders(train_ds, test_ds, args.batch_size, args.seed)
-    dataset = {"train": train_ds.source, "test": test_ds.source, "train_size": len(train_ds),
-               "val_size": len(val_ds) if val_ds else 0, "test_size": len(test_ds)}
+    dataset = {
+        "train": train_ds.source,
+        "test": test_ds.source,
+        "train_size": len(train_ds),
+        "val_size": len(val_ds) if val_ds else 0,
+        "test_size": len(test_ds),
+    }
     held = f" (+{len(val_ds)} held out for validation)" if val_ds else ""
-    print(f"run folder {Path(args.results_root) / args.name} | device {device} | "
-          f"train {len(train_ds)}{held} / test {len(test_ds)} images from {train_full.source}")
+    print(
+        f"run folder {Path(args.results_root) / args.name} | device {device} | "
+        f"train {len(train_ds)}{held} / test {len(test_ds)} images from {train_full.source}"
+    )
     return RunData(train_ds, train_dl, val_ds, test_ds, test_dl), dataset
 
 

@@ -67,10 +67,12 @@ def report(results_root: Path) -> bool:
         ok &= passed
         print(f"CIFAR-10 ({_dataset(cifar)}; {m['train_images']} train / {m['test_images']} test images):")
         what = "test accuracy (weights chosen on validation)" if "test_acc" in m else "final test accuracy"
-        print(f"  {what} {headline_acc(m):.4f} (test-selected, course protocol, optimistic: {m['best_test_acc']:.4f}) "
-              f"after {len(seconds)} epochs, "
-              f"{m['parameters']:,} parameters, {sum(seconds):.0f} s of training "
-              f"(fastest epoch {min(seconds):.0f} s)  [{'PASS' if passed else 'FAIL'}: >= {CIFAR_TARGET:.0%}, < 500k]")  # fmt: skip
+        print(
+            f"  {what} {headline_acc(m):.4f} (test-selected, course protocol, optimistic: {m['best_test_acc']:.4f}) "
+            f"after {len(seconds)} epochs, "
+            f"{m['parameters']:,} parameters, {sum(seconds):.0f} s of training "
+            f"(fastest epoch {min(seconds):.0f} s)  [{'PASS' if passed else 'FAIL'}: >= {CIFAR_TARGET:.0%}, < 500k]"
+        )
     else:
         ok = False
         print(f"CIFAR-10: no run in {cifar}")
@@ -82,8 +84,10 @@ def report(results_root: Path) -> bool:
         for task, passed in mnist_passes(table).items():
             ok &= passed
             lin, conv = rows[("LinearAutoEncoder", task)], rows[("AutoEncoder_CNN", task)]
-            print(f"  {task:>14}: linear {lin['test_mse']:.5f} ({lin['parameters']:,} params), "
-                  f"conv {conv['test_mse']:.5f} ({conv['parameters']:,} params)  [{'PASS' if passed else 'FAIL'}]")  # fmt: skip
+            print(
+                f"  {task:>14}: linear {lin['test_mse']:.5f} ({lin['parameters']:,} params), "
+                f"conv {conv['test_mse']:.5f} ({conv['parameters']:,} params)  [{'PASS' if passed else 'FAIL'}]"
+            )
     else:
         ok = False
         print(f"MNIST: no run in {mnist}")
@@ -123,22 +127,35 @@ def throughput(results_root: Path, device: str, batch_size: int, steps: int, rou
     from common.runs import save_json
     from common.speed import bench_devices, bench_precisions, throughput_rows
 
-    cases = [{"model": "CifarCNN", "device": str(d), "precision": p} for d in bench_devices(device) for p in bench_precisions(d)]
+    cases = [
+        {"model": "CifarCNN", "device": str(d), "precision": p}
+        for d in bench_devices(device)
+        for p in bench_precisions(d)
+    ]
     print(f"CIFAR-10 CNN training throughput, batch {batch_size}, {steps} timed steps")
     rows = throughput_rows(measure, cases, "image", batch_size, steps, rounds=rounds)
-    save_json(results_root / "throughput" / "metrics.json", {"throughput": rows, "settings": {"batch_size": batch_size, "steps": steps}})
+    save_json(
+        results_root / "throughput" / "metrics.json",
+        {"throughput": rows, "settings": {"batch_size": batch_size, "steps": steps}},
+    )
     save_json(results_root / "throughput" / "config.json", {"argv": ["python", Path(sys.argv[0]).name, *sys.argv[1:]]})
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default="data", help="holds CIFAR10/ (or train/, test/) and MNIST/raw/ (default: data)")
-    parser.add_argument("--results-root", default="runs", help="where the cifar and mnist run folders are (default: runs)")
+    parser.add_argument(
+        "--data-dir", default="data", help="holds CIFAR10/ (or train/, test/) and MNIST/raw/ (default: data)"
+    )
+    parser.add_argument(
+        "--results-root", default="runs", help="where the cifar and mnist run folders are (default: runs)"
+    )
     parser.add_argument("--device", default="auto", help="passed to main.py (default: auto)")
     parser.add_argument("--report-only", action="store_true", help="check existing runs, train nothing")
     parser.add_argument("--throughput", action="store_true", help="measure the CIFAR-10 CNN's training speed instead")
-    parser.add_argument("--steps", type=positive_int, default=10, help="timed training steps per case with --throughput (default: 10)")
+    parser.add_argument(
+        "--steps", type=positive_int, default=10, help="timed training steps per case with --throughput (default: 10)"
+    )
     args = parser.parse_args(argv)
     if args.throughput:
         throughput(Path(args.results_root), args.device, 128, args.steps)
@@ -147,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         from autoencoders import main as tasks
 
         for task in ("cifar", "mnist"):
-            tasks.main([task, "--data-dir", args.data_dir, "--results-root", args.results_root, "--device", args.device])
+            tasks.main(
+                [task, "--data-dir", args.data_dir, "--results-root", args.results_root, "--device", args.device]
+            )
     sys.exit(0 if report(Path(args.results_root)) else 1)
 
 

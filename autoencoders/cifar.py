@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 import torch.nn as nn
@@ -22,9 +22,17 @@ from common.precision import autocast
 from common.runs import save_checkpoint
 
 
-def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
-                    scheduler=None, label_smoothing: float = 0.0, desc: str = "train", precision: str = "fp32",
-                    guard: DivergenceGuard | None = None) -> float:  # fmt: skip
+def train_one_epoch(
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    scheduler=None,
+    label_smoothing: float = 0.0,
+    desc: str = "train",
+    precision: str = "fp32",
+    guard: DivergenceGuard | None = None,
+) -> float:
     """One pass over ``loader`` with the cross-entropy loss; returns the mean training loss.
     ``scheduler`` (e.g. one-cycle) is stepped after every batch; the forward pass runs in ``precision``
     (:mod:`common.precision`), the loss in float32."""
@@ -44,9 +52,21 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
     return total / max(count, 1)
 
 
-def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
-          device: torch.device, run_dir: str | Path, scheduler=None, label_smoothing: float = 0.0, resume: bool = False,
-          tag: str = "", test_loader: Iterable | None = None, precision: str = "fp32") -> dict[str, list[float]]:  # fmt: skip
+def train(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    device: torch.device,
+    run_dir: str | Path,
+    scheduler=None,
+    label_smoothing: float = 0.0,
+    resume: bool = False,
+    tag: str = "",
+    test_loader: Iterable | None = None,
+    precision: str = "fp32",
+) -> dict[str, list[float]]:
     """Train for ``epochs`` epochs, validating after each; returns the histories
     ``{"train_loss", "val_acc", "epoch_seconds"}`` (one value per epoch).
 
@@ -63,15 +83,26 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
     guard = DivergenceGuard(f"{type(model).__name__}{tag}")  # stops a diverged run (common.cli.Diverged)
     for epoch in range(progress.step, epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, device, scheduler, label_smoothing, f"epoch {epoch + 1}/{epochs}",
-                               precision, guard=guard)
+        loss = train_one_epoch(
+            model,
+            train_loader,
+            optimizer,
+            device,
+            scheduler,
+            label_smoothing,
+            f"epoch {epoch + 1}/{epochs}",
+            precision,
+            guard=guard,
+        )
         seconds = time.perf_counter() - t0
         scores = {"val_acc": helper.evaluate_accuracy(model, val_loader, device)}
         if test_loader is not None:
             scores["test_acc"] = helper.evaluate_accuracy(model, test_loader, device)
         helper.append(history, train_loss=loss, **scores, epoch_seconds=seconds)
         if test_loader is not None and scores["test_acc"] > max(history["test_acc"][:-1], default=-1.0):
-            save_checkpoint(Path(run_dir) / f"best_test{tag}.pth", model.state_dict())  # the course's protocol: optimistic
+            save_checkpoint(
+                Path(run_dir) / f"best_test{tag}.pth", model.state_dict()
+            )  # the course's protocol: optimistic
         if progress.improves(scores["val_acc"]):
             progress.keep_best(model, scores["val_acc"], epoch + 1)
             save_checkpoint(Path(run_dir) / f"best{tag}.pth", model.state_dict())
@@ -86,13 +117,20 @@ def headline(model: nn.Module, history: dict, test_loader: Iterable, device: tor
     """The run's numbers: ``test_acc`` of ``model``, holding the validation-selected weights (:func:`train` ends
     with them; the headline), its epoch and validation accuracy; with a per-epoch test history also the
     course's test-selected number, labelled so."""
-    out = {"test_acc": helper.evaluate_accuracy(model, test_loader, device),
-           "val_acc": max(history["val_acc"]), "best_epoch": helper.best_epoch(history, "val_acc", True),
-           "train_seconds": sum(history["epoch_seconds"])}  # fmt: skip
+    out = {
+        "test_acc": helper.evaluate_accuracy(model, test_loader, device),
+        "val_acc": max(history["val_acc"]),
+        "best_epoch": helper.best_epoch(history, "val_acc", True),
+        "train_seconds": sum(history["epoch_seconds"]),
+    }
     if "test_acc" in history:  # course protocol: best TEST accuracy over the epochs (optimistic)
         acc = history["test_acc"]
-        out.update(test_selected_test_acc=max(acc), test_selected_epoch=helper.best_epoch(history, "test_acc", True),
-                   best_test_acc=max(acc), final_test_acc=acc[-1])  # fmt: skip
+        out.update(
+            test_selected_test_acc=max(acc),
+            test_selected_epoch=helper.best_epoch(history, "test_acc", True),
+            best_test_acc=max(acc),
+            final_test_acc=acc[-1],
+        )
     return out
 
 
@@ -102,21 +140,41 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     train_x, train_y, val_x, val_y = datasets.hold_out(train_x, train_y, args.val_fraction, args.seed)
     g = torch.Generator().manual_seed(args.seed)
     norm = dict(mean=datasets.CIFAR10_MEAN, std=datasets.CIFAR10_STD, channels_last=True)
-    train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, augment=True, generator=g, **norm)
+    train_loader = datasets.TensorBatches(
+        train_x, train_y, args.batch_size, shuffle=True, augment=True, generator=g, **norm
+    )
     val_loader, test_loader = (datasets.TensorBatches(x, y, 500, **norm) for x, y in ((val_x, val_y), (test_x, test_y)))
 
     model = models.CifarCNN().to(device, memory_format=torch.channels_last)
     params = models.count_parameters(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay
+    )
     scheduler = helper.one_cycle(optimizer, args.lr, args.epochs * len(train_loader))
     sizes = dict(train_images=len(train_y), val_images=len(val_y), test_images=len(test_y))
-    print(f"CifarCNN: {params:,} parameters; {len(train_y)} train / {len(val_y)} validation / {len(test_y)} test images "
-          f"from {data['source']}")  # fmt: skip
+    print(
+        f"CifarCNN: {params:,} parameters; {len(train_y)} train / {len(val_y)} validation / {len(test_y)} test images "
+        f"from {data['source']}"
+    )
     precision = helper.run_precision(args, device)
     with helper.open_run(args, device, data["source"], parameters=params, **sizes) as run_dir:
-        history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, scheduler=scheduler,
-                        label_smoothing=0.1, resume=args.resume, test_loader=test_loader, precision=precision)  # fmt: skip
+        history = train(
+            model,
+            train_loader,
+            val_loader,
+            optimizer,
+            args.epochs,
+            device,
+            run_dir,
+            scheduler=scheduler,
+            label_smoothing=0.1,
+            resume=args.resume,
+            test_loader=test_loader,
+            precision=precision,
+        )
         m = headline(model, history, test_loader, device)
         helper.finish_run(run_dir, history, "CIFAR-10 CNN", parameters=params, **m, **sizes)
-    print(f"{run_dir}: test accuracy {m['test_acc']:.4f} (weights of epoch {m['best_epoch']}, chosen on validation); "
-          f"test-selected (course protocol, optimistic) {m['test_selected_test_acc']:.4f}")
+    print(
+        f"{run_dir}: test accuracy {m['test_acc']:.4f} (weights of epoch {m['best_epoch']}, chosen on validation); "
+        f"test-selected (course protocol, optimistic) {m['test_selected_test_acc']:.4f}"
+    )

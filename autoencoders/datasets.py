@@ -16,10 +16,10 @@ import csv
 import math
 import re
 import shutil
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -125,7 +125,10 @@ def splits(data: dict, quick: bool, quick_train: int, quick_test: int) -> tuple[
     """``(train_x, train_y, test_x, test_y)`` of a loaded dataset; ``--quick`` keeps a fixed few."""
     train_x, train_y, test_x, test_y = data["train_x"], data["train_y"], data["test_x"], data["test_y"]
     if quick:
-        (train_x, train_y), (test_x, test_y) = quick_subset(train_x, train_y, quick_train), quick_subset(test_x, test_y, quick_test)
+        (train_x, train_y), (test_x, test_y) = (
+            quick_subset(train_x, train_y, quick_train),
+            quick_subset(test_x, test_y, quick_test),
+        )
     return train_x, train_y, test_x, test_y
 
 
@@ -157,13 +160,23 @@ def load_cifar10(data_dir: str | Path, download: bool = False) -> dict:
     for root in (data_dir, data_dir / "CIFAR10"):
         if (root / "train").is_dir() and (root / "test").is_dir():
             classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
-            extra = sorted({p.name for p in (root / "test").iterdir() if p.is_dir() and any(p.glob("*.png"))} - set(classes))
+            extra = sorted(
+                {p.name for p in (root / "test").iterdir() if p.is_dir() and any(p.glob("*.png"))} - set(classes)
+            )
             if extra:  # their labels would lie outside the classes the network learns
-                raise DataError(f"{root / 'test'}: class folder(s) {', '.join(extra)} are not classes of {root / 'train'}")
+                raise DataError(
+                    f"{root / 'test'}: class folder(s) {', '.join(extra)} are not classes of {root / 'train'}"
+                )
             train_x, train_y = _read_image_folder(root / "train", classes, "reading CIFAR-10 train")
             test_x, test_y = _read_image_folder(root / "test", classes, "reading CIFAR-10 test")
-            return dict(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y, classes=classes,
-                        source=f"CIFAR-10 image folders in {root}")  # fmt: skip
+            return dict(
+                train_x=train_x,
+                train_y=train_y,
+                test_x=test_x,
+                test_y=test_y,
+                classes=classes,
+                source=f"CIFAR-10 image folders in {root}",
+            )
         if (root / "cifar-10-batches-py").is_dir() or (download and root == data_dir):
             try:
                 with no_stray_folder(data_dir):
@@ -176,9 +189,14 @@ def load_cifar10(data_dir: str | Path, download: bool = False) -> dict:
                 where = f"{root / 'cifar-10-batches-py'} ({split})"
                 check_images(ds.data, where, dtypes=("uint8",), ndim=4)
                 check_labels(np.asarray(ds.targets), len(ds.classes), where, n_items=len(ds.data))
-            return dict(train_x=as_tensor(train.data), train_y=torch.tensor(train.targets), test_x=as_tensor(test.data),
-                        test_y=torch.tensor(test.targets), classes=list(train.classes),
-                        source=f"CIFAR-10 python batches in {root / 'cifar-10-batches-py'}")  # fmt: skip
+            return dict(
+                train_x=as_tensor(train.data),
+                train_y=torch.tensor(train.targets),
+                test_x=as_tensor(test.data),
+                test_y=torch.tensor(test.targets),
+                classes=list(train.classes),
+                source=f"CIFAR-10 python batches in {root / 'cifar-10-batches-py'}",
+            )
     raise DataError(
         f"CIFAR-10 not found in {data_dir}: expected train/<class>/*.png and test/<class>/*.png "
         "(or a CIFAR10/ sub-folder holding them), or torchvision's cifar-10-batches-py/; "
@@ -205,12 +223,21 @@ def load_mnist(data_dir: str | Path, download: bool = False) -> dict:
     raw = Path(data_dir) / "MNIST" / "raw"
     for name, ds in (("train-labels-idx1-ubyte", train), ("t10k-labels-idx1-ubyte", test)):
         check_labels(ds.targets, 10, raw / name, n_items=len(ds.data))  # digits 0..9
-    return dict(train_x=train.data.unsqueeze(1), train_y=train.targets, test_x=test.data.unsqueeze(1),
-                test_y=test.targets, source=f"MNIST idx files in {Path(data_dir) / 'MNIST' / 'raw'}")  # fmt: skip
+    return dict(
+        train_x=train.data.unsqueeze(1),
+        train_y=train.targets,
+        test_x=test.data.unsqueeze(1),
+        test_y=test.targets,
+        source=f"MNIST idx files in {Path(data_dir) / 'MNIST' / 'raw'}",
+    )
 
 
 # ------------------------------------------------------------------- STL-10
-STL10_FILES = {"train": ("train_X.bin", "train_y.bin"), "test": ("test_X.bin", "test_y.bin"), "unlabeled": ("unlabeled_X.bin", None)}
+STL10_FILES = {
+    "train": ("train_X.bin", "train_y.bin"),
+    "test": ("test_X.bin", "test_y.bin"),
+    "unlabeled": ("unlabeled_X.bin", None),
+}
 
 
 def load_stl10(data_dir: str | Path, split: str, download: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -232,9 +259,10 @@ def load_stl10(data_dir: str | Path, split: str, download: bool = False) -> tupl
             raise DataError(f"cannot download STL-10 into {data_dir}: {e}") from e
     if not (root / x_name).exists() or (y_name and not (root / y_name).exists()):
         raise DataError(
-            f"STL-10 {split} split not found: expected {root / x_name}" + (f" and {root / y_name}" if y_name else "")
+            f"STL-10 {split} split not found: expected {root / x_name}"
+            + (f" and {root / y_name}" if y_name else "")
             + " (the stl10_binary/ folder of stl10_binary.tar.gz from cs.stanford.edu/~acoates/stl10; --download fetches it)"
-        )  # fmt: skip
+        )
     size = (root / x_name).stat().st_size
     if size == 0 or size % (3 * 96 * 96):
         raise DataError(f"{root / x_name} has {size} bytes, not a whole number of 3x96x96 images")
@@ -328,7 +356,9 @@ def _png_slices(root: Path) -> list[TumourSlice]:
         raise DataError(f"{len(missing)} image(s) without a mask in {masks}, e.g. {', '.join(missing[:3])}")
     labels = _read_labels_csv(root / "labels.csv") if (root / "labels.csv").is_file() else None
     if labels is not None and (unlabelled := [f.name for f in files if f.name not in labels]):
-        raise DataError(f"{root / 'labels.csv'} has no row for {len(unlabelled)} image(s), e.g. {', '.join(unlabelled[:3])}")
+        raise DataError(
+            f"{root / 'labels.csv'} has no row for {len(unlabelled)} image(s), e.g. {', '.join(unlabelled[:3])}"
+        )
     return [TumourSlice(_file_number(f), f, masks / f.name, labels[f.name] if labels else 0) for f in files]
 
 
@@ -338,7 +368,9 @@ def read_mat_label(path: Path) -> int:
         with h5py.File(path, "r") as f:
             return int(np.asarray(f["cjdata"]["label"]).ravel()[0]) if "label" in f["cjdata"] else 0
     except (OSError, KeyError, IndexError, ValueError) as e:
-        raise DataError(f"{path} is not a MATLAB v7.3 file with cjdata/image, cjdata/tumorMask and cjdata/label ({e})") from None
+        raise DataError(
+            f"{path} is not a MATLAB v7.3 file with cjdata/image, cjdata/tumorMask and cjdata/label ({e})"
+        ) from None
 
 
 def find_brain_tumour_slices(data_dir: str | Path) -> tuple[list[TumourSlice], str]:
@@ -395,7 +427,9 @@ def _read_gray_png(path: Path) -> np.ndarray:
         raise DataError(f"cannot decode {path}: {str(e).splitlines()[0] if str(e) else 'not a PNG'}") from None
 
 
-def read_brain_tumour_png(image_path: str | Path, mask_path: str | Path, size: int = 240) -> tuple[torch.Tensor, torch.Tensor]:
+def read_brain_tumour_png(
+    image_path: str | Path, mask_path: str | Path, size: int = 240
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One slice of the PNG layout: ``images/N.png`` scaled to ``[0, 1]`` and ``masks/N.png`` (0/255) made binary."""
     image, mask = _read_gray_png(Path(image_path)), _read_gray_png(Path(mask_path))
     if image.shape != mask.shape:
@@ -408,7 +442,9 @@ class BrainTumourSlices(Dataset):
     """The slices (:class:`TumourSlice`, or ``.mat`` paths) as ``(image, mask)`` pairs of shape ``(1, size, size)``, read on demand."""
 
     def __init__(self, slices: list[TumourSlice | Path], size: int = 240):
-        self.slices = [s if isinstance(s, TumourSlice) else TumourSlice(_mat_number(Path(s))[0], Path(s), Path(s)) for s in slices]
+        self.slices = [
+            s if isinstance(s, TumourSlice) else TumourSlice(_mat_number(Path(s))[0], Path(s), Path(s)) for s in slices
+        ]
         self.size = size
 
     def __len__(self) -> int:
@@ -432,8 +468,13 @@ class AugmentedSlices(Dataset):
     Random numbers come from torch's global generator, which the data loader seeds per worker.
     """
 
-    def __init__(self, base: Dataset, degrees: float = 15.0, scale: tuple[float, float] = (0.9, 1.1),
-                 gain: tuple[float, float] = (0.9, 1.1)) -> None:
+    def __init__(
+        self,
+        base: Dataset,
+        degrees: float = 15.0,
+        scale: tuple[float, float] = (0.9, 1.1),
+        gain: tuple[float, float] = (0.9, 1.1),
+    ) -> None:
         self.base, self.degrees, self.scale, self.gain = base, degrees, scale, gain
 
     def __len__(self) -> int:
@@ -487,8 +528,10 @@ def block_split(numbers: Sequence[int], labels: Sequence[int], guard: int) -> di
             out[role[j] if keep[j] else "dropped"].append(i)
         for name in SPLITS:
             if not any(keep[j] and role[j] == name for j in range(len(idx))):
-                raise DataError(f"{len(idx)} slices of type {TUMOUR_TYPES.get(label, 'unknown')} leave the {name} split "
-                                f"empty (10 blocks, --guard {guard}): use more data or a smaller --guard")  # fmt: skip
+                raise DataError(
+                    f"{len(idx)} slices of type {TUMOUR_TYPES.get(label, 'unknown')} leave the {name} split "
+                    f"empty (10 blocks, --guard {guard}): use more data or a smaller --guard"
+                )
     return {name: sorted(v) for name, v in out.items()}
 
 
@@ -506,15 +549,24 @@ def number_ranges(numbers: Iterable[int]) -> str:
 
 def describe_split(slices: list[TumourSlice], split: dict[str, list[int]], guard: int) -> dict:
     """The split as config.json keeps it: the scheme, and per split the number of slices of each type and their file numbers."""
-    out = {"scheme": f"per tumour type, files sorted by number, {SPLIT_BLOCKS} contiguous blocks: validation block(s) "
-                     f"{[b + 1 for b in VAL_BLOCKS]}, test blocks {[b + 1 for b in TEST_BLOCKS]}, {guard} file(s) dropped "
-                     "on each side of every border", "guard": guard}  # fmt: skip
+    out = {
+        "scheme": f"per tumour type, files sorted by number, {SPLIT_BLOCKS} contiguous blocks: validation block(s) "
+        f"{[b + 1 for b in VAL_BLOCKS]}, test blocks {[b + 1 for b in TEST_BLOCKS]}, {guard} file(s) dropped "
+        "on each side of every border",
+        "guard": guard,
+    }
     for name, idx in split.items():
         types = sorted({slices[i].label for i in idx})
-        out[name] = {"slices": len(idx), "per_type": {
-            TUMOUR_TYPES.get(t, "unknown"): {"slices": sum(slices[i].label == t for i in idx),
-                                             "files": number_ranges(slices[i].number for i in idx if slices[i].label == t)}
-            for t in types}}  # fmt: skip
+        out[name] = {
+            "slices": len(idx),
+            "per_type": {
+                TUMOUR_TYPES.get(t, "unknown"): {
+                    "slices": sum(slices[i].label == t for i in idx),
+                    "files": number_ranges(slices[i].number for i in idx if slices[i].label == t),
+                }
+                for t in types
+            },
+        }
     return out
 
 
@@ -535,7 +587,9 @@ def synthetic_lesion_slices(n: int, size: int = 240, seed: int = 0) -> tuple[tor
     slices = volume[:, :, zs].permute(2, 1, 0).flip(1)[:, None]  # (n, 1, y, x), anterior at the top
     slices = F.interpolate(slices, size=(size, size), mode="bilinear", align_corners=False)
     slices = slices / slices.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
-    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
+    )
     images, masks = [], []
     for img in slices:
         inside = (img[0] > 0.3).nonzero()  # centre the lesion on brain tissue
@@ -549,7 +603,9 @@ def synthetic_lesion_slices(n: int, size: int = 240, seed: int = 0) -> tuple[tor
         # half ring-enhancing (dark core, bright rim, like a glioma), half homogeneously bright
         bright = 0.9 + 0.1 * float(torch.rand(1, generator=g))
         core = 0.1 + 0.2 * float(torch.rand(1, generator=g)) if float(torch.rand(1, generator=g)) < 0.5 else bright
-        level = torch.where(r < 0.65, torch.tensor(core), torch.tensor(bright)) * (1 + 0.1 * torch.randn(size, size, generator=g))
+        level = torch.where(r < 0.65, torch.tensor(core), torch.tensor(bright)) * (
+            1 + 0.1 * torch.randn(size, size, generator=g)
+        )
         alpha = torch.sigmoid((1 - r) * 15)  # soft edge
         noisy = img[0] * (1 - alpha) + alpha * level + 0.02 * torch.randn(size, size, generator=g)
         images.append(noisy.clamp(0, 1)[None])

@@ -22,8 +22,8 @@ continues exactly where it stopped.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -39,9 +39,30 @@ from common.runs import save_json
 
 TASKS = ("reconstruction", "denoising")
 # Arguments a --resume must repeat: they change the data, the model or the optimisation.
-FIXED_ON_RESUME = ("seed", "batch_size", "lr", "weight_decay", "noise_std", "synthetic", "size", "weights", "val_fraction", "guard",
-                   "no_pretrained", "max_unlabeled", "classifier_lr", "classifier_epochs", "augment", "init_from")  # fmt: skip
-SCHEDULED = ("cifar", "stl10-cnn", "stl10-resnet", "stl10-ae")  # one-cycle schedule over all epochs: --epochs is fixed too
+FIXED_ON_RESUME = (
+    "seed",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "noise_std",
+    "synthetic",
+    "size",
+    "weights",
+    "val_fraction",
+    "guard",
+    "no_pretrained",
+    "max_unlabeled",
+    "classifier_lr",
+    "classifier_epochs",
+    "augment",
+    "init_from",
+)
+SCHEDULED = (
+    "cifar",
+    "stl10-cnn",
+    "stl10-resnet",
+    "stl10-ae",
+)  # one-cycle schedule over all epochs: --epochs is fixed too
 
 
 def fixed_on_resume(task: str) -> tuple[str, ...]:
@@ -68,8 +89,9 @@ def evaluate_accuracy(model: nn.Module, loader: Iterable, device: torch.device) 
     # END SOLUTION
 
 
-def autoencoder_test_mse(model: nn.Module, loader: Iterable, device: torch.device, task: str, noise_std: float,
-                         seed: int = 0) -> float:  # fmt: skip
+def autoencoder_test_mse(
+    model: nn.Module, loader: Iterable, device: torch.device, task: str, noise_std: float, seed: int = 0
+) -> float:
     """Mean squared error per pixel between the output and the clean image over ``loader``.
 
     For ``"denoising"`` the input is the image with noise drawn from a generator seeded with
@@ -98,7 +120,9 @@ def dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> t
     """
     # BEGIN SOLUTION
     if probs.shape != target.shape:
-        raise ValueError(f"probs and target must have the same shape, got {tuple(probs.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"probs and target must have the same shape, got {tuple(probs.shape)} and {tuple(target.shape)}"
+        )
     intersection = (probs * target).sum()
     return 1 - (2 * intersection + eps) / ((probs**2).sum() + (target**2).sum() + eps)
     # END SOLUTION
@@ -118,13 +142,21 @@ def segmentation_scores(model: nn.Module, loader: Iterable, device: torch.device
     return {"loss": float(np.mean(losses)), "dice": torch.cat(dices), "iou": torch.cat(ious)}
 
 
-def evaluate_segmentation(model: nn.Module, loader: Iterable, device: torch.device, split: str = "val") -> dict[str, float]:
+def evaluate_segmentation(
+    model: nn.Module, loader: Iterable, device: torch.device, split: str = "val"
+) -> dict[str, float]:
     """``{split}_loss`` (Dice loss averaged over batches) and the mean per-image ``{split}_dice`` and ``{split}_iou``."""
     s = segmentation_scores(model, loader, device)
-    return {f"{split}_loss": s["loss"], f"{split}_dice": float(s["dice"].mean()), f"{split}_iou": float(s["iou"].mean())}
+    return {
+        f"{split}_loss": s["loss"],
+        f"{split}_dice": float(s["dice"].mean()),
+        f"{split}_iou": float(s["iou"].mean()),
+    }
 
 
-def per_type_scores(dices: torch.Tensor, ious: torch.Tensor, labels: list[int], names: dict[int, str]) -> dict[str, dict]:
+def per_type_scores(
+    dices: torch.Tensor, ious: torch.Tensor, labels: list[int], names: dict[int, str]
+) -> dict[str, dict]:
     """Mean Dice and IoU over all images (``"overall"``) and per type: ``{name: {"dice", "iou", "slices"}}``.
     ``labels[i]`` is the type of image ``i``; types missing from ``names`` are only counted overall."""
     labels_t = torch.as_tensor(labels)
@@ -181,8 +213,14 @@ def run_precision(args: argparse.Namespace, device: torch.device) -> str:
 def open_run(args: argparse.Namespace, device: torch.device, dataset: str, **extra):
     """The run folder (:func:`common.runs.open_run`) of this command, with config.json holding the arguments
     under ``"args"``, the dataset, the device, the precision and ``extra``."""
-    return open_run_folder(args, fixed_on_resume(args.task), dataset=dataset, device=str(device),
-                           precision=run_precision(args, device), **extra)
+    return open_run_folder(
+        args,
+        fixed_on_resume(args.task),
+        dataset=dataset,
+        device=str(device),
+        precision=run_precision(args, device),
+        **extra,
+    )
 
 
 def finish_run(run_dir: Path, history: dict, title: str, **metrics) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 import torch.nn as nn
@@ -25,8 +25,16 @@ from common.runs import save_checkpoint, save_json, seed_everything
 MODELS = (("linear", models.LinearAutoEncoder), ("conv", models.AutoEncoder_CNN))
 
 
-def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
-                    task: str, noise_std: float, desc: str = "train", guard: DivergenceGuard | None = None) -> float:  # fmt: skip
+def train_one_epoch(
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    task: str,
+    noise_std: float,
+    desc: str = "train",
+    guard: DivergenceGuard | None = None,
+) -> float:
     """One pass over ``loader``; ``task="denoising"`` feeds the image with Gaussian noise (clamped to
     [0, 1]), ``"reconstruction"`` the clean image; the loss is the MSE against the clean image."""
     model.train()
@@ -38,13 +46,26 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total, count = total + (guard.check(loss) if guard is not None else loss.item()) * len(clean), count + len(clean)
+        total, count = (
+            total + (guard.check(loss) if guard is not None else loss.item()) * len(clean),
+            count + len(clean),
+        )
     return total / max(count, 1)
 
 
-def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
-          device: torch.device, run_dir: str | Path, task: str = "reconstruction", noise_std: float = 0.3,
-          resume: bool = False, tag: str = "") -> dict[str, list[float]]:  # fmt: skip
+def train(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    device: torch.device,
+    run_dir: str | Path,
+    task: str = "reconstruction",
+    noise_std: float = 0.3,
+    resume: bool = False,
+    tag: str = "",
+) -> dict[str, list[float]]:
     """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "val_mse", "epoch_seconds"}``.
 
     ``run_dir/best<tag>.pth`` keeps the weights with the lowest validation MSE and
@@ -60,7 +81,9 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
     guard = DivergenceGuard(f"{type(model).__name__} ({task})")  # stops a diverged run (common.cli.Diverged)
     for epoch in range(progress.step, epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}", guard)
+        loss = train_one_epoch(
+            model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}", guard
+        )
         seconds = time.perf_counter() - t0
         mse = helper.autoencoder_test_mse(model, val_loader, device, task, noise_std)
         helper.append(history, train_loss=loss, val_mse=mse, epoch_seconds=seconds)
@@ -89,14 +112,32 @@ def train_all(args: argparse.Namespace, device: torch.device, run_dir: Path, dat
             train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, generator=g)
             model = cls().to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-            history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, task=task,
-                            noise_std=args.noise_std, resume=args.resume, tag=f"_{name}_{task}")  # fmt: skip
+            history = train(
+                model,
+                train_loader,
+                val_loader,
+                optimizer,
+                args.epochs,
+                device,
+                run_dir,
+                task=task,
+                noise_std=args.noise_std,
+                resume=args.resume,
+                tag=f"_{name}_{task}",
+            )
             model.eval()  # train() ends with the validation-selected weights: the figures and the table show them
             histories[f"{name}_{task}"], trained[(name, task)] = history, model
-            table.append({"model": cls.__name__, "task": task, "parameters": models.count_parameters(model),
-                          "test_mse": helper.autoencoder_test_mse(model, test_loader, device, task, args.noise_std),
-                          "val_mse": min(history["val_mse"]), "best_epoch": helper.best_epoch(history, "val_mse", False),
-                          "train_seconds": sum(history["epoch_seconds"])})  # fmt: skip
+            table.append(
+                {
+                    "model": cls.__name__,
+                    "task": task,
+                    "parameters": models.count_parameters(model),
+                    "test_mse": helper.autoencoder_test_mse(model, test_loader, device, task, args.noise_std),
+                    "val_mse": min(history["val_mse"]),
+                    "best_epoch": helper.best_epoch(history, "val_mse", False),
+                    "train_seconds": sum(history["epoch_seconds"]),
+                }
+            )
     return table, histories, trained
 
 
@@ -105,11 +146,17 @@ def save_figures(run_dir: Path, trained: dict, test_x: torch.Tensor, noise_std: 
     clean = test_x[:10].float() / 255
     noisy = add_noise(clean, noise_std, torch.Generator().manual_seed(0), clamp=(0, 1))
     with torch.no_grad():
-        out = {key: model((noisy if key[1] == "denoising" else clean).to(device)).cpu() for key, model in trained.items()}
+        out = {
+            key: model((noisy if key[1] == "denoising" else clean).to(device)).cpu() for key, model in trained.items()
+        }
     rows = {"original": clean, "linear": out[("linear", "reconstruction")], "conv": out[("conv", "reconstruction")]}
     plots.save(plots.image_rows_figure(rows, "MNIST reconstruction"), run_dir / "reconstruction.png")
-    rows = {"clean": clean, f"noisy (std {noise_std})": noisy, "linear": out[("linear", "denoising")],
-            "conv": out[("conv", "denoising")]}  # fmt: skip
+    rows = {
+        "clean": clean,
+        f"noisy (std {noise_std})": noisy,
+        "linear": out[("linear", "denoising")],
+        "conv": out[("conv", "denoising")],
+    }
     plots.save(plots.image_rows_figure(rows, "MNIST denoising"), run_dir / "denoising.png")
 
 
@@ -125,8 +172,12 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
             plots.save(plots.history_figure(history, key), run_dir / f"history_{key}.png")
         save_json(run_dir / "metrics.json", {"table": table, "histories": histories})
     for row in table:
-        print(f"{row['model']:>18} {row['task']:>14}: {row['parameters']:>7,} parameters, test MSE {row['test_mse']:.5f}")
+        print(
+            f"{row['model']:>18} {row['task']:>14}: {row['parameters']:>7,} parameters, test MSE {row['test_mse']:.5f}"
+        )
     mse = {(r["model"], r["task"]): r["test_mse"] for r in table}
     lin, conv = "LinearAutoEncoder", "AutoEncoder_CNN"
-    print(f"{run_dir}: test MSE (weights chosen on validation) reconstruction linear {mse[lin, 'reconstruction']:.5f} / "
-          f"conv {mse[conv, 'reconstruction']:.5f}, denoising linear {mse[lin, 'denoising']:.5f} / conv {mse[conv, 'denoising']:.5f}")
+    print(
+        f"{run_dir}: test MSE (weights chosen on validation) reconstruction linear {mse[lin, 'reconstruction']:.5f} / "
+        f"conv {mse[conv, 'reconstruction']:.5f}, denoising linear {mse[lin, 'denoising']:.5f} / conv {mse[conv, 'denoising']:.5f}"
+    )

@@ -48,7 +48,9 @@ class CifarCNN(nn.Module):
             layers += conv_bn_relu(c, w) + [nn.MaxPool2d(2)] + conv_bn_relu(w, w)
             c = w
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes))
+        self.classifier = nn.Sequential(
+            nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes)
+        )
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,17 +69,24 @@ class LinearAutoEncoder(nn.Module):
         super().__init__()
         self.encoder = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(784, 128), nn.ReLU(),
-            nn.Linear(128, 64), nn.ReLU(),
-            nn.Linear(64, 32), nn.ReLU(),
+            nn.Linear(784, 128),
+            nn.ReLU(),
+            nn.Linear(128, 64),
+            nn.ReLU(),
+            nn.Linear(64, 32),
+            nn.ReLU(),
             nn.Linear(32, 15),
-        )  # fmt: skip
+        )
         self.decoder = nn.Sequential(
-            nn.Linear(15, 32), nn.ReLU(),
-            nn.Linear(32, 64), nn.ReLU(),
-            nn.Linear(64, 128), nn.ReLU(),
-            nn.Linear(128, 784), nn.Sigmoid(),
-        )  # fmt: skip
+            nn.Linear(15, 32),
+            nn.ReLU(),
+            nn.Linear(32, 64),
+            nn.ReLU(),
+            nn.Linear(64, 128),
+            nn.ReLU(),
+            nn.Linear(128, 784),
+            nn.Sigmoid(),
+        )
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,7 +146,9 @@ class STL10CNN(nn.Module):
             layers += conv_bn_relu(c, w) + [nn.MaxPool2d(2)]
             c = w
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes))
+        self.classifier = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 10)`` of images ``(B, 3, 96, 96)``."""
@@ -145,7 +156,7 @@ class STL10CNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def resnet18_transfer(backbone_state: dict[str, torch.Tensor] | None, num_classes: int = 10) -> "EncoderClassifier":
+def resnet18_transfer(backbone_state: dict[str, torch.Tensor] | None, num_classes: int = 10) -> EncoderClassifier:
     """torchvision ResNet-18, every weight frozen, with a new trainable 512 -> ``num_classes`` head.
 
     ``backbone_state`` holds the ImageNet weights without the classifier ``fc.*``
@@ -178,7 +189,11 @@ class STL10AutoEncoder(nn.Module):
         self.encoder = nn.Sequential(*enc)
         dec: list[nn.Module] = []
         for w in list(reversed(widths))[1:]:
-            dec += [nn.ConvTranspose2d(c, w, 3, 2, 1, output_padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            dec += [
+                nn.ConvTranspose2d(c, w, 3, 2, 1, output_padding=1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+            ]
             c = w
         dec += [nn.ConvTranspose2d(c, 3, 3, 2, 1, output_padding=1), nn.Sigmoid()]
         self.decoder = nn.Sequential(*dec)
@@ -203,7 +218,7 @@ class EncoderClassifier(nn.Module):
         for p in self.encoder.parameters():
             p.requires_grad = False
 
-    def train(self, mode: bool = True) -> "EncoderClassifier":
+    def train(self, mode: bool = True) -> EncoderClassifier:
         super().train(mode)
         self.encoder.eval()
         return self
@@ -216,9 +231,17 @@ class EncoderClassifier(nn.Module):
         return self.head(code)
 
 
-def code_classifier_head(code_channels: int, num_classes: int = 10, hidden: int = 256, dropout: float = 0.3) -> nn.Module:
+def code_classifier_head(
+    code_channels: int, num_classes: int = 10, hidden: int = 256, dropout: float = 0.3
+) -> nn.Module:
     """MLP on a flattened ``(B, code_channels, 3, 3)`` autoencoder code."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(code_channels * 9, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(code_channels * 9, hidden),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, num_classes),
+    )
 
 
 class SegmentationNet(nn.Module):
@@ -252,7 +275,9 @@ class SegmentationNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Mask logits ``(B, 1, H, W)`` of slices ``(B, 1, H, W)``, ``H`` and ``W`` divisible by ``self.factor``."""
         if x.ndim != 4 or x.shape[1] != 1 or x.shape[-1] % self.factor or x.shape[-2] % self.factor:
-            raise ValueError(f"SegmentationNet expects (B, 1, H, W) with H, W divisible by {self.factor}, got {tuple(x.shape)}")
+            raise ValueError(
+                f"SegmentationNet expects (B, 1, H, W) with H, W divisible by {self.factor}, got {tuple(x.shape)}"
+            )
         skips = []
         for block in self.down:
             x = block(x)

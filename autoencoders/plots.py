@@ -77,7 +77,9 @@ def pairs_grid_figure(originals: np.ndarray, reconstructions: np.ndarray, title:
     return fig
 
 
-def segmentation_samples_figure(images: np.ndarray, masks: np.ndarray, preds: dict[int, np.ndarray], title: str) -> plt.Figure:
+def segmentation_samples_figure(
+    images: np.ndarray, masks: np.ndarray, preds: dict[int, np.ndarray], title: str
+) -> plt.Figure:
     """Rows: the slice, the true mask, then the predicted probability after each kept epoch."""
     n = len(images)
     rows = 2 + len(preds)
@@ -95,13 +97,18 @@ def segmentation_samples_figure(images: np.ndarray, masks: np.ndarray, preds: di
     return fig
 
 
-def contour_cases_figure(images: np.ndarray, masks: np.ndarray, preds: np.ndarray, titles: list[str], title: str) -> plt.Figure:
+def contour_cases_figure(
+    images: np.ndarray, masks: np.ndarray, preds: np.ndarray, titles: list[str], title: str
+) -> plt.Figure:
     """One panel per slice: the image with the true (green) and predicted (red, probability > 0.5) outlines."""
     n = len(images)
     fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.6), squeeze=False)
     for ax, image, mask, pred, text in zip(axes[0], images, masks, preds, titles):
         _show(ax, image)
-        for outline, colour in ((np.asarray(mask[0], np.float32), "lime"), ((np.asarray(pred[0]) > 0.5).astype(np.float32), "red")):
+        for outline, colour in (
+            (np.asarray(mask[0], np.float32), "lime"),
+            ((np.asarray(pred[0]) > 0.5).astype(np.float32), "red"),
+        ):
             if 0 < outline.sum() < outline.size:  # an empty mask has no outline to draw
                 ax.contour(outline, levels=[0.5], colors=colour, linewidths=0.8)
         ax.set_title(text, fontsize=7)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -26,8 +26,8 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from autoencoders import datasets, helper, models, plots
-from common.cli import DataError
 from common.checkpoint import load_progress, save_progress
+from common.cli import DataError
 from common.guard import DivergenceGuard
 from common.runs import load_checkpoint, save_checkpoint, save_npz
 
@@ -35,8 +35,14 @@ CASES = 3  # the test figure shows the best and the worst CASES test slices
 LR_PATIENCE = 2  # epochs without a better validation Dice before the learning rate halves
 
 
-def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, device: torch.device,
-                    desc: str = "train", guard: DivergenceGuard | None = None) -> float:  # fmt: skip
+def train_one_epoch(
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    desc: str = "train",
+    guard: DivergenceGuard | None = None,
+) -> float:
     """One pass over ``loader`` with :func:`helper.dice_loss` on ``sigmoid(logits)``; returns the mean loss.
     ``guard`` stops a diverged run (:class:`common.cli.Diverged`)."""
     model.train()
@@ -59,9 +65,18 @@ def keep_samples(model: nn.Module, sample_images: torch.Tensor, device: torch.de
     save_npz(path, probs=probs.astype(np.float16))
 
 
-def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
-          device: torch.device, run_dir: str | Path, sample_images: torch.Tensor, sample_every: int = 2,
-          resume: bool = False) -> dict[str, list[float]]:  # fmt: skip
+def train(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    device: torch.device,
+    run_dir: str | Path,
+    sample_images: torch.Tensor,
+    sample_every: int = 2,
+    resume: bool = False,
+) -> dict[str, list[float]]:
     """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "val_loss", "val_dice",
     "val_iou", "epoch_seconds"}``. Every ``sample_every`` epochs (and after the last) the predictions
     for ``sample_images`` ``(S, 1, H, W)`` go to ``run_dir/samples/epoch_XXX.npz``; ``best.pth``
@@ -81,7 +96,12 @@ def train(model: nn.Module, train_loader: Iterable, val_loader: Iterable, optimi
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{epochs}", guard)
         seconds = time.perf_counter() - t0
-        helper.append(history, train_loss=loss, **helper.evaluate_segmentation(model, val_loader, device, "val"), epoch_seconds=seconds)
+        helper.append(
+            history,
+            train_loss=loss,
+            **helper.evaluate_segmentation(model, val_loader, device, "val"),
+            epoch_seconds=seconds,
+        )
         scheduler.step(history["val_dice"][-1])
         if (epoch + 1) % sample_every == 0 or epoch + 1 == epochs:
             keep_samples(model, sample_images, device, Path(run_dir) / "samples" / f"epoch_{epoch + 1:03d}.npz")
@@ -102,8 +122,14 @@ def load_slices(args: argparse.Namespace) -> tuple[Dataset, list[datasets.Tumour
         n = min(args.synthetic, 40) if args.quick else args.synthetic
         images, masks = datasets.synthetic_lesion_slices(n, size=args.size, seed=args.seed)
         slices = [datasets.TumourSlice(i + 1, Path("synthetic"), Path("synthetic")) for i in range(n)]
-        return TensorDataset(images, masks), slices, (f"SYNTHETIC lesions drawn into real MNI152 T1 slices (nilearn), {n} slices; "
-                                                      "NOT the Figshare brain-tumour dataset")  # fmt: skip
+        return (
+            TensorDataset(images, masks),
+            slices,
+            (
+                f"SYNTHETIC lesions drawn into real MNI152 T1 slices (nilearn), {n} slices; "
+                "NOT the Figshare brain-tumour dataset"
+            ),
+        )
     slices, source = datasets.find_brain_tumour_slices(args.data_dir)
     full = datasets.BrainTumourSlices(slices, size=args.size)
     full[0]  # fail early, with one line, on a wrong format
@@ -117,8 +143,11 @@ def make_split(args: argparse.Namespace, slices: list[datasets.TumourSlice]) -> 
     split = datasets.block_split([s.number for s in slices], [s.label for s in slices], guard)
     if args.quick:
         for name, keep in (("train", 6), ("val", 2), ("test", 2)):
-            split[name] = [i for label in sorted({s.label for s in slices})
-                           for i in [j for j in split[name] if slices[j].label == label][:keep]]  # fmt: skip
+            split[name] = [
+                i
+                for label in sorted({s.label for s in slices})
+                for i in [j for j in split[name] if slices[j].label == label][:keep]
+            ]
     described = datasets.describe_split(slices, split, guard)
     for name in (*datasets.SPLITS, "dropped"):
         per_type = "; ".join(f"{t} {v['slices']} (files {v['files']})" for t, v in described[name]["per_type"].items())
@@ -126,27 +155,44 @@ def make_split(args: argparse.Namespace, slices: list[datasets.TumourSlice]) -> 
     return split, described
 
 
-def test_once(model: nn.Module, full: Dataset, test_idx: list[int], slices: list, device: torch.device,
-              args: argparse.Namespace) -> tuple[dict, torch.Tensor]:  # fmt: skip
+def test_once(
+    model: nn.Module, full: Dataset, test_idx: list[int], slices: list, device: torch.device, args: argparse.Namespace
+) -> tuple[dict, torch.Tensor]:
     """Score ``model``, holding the validation-selected weights (:func:`train` ends with them), on the test
     split, once: overall and per tumour type Dice and IoU, and the per-slice Dice (in ``test_idx`` order)."""
     loader = DataLoader(Subset(full, test_idx), args.batch_size, num_workers=args.workers)
     scores = helper.segmentation_scores(model, loader, device)
-    per_type = helper.per_type_scores(scores["dice"], scores["iou"], [slices[i].label for i in test_idx], datasets.TUMOUR_TYPES)
-    return {"test_loss": scores["loss"], "test_dice": per_type["overall"]["dice"], "test_iou": per_type["overall"]["iou"],
-            "test_per_type": per_type}, scores["dice"]  # fmt: skip
+    per_type = helper.per_type_scores(
+        scores["dice"], scores["iou"], [slices[i].label for i in test_idx], datasets.TUMOUR_TYPES
+    )
+    return {
+        "test_loss": scores["loss"],
+        "test_dice": per_type["overall"]["dice"],
+        "test_iou": per_type["overall"]["iou"],
+        "test_per_type": per_type,
+    }, scores["dice"]
 
 
-def test_cases_figure(model: nn.Module, full: Dataset, test_idx: list[int], dices: torch.Tensor, slices: list,
-                      device: torch.device, title: str):  # fmt: skip
+def test_cases_figure(
+    model: nn.Module,
+    full: Dataset,
+    test_idx: list[int],
+    dices: torch.Tensor,
+    slices: list,
+    device: torch.device,
+    title: str,
+):
     """The best and the worst :data:`CASES` test slices by Dice, with true and predicted outlines."""
     order = torch.argsort(dices, descending=True, stable=True).tolist()
     chosen = order[:CASES] + [i for i in order[-CASES:] if i not in order[:CASES]]
     images, masks = map(torch.stack, zip(*[full[test_idx[i]] for i in chosen]))
     with torch.no_grad():
         preds = torch.sigmoid(model(images.to(device))).cpu().numpy()
-    titles = [f"{'best' if k < CASES else 'worst'}: {datasets.TUMOUR_TYPES.get(slices[test_idx[i]].label, 'slice')} "
-              f"#{slices[test_idx[i]].number}, Dice {float(dices[i]):.2f}" for k, i in enumerate(chosen)]  # fmt: skip
+    titles = [
+        f"{'best' if k < CASES else 'worst'}: {datasets.TUMOUR_TYPES.get(slices[test_idx[i]].label, 'slice')} "
+        f"#{slices[test_idx[i]].number}, Dice {float(dices[i]):.2f}"
+        for k, i in enumerate(chosen)
+    ]
     return plots.contour_cases_figure(images.numpy(), masks.numpy(), preds, titles, title)
 
 
@@ -157,7 +203,9 @@ def start_from(model: nn.Module, path: str) -> None:
     try:
         model.load_state_dict(load_checkpoint(path))
     except Exception as err:  # a truncated file, weights of another network ...
-        raise DataError(f"--init-from {path}: not the weights of this segmentation network ({type(err).__name__})") from None
+        raise DataError(
+            f"--init-from {path}: not the weights of this segmentation network ({type(err).__name__})"
+        ) from None
 
 
 def one_line(error: DataError) -> DataError:
@@ -166,12 +214,25 @@ def one_line(error: DataError) -> DataError:
     return DataError(last.split("DataError: ", 1)[-1])
 
 
-def write_outputs(run_dir: Path, history: dict, m: dict, sample_images: torch.Tensor, sample_masks: torch.Tensor, figure,
-                  synthetic: bool) -> None:  # fmt: skip
+def write_outputs(
+    run_dir: Path,
+    history: dict,
+    m: dict,
+    sample_images: torch.Tensor,
+    sample_masks: torch.Tensor,
+    figure,
+    synthetic: bool,
+) -> None:
     helper.finish_run(run_dir, history, "segmentation", **m)
-    preds = {int(p.stem.split("_")[1]): np.load(p)["probs"].astype(np.float32) for p in sorted((run_dir / "samples").glob("epoch_*.npz"))}
+    preds = {
+        int(p.stem.split("_")[1]): np.load(p)["probs"].astype(np.float32)
+        for p in sorted((run_dir / "samples").glob("epoch_*.npz"))
+    }
     title = "SYNTHETIC lesions in MNI152 slices" if synthetic else "brain-tumour validation slices"
-    plots.save(plots.segmentation_samples_figure(sample_images.numpy(), sample_masks.numpy(), preds, title), run_dir / "samples.png")
+    plots.save(
+        plots.segmentation_samples_figure(sample_images.numpy(), sample_masks.numpy(), preds, title),
+        run_dir / "samples.png",
+    )
     plots.save(figure, run_dir / "test_cases.png")
 
 
@@ -195,25 +256,54 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
         start_from(model, args.init_from)
     params = models.count_parameters(model)
     sizes = {f"{name}_slices": len(split[name]) for name in datasets.SPLITS}
-    print(f"SegmentationNet: {params:,} parameters; {sizes['train_slices']} train / {sizes['val_slices']} validation / "
-          f"{sizes['test_slices']} test slices; data: {source}")  # fmt: skip
+    print(
+        f"SegmentationNet: {params:,} parameters; {sizes['train_slices']} train / {sizes['val_slices']} validation / "
+        f"{sizes['test_slices']} test slices; data: {source}"
+    )
     with helper.open_run(args, device, source, parameters=params, split=described, **sizes) as run_dir:
         save_npz(run_dir / "samples_inputs.npz", images=sample_images.numpy(), masks=sample_masks.numpy())
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         try:
-            history = train(model, train_loader, val_loader, optimizer, args.epochs, device, run_dir, sample_images,
-                            sample_every=args.sample_every, resume=args.resume)  # fmt: skip
+            history = train(
+                model,
+                train_loader,
+                val_loader,
+                optimizer,
+                args.epochs,
+                device,
+                run_dir,
+                sample_images,
+                sample_every=args.sample_every,
+                resume=args.resume,
+            )
             test, dices = test_once(model, full, split["test"], slices, device, args)
-            figure = test_cases_figure(model, full, split["test"], dices, slices, device,
-                                       "SYNTHETIC test slices" if args.synthetic else "brain-tumour test slices")  # fmt: skip
+            figure = test_cases_figure(
+                model,
+                full,
+                split["test"],
+                dices,
+                slices,
+                device,
+                "SYNTHETIC test slices" if args.synthetic else "brain-tumour test slices",
+            )
         except DataError as e:
             raise one_line(e) from None
         best = helper.best_epoch(history, "val_dice", True)
-        m = dict(dataset=source, parameters=params, best_epoch=best, val_dice=history["val_dice"][best - 1],
-                 val_iou=history["val_iou"][best - 1], final_val_dice=history["val_dice"][-1], **test,
-                 train_seconds=sum(history["epoch_seconds"]), **sizes)  # fmt: skip
+        m = dict(
+            dataset=source,
+            parameters=params,
+            best_epoch=best,
+            val_dice=history["val_dice"][best - 1],
+            val_iou=history["val_iou"][best - 1],
+            final_val_dice=history["val_dice"][-1],
+            **test,
+            train_seconds=sum(history["epoch_seconds"]),
+            **sizes,
+        )
         write_outputs(run_dir, history, m, sample_images, sample_masks, figure, bool(args.synthetic))
     for name, v in test["test_per_type"].items():
         print(f"{name:>11}: test Dice {v['dice']:.4f}, IoU {v['iou']:.4f} ({v['slices']} slices)")
-    print(f"{run_dir}: test Dice {test['test_dice']:.4f}, IoU {test['test_iou']:.4f} (weights of epoch {best}, chosen on "
-          f"validation Dice {m['val_dice']:.4f})" + (" on SYNTHETIC lesions" if args.synthetic else ""))
+    print(
+        f"{run_dir}: test Dice {test['test_dice']:.4f}, IoU {test['test_iou']:.4f} (weights of epoch {best}, chosen on "
+        f"validation Dice {m['val_dice']:.4f})" + (" on SYNTHETIC lesions" if args.synthetic else "")
+    )

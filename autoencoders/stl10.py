@@ -51,15 +51,34 @@ def train_classifier(args, device, model, run_dir, data, norm: tuple, lr: float,
     mean, std = norm
     augment = mean is not None  # the autoencoder's encoder saw plain [0, 1] images: no augmentation, no standardisation
     g = torch.Generator().manual_seed(args.seed)
-    train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, augment=augment, pad=8,
-                                          mean=mean, std=std, generator=g)  # fmt: skip
-    val_loader, test_loader = (datasets.TensorBatches(x, y, 200, mean=mean, std=std) for x, y in ((val_x, val_y), (test_x, test_y)))
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=args.weight_decay)
+    train_loader = datasets.TensorBatches(
+        train_x, train_y, args.batch_size, shuffle=True, augment=augment, pad=8, mean=mean, std=std, generator=g
+    )
+    val_loader, test_loader = (
+        datasets.TensorBatches(x, y, 200, mean=mean, std=std) for x, y in ((val_x, val_y), (test_x, test_y))
+    )
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=args.weight_decay
+    )
     scheduler = helper.one_cycle(optimizer, lr, epochs * len(train_loader))
-    history = cifar.train(model, train_loader, val_loader, optimizer, epochs, device, run_dir, scheduler=scheduler,
-                          resume=args.resume, tag=tag)  # fmt: skip
-    return history, {**cifar.headline(model, history, test_loader, device), "train_images": len(train_y),
-                     "val_images": len(val_y), "test_images": len(test_y)}  # fmt: skip
+    history = cifar.train(
+        model,
+        train_loader,
+        val_loader,
+        optimizer,
+        epochs,
+        device,
+        run_dir,
+        scheduler=scheduler,
+        resume=args.resume,
+        tag=tag,
+    )
+    return history, {
+        **cifar.headline(model, history, test_loader, device),
+        "train_images": len(train_y),
+        "val_images": len(val_y),
+        "test_images": len(test_y),
+    }
 
 
 def _last_line(run_dir: Path, m: dict) -> str:
@@ -71,7 +90,9 @@ def run_cnn(args: argparse.Namespace, device: torch.device) -> None:
     model = models.STL10CNN().to(device)
     params = models.count_parameters(model)
     with helper.open_run(args, device, source(args), parameters=params) as run_dir:
-        history, m = train_classifier(args, device, model, run_dir, data, (datasets.STL10_MEAN, datasets.STL10_STD), args.lr, args.epochs)
+        history, m = train_classifier(
+            args, device, model, run_dir, data, (datasets.STL10_MEAN, datasets.STL10_STD), args.lr, args.epochs
+        )
         helper.finish_run(run_dir, history, "STL-10 CNN", parameters=params, **m)
     print(_last_line(run_dir, m))
 
@@ -79,8 +100,10 @@ def run_cnn(args: argparse.Namespace, device: torch.device) -> None:
 def skip_resnet(args: argparse.Namespace, device: torch.device, weights: PretrainedWeights) -> None:
     """Record a run without ImageNet weights as skipped (config.json, metrics.json) and say so in one line."""
     with helper.open_run(args, device, source(args), backbone=weights.source) as run_dir:
-        save_json(run_dir / "metrics.json", {"status": "skipped", "reason": weights.reason, "dataset": source(args),
-                                             "backbone": weights.source})  # fmt: skip
+        save_json(
+            run_dir / "metrics.json",
+            {"status": "skipped", "reason": weights.reason, "dataset": source(args), "backbone": weights.source},
+        )
     print(f"{run_dir}: SKIPPED, nothing trained (STL-10 with a frozen ImageNet ResNet-18): {weights.reason}")
 
 
@@ -98,13 +121,16 @@ def run_resnet(args: argparse.Namespace, device: torch.device) -> None:
     print(f"ResNet-18 backbone: {backbone}; {trainable:,} trainable parameters")
     title = "STL-10 ResNet-18 (frozen, " + ("RANDOM backbone)" if weights is None else "pretrained backbone)")
     with helper.open_run(args, device, source(args), backbone=backbone, trainable_parameters=trainable) as run_dir:
-        history, m = train_classifier(args, device, model, run_dir, data, (datasets.IMAGENET_MEAN, datasets.IMAGENET_STD),
-                                      args.lr, args.epochs)  # fmt: skip
+        history, m = train_classifier(
+            args, device, model, run_dir, data, (datasets.IMAGENET_MEAN, datasets.IMAGENET_STD), args.lr, args.epochs
+        )
         helper.finish_run(run_dir, history, title, status="ok", backbone=backbone, trainable_parameters=trainable, **m)
     print(_last_line(run_dir, m) + (" [RANDOM backbone, not pretrained]" if weights is None else ""))
 
 
-def train_autoencoder(args, device, run_dir: Path, unlabeled: np.ndarray, test_x: np.ndarray) -> tuple[torch.nn.Module, dict, float]:
+def train_autoencoder(
+    args, device, run_dir: Path, unlabeled: np.ndarray, test_x: np.ndarray
+) -> tuple[torch.nn.Module, dict, float]:
     """The autoencoder on (the first ``--max-unlabeled`` of) the unlabelled images, minus a seeded held-out
     part (at most 2,000 images) that chooses the kept weights; writes reconstructions.png. Returns the
     validation-selected autoencoder, its history and its test MSE (on 1,000 test images, scored once)."""
@@ -114,18 +140,35 @@ def train_autoencoder(args, device, run_dir: Path, unlabeled: np.ndarray, test_x
     images = datasets.UnlabeledImages(unlabeled)
     test_set = datasets.UnlabeledImages(test_x[: 32 if args.quick else 1000])
     g = torch.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(Subset(images, sorted(order[n_val:])), args.batch_size, shuffle=True, num_workers=args.workers, generator=g)
+    train_loader = DataLoader(
+        Subset(images, sorted(order[n_val:])), args.batch_size, shuffle=True, num_workers=args.workers, generator=g
+    )
     val_loader = DataLoader(Subset(images, sorted(order[:n_val])), 200, num_workers=args.workers)
     ae = models.STL10AutoEncoder().to(device)
     optimizer = torch.optim.Adam(ae.parameters(), lr=args.lr)
-    history = mnist_ae.train(ae, train_loader, val_loader, optimizer, args.epochs, device, run_dir, task="reconstruction",
-                             resume=args.resume, tag="_autoencoder")  # fmt: skip
-    test_mse = helper.autoencoder_test_mse(ae, DataLoader(test_set, 200, num_workers=args.workers), device, "reconstruction", 0.0)
+    history = mnist_ae.train(
+        ae,
+        train_loader,
+        val_loader,
+        optimizer,
+        args.epochs,
+        device,
+        run_dir,
+        task="reconstruction",
+        resume=args.resume,
+        tag="_autoencoder",
+    )
+    test_mse = helper.autoencoder_test_mse(
+        ae, DataLoader(test_set, 200, num_workers=args.workers), device, "reconstruction", 0.0
+    )
     pick = torch.randperm(len(test_set), generator=torch.Generator().manual_seed(args.seed))[:9]
     originals = torch.stack([test_set[int(i)] for i in pick])
     with torch.no_grad():
         recon = ae(originals.to(device)).cpu()
-    plots.save(plots.pairs_grid_figure(originals, recon, "STL-10 autoencoder: nine random test images"), run_dir / "reconstructions.png")
+    plots.save(
+        plots.pairs_grid_figure(originals, recon, "STL-10 autoencoder: nine random test images"),
+        run_dir / "reconstructions.png",
+    )
     return ae, history, test_mse
 
 
@@ -138,11 +181,28 @@ def run_ae(args: argparse.Namespace, device: torch.device) -> None:
     with helper.open_run(args, device, source(args), unlabeled_images=n_unlabeled, parameters=params) as run_dir:
         ae, ae_history, ae_test_mse = train_autoencoder(args, device, run_dir, unlabeled, test_x)
         clf = models.EncoderClassifier(ae.encoder, models.code_classifier_head(ae.code_channels)).to(device)
-        clf_history, m = train_classifier(args, device, clf, run_dir, data, (None, None), args.classifier_lr,
-                                          1 if args.quick else args.classifier_epochs, tag="_classifier")  # fmt: skip
-        helper.finish_run(run_dir, clf_history, "STL-10 frozen-encoder classifier", parameters=params,
-                          classifier_trainable_parameters=models.count_parameters(clf, trainable_only=True),
-                          ae_test_mse=ae_test_mse, ae_val_mse=min(ae_history["val_mse"]), ae_history=ae_history, **m)  # fmt: skip
+        clf_history, m = train_classifier(
+            args,
+            device,
+            clf,
+            run_dir,
+            data,
+            (None, None),
+            args.classifier_lr,
+            1 if args.quick else args.classifier_epochs,
+            tag="_classifier",
+        )
+        helper.finish_run(
+            run_dir,
+            clf_history,
+            "STL-10 frozen-encoder classifier",
+            parameters=params,
+            classifier_trainable_parameters=models.count_parameters(clf, trainable_only=True),
+            ae_test_mse=ae_test_mse,
+            ae_val_mse=min(ae_history["val_mse"]),
+            ae_history=ae_history,
+            **m,
+        )
         plots.save(plots.history_figure(ae_history, "STL-10 autoencoder"), run_dir / "history_autoencoder.png")
     print(f"autoencoder test MSE {ae_test_mse:.5f} (weights chosen on validation)")
     print(_last_line(run_dir, m) + " of the frozen-encoder classifier")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,15 +26,39 @@ from common.noise import add_noise
 from common.runs import open_run, save_json, save_text, seed_everything
 
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
-FIXED_ON_RESUME = ("seed", "quick", "precision", "command", "data_dir", "test_dir", "val_count", "val_crop", "patch_size",
-                   "batch_size", "steps", "lr", "eval_every", "depth", "channels", "train_sigma", "test_sigmas")
+FIXED_ON_RESUME = (
+    "seed",
+    "quick",
+    "precision",
+    "command",
+    "data_dir",
+    "test_dir",
+    "val_count",
+    "val_crop",
+    "patch_size",
+    "batch_size",
+    "steps",
+    "lr",
+    "eval_every",
+    "depth",
+    "channels",
+    "train_sigma",
+    "test_sigmas",
+)
 
 Batch = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
-def train_image_net(model: torch.nn.Module, sample_batch: Batch, val_inputs: list[torch.Tensor],
-                    val_targets: list[torch.Tensor], args: argparse.Namespace, ckpt_path: Path,
-                    device: torch.device, desc: str) -> dict:
+def train_image_net(
+    model: torch.nn.Module,
+    sample_batch: Batch,
+    val_inputs: list[torch.Tensor],
+    val_targets: list[torch.Tensor],
+    args: argparse.Namespace,
+    ckpt_path: Path,
+    device: torch.device,
+    desc: str,
+) -> dict:
     """Train an image-to-image network on random patches with Adam and a cosine learning-rate decay.
 
     ``sample_batch(generator)`` returns ``(inputs, targets)`` of shape ``(B, 1, P, P)``.
@@ -69,8 +93,12 @@ def train_image_net(model: torch.nn.Module, sample_batch: Batch, val_inputs: lis
             save_progress(ckpt_path, progress, model, optimizer, scheduler, generators)
             bar.set_postfix(loss=f"{loss.item():.2e}", val_psnr=f"{val:.2f}")
     model.load_state_dict(progress.best_model)
-    return {"best_val_psnr": progress.best_score, "best_step": progress.best_step, "history": history,
-            "train_seconds": progress.extra["train_seconds"]}
+    return {
+        "best_val_psnr": progress.best_score,
+        "best_step": progress.best_step,
+        "history": history,
+        "train_seconds": progress.extra["train_seconds"],
+    }
 
 
 def noisy_versions(images: list[torch.Tensor], sigmas: list[float], seed: int) -> dict[float, list[torch.Tensor]]:
@@ -97,13 +125,24 @@ def markdown_table(header: str, columns: list[str], rows: dict[str, list[float]]
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(run_dir: Path, metrics: dict, models: dict, test_noisy: dict, clean: torch.Tensor,
-                  sigmas: list[float], device: torch.device) -> str:
+def write_outputs(
+    run_dir: Path,
+    metrics: dict,
+    models: dict,
+    test_noisy: dict,
+    clean: torch.Tensor,
+    sigmas: list[float],
+    device: torch.device,
+) -> str:
     """metrics.json, table.md, one test image through every model, the validation curves; returns the table."""
     save_json(run_dir / "metrics.json", metrics)
     rows = {"noisy input": [metrics["noisy_psnr"][str(s)] for s in sigmas]}
-    rows.update({f"{r['channels']} channels, {'with' if r['bias'] else 'no'} bias": [r["test_psnr"][str(s)] for s in sigmas]
-                 for r in metrics["models"]})
+    rows.update(
+        {
+            f"{r['channels']} channels, {'with' if r['bias'] else 'no'} bias": [r["test_psnr"][str(s)] for s in sigmas]
+            for r in metrics["models"]
+        }
+    )
     table = markdown_table("model", [f"sigma={s}" for s in sigmas], rows)
     save_text(run_dir / "table.md", table)
 
@@ -139,26 +178,56 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
     sample_batch = patch_sampler(splits.train, args)
 
     results, models = [], {}
-    with open_run(args, FIXED_ON_RESUME, dataset=splits.source, device=str(device), torch=torch.__version__,
-                  started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
+    with open_run(
+        args,
+        FIXED_ON_RESUME,
+        dataset=splits.source,
+        device=str(device),
+        torch=torch.__version__,
+        started=time.strftime("%Y-%m-%d %H:%M:%S"),
+    ) as run_dir:
         for channels in args.channels:
             for bias in (True, False):
                 name = f"{channels}ch_{'bias' if bias else 'nobias'}"
                 seed_everything(args.seed)
                 model = ResidualDenoiser(channels, args.depth, bias).to(device)
-                info = train_image_net(model, sample_batch, val_inputs, val_targets, args, run_dir / f"{name}.pt",
-                                       device, desc=f"train {name}")
+                info = train_image_net(
+                    model,
+                    sample_batch,
+                    val_inputs,
+                    val_targets,
+                    args,
+                    run_dir / f"{name}.pt",
+                    device,
+                    desc=f"train {name}",
+                )
                 test_psnr = {str(s): model_psnr(model, test_noisy[s], splits.test, device) for s in args.test_sigmas}
-                results.append({"model": name, "channels": channels, "bias": bias,
-                                "parameters": sum(p.numel() for p in model.parameters()), "test_psnr": test_psnr, **info})
+                results.append(
+                    {
+                        "model": name,
+                        "channels": channels,
+                        "bias": bias,
+                        "parameters": sum(p.numel() for p in model.parameters()),
+                        "test_psnr": test_psnr,
+                        **info,
+                    }
+                )
                 models[name] = model
-                print(f"{name}: validation PSNR {info['best_val_psnr']:.2f} dB (step {info['best_step']}), test PSNR "
-                      + ", ".join(f"sigma={s}: {v:.2f}" for s, v in test_psnr.items()))
+                print(
+                    f"{name}: validation PSNR {info['best_val_psnr']:.2f} dB (step {info['best_step']}), test PSNR "
+                    + ", ".join(f"sigma={s}: {v:.2f}" for s, v in test_psnr.items())
+                )
 
         noisy_psnr = {str(s): mean_psnr(test_noisy[s], splits.test) for s in args.test_sigmas}
         chosen = max(results, key=lambda r: r["best_val_psnr"])
-        metrics = {"noisy_psnr": noisy_psnr, "models": results, "chosen_on_validation": chosen["model"],
-                   "validation_sigmas": val_sigmas, "train_sigma": args.train_sigma}
+        metrics = {
+            "noisy_psnr": noisy_psnr,
+            "models": results,
+            "chosen_on_validation": chosen["model"],
+            "validation_sigmas": val_sigmas,
+            "train_sigma": args.train_sigma,
+        }
         print(write_outputs(run_dir, metrics, models, test_noisy, splits.test[0], args.test_sigmas, device), end="")
-    return (f"run folder: {run_dir}; chosen on validation: {chosen['model']}, test PSNR "
-            + ", ".join(f"sigma={s}: {v:.2f} dB (noisy {noisy_psnr[s]:.2f})" for s, v in chosen["test_psnr"].items()))
+    return f"run folder: {run_dir}; chosen on validation: {chosen['model']}, test PSNR " + ", ".join(
+        f"sigma={s}: {v:.2f} dB (noisy {noisy_psnr[s]:.2f})" for s, v in chosen["test_psnr"].items()
+    )

@@ -23,22 +23,42 @@ from common.noise import add_noise
 from common.runs import open_run, save_json, save_text, seed_everything
 
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
-FIXED_ON_RESUME = ("seed", "quick", "precision", "command", "data_dir", "test_dir", "val_count", "val_crop", "patch_size",
-                   "batch_size", "steps", "lr", "eval_every", "depth", "kernel", "kernel_size", "sigmas", "channels")
+FIXED_ON_RESUME = (
+    "seed",
+    "quick",
+    "precision",
+    "command",
+    "data_dir",
+    "test_dir",
+    "val_count",
+    "val_crop",
+    "patch_size",
+    "batch_size",
+    "steps",
+    "lr",
+    "eval_every",
+    "depth",
+    "kernel",
+    "kernel_size",
+    "sigmas",
+    "channels",
+)
 SNR_GRID = torch.logspace(-1, 6, 57).tolist()  # 8 values per decade
 REFRESH = 200  # training noise is drawn afresh every REFRESH steps
 
 
-def choose_snr(clean: list[torch.Tensor], blurred_noisy: list[torch.Tensor], kernel: torch.Tensor,
-               grid: list[float] = SNR_GRID) -> float:
+def choose_snr(
+    clean: list[torch.Tensor], blurred_noisy: list[torch.Tensor], kernel: torch.Tensor, grid: list[float] = SNR_GRID
+) -> float:
     """The Wiener ``snr`` from ``grid`` whose (clipped) output has the best mean PSNR against ``clean``
     on the given (validation) images."""
     scores = [mean_psnr([wiener_deconv(y, kernel, snr).clamp(0, 1) for y in blurred_noisy], clean) for snr in grid]
     return grid[max(range(len(grid)), key=scores.__getitem__)]
 
 
-def degrade(images: list[torch.Tensor], kernel: torch.Tensor, sigmas: list[float], snrs: list[float],
-            generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def degrade(
+    images: list[torch.Tensor], kernel: torch.Tensor, sigmas: list[float], snrs: list[float], generator: torch.Generator
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Blur + noise at every sigma, and its Wiener deconvolution: two lists of ``(len(sigmas), H, W)`` stacks."""
     noisy, restored = [], []
     for im in images:
@@ -49,8 +69,14 @@ def degrade(images: list[torch.Tensor], kernel: torch.Tensor, sigmas: list[float
     return noisy, restored
 
 
-def make_sampler(key: str, splits: ImageSplits, kernel: torch.Tensor, sigmas: list[float], snrs: list[float],
-                 args: argparse.Namespace) -> Batch:
+def make_sampler(
+    key: str,
+    splits: ImageSplits,
+    kernel: torch.Tensor,
+    sigmas: list[float],
+    snrs: list[float],
+    args: argparse.Namespace,
+) -> Batch:
     """Training pairs (``key`` = "noisy" or "wiener" input, clean target) cut from whole degraded images.
 
     The blur is circular over the whole image, as at test time; the noise is drawn afresh every
@@ -69,13 +95,15 @@ def make_sampler(key: str, splits: ImageSplits, kernel: torch.Tensor, sigmas: li
     return sample_batch
 
 
-def write_outputs(run_dir: Path, metrics: dict, methods: dict, clean: torch.Tensor, kernel: torch.Tensor,
-                  args: argparse.Namespace) -> str:
+def write_outputs(
+    run_dir: Path, metrics: dict, methods: dict, clean: torch.Tensor, kernel: torch.Tensor, args: argparse.Namespace
+) -> str:
     """metrics.json, table.md, the deblurring grid of one test image and the kernel; returns the table."""
     sigmas = args.sigmas
     save_json(run_dir / "metrics.json", metrics)
-    table = markdown_table("method", [f"sigma={s}" for s in sigmas],
-                           {m: list(row.values()) for m, row in metrics["test_psnr"].items()})
+    table = markdown_table(
+        "method", [f"sigma={s}" for s in sigmas], {m: list(row.values()) for m, row in metrics["test_psnr"].items()}
+    )
     save_text(run_dir / "table.md", table)
     rows = []
     for k, s in enumerate(sigmas):
@@ -103,32 +131,56 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
     kernel = make_kernel(args.kernel, args.kernel_size)
     sigmas = args.sigmas
 
-    val_noisy, _ = degrade(splits.val, kernel, sigmas, [1.0] * len(sigmas), torch.Generator().manual_seed(args.seed + 1))
+    val_noisy, _ = degrade(
+        splits.val, kernel, sigmas, [1.0] * len(sigmas), torch.Generator().manual_seed(args.seed + 1)
+    )
     snrs = [choose_snr(splits.val, [y[i] for y in val_noisy], kernel) for i in range(len(sigmas))]
     val_wiener = [torch.stack([wiener_deconv(y[i], kernel, snr) for i, snr in enumerate(snrs)]) for y in val_noisy]
     print("Wiener snr chosen on validation: " + ", ".join(f"sigma={s}: {snr:.3g}" for s, snr in zip(sigmas, snrs)))
     val_targets = [im for im in splits.val for _ in sigmas]
 
     nets, infos = {}, {}
-    with open_run(args, FIXED_ON_RESUME, dataset=splits.source, device=str(device), torch=torch.__version__,
-                  started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
+    with open_run(
+        args,
+        FIXED_ON_RESUME,
+        dataset=splits.source,
+        device=str(device),
+        torch=torch.__version__,
+        started=time.strftime("%Y-%m-%d %H:%M:%S"),
+    ) as run_dir:
         for key, inputs in (("noisy", val_noisy), ("wiener", val_wiener)):
             seed_everything(args.seed)
             model = ResidualDenoiser(args.channels, args.depth, bias=True).to(device)
-            infos[key] = train_image_net(model, make_sampler(key, splits, kernel, sigmas, snrs, args),
-                                         [y[k] for y in inputs for k in range(len(sigmas))], val_targets,
-                                         args, run_dir / f"net_{key}.pt", device, desc=f"train net on {key} input")
+            infos[key] = train_image_net(
+                model,
+                make_sampler(key, splits, kernel, sigmas, snrs, args),
+                [y[k] for y in inputs for k in range(len(sigmas))],
+                val_targets,
+                args,
+                run_dir / f"net_{key}.pt",
+                device,
+                desc=f"train net on {key} input",
+            )
             nets[key] = model
 
-        test_noisy, test_wiener = degrade(splits.test, kernel, sigmas, snrs, torch.Generator().manual_seed(args.seed + 2))
-        methods = {"blurred+noisy input": lambda i, k: test_noisy[i][k].clamp(0, 1),
-                   "Wiener": lambda i, k: test_wiener[i][k].clamp(0, 1),
-                   "net": lambda i, k: restore(nets["noisy"], test_noisy[i][k], device),
-                   "Wiener+net": lambda i, k: restore(nets["wiener"], test_wiener[i][k], device)}
-        table = {m: {str(s): mean_psnr([method(i, k) for i in range(len(splits.test))], splits.test)
-                     for k, s in enumerate(sigmas)} for m, method in methods.items()}
+        test_noisy, test_wiener = degrade(
+            splits.test, kernel, sigmas, snrs, torch.Generator().manual_seed(args.seed + 2)
+        )
+        methods = {
+            "blurred+noisy input": lambda i, k: test_noisy[i][k].clamp(0, 1),
+            "Wiener": lambda i, k: test_wiener[i][k].clamp(0, 1),
+            "net": lambda i, k: restore(nets["noisy"], test_noisy[i][k], device),
+            "Wiener+net": lambda i, k: restore(nets["wiener"], test_wiener[i][k], device),
+        }
+        table = {
+            m: {
+                str(s): mean_psnr([method(i, k) for i in range(len(splits.test))], splits.test)
+                for k, s in enumerate(sigmas)
+            }
+            for m, method in methods.items()
+        }
         metrics = {"test_psnr": table, "snr": dict(zip(map(str, sigmas), snrs)), "kernel": kernel, "networks": infos}
         print(write_outputs(run_dir, metrics, methods, splits.test[0], kernel, args), end="")
-    return (f"run folder: {run_dir}; test PSNR Wiener+net "
-            + ", ".join(f"sigma={s}: {table['Wiener+net'][str(s)]:.2f} dB (Wiener {table['Wiener'][str(s)]:.2f})"
-                        for s in sigmas))
+    return f"run folder: {run_dir}; test PSNR Wiener+net " + ", ".join(
+        f"sigma={s}: {table['Wiener+net'][str(s)]:.2f} dB (Wiener {table['Wiener'][str(s)]:.2f})" for s in sigmas
+    )

@@ -126,7 +126,9 @@ class FullyConnectedNet(nn.Sequential):
         # END SOLUTION
 
 
-def first_layer_grads(net: FullyConnectedNet, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def first_layer_grads(
+    net: FullyConnectedNet, x: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """dL/dW1 and dL/db1 of ``L = mean((net(x) - target)**2)`` by explicit matrix back-propagation.
 
     No autograd: the forward pass keeps each layer's input and pre-activation, then the

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from backprop.functions import FullyConnectedNet, LinearFunction, ReLUFunction, first_layer_grads
 from common.runs import open_run, save_json, seed_everything
 
-
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
 FIXED_ON_RESUME = ("seed", "quick", "precision", "command")
 
@@ -30,12 +29,14 @@ def gradchecks(device: torch.device, n: int = 8, sizes: tuple[int, ...] = (6, 5,
         return torch.func.functional_call(net, dict(zip(params, p)), (x_,))
 
     gradcheck = torch.autograd.gradcheck
-    metrics: dict = {"gradcheck": {
-        "LinearFunction": bool(gradcheck(LinearFunction.apply, (x, w, b))),
-        "LinearFunction_no_bias": bool(gradcheck(LinearFunction.apply, (x, w, None))),
-        "ReLUFunction": bool(gradcheck(ReLUFunction.apply, (x,))),
-        "FullyConnectedNet": bool(gradcheck(net_of, (x, *params.values()))),
-    }}
+    metrics: dict = {
+        "gradcheck": {
+            "LinearFunction": bool(gradcheck(LinearFunction.apply, (x, w, b))),
+            "LinearFunction_no_bias": bool(gradcheck(LinearFunction.apply, (x, w, None))),
+            "ReLUFunction": bool(gradcheck(ReLUFunction.apply, (x,))),
+            "FullyConnectedNet": bool(gradcheck(net_of, (x, *params.values()))),
+        }
+    }
 
     # Hand-derived dL/dW1, dL/db1 of the MSE loss vs what autograd accumulates in .grad.
     target = torch.randn(n, sizes[-1], **dt)
@@ -54,13 +55,21 @@ def gradchecks(device: torch.device, n: int = 8, sizes: tuple[int, ...] = (6, 5,
 def run(args: argparse.Namespace, device: torch.device) -> str:
     """The ``gradcheck`` command; returns its last line (run folder and headline numbers)."""
     seed_everything(args.seed)
-    with open_run(args, FIXED_ON_RESUME, dataset={"name": "random float64 tensors"}, device=str(device),
-                  torch=torch.__version__, started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
+    with open_run(
+        args,
+        FIXED_ON_RESUME,
+        dataset={"name": "random float64 tensors"},
+        device=str(device),
+        torch=torch.__version__,
+        started=time.strftime("%Y-%m-%d %H:%M:%S"),
+    ) as run_dir:
         metrics = gradchecks(device)
         save_json(run_dir / "metrics.json", metrics)
     for name, ok in metrics["gradcheck"].items():
         print(f"gradcheck {name:24s} {'passed' if ok else 'FAILED'}")
     m = metrics["first_layer_manual_vs_autograd"]
     passed = sum(metrics["gradcheck"].values())
-    return (f"run folder: {run_dir}; gradcheck {passed}/{len(metrics['gradcheck'])} passed; first layer "
-            f"hand-derived vs autograd max |dW| diff {m['max_abs_diff_weight']:.2e}, max |db| diff {m['max_abs_diff_bias']:.2e}")
+    return (
+        f"run folder: {run_dir}; gradcheck {passed}/{len(metrics['gradcheck'])} passed; first layer "
+        f"hand-derived vs autograd max |dW| diff {m['max_abs_diff_weight']:.2e}, max |db| diff {m['max_abs_diff_bias']:.2e}"
+    )

@@ -24,10 +24,19 @@ from common.guard import DivergenceGuard
 from common.metrics import psnr
 from common.runs import open_run, save_json, seed_everything
 
-
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
-FIXED_ON_RESUME = ("seed", "quick", "precision", "command", "data_dir", "hidden", "epochs", "batch_size", "lr",
-                   "val_count")
+FIXED_ON_RESUME = (
+    "seed",
+    "quick",
+    "precision",
+    "command",
+    "data_dir",
+    "hidden",
+    "epochs",
+    "batch_size",
+    "lr",
+    "val_count",
+)
 
 
 @dataclass
@@ -48,13 +57,21 @@ def setup(args: argparse.Namespace) -> Digits:
     if args.quick:
         train_all, test = train_all[:2000], test[:500]
     if len(train_all) <= args.val_count:
-        raise DataError(f"the MNIST training set has {len(train_all)} images; need more than --val-count={args.val_count}")
+        raise DataError(
+            f"the MNIST training set has {len(train_all)} images; need more than --val-count={args.val_count}"
+        )
     order = torch.randperm(len(train_all), generator=torch.Generator().manual_seed(args.seed))
-    val, train = train_all[order[: args.val_count]], train_all[order[args.val_count:]]
+    val, train = train_all[order[: args.val_count]], train_all[order[args.val_count :]]
     side = train.shape[-1]
     known = torch.ones(side, side)
-    known[side // 2:] = 0  # the bottom half is hidden
-    source = {"name": "MNIST", "root": str(args.data_dir), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
+    known[side // 2 :] = 0  # the bottom half is hidden
+    source = {
+        "name": "MNIST",
+        "root": str(args.data_dir),
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": len(test),
+    }
     return Digits(train, val, test, known.flatten(), source)
 
 
@@ -72,8 +89,15 @@ def evaluate(net: torch.nn.Module, images: torch.Tensor, known: torch.Tensor, de
     return torch.cat([reconstruct(net, chunk.to(device), known).cpu() for chunk in images.split(1000)])
 
 
-def train_one_epoch(net: torch.nn.Module, data: Digits, args: argparse.Namespace, generator: torch.Generator,
-                    device: torch.device, desc: str, guard: DivergenceGuard | None = None) -> float:
+def train_one_epoch(
+    net: torch.nn.Module,
+    data: Digits,
+    args: argparse.Namespace,
+    generator: torch.Generator,
+    device: torch.device,
+    desc: str,
+    guard: DivergenceGuard | None = None,
+) -> float:
     """One pass over the training digits in random order with plain SGD; returns the last batch's loss.
     ``guard`` stops a diverged run (:class:`common.cli.Diverged`) before the step."""
     known = data.known.to(device)
@@ -112,7 +136,9 @@ def test_metrics(net: torch.nn.Module, data: Digits, device: torch.device) -> tu
     return metrics, measured, recon
 
 
-def write_outputs(run_dir: Path, metrics: dict, test: torch.Tensor, measured: torch.Tensor, recon: torch.Tensor) -> None:
+def write_outputs(
+    run_dir: Path, metrics: dict, test: torch.Tensor, measured: torch.Tensor, recon: torch.Tensor
+) -> None:
     save_json(run_dir / "metrics.json", metrics)
     cols = min(8, len(test))
     rows = [[(im, "") for im in images[:cols]] for images in (test, measured, recon)]
@@ -126,16 +152,23 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
     side = data.train.shape[-1]
     net = FullyConnectedNet([side * side, *args.hidden, side * side]).to(device)
     generator = torch.Generator().manual_seed(args.seed)
-    with open_run(args, FIXED_ON_RESUME, dataset=data.source, device=str(device), torch=torch.__version__,
-                  started=time.strftime("%Y-%m-%d %H:%M:%S")) as run_dir:
+    with open_run(
+        args,
+        FIXED_ON_RESUME,
+        dataset=data.source,
+        device=str(device),
+        torch=torch.__version__,
+        started=time.strftime("%Y-%m-%d %H:%M:%S"),
+    ) as run_dir:
         ckpt_path, generators = run_dir / "inpaint_net.pt", {"batches": generator}
         progress = load_progress(ckpt_path, net, None, None, generators, resume=args.resume, device=device)
         history = progress.extra.setdefault("history", [])
 
         t0, guard = time.time() - progress.extra.setdefault("train_seconds", 0.0), DivergenceGuard("inpaint net")
         for epoch in range(progress.step, args.epochs):
-            loss = train_one_epoch(net, data, args, generator, device, desc=f"inpaint epoch {epoch + 1}/{args.epochs}",
-                                   guard=guard)
+            loss = train_one_epoch(
+                net, data, args, generator, device, desc=f"inpaint epoch {epoch + 1}/{args.epochs}", guard=guard
+            )
             val_psnr = mean_psnr(evaluate(net, data.val, data.known, device), data.val)
             history.append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr})
             if progress.improves(val_psnr):
@@ -146,9 +179,15 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
 
         net.load_state_dict(progress.best_model)
         metrics, measured, recon = test_metrics(net, data, device)
-        metrics.update(best_val_psnr=progress.best_score, best_epoch=progress.best_step, history=history,
-                       train_seconds=progress.extra["train_seconds"])
+        metrics.update(
+            best_val_psnr=progress.best_score,
+            best_epoch=progress.best_step,
+            history=history,
+            train_seconds=progress.extra["train_seconds"],
+        )
         write_outputs(run_dir, metrics, data.test, measured, recon)
-    return (f"run folder: {run_dir}; test PSNR {metrics['test_psnr']:.2f} dB (whole digit; hidden half alone "
-            f"{metrics['test_psnr_hidden_half']:.2f} dB; measurement {metrics['test_psnr_measurement']:.2f} dB, "
-            f"mean-digit fill {metrics['test_psnr_mean_digit_fill']:.2f} dB)")
+    return (
+        f"run folder: {run_dir}; test PSNR {metrics['test_psnr']:.2f} dB (whole digit; hidden half alone "
+        f"{metrics['test_psnr_hidden_half']:.2f} dB; measurement {metrics['test_psnr_measurement']:.2f} dB, "
+        f"mean-digit fill {metrics['test_psnr_mean_digit_fill']:.2f} dB)"
+    )

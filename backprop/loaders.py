@@ -28,7 +28,6 @@ SKIMAGE_SPLITS = {
 }
 
 
-
 @dataclass
 class ImageSplits:
     """Train / validation / test grey images and a description of where they came from."""
@@ -60,8 +59,10 @@ def load_image_folder(folder: str | Path, min_size: int = 1) -> tuple[list[torch
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"image folder {folder} does not exist; give a folder of grey-scale images "
-                        f"(e.g. Train400 / BSD68 / Set12 PNGs from the DnCNN repository)")
+        raise DataError(
+            f"image folder {folder} does not exist; give a folder of grey-scale images "
+            f"(e.g. Train400 / BSD68 / Set12 PNGs from the DnCNN repository)"
+        )
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
@@ -86,8 +87,9 @@ def skimage_images(names: list[str]) -> list[torch.Tensor]:
     return out
 
 
-def load_natural_images(data_dir: str | None, test_dir: str | None, val_count: int, seed: int,
-                        min_size: int) -> ImageSplits:
+def load_natural_images(
+    data_dir: str | None, test_dir: str | None, val_count: int, seed: int, min_size: int
+) -> ImageSplits:
     """Training, validation and test images.
 
     ``data_dir`` is a folder of training images; ``val_count`` of them (a seeded
@@ -99,12 +101,16 @@ def load_natural_images(data_dir: str | None, test_dir: str | None, val_count: i
         if test_dir is not None:
             raise DataError("--test-dir needs --data-dir (the training images) as well")
         splits = {k: skimage_images(v) for k, v in SKIMAGE_SPLITS.items()}
-        source = {"name": "scikit-image bundled photographs (offline fallback, not a benchmark set)",
-                  **{f"{k}_images": v for k, v in SKIMAGE_SPLITS.items()}}
+        source = {
+            "name": "scikit-image bundled photographs (offline fallback, not a benchmark set)",
+            **{f"{k}_images": v for k, v in SKIMAGE_SPLITS.items()},
+        }
         return ImageSplits(splits["train"], splits["val"], splits["test"], source)
     if test_dir is None:
-        raise DataError("--data-dir needs --test-dir (held-out test images), e.g. "
-                        "--data-dir images/Train400 --test-dir images/BSD68")
+        raise DataError(
+            "--data-dir needs --test-dir (held-out test images), e.g. "
+            "--data-dir images/Train400 --test-dir images/BSD68"
+        )
     images, names = load_image_folder(data_dir, min_size)
     if len(images) <= val_count:
         raise DataError(f"{data_dir} has {len(images)} images; need more than --val-count={val_count}")
@@ -112,14 +118,26 @@ def load_natural_images(data_dir: str | None, test_dir: str | None, val_count: i
     val_idx = sorted(order[:val_count])
     train_idx = sorted(order[val_count:])
     test, test_names = load_image_folder(test_dir)
-    source = {"name": "image folders", "train_dir": str(Path(data_dir).resolve()), "test_dir": str(Path(test_dir).resolve()),
-              "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(test),
-              "val_images": [names[i] for i in val_idx], "test_images": test_names}
+    source = {
+        "name": "image folders",
+        "train_dir": str(Path(data_dir).resolve()),
+        "test_dir": str(Path(test_dir).resolve()),
+        "n_train": len(train_idx),
+        "n_val": len(val_idx),
+        "n_test": len(test),
+        "val_images": [names[i] for i in val_idx],
+        "test_images": test_names,
+    }
     return ImageSplits([images[i] for i in train_idx], [images[i] for i in val_idx], test, source)
 
 
-def random_patches(images: list[torch.Tensor], batch: int, size: int, generator: torch.Generator,
-                   stacks: list[list[torch.Tensor]] | None = None) -> list[torch.Tensor]:
+def random_patches(
+    images: list[torch.Tensor],
+    batch: int,
+    size: int,
+    generator: torch.Generator,
+    stacks: list[list[torch.Tensor]] | None = None,
+) -> list[torch.Tensor]:
     """A batch of random ``size x size`` crops with random flips and 90-degree turns.
 
     Returns ``[crops]`` of shape ``(batch, 1, size, size)``. ``stacks`` are further
@@ -137,7 +155,7 @@ def random_patches(images: list[torch.Tensor], batch: int, size: int, generator:
         turns = int(torch.randint(4, (1,), generator=generator))
         flip = bool(torch.randint(2, (1,), generator=generator))
         for j, lst in enumerate(lists):
-            crop = lst[i][..., top:top + size, left:left + size]
+            crop = lst[i][..., top : top + size, left : left + size]
             crop = torch.rot90(crop, turns, dims=(-2, -1))
             out[j].append(crop.flip(-1) if flip else crop)
     first = torch.stack(out[0]).unsqueeze(1)
@@ -156,12 +174,16 @@ def load_mnist(root: str | Path, train: bool, download: bool = False) -> torch.T
 
     raw = Path(root) / "MNIST" / "raw"
     if download and not Path(root).is_dir():
-        raise DataError(f"--data-dir {root} does not exist; create it (MNIST is downloaded into it) or point "
-                        f"--data-dir at the folder holding MNIST/raw")
+        raise DataError(
+            f"--data-dir {root} does not exist; create it (MNIST is downloaded into it) or point "
+            f"--data-dir at the folder holding MNIST/raw"
+        )
     missing = [f for f in MNIST_FILES if not (raw / f).is_file()]
     if missing and not download:
-        raise DataError(f"MNIST not found: {raw} lacks {', '.join(missing)} (torchvision's raw idx files; "
-                        f"point --data-dir at the folder holding MNIST/raw, or add --download when online)")
+        raise DataError(
+            f"MNIST not found: {raw} lacks {', '.join(missing)} (torchvision's raw idx files; "
+            f"point --data-dir at the folder holding MNIST/raw, or add --download when online)"
+        )
     try:
         ds = MNIST(str(root), train=train, download=download)
     except Exception as err:  # torchvision raises RuntimeError, URLError, AssertionError... for bad or absent files

@@ -23,12 +23,23 @@ import importlib
 import sys
 
 from common.cli import (
-    OneLineParser, RunError, add_common_args, fill_common_defaults, positive_float, positive_int, run_command,
-                        run_name)
+    OneLineParser,
+    RunError,
+    add_common_args,
+    fill_common_defaults,
+    positive_float,
+    positive_int,
+    run_command,
+    run_name,
+)
 
 PROG = "main.py"
-MODULES = {"gradcheck": "backprop.gradcheck", "inpaint": "backprop.inpaint",
-           "ablation": "backprop.ablation", "wiener": "backprop.deblur"}
+MODULES = {
+    "gradcheck": "backprop.gradcheck",
+    "inpaint": "backprop.inpaint",
+    "ablation": "backprop.ablation",
+    "wiener": "backprop.deblur",
+}
 
 
 def noise_level(text: str) -> float:
@@ -44,17 +55,32 @@ def noise_level(text: str) -> float:
 
 def add_image_args(p: argparse.ArgumentParser) -> None:
     """Options of the two commands that train denoising CNNs on natural images."""
-    p.add_argument("--data-dir", default=None,
-                   help="folder of training images, e.g. your copy of Train400 "
-                        "(default: scikit-image's bundled photographs, a smoke-scale offline fallback)")
-    p.add_argument("--test-dir", default=None, help="folder of held-out test images, e.g. BSD68 or Set12 "
-                                                    "(required with --data-dir)")
-    p.add_argument("--val-count", type=positive_int, default=20, help="training images held out for validation (default: 20)")
-    p.add_argument("--val-crop", type=positive_int, default=128, help="validation images are centre crops of this side (default: 128)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of training images, e.g. your copy of Train400 "
+        "(default: scikit-image's bundled photographs, a smoke-scale offline fallback)",
+    )
+    p.add_argument(
+        "--test-dir",
+        default=None,
+        help="folder of held-out test images, e.g. BSD68 or Set12 (required with --data-dir)",
+    )
+    p.add_argument(
+        "--val-count", type=positive_int, default=20, help="training images held out for validation (default: 20)"
+    )
+    p.add_argument(
+        "--val-crop",
+        type=positive_int,
+        default=128,
+        help="validation images are centre crops of this side (default: 128)",
+    )
     p.add_argument("--patch-size", type=positive_int, default=40, help="side of the training patches (default: 40)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="patches per step (default: 16)")
     p.add_argument("--steps", type=positive_int, default=2500, help="training steps per network (default: 2500)")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate, cosine decay to lr/20 (default: 0.001)")
+    p.add_argument(
+        "--lr", type=positive_float, default=1e-3, help="Adam learning rate, cosine decay to lr/20 (default: 0.001)"
+    )
     p.add_argument("--eval-every", type=positive_int, default=250, help="steps between validations (default: 250)")
     p.add_argument("--depth", type=positive_int, default=6, help="3x3 convolution layers per network (default: 6)")
 
@@ -64,32 +90,61 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{gradcheck,inpaint,ablation,wiener}")
 
-    p = sub.add_parser("gradcheck", help="gradcheck of the hand-written Functions and network; manual first-layer gradients")
+    p = sub.add_parser(
+        "gradcheck", help="gradcheck of the hand-written Functions and network; manual first-layer gradients"
+    )
 
     p = sub.add_parser("inpaint", help="MNIST inpainting with the hand-written layers and hand-written SGD")
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw/, torchvision's layout (default: data)")
-    p.add_argument("--download", action="store_true",
-                   help="let torchvision download MNIST into an existing --data-dir when it is missing (needs internet)")
-    p.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 512], help="hidden layer sizes (default: 512 512)")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="let torchvision download MNIST into an existing --data-dir when it is missing (needs internet)",
+    )
+    p.add_argument(
+        "--hidden", type=positive_int, nargs="+", default=[512, 512], help="hidden layer sizes (default: 512 512)"
+    )
     p.add_argument("--epochs", type=positive_int, default=10, help="passes over the training set (default: 10)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="digits per SGD step (default: 64)")
     p.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (default: 0.05)")
-    p.add_argument("--val-count", type=positive_int, default=5000, help="training digits held out for validation (default: 5000)")
+    p.add_argument(
+        "--val-count", type=positive_int, default=5000, help="training digits held out for validation (default: 5000)"
+    )
 
     p = sub.add_parser("ablation", help="denoiser with/without biases, two widths, three noise levels")
     add_image_args(p)
-    p.add_argument("--channels", type=positive_int, nargs="+", default=[32, 64], help="hidden widths to compare (default: 32 64)")
-    p.add_argument("--train-sigma", type=noise_level, nargs=2, default=[0.0, 0.1], metavar=("LOW", "HIGH"),
-                   help="training noise sigma is drawn uniformly from [LOW, HIGH] (default: 0 0.1)")
-    p.add_argument("--test-sigmas", type=noise_level, nargs="+", default=[0.01, 0.1, 0.2],
-                   help="test noise levels (default: 0.01 0.1 0.2)")
+    p.add_argument(
+        "--channels", type=positive_int, nargs="+", default=[32, 64], help="hidden widths to compare (default: 32 64)"
+    )
+    p.add_argument(
+        "--train-sigma",
+        type=noise_level,
+        nargs=2,
+        default=[0.0, 0.1],
+        metavar=("LOW", "HIGH"),
+        help="training noise sigma is drawn uniformly from [LOW, HIGH] (default: 0 0.1)",
+    )
+    p.add_argument(
+        "--test-sigmas",
+        type=noise_level,
+        nargs="+",
+        default=[0.01, 0.1, 0.2],
+        help="test noise levels (default: 0.01 0.1 0.2)",
+    )
 
     p = sub.add_parser("wiener", help="Wiener deconvolution, a CNN, and Wiener followed by a CNN")
     add_image_args(p)
-    p.add_argument("--kernel", choices=["motion", "gaussian"], default="motion", help="blur kernel shape (default: motion)")
+    p.add_argument(
+        "--kernel", choices=["motion", "gaussian"], default="motion", help="blur kernel shape (default: motion)"
+    )
     p.add_argument("--kernel-size", type=positive_int, default=9, help="blur kernel side, odd (default: 9)")
-    p.add_argument("--sigmas", type=noise_level, nargs="+", default=[0.005, 0.01, 0.02],
-                   help="noise levels (default: 0.005 0.01 0.02)")
+    p.add_argument(
+        "--sigmas",
+        type=noise_level,
+        nargs="+",
+        default=[0.005, 0.01, 0.02],
+        help="noise levels (default: 0.005 0.01 0.02)",
+    )
     p.add_argument("--channels", type=positive_int, default=32, help="hidden width of both networks (default: 32)")
     for p in sub.choices.values():
         add_common_args(p, sub_command=True)
@@ -145,8 +200,10 @@ def main(argv: list[str] | None = None) -> None:
         device = device_of(args.device)
         print(experiment.run(args, device))
 
-    hint = (f"continue with: python {PROG} {args.command} --resume --name {args.name} "
-            f"--results-root {args.results_root} (and the same options)")
+    hint = (
+        f"continue with: python {PROG} {args.command} --resume --name {args.name} "
+        f"--results-root {args.results_root} (and the same options)"
+    )
     run_command(f"{PROG} {args.command}", go, resume_hint=hint)
 
 

@@ -18,7 +18,7 @@ def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     """The central ``size x size`` part of an ``(..., H, W)`` image (the whole side when it is smaller)."""
     h, w = image.shape[-2:]
     top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return image[..., top:top + size, left:left + size]
+    return image[..., top : top + size, left : left + size]
 
 
 @torch.no_grad()
@@ -36,8 +36,9 @@ def mean_psnr(outputs: list[torch.Tensor], targets: list[torch.Tensor]) -> float
     return sum(psnr(x, y, data_range=1.0) for x, y in zip(outputs, targets)) / len(targets)
 
 
-def model_psnr(model: torch.nn.Module, inputs: list[torch.Tensor], targets: list[torch.Tensor],
-               device: torch.device) -> float:
+def model_psnr(
+    model: torch.nn.Module, inputs: list[torch.Tensor], targets: list[torch.Tensor], device: torch.device
+) -> float:
     """Mean PSNR of ``model``'s (clipped) outputs on ``inputs`` against ``targets``."""
     return mean_psnr([restore(model, x, device) for x in inputs], targets)
 
@@ -67,8 +68,9 @@ def show_grid(rows: list[list[tuple[torch.Tensor, str]]], row_labels: list[str],
                 image, title = row[j]
                 ax.imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
                 ax.set_title(title, fontsize=8)
-        axes[i][0].text(-0.08, 0.5, row_labels[i], transform=axes[i][0].transAxes, rotation=90,
-                        ha="right", va="center", fontsize=9)
+        axes[i][0].text(
+            -0.08, 0.5, row_labels[i], transform=axes[i][0].transAxes, rotation=90, ha="right", va="center", fontsize=9
+        )
     save_plot(fig, path, dpi)
 
 

@@ -34,8 +34,17 @@ from common.cli import RunError
 from common.runs import load_checkpoint, save_checkpoint
 
 KEYS = ("model", "optimizer", "scheduler", "step", "best_model", "best_score", "best_step", "rng", "extra")
-_DAMAGED = (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, EOFError, OSError,
-            pickle.UnpicklingError)
+_DAMAGED = (
+    RuntimeError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    EOFError,
+    OSError,
+    pickle.UnpicklingError,
+)
 
 
 @dataclass
@@ -90,12 +99,18 @@ def rng_state(generators: dict[str, torch.Generator] | None = None) -> dict:
     """The global random-number states (torch, CUDA, NumPy, Python ``random``) and those of ``generators``."""
     _, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
-                      "gauss": float(gauss)},
-            "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
-            "generators": {name: g.get_state() for name, g in (generators or {}).items()}}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
+        "generators": {name: g.get_state() for name, g in (generators or {}).items()},
+    }
 
 
 def set_rng_state(state: dict, generators: dict[str, torch.Generator] | None = None) -> None:
@@ -111,8 +126,14 @@ def set_rng_state(state: dict, generators: dict[str, torch.Generator] | None = N
         g.set_state(state["generators"][name].cpu())
 
 
-def save_progress(path: str | Path, progress: Progress, model: Any, optimizer: Any = None, scheduler: Any = None,
-                  generators: dict[str, torch.Generator] | None = None) -> None:
+def save_progress(
+    path: str | Path,
+    progress: Progress,
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    generators: dict[str, torch.Generator] | None = None,
+) -> None:
     """Write the checkpoint of the layout above to ``path``, atomically.
 
     Args:
@@ -121,15 +142,33 @@ def save_progress(path: str | Path, progress: Progress, model: Any, optimizer: A
         model: a module (or a dict of modules); optimizer, scheduler: likewise, or None.
         generators: the loop's own random generators by name (a loader's shuffling, augmentation).
     """
-    save_checkpoint(path, {
-        "model": state_of(model), "optimizer": state_of(optimizer), "scheduler": state_of(scheduler),
-        "step": progress.step, "best_model": progress.best_model, "best_score": progress.best_score,
-        "best_step": progress.best_step, "rng": rng_state(generators), "extra": progress.extra})
+    save_checkpoint(
+        path,
+        {
+            "model": state_of(model),
+            "optimizer": state_of(optimizer),
+            "scheduler": state_of(scheduler),
+            "step": progress.step,
+            "best_model": progress.best_model,
+            "best_score": progress.best_score,
+            "best_step": progress.best_step,
+            "rng": rng_state(generators),
+            "extra": progress.extra,
+        },
+    )
 
 
-def load_progress(path: str | Path, model: Any, optimizer: Any = None, scheduler: Any = None,
-                  generators: dict[str, torch.Generator] | None = None, *, resume: bool,
-                  device: str | torch.device = "cpu", required: bool = False) -> Progress:
+def load_progress(
+    path: str | Path,
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    generators: dict[str, torch.Generator] | None = None,
+    *,
+    resume: bool,
+    device: str | torch.device = "cpu",
+    required: bool = False,
+) -> Progress:
     """A fresh :class:`Progress`, or with ``resume`` the one saved at ``path``, everything restored.
 
     Args:
@@ -160,8 +199,10 @@ def load_progress(path: str | Path, model: Any, optimizer: Any = None, scheduler
         progress = Progress(ckpt["step"], ckpt["best_model"], ckpt["best_score"], ckpt["best_step"], ckpt["extra"])
     except _DAMAGED as e:
         first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise RunError(f"cannot resume from {path}: it is damaged or does not match this model and flags "
-                       f"({type(e).__name__}: {first_line}); start the run again with --overwrite") from None
+        raise RunError(
+            f"cannot resume from {path}: it is damaged or does not match this model and flags "
+            f"({type(e).__name__}: {first_line}); start the run again with --overwrite"
+        ) from None
     print(f"resuming {path} after step {progress.step}")
     return progress
 

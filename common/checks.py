@@ -8,7 +8,8 @@ binary). They accept NumPy arrays and torch tensors alike and never copy more th
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,12 +41,19 @@ def check_labels(labels: Any, n_classes: int, source: Any, n_items: int | None =
             raise DataError(f"{source}: labels must be whole class numbers, got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
         bad = arr[(arr < 0) | (arr >= n_classes)]
-        raise DataError(f"{source}: label {bad[0]:g} is outside the {n_classes} classes 0..{n_classes - 1} "
-                        f"({len(bad)} such labels)")
+        raise DataError(
+            f"{source}: label {bad[0]:g} is outside the {n_classes} classes 0..{n_classes - 1} ({len(bad)} such labels)"
+        )
 
 
-def check_images(images: Any, source: Any, *, value_range: tuple[float, float] | None = None,
-                 dtypes: Sequence[str] | None = None, ndim: int | Sequence[int] | None = None) -> None:
+def check_images(
+    images: Any,
+    source: Any,
+    *,
+    value_range: tuple[float, float] | None = None,
+    dtypes: Sequence[str] | None = None,
+    ndim: int | Sequence[int] | None = None,
+) -> None:
     """Finite pixels (or complex k-space samples) of an expected dtype kind (``dtypes``, e.g. ``("uint8",)`` or ``("float",)``),
     dimension count and value range (inclusive)."""
     arr = _array(images)
@@ -63,7 +71,9 @@ def check_images(images: Any, source: Any, *, value_range: tuple[float, float] |
     if value_range is not None and arr.dtype.kind != "c":
         lo, hi = float(arr.min()), float(arr.max())
         if lo < value_range[0] or hi > value_range[1]:
-            raise DataError(f"{source}: pixel values span {lo:g}..{hi:g}, expected {value_range[0]:g}..{value_range[1]:g}")
+            raise DataError(
+                f"{source}: pixel values span {lo:g}..{hi:g}, expected {value_range[0]:g}..{value_range[1]:g}"
+            )
 
 
 def check_mask(mask: Any, source: Any, shape: tuple[int, ...] | None = None) -> None:

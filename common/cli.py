@@ -24,8 +24,9 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 EXIT_ERROR = 2  # argparse's code for a usage error; used for every error the user can fix
 EXIT_DIVERGED = 3  # training stopped on a non-finite or exploding loss
@@ -48,8 +49,12 @@ class Diverged(Exception):
     :func:`common.runs.run_folder` writes it, :func:`run_command` prints one line and exits 3.
     """
 
-    def __init__(self, message: str, record: dict[str, Any] | None = None,
-                 hint: str = "run it again with a smaller --lr (and --overwrite)"):
+    def __init__(
+        self,
+        message: str,
+        record: dict[str, Any] | None = None,
+        hint: str = "run it again with a smaller --lr (and --overwrite)",
+    ):
         super().__init__(message)
         self.record = {"status": "diverged", **(record or {})}
         self.hint = hint
@@ -159,8 +164,14 @@ def folder_name(text: str) -> str:
 
 
 COMMON_DEFAULTS: dict[str, Any] = {
-    "seed": 0, "device": "auto", "results_root": "runs", "name": None,
-    "resume": False, "overwrite": False, "quick": False, "precision": "auto",
+    "seed": 0,
+    "device": "auto",
+    "results_root": "runs",
+    "name": None,
+    "resume": False,
+    "overwrite": False,
+    "quick": False,
+    "precision": "auto",
 }
 
 
@@ -172,20 +183,51 @@ def add_common_args(parser: argparse.ArgumentParser, *, sub_command: bool = Fals
     """
     d = (lambda key: argparse.SUPPRESS) if sub_command else COMMON_DEFAULTS.get
     g = parser.add_argument_group("options every command accepts")
-    g.add_argument("--seed", type=non_negative_int, default=d("seed"), help="seeds data splits, initialisation and training (default: 0)")
-    g.add_argument("--device", type=device_name, default=d("device"),
-                   help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps (default: auto)")
+    g.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=d("seed"),
+        help="seeds data splits, initialisation and training (default: 0)",
+    )
+    g.add_argument(
+        "--device",
+        type=device_name,
+        default=d("device"),
+        help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps (default: auto)",
+    )
     g.add_argument("--results-root", default=d("results_root"), help="run folders are created here (default: runs)")
-    g.add_argument("--name", type=folder_name, default=d("name"), help="run folder name (default: derived from the command and its options)")
-    g.add_argument("--resume", action="store_true", default=d("resume"),
-                   help="continue the run folder --name from its last checkpoint")
-    g.add_argument("--overwrite", action="store_true", default=d("overwrite"),
-                   help="replace a finished run folder of the same name instead of stopping")
-    g.add_argument("--quick", action="store_true", default=d("quick"),
-                   help="smoke run in seconds on a tiny subset; its folder name ends in _quick")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=d("precision"), metavar="P",
-                   help="arithmetic of the network's forward pass: auto (bf16 where the device has fast bf16 "
-                        "and the experiment keeps its fp32 quality in it, else fp32), fp32 or bf16 (default: auto)")
+    g.add_argument(
+        "--name",
+        type=folder_name,
+        default=d("name"),
+        help="run folder name (default: derived from the command and its options)",
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        default=d("resume"),
+        help="continue the run folder --name from its last checkpoint",
+    )
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=d("overwrite"),
+        help="replace a finished run folder of the same name instead of stopping",
+    )
+    g.add_argument(
+        "--quick",
+        action="store_true",
+        default=d("quick"),
+        help="smoke run in seconds on a tiny subset; its folder name ends in _quick",
+    )
+    g.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default=d("precision"),
+        metavar="P",
+        help="arithmetic of the network's forward pass: auto (bf16 where the device has fast bf16 "
+        "and the experiment keeps its fp32 quality in it, else fp32), fp32 or bf16 (default: auto)",
+    )
 
 
 def fill_common_defaults(args: argparse.Namespace) -> argparse.Namespace:

@@ -25,8 +25,12 @@ class DivergenceGuard:
     ``where`` names the model or variant in the message; ``hint`` says what to change.
     """
 
-    def __init__(self, where: str = "training", factor: float = EXPLODE_FACTOR,
-                 hint: str = "run it again with a smaller --lr (and --overwrite)"):
+    def __init__(
+        self,
+        where: str = "training",
+        factor: float = EXPLODE_FACTOR,
+        hint: str = "run it again with a smaller --lr (and --overwrite)",
+    ):
         self.where, self.factor, self.hint = where, factor, hint
         self.start: float | None = None
         self.steps = 0  # losses checked so far: the step number when the loop does not give one
@@ -42,11 +46,19 @@ class DivergenceGuard:
         if self.start is None:
             self.start = abs(value)
         elif value > self.factor * max(self.start, 1e-6):
-            self._stop(f"{self.where}: the loss exploded to {value:.4g} at step {step} (it started at {self.start:.4g})",
-                       value, step, context)
+            self._stop(
+                f"{self.where}: the loss exploded to {value:.4g} at step {step} (it started at {self.start:.4g})",
+                value,
+                step,
+                context,
+            )
         return value
 
     def _stop(self, message: str, value: float, step: int, context: dict) -> None:
-        record = {"diverged_at_step": step, "loss": value if math.isfinite(value) else str(value),
-                  "where": self.where, **context}
+        record = {
+            "diverged_at_step": step,
+            "loss": value if math.isfinite(value) else str(value),
+            "where": self.where,
+            **context,
+        }
         raise Diverged(message, record, self.hint)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 
 
-def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None,
-              clamp: tuple[float, float] | None = None) -> torch.Tensor:
+def add_noise(
+    x: torch.Tensor, sigma: float, generator: torch.Generator | None = None, clamp: tuple[float, float] | None = None
+) -> torch.Tensor:
     """``x`` plus white Gaussian noise of standard deviation ``sigma``.
 
     The noise is drawn on ``generator``'s device (CPU by default) so that a seeded run

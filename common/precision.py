@@ -60,6 +60,7 @@ def autocast(device: torch.device, precision: str) -> ContextManager:
 def fp32_only(requested: str, command: str) -> str:
     """``fp32`` for a command whose loops have no bf16 path; ``ValueError`` if bf16 was asked for explicitly."""
     if requested == "bf16":
-        raise ValueError(f"--precision bf16 is not available for {command}, which trains in fp32 only; "
-                         "use --precision fp32 or auto")
+        raise ValueError(
+            f"--precision bf16 is not available for {command}, which trains in fp32 only; use --precision fp32 or auto"
+        )
     return "fp32"

@@ -74,8 +74,10 @@ def download_imagenet() -> dict[str, torch.Tensor]:
 
 def how_to_provide(flag: str) -> str:
     cache = imagenet_cache_file()
-    return (f"run with {flag} {IMAGENET} where download.pytorch.org is reachable (the file is kept in {cache} for later "
-            f"offline runs) or pass {flag} PATH to a copy of {cache.name}")
+    return (
+        f"run with {flag} {IMAGENET} where download.pytorch.org is reachable (the file is kept in {cache} for later "
+        f"offline runs) or pass {flag} PATH to a copy of {cache.name}"
+    )
 
 
 def _skipped(reason: str) -> PretrainedWeights:
@@ -129,11 +131,15 @@ def _from_imagenet(flag: str) -> PretrainedWeights:
         state = download_imagenet()
     except Exception as e:
         if cached:  # torch.load of a damaged file raises anything from UnpicklingError to KeyError
-            raise DataError(f"{flag} {IMAGENET}: cannot read the cached {cache} ({_unreadable(e)}); delete it and run again") from None
+            raise DataError(
+                f"{flag} {IMAGENET}: cannot read the cached {cache} ({_unreadable(e)}); delete it and run again"
+            ) from None
         if isinstance(e, (OSError, HTTPException)):  # URLError, no DNS, a refused or timed-out connection
             return _skipped(f"the ImageNet weights could not be downloaded ({_first_line(e)}); {how_to_provide(flag)}")
         if isinstance(e, RuntimeError):  # torch.hub's hash check: the server sent something else
-            raise DataError(f"{flag} {IMAGENET}: the download of {IMAGENET_WEIGHTS.url} failed ({_first_line(e)})") from None
+            raise DataError(
+                f"{flag} {IMAGENET}: the download of {IMAGENET_WEIGHTS.url} failed ({_first_line(e)})"
+            ) from None
         raise
     label = "cached" if cached else "downloaded"
     return PretrainedWeights(backbone_state(state, str(cache)), f"ImageNet (torchvision IMAGENET1K_V1, {label})")
@@ -141,13 +147,17 @@ def _from_imagenet(flag: str) -> PretrainedWeights:
 
 def _from_file(path: Path, flag: str) -> PretrainedWeights:
     if not path.is_file():
-        raise DataError(f"{flag} {path}: file not found (expected a ResNet-18 state dict such as torchvision's "
-                        f"{imagenet_cache_file().name})")
+        raise DataError(
+            f"{flag} {path}: file not found (expected a ResNet-18 state dict such as torchvision's "
+            f"{imagenet_cache_file().name})"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a damaged file makes torch.load raise anything from UnpicklingError to KeyError
-        raise DataError(f"{flag} {path}: cannot read it as a torch state dict ({_unreadable(e)}); expected a file written by "
-                        f"torch.save such as {imagenet_cache_file().name}") from None
+        raise DataError(
+            f"{flag} {path}: cannot read it as a torch state dict ({_unreadable(e)}); expected a file written by "
+            f"torch.save such as {imagenet_cache_file().name}"
+        ) from None
     return PretrainedWeights(backbone_state(state, f"{flag} {path}"), f"file {path} (sha256 {sha256_prefix(path)})")
 
 

@@ -19,9 +19,10 @@ import random
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,8 +66,15 @@ def _check_writable(folder: Path) -> None:
         raise RunError(f"cannot create run folders under {folder}: {probe} is not writable ({e.strerror})") from None
 
 
-def check_run_dir(results_root: str | Path, name: str, *, resume: bool = False, overwrite: bool = False,
-                  args: dict[str, Any] | None = None, fixed_on_resume: tuple[str, ...] = ()) -> Path:
+def check_run_dir(
+    results_root: str | Path,
+    name: str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    args: dict[str, Any] | None = None,
+    fixed_on_resume: tuple[str, ...] = (),
+) -> Path:
     """Validate the run folder ``results_root/name`` for a new or resumed run; write nothing.
 
     A new run refuses a folder that already holds files (unless ``overwrite``); ``resume``
@@ -82,19 +90,30 @@ def check_run_dir(results_root: str | Path, name: str, *, resume: bool = False, 
         if not config_path.is_file():
             raise RunError(f"--resume: there is no run in {run_dir}; start it without --resume")
         stored = load_json(config_path).get("args", {})
-        changed = [k for k in fixed_on_resume if args is not None and k in stored and stored[k] != _jsonable(args.get(k))]
+        changed = [
+            k for k in fixed_on_resume if args is not None and k in stored and stored[k] != _jsonable(args.get(k))
+        ]
         if changed:
             detail = ", ".join(f"--{k.replace('_', '-')} {stored[k]!r} (now {args.get(k)!r})" for k in changed)
             raise RunError(f"--resume: {run_dir} was started with {detail}; resume it with the same arguments")
     elif run_dir.is_dir() and any(run_dir.iterdir()) and not overwrite:
-        raise RunError(f"{run_dir} already holds a run; add --resume to continue it, --overwrite to replace it, "
-                       f"or choose another --name")
+        raise RunError(
+            f"{run_dir} already holds a run; add --resume to continue it, --overwrite to replace it, "
+            f"or choose another --name"
+        )
     return run_dir
 
 
 @contextmanager
-def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, resume: bool = False,
-               overwrite: bool = False, fixed_on_resume: tuple[str, ...] = ()) -> Iterator[Path]:
+def run_folder(
+    results_root: str | Path,
+    name: str,
+    config: dict[str, Any],
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    fixed_on_resume: tuple[str, ...] = (),
+) -> Iterator[Path]:
     """Open the run folder once the data has been checked: validate (:func:`check_run_dir`),
     then create it and write ``config.json``. On ``resume`` the arguments in ``fixed_on_resume`` were
     just checked to be the stored ones; ``config.json`` is rewritten when the body ends without an error,
@@ -106,8 +125,9 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
     run leaves nothing behind; an interrupted run with a checkpoint stays for ``--resume``.
     """
     config = {"argv": ["python", Path(sys.argv[0]).name, *sys.argv[1:]], **config}
-    run_dir = check_run_dir(results_root, name, resume=resume, overwrite=overwrite,
-                            args=config.get("args"), fixed_on_resume=fixed_on_resume)
+    run_dir = check_run_dir(
+        results_root, name, resume=resume, overwrite=overwrite, args=config.get("args"), fixed_on_resume=fixed_on_resume
+    )
     created = not run_dir.exists()
     new_parents = [p for p in run_dir.parents if not p.exists()]  # e.g. a --results-root made for this run
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -141,21 +161,33 @@ def run_folder(results_root: str | Path, name: str, config: dict[str, Any], *, r
 def check_run(args: Any, fixed_on_resume: tuple[str, ...] = ()) -> Path:
     """:func:`check_run_dir` for a parsed command line: the folder ``args.results_root / args.name``,
     ``--resume`` and ``--overwrite``; ``fixed_on_resume`` is the command's tuple of arguments a resume must repeat."""
-    return check_run_dir(args.results_root, args.name, resume=args.resume, overwrite=args.overwrite, args=vars(args),
-                         fixed_on_resume=fixed_on_resume)
+    return check_run_dir(
+        args.results_root,
+        args.name,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        args=vars(args),
+        fixed_on_resume=fixed_on_resume,
+    )
 
 
 def open_run(args: Any, fixed_on_resume: tuple[str, ...] = (), **config: Any):
     """:func:`run_folder` for a parsed command line; ``config.json`` holds ``vars(args)`` under ``"args"``, then ``config``."""
-    return run_folder(args.results_root, args.name, {"args": vars(args), **config}, resume=args.resume,
-                      overwrite=args.overwrite, fixed_on_resume=fixed_on_resume)
+    return run_folder(
+        args.results_root,
+        args.name,
+        {"args": vars(args), **config},
+        resume=args.resume,
+        overwrite=args.overwrite,
+        fixed_on_resume=fixed_on_resume,
+    )
 
 
 class RunInUse(RunError):
     """Another live process holds the run folder's lock."""
 
     @classmethod
-    def of(cls, run_dir: Path, pid: int | None) -> "RunInUse":
+    def of(cls, run_dir: Path, pid: int | None) -> RunInUse:
         return cls(f"{run_dir} is in use by another run (process {pid}); wait for it to end or choose another --name")
 
 
@@ -319,7 +351,9 @@ def load_json(path: str | Path) -> Any:
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """``torch.save`` atomically. Keep ``state`` to tensors, numbers, strings, lists and dicts
     so that :func:`load_checkpoint` can read it with ``weights_only=True``."""
-    _atomic_write(Path(path), lambda tmp: torch.save(state, tmp), failures=(RuntimeError,))  # a full disk, in torch's words
+    _atomic_write(
+        Path(path), lambda tmp: torch.save(state, tmp), failures=(RuntimeError,)
+    )  # a full disk, in torch's words
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -70,7 +70,9 @@ def sinusoidal_encoding(position: int, d_model: int, base: float = 10000.0) -> n
 
 
 # ------------------------------------------------- A6 / B5: Conv2d(1, 1, 32) gradient
-def conv_full_gradients(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def conv_full_gradients(
+    x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Analytical gradients of ``((conv(x) - y) ** 2).sum()`` for a kernel as large as the image.
 
     ``x`` and ``y`` are (1, H, W), ``weight`` (1, 1, H, W), ``bias`` (1,). The output
@@ -80,7 +82,9 @@ def conv_full_gradients(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, 
     Returns tensors shaped like ``weight`` and ``bias``.
     """
     if x.shape != y.shape or x.shape != weight.shape[1:] or weight.shape[:2] != (1, 1):
-        raise ValueError(f"need x, y (1, H, W) and weight (1, 1, H, W); got {tuple(x.shape)}, {tuple(y.shape)}, {tuple(weight.shape)}")
+        raise ValueError(
+            f"need x, y (1, H, W) and weight (1, 1, H, W); got {tuple(x.shape)}, {tuple(y.shape)}, {tuple(weight.shape)}"
+        )
     y_hat = (weight[0] * x).sum() + bias[0]
     residual_sum = (y_hat.expand_as(y) - y).sum()  # the broadcast, written out
     return 2 * residual_sum * x.unsqueeze(0), (2 * residual_sum).reshape(1)
@@ -100,7 +104,9 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def best_linear_threshold(x: np.ndarray, labels: np.ndarray, grid: np.ndarray = GRID, taus: np.ndarray = TAUS) -> tuple[int, int, int]:
+def best_linear_threshold(
+    x: np.ndarray, labels: np.ndarray, grid: np.ndarray = GRID, taus: np.ndarray = TAUS
+) -> tuple[int, int, int]:
     """Grid search over ``class 1 iff sigmoid(w . x + b) >= tau``.
 
     ``x`` is (n, 2). Returns (classifiers tried, most points any of them gets right,
@@ -216,7 +222,11 @@ def momentum_settings() -> dict[str, tuple[float, float, float]]:
     return {
         "gradient descent, lr = 1/L": (1 / big_l, 0.0, 1 - mu / big_l),
         "gradient descent, lr = 2/(L + mu)": (2 / (big_l + mu), 0.0, (CONDITION - 1) / (CONDITION + 1)),
-        "heavy-ball momentum, tuned": (4 / (math.sqrt(big_l) + math.sqrt(mu)) ** 2, ((root - 1) / (root + 1)) ** 2, (root - 1) / (root + 1)),
+        "heavy-ball momentum, tuned": (
+            4 / (math.sqrt(big_l) + math.sqrt(mu)) ** 2,
+            ((root - 1) / (root + 1)) ** 2,
+            (root - 1) / (root + 1),
+        ),
     }
 
 
@@ -282,7 +292,11 @@ def render_blocks() -> dict[str, str]:
         f"Every classifier with $w_1, w_2, b$ on a grid of {len(GRID)} values in $[{GRID[0]:g}, {GRID[-1]:g}]$ "
         f"and $\\tau \\in \\{{{', '.join(f'{t:g}' for t in TAUS)}\\}}$:\n\n"
     ) + md_table(
-        [["classifiers tried", str(tried)], ["most points correct (of 4)", str(best)], ["classifiers with 4 of 4 correct", str(perfect)]],
+        [
+            ["classifiers tried", str(tried)],
+            ["most points correct (of 4)", str(best)],
+            ["classifiers with 4 of 4 correct", str(perfect)],
+        ],
         ["grid search", "value"],
     )
     net = XOR_NET
@@ -292,17 +306,29 @@ def render_blocks() -> dict[str, str]:
     )
     h, y = two_layer(XOR_X, net)
     pred = (y >= net["tau"]).astype(int)
-    rows = [[_vec(x), fmt(h[i, 0]), fmt(h[i, 1]), fmt(y[i]), str(pred[i]), str(XOR_LABELS[i])] for i, x in enumerate(XOR_X)]
+    rows = [
+        [_vec(x), fmt(h[i, 0]), fmt(h[i, 1]), fmt(y[i]), str(pred[i]), str(XOR_LABELS[i])] for i, x in enumerate(XOR_X)
+    ]
     blocks["xor_net_outputs"] = md_table(rows, ["x", "h1", "h2", "y", "predicted", "label"])
     blocks["xor_net_correct"] = str(int((pred == XOR_LABELS).sum()))
 
     # A5 / B10
     rows = []
     for d in DEPTHS:
-        rows.append([str(d), f"{0.25 ** d:.3e}", f"{sigmoid_chain_derivative(d):.3e}", f"{EXPLODE_WEIGHT ** d:.3e}", f"{linear_chain_derivative(d, EXPLODE_WEIGHT):.3e}"])
-    blocks["grad_vanish_10"] = f"{0.25 ** 10:.3e}"
-    blocks["grad_explode_50"] = f"{EXPLODE_WEIGHT ** 50:.3e}"
-    blocks["grad_table"] = md_table(rows, ["depth n", "0.25^n (bound)", "sigmoid chain, autograd", "1.5^n", "linear chain w = 1.5, autograd"])
+        rows.append(
+            [
+                str(d),
+                f"{0.25**d:.3e}",
+                f"{sigmoid_chain_derivative(d):.3e}",
+                f"{EXPLODE_WEIGHT**d:.3e}",
+                f"{linear_chain_derivative(d, EXPLODE_WEIGHT):.3e}",
+            ]
+        )
+    blocks["grad_vanish_10"] = f"{0.25**10:.3e}"
+    blocks["grad_explode_50"] = f"{EXPLODE_WEIGHT**50:.3e}"
+    blocks["grad_table"] = md_table(
+        rows, ["depth n", "0.25^n (bound)", "sigmoid chain, autograd", "1.5^n", "linear chain w = 1.5, autograd"]
+    )
 
     # A6 / B5
     c = CONV_EXAMPLE
@@ -317,24 +343,39 @@ def render_blocks() -> dict[str, str]:
         y_hat = float(conv(x).squeeze())
     dw, db = conv_full_gradients(x, y_t, conv.weight.detach(), conv.bias.detach())
     blocks["conv_example"] = md_table(
-        [["x_ij (every pixel)", f"{c['x']:g}"], ["y_ij (every pixel)", f"{c['y']:g}"], ["W_uv (every tap)", f"{c['weight']:g}"],
-         ["b", f"{c['bias']:g}"], ["y_hat", f"{y_hat:g}"], ["sum_ij (y_hat - y_ij)", f"{float(db[0]) / 2:g}"],
-         ["dL/db", f"{float(db[0]):g}"], ["dL/dW_uv (every tap)", f"{float(dw.flatten()[0]):g}"]],
+        [
+            ["x_ij (every pixel)", f"{c['x']:g}"],
+            ["y_ij (every pixel)", f"{c['y']:g}"],
+            ["W_uv (every tap)", f"{c['weight']:g}"],
+            ["b", f"{c['bias']:g}"],
+            ["y_hat", f"{y_hat:g}"],
+            ["sum_ij (y_hat - y_ij)", f"{float(db[0]) / 2:g}"],
+            ["dL/db", f"{float(db[0]):g}"],
+            ["dL/dW_uv (every tap)", f"{float(dw.flatten()[0]):g}"],
+        ],
         ["quantity", "value"],
     )
 
     # A9
     att = attention(TOKENS, W_Q, W_K, W_V)
-    blocks["att_inputs"] = "$$\n" + ",\\quad ".join(
-        f"{name} = {latex_matrix(m)}" for name, m in (("X", TOKENS), ("W_Q", W_Q), ("W_K", W_K), ("W_V", W_V))) + "\n$$"
+    blocks["att_inputs"] = (
+        "$$\n"
+        + ",\\quad ".join(
+            f"{name} = {latex_matrix(m)}" for name, m in (("X", TOKENS), ("W_Q", W_Q), ("W_K", W_K), ("W_V", W_V))
+        )
+        + "\n$$"
+    )
     blocks["att_q_steps"] = _row_steps(TOKENS, W_Q, att["Q"], "q")
     blocks["att_k_steps"] = _row_steps(TOKENS, W_K, att["K"], "k")
     cols = ["dim 1", "dim 2", "dim 3"]
     blocks["att_qkv"] = "\n\n".join(
-        f"**{name}** (exact)\n\n" + matrix_table(att[name], tok, cols, name) for name in ("Q", "K", "V"))
+        f"**{name}** (exact)\n\n" + matrix_table(att[name], tok, cols, name) for name in ("Q", "K", "V")
+    )
     q, k = att["Q"], att["K"]
     terms = [" + ".join(f"{a:g} \\cdot {b:g}" for a, b in zip(q[0], k[j])) for j in range(n)]
-    blocks["att_score_steps"] = "\n".join(f"- $S_{{1{j + 1}}} = q_1 \\cdot k_{j + 1} = {t} = {fmt(att['scores'][0, j])}$" for j, t in enumerate(terms))
+    blocks["att_score_steps"] = "\n".join(
+        f"- $S_{{1{j + 1}}} = q_1 \\cdot k_{j + 1} = {t} = {fmt(att['scores'][0, j])}$" for j, t in enumerate(terms)
+    )
     keys = [f"k{j}" for j in range(1, n + 1)]
     qs = [f"q{i}" for i in range(1, n + 1)]
     blocks["att_scores"] = matrix_table(att["scores"], qs, keys, "S = QK^T")
@@ -345,53 +386,83 @@ def render_blocks() -> dict[str, str]:
     blocks["att_output"] = matrix_table(att["out"], tok, cols, "A V")
     blocks["att_answer"] = "\n\n".join(
         f"**{title}** (2 decimals)\n\n" + matrix_table(att[name], rn, cn, name, decimals=2)
-        for title, name, rn, cn in (("Q", "Q", tok, cols), ("K", "K", tok, cols), ("Unscaled scores", "scores", qs, keys),
-                                    ("Scaled scores", "scaled", qs, keys), ("Attention A", "A", qs, keys)))
+        for title, name, rn, cn in (
+            ("Q", "Q", tok, cols),
+            ("K", "K", tok, cols),
+            ("Unscaled scores", "scores", qs, keys),
+            ("Scaled scores", "scaled", qs, keys),
+            ("Attention A", "A", qs, keys),
+        )
+    )
 
     # A10a
     d_model = TOKENS.shape[1]
     pe = np.stack([sinusoidal_encoding(p, d_model) for p in range(n)])
-    blocks["pe_table"] = matrix_table(pe, [f"position {p} (token {p + 1})" for p in range(n)], ["dim 0: sin(p)", "dim 1: cos(p)", "dim 2: sin(p / 10000^(2/3))"], "PE")
+    blocks["pe_table"] = matrix_table(
+        pe,
+        [f"position {p} (token {p + 1})" for p in range(n)],
+        ["dim 0: sin(p)", "dim 1: cos(p)", "dim 2: sin(p / 10000^(2/3))"],
+        "PE",
+    )
     blocks["pe_last"] = md_table(
-        [["PE(3), 0-based: the answer", *(fmt(v) for v in pe[-1])],
-         ["x_4 + PE(3)", *(fmt(v) for v in TOKENS[-1] + pe[-1])],
-         ["PE(4), if positions are counted from 1", *(fmt(v) for v in sinusoidal_encoding(n, d_model))]],
+        [
+            ["PE(3), 0-based: the answer", *(fmt(v) for v in pe[-1])],
+            ["x_4 + PE(3)", *(fmt(v) for v in TOKENS[-1] + pe[-1])],
+            ["PE(4), if positions are counted from 1", *(fmt(v) for v in sinusoidal_encoding(n, d_model))],
+        ],
         ["last token", "dim 0", "dim 1", "dim 2"],
     )
     blocks["pe_freq"] = f"{10000 ** (2 / 3):.2f}"
 
     # A3
-    blocks["rf_table"] = md_table([[name, str(receptive_field(layers))] for name, layers in RF_EXAMPLES.items()],
-                                  ["layers", "receptive field (pixels per side)"])
+    blocks["rf_table"] = md_table(
+        [[name, str(receptive_field(layers))] for name, layers in RF_EXAMPLES.items()],
+        ["layers", "receptive field (pixels per side)"],
+    )
 
     # B2
     dense, conv_params = first_layer_parameters()
     blocks["param_table"] = md_table(
-        [[f"dense layer, {int(np.prod(IMAGE_SHAPE))} inputs to {MLP_HIDDEN} units", f"{dense:,}"],
-         [f"{CONV_KERNEL}x{CONV_KERNEL} convolution, {IMAGE_SHAPE[0]} to {CONV_CHANNELS} channels", f"{conv_params:,}"]],
+        [
+            [f"dense layer, {int(np.prod(IMAGE_SHAPE))} inputs to {MLP_HIDDEN} units", f"{dense:,}"],
+            [
+                f"{CONV_KERNEL}x{CONV_KERNEL} convolution, {IMAGE_SHAPE[0]} to {CONV_CHANNELS} channels",
+                f"{conv_params:,}",
+            ],
+        ],
         ["first layer on a 3x224x224 image", "parameters"],
     )
 
     # B3
     blocks["momentum_table"] = md_table(
-        [[name, fmt(lr, 4), fmt(beta, 4), fmt(rate, 4), str(iterations_to_converge(lr, beta))]
-         for name, (lr, beta, rate) in momentum_settings().items()],
+        [
+            [name, fmt(lr, 4), fmt(beta, 4), fmt(rate, 4), str(iterations_to_converge(lr, beta))]
+            for name, (lr, beta, rate) in momentum_settings().items()
+        ],
         ["method", "lr", "beta", "contraction per step", "iterations to 1e-6"],
     )
 
     # B9
     alpha_bar, kl = ddpm_prior_gap()
     blocks["ddpm_table"] = md_table(
-        [["alpha_bar_T", f"{alpha_bar:.3e}"], ["sqrt(alpha_bar_T), the weight of x_0 in x_T", f"{math.sqrt(alpha_bar):.3e}"],
-         ["KL from q(x_T given x_0) to N(0, 1), per dimension, x_0 = 1", f"{kl:.3e}"]],
+        [
+            ["alpha_bar_T", f"{alpha_bar:.3e}"],
+            ["sqrt(alpha_bar_T), the weight of x_0 in x_T", f"{math.sqrt(alpha_bar):.3e}"],
+            ["KL from q(x_T given x_0) to N(0, 1), per dimension, x_0 = 1", f"{kl:.3e}"],
+        ],
         ["T = 1000, beta linear from 1e-4 to 0.02", "value"],
     )
 
     # A11
     real, fake = discriminator_bce(0.5, 0.5)
     blocks["gan_table"] = md_table(
-        [["D(x) = D(G(z))", "0.5"], ["-log D(x)", fmt(real)], ["-log(1 - D(G(z)))", fmt(fake)],
-         ["sum of the two terms (log 4)", fmt(real + fake)], ["mean of the two terms (log 2)", fmt((real + fake) / 2)]],
+        [
+            ["D(x) = D(G(z))", "0.5"],
+            ["-log D(x)", fmt(real)],
+            ["-log(1 - D(G(z)))", fmt(fake)],
+            ["sum of the two terms (log 4)", fmt(real + fake)],
+            ["mean of the two terms (log 2)", fmt((real + fake) / 2)],
+        ],
         ["discriminator loss at D = 1/2", "value"],
     )
     blocks["gan_sum"] = fmt(real + fake, 3)
@@ -413,11 +484,16 @@ def fill_blocks(text: str, blocks: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dry.compute", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dry.compute",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true", help="rewrite the generated blocks inside the answers file")
-    mode.add_argument("--check", action="store_true", help="exit 1 if the answers file's blocks differ from the computed ones")
+    mode.add_argument(
+        "--check", action="store_true", help="exit 1 if the answers file's blocks differ from the computed ones"
+    )
     parser.add_argument("--answers", type=Path, default=ANSWERS, help="the Markdown answers file")
     args = parser.parse_args(argv)
 

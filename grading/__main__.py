@@ -1,4 +1,5 @@
 """``python -m grading {grade,release,gradescope}``: the autograder's command line (``make grade``, ...)."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ def parser() -> OneLineParser:
     g.add_argument("--results", type=Path, help="also write Gradescope's results.json here")
     g.add_argument("--test-timeout", type=positive, default=60.0, help="seconds per test (default 60)")
     g.add_argument("--run-timeout", type=positive, default=900.0, help="seconds for the whole test run (default 900)")
-    g.add_argument("--import-timeout", type=positive, default=60.0, help="seconds to import one student file (default 60)")
+    g.add_argument(
+        "--import-timeout", type=positive, default=60.0, help="seconds to import one student file (default 60)"
+    )
     r = sub.add_parser("release", help="build the student starter tree")
     r.add_argument("--out", type=Path, default=DIST / "starter", help="default dist/starter")
     z = sub.add_parser("gradescope", help="build the Gradescope autograder zip of each assignment")
@@ -63,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.submission is not None:
             check_submission(p, args)
         start = time.monotonic()
-        scores = grade(args.assignment, args.submission and args.submission.resolve(),
-                       Limits(test=args.test_timeout, run=args.run_timeout, imports=args.import_timeout))
+        scores = grade(
+            args.assignment,
+            args.submission and args.submission.resolve(),
+            Limits(test=args.test_timeout, run=args.run_timeout, imports=args.import_timeout),
+        )
         print(render(scores))
         if args.results:
             write_results(args.results, scores, time.monotonic() - start)

@@ -1,4 +1,5 @@
 """Grade the repository itself, or a student's submission in a temporary overlay: one pytest run for all."""
+
 from __future__ import annotations
 
 import shutil
@@ -18,8 +19,9 @@ class Limits:
     imports: float = 60.0  # seconds to import one of the student's files
 
 
-def grade(names: list[str] | None = None, submission: Path | None = None, limits: Limits = Limits(),
-          keep: bool = False) -> list[AssignmentScore]:
+def grade(
+    names: list[str] | None = None, submission: Path | None = None, limits: Limits = Limits(), keep: bool = False
+) -> list[AssignmentScore]:
     """Scores of the named assignments (all by default, in rubric order): of the repository when
     ``submission`` is None, else of that folder's files laid over a temporary copy of it.
 
@@ -43,11 +45,15 @@ def grade(names: list[str] | None = None, submission: Path | None = None, limits
         run = run_checks(present, root, child_env(root), limits.test, limits.run, work)
         scores = []
         for assignment in chosen:
-            problems = [score_problem(p, run, file_problems.get(assignment.name, {}), absent) for p in assignment.problems]
+            problems = [
+                score_problem(p, run, file_problems.get(assignment.name, {}), absent) for p in assignment.problems
+            ]
             notes = [run.stopped] if run.stopped else []
             hidden_absent = [c for p in assignment.problems for c in p.hidden if c in absent]
             if hidden_absent:
-                notes.append(f"{len(hidden_absent)} hidden check(s) are not in this copy; the course's grader runs them")
+                notes.append(
+                    f"{len(hidden_absent)} hidden check(s) are not in this copy; the course's grader runs them"
+                )
             scores.append(AssignmentScore(assignment, problems, notes, run.seconds))
         return scores
     finally:

@@ -6,6 +6,7 @@ the reasons for every lost point. Field names follow Gradescope's autograder spe
 The per-problem, all-or-nothing rubric lives outside the test files, so the reference tests stay plain
 pytest; gradescope-utils' decorators (one weight per unittest test) would not express it.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,18 +27,22 @@ def results_json(scores: list[AssignmentScore], seconds: float) -> dict:
     for s in scores:
         for p in s.problems:
             problem = p.problem
-            lines = [f"{fmt(p.earned)} / {fmt(problem.points)}: " + ("every check passed" if not p.reasons else "lost:")]
+            lines = [
+                f"{fmt(p.earned)} / {fmt(problem.points)}: " + ("every check passed" if not p.reasons else "lost:")
+            ]
             lines += [f"- {reason}" for reason in p.reasons]
-            tests.append({
-                "name": f"{s.assignment.name} {problem.number}. {problem.title} ({', '.join(problem.files)})",
-                "number": f"{len(tests) + 1}",
-                "score": p.earned,
-                "max_score": float(problem.points),
-                "status": "passed" if p.earned == problem.points else "failed",
-                "output": "\n".join(lines),
-                "visibility": "visible",
-                "tags": [s.assignment.name],
-            })
+            tests.append(
+                {
+                    "name": f"{s.assignment.name} {problem.number}. {problem.title} ({', '.join(problem.files)})",
+                    "number": f"{len(tests) + 1}",
+                    "score": p.earned,
+                    "max_score": float(problem.points),
+                    "status": "passed" if p.earned == problem.points else "failed",
+                    "output": "\n".join(lines),
+                    "visibility": "visible",
+                    "tags": [s.assignment.name],
+                }
+            )
     return {
         "score": sum(t["score"] for t in tests),
         "execution_time": round(seconds, 1),

@@ -12,6 +12,7 @@ A marked block sits inside a function body, after its docstring (the contract th
 ``raise NotImplementedError(...)`` at the block's indentation, naming the function, so the module
 still imports and everything outside the blocks keeps working.
 """
+
 from __future__ import annotations
 
 import re

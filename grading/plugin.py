@@ -3,6 +3,7 @@
 A student's function that prints megabytes would otherwise put all of it into the report log
 (pytest-reportlog writes the captured output with every report).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,9 @@ LIMIT = 2000
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= LIMIT else text[:LIMIT] + f"\n... ({len(text) - LIMIT} more characters cut by the grader)"
+    return (
+        text if len(text) <= LIMIT else text[:LIMIT] + f"\n... ({len(text) - LIMIT} more characters cut by the grader)"
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -5,6 +5,7 @@ Copies the tracked files, replaces every marked solution block by a ``NotImpleme
 leaves out the written theory answers (``dry/``), and clears the notebooks' outputs. The same tree,
 with the hidden tests kept, is the source of the Gradescope autograder.
 """
+
 from __future__ import annotations
 
 import ast
@@ -27,8 +28,11 @@ def tracked_files(root: Path = ROOT) -> list[str]:
         out = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
         return [f for f in out.decode().split("\0") if f and (root / f).is_file()]
     except (OSError, subprocess.CalledProcessError):
-        return [p.relative_to(root).as_posix() for p in root.rglob("*")
-                if p.is_file() and not _IGNORED_PARTS & set(p.relative_to(root).parts) and not p.name.endswith(".pyc")]
+        return [
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not _IGNORED_PARTS & set(p.relative_to(root).parts) and not p.name.endswith(".pyc")
+        ]
 
 
 def student_files() -> set[str]:

@@ -4,6 +4,7 @@ pytest-reportlog streams one JSON line per report while the tests run, so the ou
 had to be stopped (the whole-run limit) are kept; pytest-timeout cuts a single test at the per-test
 limit and fails it. The subprocess's own output goes to a file, of which only the tail is read.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def selectors(assignment: Assignment, root: Path) -> tuple[list[str], list[str]]
         for check in problem.checks:
             path, _, name = check.partition("::")
             file = root / path
-            exists = file.is_file() and (not name or re.search(rf"^\s*def {re.escape(name.split('[')[0])}\(", file.read_text(), re.M))
+            exists = file.is_file() and (
+                not name or re.search(rf"^\s*def {re.escape(name.split('[')[0])}\(", file.read_text(), re.M)
+            )
             (present if exists else absent).append(check)
     return list(dict.fromkeys(present)), absent
 
@@ -66,7 +69,7 @@ def first_line(longrepr) -> str:
 def _last_error_line(longrepr) -> str:
     text = longrepr if isinstance(longrepr, str) else json.dumps(longrepr)
     lines = [line.strip() for line in text.splitlines() if line.strip().startswith("E ")]
-    line = (lines[-1][2:].strip() if lines else (text.strip().splitlines() or ["did not import"])[-1])
+    line = lines[-1][2:].strip() if lines else (text.strip().splitlines() or ["did not import"])[-1]
     return line if len(line) <= 200 else line[:197] + "..."
 
 
@@ -75,7 +78,9 @@ def _verdict(nodeid: str, phases: list[dict]) -> Outcome:
     for record in phases:
         if record["outcome"] == "failed":
             message = first_line(record.get("longrepr"))
-            return Outcome(nodeid, "failed", message if record["when"] == "call" else f"error in {record['when']}: {message}")
+            return Outcome(
+                nodeid, "failed", message if record["when"] == "call" else f"error in {record['when']}: {message}"
+            )
     for record in phases:
         if record["outcome"] == "skipped":
             return Outcome(nodeid, "skipped", "skipped: " + first_line(record.get("longrepr")))
@@ -102,18 +107,36 @@ def read_log(path: Path) -> tuple[dict[str, Outcome], dict[str, str]]:
     return {nodeid: _verdict(nodeid, records) for nodeid, records in phases.items()}, errors
 
 
-def run_checks(checks: list[str], root: Path, env: dict[str, str], test_timeout: float, run_timeout: float,
-               work: Path) -> Run:
+def run_checks(
+    checks: list[str], root: Path, env: dict[str, str], test_timeout: float, run_timeout: float, work: Path
+) -> Run:
     """Run ``checks`` (pytest node ids) in ``root``; ``work`` holds the report log and the output."""
     log, output = work / "reportlog.jsonl", work / "pytest-output.txt"
     log.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "grading.plugin",
-               f"--report-log={log}", f"--timeout={test_timeout:g}", "--timeout-method=signal",
-               "--rootdir", str(root), "-c", str(root / "pyproject.toml"), *checks]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "grading.plugin",
+        f"--report-log={log}",
+        f"--timeout={test_timeout:g}",
+        "--timeout-method=signal",
+        "--rootdir",
+        str(root),
+        "-c",
+        str(root / "pyproject.toml"),
+        *checks,
+    ]
     start, stopped = time.monotonic(), ""
     with open(output, "wb") as sink:
         try:
-            subprocess.run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=run_timeout, check=False)
+            subprocess.run(
+                command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=run_timeout, check=False
+            )
         except subprocess.TimeoutExpired:
             stopped = f"the run was stopped after {run_timeout:.0f} s"
     outcomes, errors = read_log(log)

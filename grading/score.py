@@ -1,4 +1,5 @@
 """Points per problem from the checks' outcomes, and the text report ``make grade`` prints."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,8 +62,11 @@ def score_problem(problem: Problem, run: Run, file_problems: dict[str, str], abs
         found = [o for nodeid, o in run.outcomes.items() if matches(check, nodeid)]
         if not found:
             path = check.split("::")[0]
-            why = (f"{short(path)} did not import: {run.collect_errors[path]}" if path in run.collect_errors
-                   else run.stopped or "not collected")
+            why = (
+                f"{short(path)} did not import: {run.collect_errors[path]}"
+                if path in run.collect_errors
+                else run.stopped or "not collected"
+            )
             reasons.append(f"{short(check)}: not run ({why})")
         reasons += grouped([o for o in found if o.outcome != "passed"])
     return ProblemScore(problem, 0.0 if reasons else float(problem.points), reasons)

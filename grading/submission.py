@@ -6,6 +6,7 @@ missing file, or one that does not import (error, or no answer within the time l
 its release stub, so the other problems of the same test module still run; its own problems score 0
 with the reason. The repository's own files are only ever read.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,17 @@ from grading.markers import stub
 from grading.rubric import Assignment
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("common", "grading", "tests", "pyproject.toml", "mri_cs", "medical_cnn", "autoencoders", "auto_decoder", "backprop")
+COPIED = (
+    "common",
+    "grading",
+    "tests",
+    "pyproject.toml",
+    "mri_cs",
+    "medical_cnn",
+    "autoencoders",
+    "auto_decoder",
+    "backprop",
+)
 _SKIP = shutil.ignore_patterns("runs", "__pycache__", "*.pt", "*.pth", "data_cache", ".ipynb_checkpoints", "*.ipynb")
 
 
@@ -38,8 +49,11 @@ def find_file(folder: Path, rel: str) -> Path | None:
     for candidate in (folder / rel, folder / Path(rel).name):
         if candidate.is_file():
             return candidate
-    found = [p for p in folder.rglob(Path(rel).name)
-             if p.is_file() and not any(s.startswith(".") or s == "__pycache__" for s in p.relative_to(folder).parts)]
+    found = [
+        p
+        for p in folder.rglob(Path(rel).name)
+        if p.is_file() and not any(s.startswith(".") or s == "__pycache__" for s in p.relative_to(folder).parts)
+    ]
     return found[0] if len(found) == 1 else None
 
 
@@ -106,9 +120,15 @@ def import_problems(root: Path, modules: list[str], limit: float, env: dict[str,
         log = root / ".import_check.jsonl"
         log.unlink(missing_ok=True)
         try:
-            subprocess.run([sys.executable, "-c", _CHECK, str(log), str(limit), *pending], cwd=root, env=env,
-                           timeout=limit * (len(pending) + 1) + 60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=False)
+            subprocess.run(
+                [sys.executable, "-c", _CHECK, str(log), str(limit), *pending],
+                cwd=root,
+                env=env,
+                timeout=limit * (len(pending) + 1) + 60,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             pass
         lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -116,14 +136,18 @@ def import_problems(root: Path, modules: list[str], limit: float, env: dict[str,
         problems.update({name: d["error"] for name, d in done.items() if not d["ok"]})
         rest = [m for m in pending if m not in done]
         if rest:  # the check process died or was stopped in rest[0]
-            problems[rest[0]] = f"import did not finish within {limit:g} s" if any(
-                d.get("started") and d["module"] == rest[0] for d in lines) else "import ended the interpreter"
+            problems[rest[0]] = (
+                f"import did not finish within {limit:g} s"
+                if any(d.get("started") and d["module"] == rest[0] for d in lines)
+                else "import ended the interpreter"
+            )
         pending = rest[1:]
     return problems
 
 
-def build_overlay(assignments: list[Assignment], submission: Path, dest: Path, import_timeout: float,
-                  env: dict[str, str]) -> Overlay:
+def build_overlay(
+    assignments: list[Assignment], submission: Path, dest: Path, import_timeout: float, env: dict[str, str]
+) -> Overlay:
     """Copy the repository to ``dest`` and the student's files of each of ``assignments`` over it."""
     copy_repository(dest)
     overlay = Overlay(dest)

@@ -25,10 +25,14 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> tor
     return low + (high - low) * torch.rand(n, generator=generator)
 
 
-def sample_patches(images: torch.Tensor, masks: torch.Tensor, size: int, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_patches(
+    images: torch.Tensor, masks: torch.Tensor, size: int, batch: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch`` random ``size x size`` crops from random images: ``(N, 1, H, W)`` x2 -> ``(batch, 1, size, size)`` x2."""
     if images.shape != masks.shape or images.ndim != 4:
-        raise ValueError(f"images and masks must both be (N, 1, H, W), got {tuple(images.shape)} and {tuple(masks.shape)}")
+        raise ValueError(
+            f"images and masks must both be (N, 1, H, W), got {tuple(images.shape)} and {tuple(masks.shape)}"
+        )
     n, _, height, width = images.shape
     if size > min(height, width):
         raise ValueError(f"patch size {size} exceeds the image size {height}x{width}")
@@ -73,7 +77,9 @@ def _jitter_intensity(x: torch.Tensor, generator: torch.Generator) -> torch.Tens
     return x * contrast + brightness + noise
 
 
-def augment(x: torch.Tensor, y: torch.Tensor, strategy: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(
+    x: torch.Tensor, y: torch.Tensor, strategy: str, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply one of :data:`AUGMENTATIONS` to a batch of patches ``(B, 1, P, P)``; the mask stays 0/1."""
     if strategy not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {strategy!r}; choose one of {AUGMENTATIONS}")

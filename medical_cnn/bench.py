@@ -15,12 +15,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common.cli import OneLineParser, RunError, add_common_args, fill_common_defaults, positive_int, run_command, run_name
+from common.cli import (
+    OneLineParser,
+    RunError,
+    add_common_args,
+    fill_common_defaults,
+    positive_int,
+    run_command,
+    run_name,
+)
 
 PROG = "bench.py"
 
 
-def measure(model: str, device: str, precision: str, patch: int, batch_size: int, base_channels: int, steps: int) -> dict:
+def measure(
+    model: str, device: str, precision: str, patch: int, batch_size: int, base_channels: int, steps: int
+) -> dict:
     """Time ``steps`` steps of :func:`medical_cnn.segment.train_step`'s arithmetic (forward in ``precision``,
     Dice + cross-entropy loss, Adam) for ``model`` (``unet`` or ``unet-noskip``)."""
     import torch
@@ -56,14 +66,28 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.resume:
         raise RunError("a benchmark has nothing to resume; run it again with --overwrite")
-    cases = [{"model": m, "device": str(d), "precision": p} for d in bench_devices(args.device)
-             for m in ("unet", "unet-noskip") for p in bench_precisions(d)]
+    cases = [
+        {"model": m, "device": str(d), "precision": p}
+        for d in bench_devices(args.device)
+        for m in ("unet", "unet-noskip")
+        for p in bench_precisions(d)
+    ]
     settings = {k: getattr(args, k) for k in ("patch_size", "batch_size", "base_channels", "steps")}
     with run_folder(args.results_root, args.name, {"args": vars(args)}, overwrite=args.overwrite) as run_dir:
-        print(f"DRIVE U-Net training throughput, {args.patch_size}x{args.patch_size} patches, batch {args.batch_size}, "
-              f"base channels {args.base_channels}, {args.steps} timed steps, {torch.get_num_threads()} CPU threads")
-        rows = throughput_rows(measure, cases, "patch", args.patch_size, args.batch_size, args.base_channels, args.steps,
-                               rounds=1 if args.quick else 3)
+        print(
+            f"DRIVE U-Net training throughput, {args.patch_size}x{args.patch_size} patches, batch {args.batch_size}, "
+            f"base channels {args.base_channels}, {args.steps} timed steps, {torch.get_num_threads()} CPU threads"
+        )
+        rows = throughput_rows(
+            measure,
+            cases,
+            "patch",
+            args.patch_size,
+            args.batch_size,
+            args.base_channels,
+            args.steps,
+            rounds=1 if args.quick else 3,
+        )
         save_json(run_dir / "metrics.json", {"throughput": rows, "settings": settings})
     print(f"bench: {len([r for r in rows if r['samples_per_s']])} of {len(rows)} cases measured -> {run_dir}")
     return {"throughput": rows, "settings": settings}
@@ -71,7 +95,9 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--patch-size", type=positive_int, default=64, help="training patch side, a multiple of 16 (default: 64)")
+    p.add_argument(
+        "--patch-size", type=positive_int, default=64, help="training patch side, a multiple of 16 (default: 64)"
+    )
     p.add_argument("--batch-size", type=positive_int, default=8, help="patches per step (default: 8)")
     p.add_argument("--base-channels", type=positive_int, default=8, help="U-Net width of the first block (default: 8)")
     p.add_argument("--steps", type=positive_int, default=20, help="timed training steps per case (default: 20)")

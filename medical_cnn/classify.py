@@ -25,17 +25,27 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
+from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
 from common.metrics import accuracy
-from common.checkpoint import load_progress, save_progress
 from common.runs import save_figure, seed_everything
 from medical_cnn.data_io import find_or_download, load_medmnist_npz
 from medical_cnn.mlp import MLP
 from medical_cnn.mobileNet import MobileNet
 
 # Arguments a --resume must repeat: they define the models, the data split or the training schedule's meaning.
-FIXED_ON_RESUME = ("seed", "dataset", "hidden_sizes", "activation", "resize", "batch_size", "lr", "weight_decay", "shift",
-                   "balanced")
+FIXED_ON_RESUME = (
+    "seed",
+    "dataset",
+    "hidden_sizes",
+    "activation",
+    "resize",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "shift",
+    "balanced",
+)
 MODELS = ("mlp", "mobilenet")
 
 
@@ -47,7 +57,9 @@ def iterate_batches(n: int, batch_size: int, generator: torch.Generator | None =
 
 
 @torch.no_grad()
-def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device) -> dict:
+def evaluate_classifier(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device
+) -> dict:
     """Cross-entropy, accuracy and class probabilities ``(N, K)`` of ``model`` on ``x (N, C, H, W)``."""
     model.eval()
     logits = torch.cat([model(x[idx].to(device)).cpu() for idx in iterate_batches(len(x), batch_size)])
@@ -62,7 +74,9 @@ def auc_score(labels: torch.Tensor, probs: torch.Tensor) -> float | None:
             if probs.shape[1] == 2:
                 value = float(roc_auc_score(labels.numpy(), probs[:, 1].numpy()))
             else:
-                value = float(roc_auc_score(labels.numpy(), probs.numpy(), multi_class="ovr", labels=list(range(probs.shape[1]))))
+                value = float(
+                    roc_auc_score(labels.numpy(), probs.numpy(), multi_class="ovr", labels=list(range(probs.shape[1])))
+                )
     except ValueError:
         return None
     return value if math.isfinite(value) else None
@@ -94,9 +108,18 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
         x, y = {s: v[:128] for s, v in x.items()}, {s: v[:128] for s, v in y.items()}
     mean, std = x["train"].mean((0, 2, 3), keepdim=True), x["train"].std((0, 2, 3), keepdim=True) + 1e-6
     x = {s: (v - mean) / std for s, v in x.items()}
-    described = {"name": data.name, "file": str(Path(args.data_dir) / f"{args.dataset}.npz"), "channels": data.n_channels,
-                 "classes": data.n_classes, "image_size": list(x["train"].shape[-2:]), "samples": {s: len(v) for s, v in y.items()}}
-    print(f"dataset {data.name}: {data.n_channels} channel(s), {data.n_classes} classes, " + ", ".join(f"{s} {len(v)}" for s, v in y.items()))
+    described = {
+        "name": data.name,
+        "file": str(Path(args.data_dir) / f"{args.dataset}.npz"),
+        "channels": data.n_channels,
+        "classes": data.n_classes,
+        "image_size": list(x["train"].shape[-2:]),
+        "samples": {s: len(v) for s, v in y.items()},
+    }
+    print(
+        f"dataset {data.name}: {data.n_channels} channel(s), {data.n_classes} classes, "
+        + ", ".join(f"{s} {len(v)}" for s, v in y.items())
+    )
     return {"name": data.name, "x": x, "y": y, "channels": data.n_channels, "classes": data.n_classes}, described
 
 
@@ -116,9 +139,17 @@ def build_model(name: str, data: dict, args: argparse.Namespace) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- training
-def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                    weight: torch.Tensor | None, generator: torch.Generator, args: argparse.Namespace, device: torch.device,
-                    guard: DivergenceGuard | None = None) -> tuple[float, float]:
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weight: torch.Tensor | None,
+    generator: torch.Generator,
+    args: argparse.Namespace,
+    device: torch.device,
+    guard: DivergenceGuard | None = None,
+) -> tuple[float, float]:
     """One pass over the shuffled, randomly shifted training images; returns (mean loss, accuracy).
     ``guard`` stops a diverged run (:class:`common.cli.Diverged`)."""
     model.train()
@@ -135,8 +166,16 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch
     return loss_sum / len(x), correct / len(x)
 
 
-def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torch.Tensor | None, args: argparse.Namespace,
-                     device: torch.device, ckpt_path: Path) -> dict:
+def train_classifier(
+    name: str,
+    model: nn.Module,
+    x: dict,
+    y: dict,
+    weight: torch.Tensor | None,
+    args: argparse.Namespace,
+    device: torch.device,
+    ckpt_path: Path,
+) -> dict:
     """Adam + (optionally class-weighted) cross-entropy for ``args.epochs``; a checkpoint after every epoch;
     the epoch with the best validation accuracy is scored on the test split."""
     model.to(device)
@@ -147,10 +186,17 @@ def train_classifier(name: str, model: nn.Module, x: dict, y: dict, weight: torc
     start_epoch, start, guard = progress.step, time.time(), DivergenceGuard(name)
     for epoch in tqdm(range(start_epoch, args.epochs), desc=f"train {name}", initial=start_epoch, total=args.epochs):
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # same order whether resumed or not
-        train_loss, train_acc = train_one_epoch(model, optimizer, x["train"], y["train"], weight, generator, args, device, guard)
+        train_loss, train_acc = train_one_epoch(
+            model, optimizer, x["train"], y["train"], weight, generator, args, device, guard
+        )
         val = evaluate_classifier(model, x["val"], y["val"], args.batch_size, device)
         guard.check(val["loss"], epoch=epoch + 1, split="val")  # a run of one step per epoch diverges here too
-        for key, value in (("train_loss", train_loss), ("train_acc", train_acc), ("val_loss", val["loss"]), ("val_acc", val["acc"])):
+        for key, value in (
+            ("train_loss", train_loss),
+            ("train_acc", train_acc),
+            ("val_loss", val["loss"]),
+            ("val_acc", val["acc"]),
+        ):
             history[key].append(value)
         if progress.improves(val["acc"]):
             progress.keep_best(model, val["acc"], epoch + 1)
@@ -193,12 +239,18 @@ def run(args: argparse.Namespace, data: dict, run_dir: Path, device: torch.devic
     results = {}
     for name in MODELS:
         seed_everything(args.seed)
-        results[name] = train_classifier(name, build_model(name, data, args), data["x"], data["y"], weight, args, device, run_dir / f"{name}.pt")
-        print(f"{name}: test accuracy {results[name]['test_acc']:.4f}, AUC {results[name]['test_auc']} ({data['name']})")
+        results[name] = train_classifier(
+            name, build_model(name, data, args), data["x"], data["y"], weight, args, device, run_dir / f"{name}.pt"
+        )
+        print(
+            f"{name}: test accuracy {results[name]['test_acc']:.4f}, AUC {results[name]['test_auc']} ({data['name']})"
+        )
     curves_figure(results, data["name"], run_dir / "curves.png")
     return {"dataset": data["name"], **results}
 
 
 def headline(metrics: dict) -> str:
-    return (f"{metrics['dataset']} test accuracy MLP {metrics['mlp']['test_acc']:.4f}, "
-            f"MobileNet {metrics['mobilenet']['test_acc']:.4f}")
+    return (
+        f"{metrics['dataset']} test accuracy MLP {metrics['mlp']['test_acc']:.4f}, "
+        f"MobileNet {metrics['mobilenet']['test_acc']:.4f}"
+    )

@@ -43,7 +43,11 @@ def filter_kernels() -> dict[str, np.ndarray]:
     """A 7x7 Gaussian blur and Sobel kernels answering to horizontal and vertical edges."""
     g = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
     sobel_horizontal = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], dtype=float)  # d/dy: horizontal edges
-    return {"blur (Gaussian 7x7)": np.outer(g, g) / np.outer(g, g).sum(), "horizontal edges (Sobel)": sobel_horizontal, "vertical edges (Sobel)": sobel_horizontal.T}
+    return {
+        "blur (Gaussian 7x7)": np.outer(g, g) / np.outer(g, g).sum(),
+        "horizontal edges (Sobel)": sobel_horizontal,
+        "vertical edges (Sobel)": sobel_horizontal.T,
+    }
 
 
 def time_one_case(image: np.ndarray, kernel: np.ndarray, args: argparse.Namespace) -> dict:
@@ -67,8 +71,19 @@ def timings_figure(rows: list[dict], sizes: list[int], path: Path) -> None:
     for size in sizes:
         sub = [r for r in rows if r["size"] == size]
         line = ax.plot([r["kernel"] for r in sub], [r["ours_s"] for r in sub], "o-", label=f"ours {size}x{size}")[0]
-        ax.plot([r["kernel"] for r in sub], [r["scipy_correlate2d_s"] for r in sub], "x--", color=line.get_color(), label=f"scipy {size}x{size}")
-    ax.set(xlabel="kernel size k (k x k)", ylabel="seconds (best of repeats)", yscale="log", title="discrete_2d_convolution vs scipy.signal.correlate2d")
+        ax.plot(
+            [r["kernel"] for r in sub],
+            [r["scipy_correlate2d_s"] for r in sub],
+            "x--",
+            color=line.get_color(),
+            label=f"scipy {size}x{size}",
+        )
+    ax.set(
+        xlabel="kernel size k (k x k)",
+        ylabel="seconds (best of repeats)",
+        yscale="log",
+        title="discrete_2d_convolution vs scipy.signal.correlate2d",
+    )
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
@@ -104,7 +119,10 @@ def run(args: argparse.Namespace, data: None, run_dir: Path, device) -> dict:
     rows, max_error = [], 0.0
     for size, k in tqdm([(s, k) for s in args.sizes for k in args.kernels], desc="conv timings"):
         image, kernel = rng.random((size, size)), rng.standard_normal((k, k))
-        max_error = max(max_error, float(np.abs(discrete_2d_convolution(image, kernel) - correlate2d(image, kernel, mode="same")).max()))
+        max_error = max(
+            max_error,
+            float(np.abs(discrete_2d_convolution(image, kernel) - correlate2d(image, kernel, mode="same")).max()),
+        )
         rows.append(time_one_case(image, kernel, args))
     at_512 = [r for r in rows if r["size"] == 512]
     timings_figure(rows, args.sizes, run_dir / "timings.png")
@@ -119,5 +137,7 @@ def run(args: argparse.Namespace, data: None, run_dir: Path, device) -> dict:
 
 def headline(metrics: dict) -> str:
     ratios = [r["ratio_to_correlate2d"] for r in metrics["timings"]]
-    return (f"ours / scipy correlate2d time {min(ratios):.2f}x to {max(ratios):.2f}x, "
-            f"max |difference| {metrics['max_abs_error_vs_correlate2d']:.1e}")
+    return (
+        f"ours / scipy correlate2d time {min(ratios):.2f}x to {max(ratios):.2f}x, "
+        f"max |difference| {metrics['max_abs_error_vs_correlate2d']:.1e}"
+    )

@@ -29,8 +29,19 @@ SPLITS = ("train", "val", "test")
 # MedMNIST v2 files on Zenodo (record of the 28x28 release).
 ZENODO_URL = "https://zenodo.org/records/10519652/files/{name}.npz?download=1"
 # The number of classes of the single-label 2-D MedMNIST v2 sets (medmnist.INFO); other files: the training labels'.
-MEDMNIST_CLASSES = {"pathmnist": 9, "dermamnist": 7, "octmnist": 4, "pneumoniamnist": 2, "retinamnist": 5, "breastmnist": 2,
-                    "bloodmnist": 8, "tissuemnist": 8, "organamnist": 11, "organcmnist": 11, "organsmnist": 11}
+MEDMNIST_CLASSES = {
+    "pathmnist": 9,
+    "dermamnist": 7,
+    "octmnist": 4,
+    "pneumoniamnist": 2,
+    "retinamnist": 5,
+    "breastmnist": 2,
+    "bloodmnist": 8,
+    "tissuemnist": 8,
+    "organamnist": 11,
+    "organcmnist": 11,
+    "organsmnist": 11,
+}
 
 
 # --------------------------------------------------------------------------- MedMNIST
@@ -69,14 +80,18 @@ def load_medmnist_npz(path: str | Path) -> MedMNIST:
         check_not_empty(len(x), where, "images")
         check_images(x, where, dtypes=("uint8",))  # MedMNIST stores 0..255 as uint8
         if y.ndim == 2 and y.shape[1] > 1:
-            raise DataError(f"{path}: labels of shape {y.shape} are multi-label; only single-label MedMNIST sets are supported")
+            raise DataError(
+                f"{path}: labels of shape {y.shape} are multi-label; only single-label MedMNIST sets are supported"
+            )
         check_labels(y, n_classes or 1, f"{where}_labels", n_items=len(x))
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4 or len(x) != len(y):
             raise DataError(f"{path}: {split}_images has shape {x.shape} for {len(y)} labels; expected (N, H, W[, C])")
         if y.ndim == 2 and y.shape[1] > 1:
-            raise DataError(f"{path}: labels of shape {y.shape} are multi-label; only single-label MedMNIST sets are supported")
+            raise DataError(
+                f"{path}: labels of shape {y.shape} are multi-label; only single-label MedMNIST sets are supported"
+            )
         images[split] = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).float() / 255.0
         labels[split] = torch.from_numpy(y.reshape(-1).astype(np.int64))
     return MedMNIST(path.stem, images, labels, n_channels=images["train"].shape[1], n_classes=n_classes)
@@ -101,7 +116,9 @@ def find_or_download(data_dir: str | Path, name: str, download: bool) -> Path:
     if not download:
         raise DataError(f"{hint}; or add --download to fetch it")
     if not data_dir.is_dir():
-        raise DataError(f"--data-dir {data_dir} does not exist; create the folder first (--download does not create it)")
+        raise DataError(
+            f"--data-dir {data_dir} does not exist; create the folder first (--download does not create it)"
+        )
     tmp = path.with_suffix(".npz.part")
     try:
         print(f"downloading {name}.npz from Zenodo ...")
@@ -153,7 +170,9 @@ def load_drive(root: str | Path, split: str) -> DriveSplit:
         manual = folder / "1st_manual" / f"{number}_manual1.gif"
         masks = sorted((folder / "mask").glob(f"{number}_*mask.gif"))
         if not manual.is_file() or not masks:
-            raise DataError(f"DRIVE {split} image {image_path.name} lacks {manual} or its mask/{number}_*mask.gif; expected {DRIVE_LAYOUT}")
+            raise DataError(
+                f"DRIVE {split} image {image_path.name} lacks {manual} or its mask/{number}_*mask.gif; expected {DRIVE_LAYOUT}"
+            )
         rgb, vessel, fov = _read_image(image_path, "RGB"), _read_image(manual, "L"), _read_image(masks[0], "L")
         check_mask(vessel, manual, shape=rgb.shape[:2])  # binary, the image's size
         check_mask(fov, masks[0], shape=rgb.shape[:2])

@@ -66,7 +66,9 @@ class MLP(nn.Module):
     Shapes: ``(B, *)`` with ``prod(*) == input_size`` -> ``(B, num_classes)`` logits.
     """
 
-    def __init__(self, input_size: int, hidden_sizes: Sequence[int], num_classes: int, activation: str = "relu") -> None:
+    def __init__(
+        self, input_size: int, hidden_sizes: Sequence[int], num_classes: int, activation: str = "relu"
+    ) -> None:
         # BEGIN SOLUTION
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -77,7 +79,9 @@ class MLP(nn.Module):
         self.apply(self._initialize_linear_layer)
         # END SOLUTION
 
-    def _build_layers(self, input_size: int, hidden_sizes: Sequence[int], num_classes: int) -> tuple[nn.ModuleList, Linear]:
+    def _build_layers(
+        self, input_size: int, hidden_sizes: Sequence[int], num_classes: int
+    ) -> tuple[nn.ModuleList, Linear]:
         """Return ``(hidden layers, output layer)``; each hidden layer feeds the next."""
         # BEGIN SOLUTION
         sizes = [input_size, *hidden_sizes]

@@ -40,7 +40,9 @@ class DepthwiseSeparableConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride_dw: int = 1, stride_pw: int = 1) -> None:
         # BEGIN SOLUTION
         super().__init__()
-        self.depthwise = nn.Conv2d(in_channels, in_channels, 3, stride=stride_dw, padding=1, groups=in_channels, bias=False)
+        self.depthwise = nn.Conv2d(
+            in_channels, in_channels, 3, stride=stride_dw, padding=1, groups=in_channels, bias=False
+        )
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.pointwise = nn.Conv2d(in_channels, out_channels, 1, stride=stride_pw, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)

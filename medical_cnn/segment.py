@@ -30,12 +30,12 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
+from common.checkpoint import Progress, load_progress, save_progress
 from common.cli import DataError, Diverged
 from common.guard import DivergenceGuard
 from common.metrics import dice
 from common.precision import autocast, resolve_precision
 from common.pretrained import resnet18_weights
-from common.checkpoint import Progress, load_progress, save_progress
 from common.runs import save_figure, seed_everything
 from medical_cnn.augment import AUGMENTATIONS, augment, sample_patches
 from medical_cnn.data_io import load_drive, preprocess_fundus
@@ -43,8 +43,19 @@ from medical_cnn.unet import UNet
 from medical_cnn.utils import DiceCELoss
 
 # Arguments a --resume must repeat: they define the models, the data split or the training schedule's meaning.
-FIXED_ON_RESUME = ("seed", "study", "base_channels", "patch_size", "batch_size", "lr", "lrs", "lr_schedule", "augmentation",
-                   "val_images", "encoder_weights")
+FIXED_ON_RESUME = (
+    "seed",
+    "study",
+    "base_channels",
+    "patch_size",
+    "batch_size",
+    "lr",
+    "lrs",
+    "lr_schedule",
+    "augmentation",
+    "val_images",
+    "encoder_weights",
+)
 # bf16 training keeps fp32's test Dice on DRIVE (results/medical_cnn/segment-parity-fp32 and -bf16),
 # so --precision auto takes it.
 BF16_OK = True
@@ -79,11 +90,16 @@ def predict_full(model: nn.Module, images: torch.Tensor, multiple: int, device: 
     """Vessel probabilities for whole images ``(N, 1, H, W)`` -> ``(N, H, W)``, one image at a time."""
     model.eval()
     height, width = images.shape[-2:]
-    probs = [torch.sigmoid(model(pad_to_multiple(img[None], multiple).to(device)))[0, 0, :height, :width].cpu() for img in images]
+    probs = [
+        torch.sigmoid(model(pad_to_multiple(img[None], multiple).to(device)))[0, 0, :height, :width].cpu()
+        for img in images
+    ]
     return torch.stack(probs)
 
 
-def score_segmentation(probs: torch.Tensor, vessels: torch.Tensor, fov: torch.Tensor, threshold: float, with_auc: bool) -> dict:
+def score_segmentation(
+    probs: torch.Tensor, vessels: torch.Tensor, fov: torch.Tensor, threshold: float, with_auc: bool
+) -> dict:
     """Dice (F1) inside the field of view: per image (mean, std) and over all FOV pixels pooled; optional ROC AUC.
 
     ``probs`` ``(N, H, W)`` in [0, 1], ``vessels`` and ``fov`` bool ``(N, H, W)``; pixels outside the
@@ -103,13 +119,23 @@ def score_segmentation(probs: torch.Tensor, vessels: torch.Tensor, fov: torch.Te
 
 
 # --------------------------------------------------------------------------- training
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, fit: dict, augmentation: str,
-               generator: torch.Generator, args: argparse.Namespace, device: torch.device,
-               precision: str = "fp32") -> torch.Tensor:
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    fit: dict,
+    augmentation: str,
+    generator: torch.Generator,
+    args: argparse.Namespace,
+    device: torch.device,
+    precision: str = "fp32",
+) -> torch.Tensor:
     """One Adam step on a batch of random augmented patches, the forward pass in ``precision`` and the
     loss in float32; returns the loss (not stepped when non-finite)."""
     model.train()
-    x, y = augment(*sample_patches(fit["x"], fit["y"], args.patch_size, args.batch_size, generator), augmentation, generator)
+    x, y = augment(
+        *sample_patches(fit["x"], fit["y"], args.patch_size, args.batch_size, generator), augmentation, generator
+    )
     with autocast(device, precision):
         logits = model(x.to(device))
     loss = loss_fn(logits.float(), y.to(device))
@@ -122,19 +148,31 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.M
 
 def validate(model: nn.Module, val: dict, multiple: int, args: argparse.Namespace, device: torch.device) -> float:
     """Mean Dice inside the field of view on the whole held-out training images."""
-    return score_segmentation(predict_full(model, val["x"], multiple, device), val["y"], val["fov"], args.threshold, with_auc=False)["dice_mean"]
+    return score_segmentation(
+        predict_full(model, val["x"], multiple, device), val["y"], val["fov"], args.threshold, with_auc=False
+    )["dice_mean"]
 
 
 def lr_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> torch.optim.lr_scheduler.LambdaLR:
     """Per-iteration rate factor: 1 (constant) or a half cosine from 1 to 0 over ``args.iters`` (cosine).
     The factor is a function of the iteration only, so a resumed run with a longer ``--iters`` stretches it."""
     if args.lr_schedule == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda it: 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters))
+        )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)
 
 
-def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmentation: str, args: argparse.Namespace,
-                    device: torch.device, ckpt_path: Path) -> dict:
+def train_segmenter(
+    name: str,
+    model: nn.Module,
+    sets: dict,
+    lr: float,
+    augmentation: str,
+    args: argparse.Namespace,
+    device: torch.device,
+    ckpt_path: Path,
+) -> dict:
     """Adam + DiceCE loss on random patches for ``args.iters`` iterations; every ``--eval-every`` iterations the
     validation Dice is recorded, the best weights kept and a checkpoint written. A non-finite or exploding loss
     (:class:`common.guard.DivergenceGuard`) stops the run and marks it ``diverged``; the caller goes on with the next variant.
@@ -147,8 +185,12 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
     schedule = lr_schedule(optimizer, args)
     loss_fn, generator = DiceCELoss(), torch.Generator().manual_seed(args.seed)
     precision = resolve_precision(args.precision, device, BF16_OK)  # main.py has checked it
-    progress = load_progress(ckpt_path, model, optimizer, schedule, {"patches": generator}, resume=args.resume, device=device)
-    state = progress.extra.setdefault("state", {"status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}})
+    progress = load_progress(
+        ckpt_path, model, optimizer, schedule, {"patches": generator}, resume=args.resume, device=device
+    )
+    state = progress.extra.setdefault(
+        "state", {"status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}}
+    )
 
     def save() -> None:
         save_progress(ckpt_path, progress, model, optimizer, schedule, {"patches": generator})
@@ -180,8 +222,17 @@ def train_segmenter(name: str, model: nn.Module, sets: dict, lr: float, augmenta
     return test_segmenter(model, progress, sets["test"], multiple, lr, augmentation, args, device, time.time() - start)
 
 
-def test_segmenter(model: nn.Module, progress: Progress, test: dict, multiple: int, lr: float, augmentation: str,
-                   args: argparse.Namespace, device: torch.device, seconds: float) -> dict:
+def test_segmenter(
+    model: nn.Module,
+    progress: Progress,
+    test: dict,
+    multiple: int,
+    lr: float,
+    augmentation: str,
+    args: argparse.Namespace,
+    device: torch.device,
+    seconds: float,
+) -> dict:
     """The record of one variant; the best validation weights scored on the test images (``test`` is None
     when no evaluation happened, e.g. a run that diverged before its first one)."""
     state = progress.extra["state"]
@@ -217,7 +268,10 @@ def study_variants(args: argparse.Namespace) -> list[dict]:
         return [{**base, "name": f"lr-{lr:g}", "lr": lr} for lr in args.lrs]
     if args.study == "augment":
         return [{**base, "name": f"aug-{aug}", "augmentation": aug} for aug in AUGMENTATIONS]
-    return [{**base, "name": "smp-scratch", "kind": "smp"}, {**base, "name": "smp-pretrained", "kind": "smp", "pretrained": True}]
+    return [
+        {**base, "name": "smp-scratch", "kind": "smp"},
+        {**base, "name": "smp-pretrained", "kind": "smp", "pretrained": True},
+    ]
 
 
 def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -228,10 +282,16 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
     """
     train, test = load_drive(args.data_dir, "training"), load_drive(args.data_dir, "test")
     if len(train.names) < 2:
-        raise DataError(f"DRIVE training set in {args.data_dir} has {len(train.names)} image(s); at least 2 are needed (fit + validation)")
+        raise DataError(
+            f"DRIVE training set in {args.data_dir} has {len(train.names)} image(s); at least 2 are needed (fit + validation)"
+        )
     n_val = min(max(1, args.val_images), len(train.names) - 1)
     order = np.random.default_rng(args.seed).permutation(len(train.names))
-    parts = {"fit": (train, order[n_val:]), "val": (train, order[:n_val]), "test": (test, np.arange(len(test.names))[: 2 if args.quick else None])}
+    parts = {
+        "fit": (train, order[n_val:]),
+        "val": (train, order[:n_val]),
+        "test": (test, np.arange(len(test.names))[: 2 if args.quick else None]),
+    }
     sets, described = {}, {}
     for part, (split, idx) in parts.items():
         idx = np.sort(idx)
@@ -324,19 +384,29 @@ def run(args: argparse.Namespace, sets: dict, run_dir: Path, device: torch.devic
         if weights is not None:
             load_encoder_weights(model, weights.state_dict)
             print(f"{name}: encoder weights {weights.source}")
-        result = train_segmenter(name, model, sets, variant["lr"], variant["augmentation"], args, device, run_dir / f"{name}.pt")
+        result = train_segmenter(
+            name, model, sets, variant["lr"], variant["augmentation"], args, device, run_dir / f"{name}.pt"
+        )
         if "example" in result:
             examples[name] = result.pop("example")
         results[name] = {"model": variant["kind"], **result}
         if variant["kind"] == "smp":
-            results[name]["encoder_weights"] = weights.source if weights is not None else "RANDOM initialisation (trained from scratch)"
+            results[name]["encoder_weights"] = (
+                weights.source if weights is not None else "RANDOM initialisation (trained from scratch)"
+            )
         test = result["test"]
-        summary = f"test Dice in FOV {test['dice_mean']:.4f} (pooled {test['dice_pooled']:.4f}, AUC {test['auc']:.4f})" if test else "no test score"
+        summary = (
+            f"test Dice in FOV {test['dice_mean']:.4f} (pooled {test['dice_pooled']:.4f}, AUC {test['auc']:.4f})"
+            if test
+            else "no test score"
+        )
         print(f"{name}: {result['status']}, {summary} [DRIVE]")
     trained = [v for v in results.values() if v["status"] != "skipped"]
     if trained and all(v["status"] == "diverged" for v in trained):  # nothing to score: the command itself diverged
-        raise Diverged(f"every variant of the {args.study} study diverged", {"dataset": "DRIVE", "study": args.study,
-                                                                            "variants": results})
+        raise Diverged(
+            f"every variant of the {args.study} study diverged",
+            {"dataset": "DRIVE", "study": args.study, "variants": results},
+        )
     curves_figure(results, run_dir / "curves.png")
     if examples:
         predictions_figure(sets["test"], examples, results, args.threshold, run_dir / "predictions.png")
@@ -346,4 +416,6 @@ def run(args: argparse.Namespace, sets: dict, run_dir: Path, device: torch.devic
 def headline(metrics: dict) -> str:
     scored = [f"{name} {v['test']['dice_mean']:.4f}" for name, v in metrics["variants"].items() if v.get("test")]
     skipped = [f"; {name} SKIPPED (see above)" for name, v in metrics["variants"].items() if v["status"] == "skipped"]
-    return f"DRIVE {metrics['study']} study, test Dice in FOV: " + (", ".join(scored) or "none scored") + "".join(skipped)
+    return (
+        f"DRIVE {metrics['study']} study, test Dice in FOV: " + (", ".join(scored) or "none scored") + "".join(skipped)
+    )

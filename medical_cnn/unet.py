@@ -75,7 +75,9 @@ class DecoderBlock(nn.Module):
         if self.skip_channels:
             if skip is None or skip.shape[1] != self.skip_channels or skip.shape[-2:] != x.shape[-2:]:
                 got = None if skip is None else tuple(skip.shape)
-                raise ValueError(f"DecoderBlock expects skip (B, {self.skip_channels}, {x.shape[-2]}, {x.shape[-1]}), got {got}")
+                raise ValueError(
+                    f"DecoderBlock expects skip (B, {self.skip_channels}, {x.shape[-2]}, {x.shape[-1]}), got {got}"
+                )
             x = torch.cat([skip, x], dim=1)
         elif skip is not None:
             raise ValueError("this DecoderBlock was built without a skip connection (skip_channels=0); pass skip=None")
@@ -93,7 +95,9 @@ class UNet(nn.Module):
         skip_connections: ``False`` builds the ablation without encoder-decoder skips.
     """
 
-    def __init__(self, input_shape: int | Sequence[int], num_classes: int, base_channels: int = 64, skip_connections: bool = True) -> None:
+    def __init__(
+        self, input_shape: int | Sequence[int], num_classes: int, base_channels: int = 64, skip_connections: bool = True
+    ) -> None:
         # BEGIN SOLUTION
         super().__init__()
         in_channels = input_shape if isinstance(input_shape, int) else int(input_shape[0])
@@ -116,14 +120,18 @@ class UNet(nn.Module):
         """Logits ``(B, num_classes, H, W)`` of ``x (B, C, H, W)``, ``H`` and ``W`` multiples of 16."""
         # BEGIN SOLUTION
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[-2] % 16 or x.shape[-1] % 16:
-            raise ValueError(f"UNet expects (B, {self.in_channels}, H, W) with H and W multiples of 16, got {tuple(x.shape)}")
+            raise ValueError(
+                f"UNet expects (B, {self.in_channels}, H, W) with H and W multiples of 16, got {tuple(x.shape)}"
+            )
         e1 = self.encoder_block1(x)
         e2 = self.encoder_block2(e1)
         e3 = self.encoder_block3(e2)
         e4 = self.encoder_block4(e3)
         d = self.encoder_block5(e4)
         skips = (e4, e3, e2, e1) if self.skip_connections else (None,) * 4
-        for block, skip in zip((self.decoder_block1, self.decoder_block2, self.decoder_block3, self.decoder_block4), skips):
+        for block, skip in zip(
+            (self.decoder_block1, self.decoder_block2, self.decoder_block3, self.decoder_block4), skips
+        ):
             d = block(d, skip)
         return self.head(d)
         # END SOLUTION

@@ -85,7 +85,9 @@ def discrete_2d_convolution(image, kernel):
 
 def _check_pair(logits: torch.Tensor, targets: torch.Tensor) -> None:
     if logits.shape != targets.shape:
-        raise ValueError(f"logits and targets must have the same shape, got {tuple(logits.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"logits and targets must have the same shape, got {tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
 
 
 class DiceLoss(nn.Module):

@@ -30,7 +30,14 @@ MAX_ROTATION_DEG, ZOOM, MAX_SHIFT = 15.0, (0.85, 1.2), 0.05
 GAMMA, BIAS_STRENGTH, MAX_NOISE = (0.7, 1.4), 0.3, 0.02
 # head: tissue above 5 % of the maximum; blur of 5/128 of the side; skull out to the blurred mask's level SKULL,
 # scalp on out to the level SCALP (on a straight outline, 0.7 to 1.3 and 1.9 to 2.6 blur widths out)
-TISSUE, HEAD_BLUR, SKULL, SCALP, SCALP_BRIGHTNESS, HEAD_PROBABILITY = 0.05, 5 / 128, (0.1, 0.25), (0.005, 0.03), (0.3, 1.0), 0.5
+TISSUE, HEAD_BLUR, SKULL, SCALP, SCALP_BRIGHTNESS, HEAD_PROBABILITY = (
+    0.05,
+    5 / 128,
+    (0.1, 0.25),
+    (0.005, 0.03),
+    (0.3, 1.0),
+    0.5,
+)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
@@ -107,8 +114,9 @@ def noise(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 AUGMENTATIONS = {"head": head, "flip": flip, "affine": affine, "intensity": intensity, "noise": noise}
 
 
-def augment_batch(kspace: torch.Tensor, kinds: tuple[str, ...] | list[str], generator: torch.Generator
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def augment_batch(
+    kspace: torch.Tensor, kinds: tuple[str, ...] | list[str], generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment a training batch: full k-space ``(B, H, W, 2)`` -> ``(k-space (B, H, W, 2), target (B, 1, H, W))``.
 
     The chosen ``kinds`` (names of :data:`AUGMENTATIONS`, applied in its order) act on the complex

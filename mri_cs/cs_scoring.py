@@ -45,8 +45,10 @@ def stack(dataset, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def quality(recon: torch.Tensor, target: torch.Tensor) -> dict:
-    return {"psnr": utils.summarize(batch_psnr(recon, target).numpy()),
-            "ssim": utils.summarize(batch_ssim(recon, target).numpy())}
+    return {
+        "psnr": utils.summarize(batch_psnr(recon, target).numpy()),
+        "ssim": utils.summarize(batch_ssim(recon, target).numpy()),
+    }
 
 
 def score_cs(args: argparse.Namespace) -> dict:
@@ -57,9 +59,11 @@ def score_cs(args: argparse.Namespace) -> dict:
     val_set, _ = split_data(args.data_dir, run_args, "val")
     test_set, info = split_data(args.data_dir, run_args, args.split)
     val_idx, test_idx = cs.subset(len(val_set), args.cs_val_slices), cs.subset(len(test_set), args.cs_slices)
-    print(f"data: {info['dataset']}; TV weight chosen on {len(val_idx)} validation slices, scored on "
-          f"{len(test_idx)} of {len(test_set)} {args.split} slices at {run_args.resolution}x{run_args.resolution}; "
-          f"device {device}")
+    print(
+        f"data: {info['dataset']}; TV weight chosen on {len(val_idx)} validation slices, scored on "
+        f"{len(test_idx)} of {len(test_set)} {args.split} slices at {run_args.resolution}x{run_args.resolution}; "
+        f"device {device}"
+    )
     val_k, val_t = stack(val_set, val_idx)
     t0 = time.time()
     lam, tried = cs.choose_lambda(val_k.to(device), val_t, mask, cs.LAMBDAS, args.cs_iters)
@@ -69,23 +73,46 @@ def score_cs(args: argparse.Namespace) -> dict:
     recon = cs.tv_reconstruct(kspace.to(device), mask, lam, args.cs_iters).cpu()
     per_slice_s = (time.time() - t0) / len(test_idx)
     zero_filled = utils.freq_to_image(kspace * mask[None, :, :, None]).unsqueeze(1)
-    metrics = {"run": run_dir.name, "method": args.cs, "lambda": lam, "val_psnr_by_lambda": tried,
-               "tv": quality(recon, target), "zero_filled": quality(zero_filled, target),
-               "network": quality(net_output(model, kspace, device), target) if model is not None else None,
-               "split": args.split, "slices": test_idx, "n_slices": len(test_idx), "val_slices": val_idx,
-               "keep_fraction": float(mask.mean()), "seconds_per_slice": per_slice_s,
-               "choose_lambda_s": choose_s, "device": str(device),
-               "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None}
+    metrics = {
+        "run": run_dir.name,
+        "method": args.cs,
+        "lambda": lam,
+        "val_psnr_by_lambda": tried,
+        "tv": quality(recon, target),
+        "zero_filled": quality(zero_filled, target),
+        "network": quality(net_output(model, kspace, device), target) if model is not None else None,
+        "split": args.split,
+        "slices": test_idx,
+        "n_slices": len(test_idx),
+        "val_slices": val_idx,
+        "keep_fraction": float(mask.mean()),
+        "seconds_per_slice": per_slice_s,
+        "choose_lambda_s": choose_s,
+        "device": str(device),
+        "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
+    }
     metrics["gain_over_zero_filled_db"] = metrics["tv"]["psnr"]["mean"] - metrics["zero_filled"]["psnr"]["mean"]
-    config = {"run": run_dir.name, "method": args.cs, "iterations": args.cs_iters, "prox_iterations": 20,
-              "lambdas": list(cs.LAMBDAS), "data_dir": args.data_dir, "split": args.split, "data": info,
-              "mask_family": getattr(run_args, "mask", None) or course_family(run_args.learn_mask),
-              "drop_rate": run_args.drop_rate, "learn_mask": run_args.learn_mask, "torch": torch.__version__}
+    config = {
+        "run": run_dir.name,
+        "method": args.cs,
+        "iterations": args.cs_iters,
+        "prox_iterations": 20,
+        "lambdas": list(cs.LAMBDAS),
+        "data_dir": args.data_dir,
+        "split": args.split,
+        "data": info,
+        "mask_family": getattr(run_args, "mask", None) or course_family(run_args.learn_mask),
+        "drop_rate": run_args.drop_rate,
+        "learn_mask": run_args.learn_mask,
+        "torch": torch.__version__,
+    }
     write(out_dir, config, metrics)
     net = f", network {metrics['network']['psnr']['mean']:.2f}" if model is not None else ""
-    print(f"TV (lambda {lam:g}) PSNR {metrics['tv']['psnr']['mean']:.2f} dB (zero-filled "
-          f"{metrics['zero_filled']['psnr']['mean']:.2f}{net}) on {len(test_idx)} {args.split} slices, "
-          f"{per_slice_s:.2f} s per slice -> {out_dir}")
+    print(
+        f"TV (lambda {lam:g}) PSNR {metrics['tv']['psnr']['mean']:.2f} dB (zero-filled "
+        f"{metrics['zero_filled']['psnr']['mean']:.2f}{net}) on {len(test_idx)} {args.split} slices, "
+        f"{per_slice_s:.2f} s per slice -> {out_dir}"
+    )
     return metrics
 
 

@@ -34,28 +34,59 @@ CS_METHODS = ("tv",)  # cs.py METHODS
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished main.py run folder (holding config.json and best.pt)")
-    p.add_argument("--data-dir", default=None,
-                   help="data to score on, in any layout main.py accepts (default: the MNI152 template, no download)")
-    p.add_argument("--split", choices=SPLITS, default="test",
-                   help="test: the data's test split; val: its validation split (to compare training choices "
-                        "without touching the test split); all: train, validation and test together (the split's "
-                        "guard files excepted) (default: test)")
-    p.add_argument("--name", type=folder_name, default=None,
-                   help="results go to RUN_DIR/eval_<name> (default: the data folder's name and the split, e.g. "
-                        "brain_tumor_images_test; mni152_test without --data-dir)")
-    p.add_argument("--device", type=device_name, default="auto",
-                   help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="data to score on, in any layout main.py accepts (default: the MNI152 template, no download)",
+    )
+    p.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="test",
+        help="test: the data's test split; val: its validation split (to compare training choices "
+        "without touching the test split); all: train, validation and test together (the split's "
+        "guard files excepted) (default: test)",
+    )
+    p.add_argument(
+        "--name",
+        type=folder_name,
+        default=None,
+        help="results go to RUN_DIR/eval_<name> (default: the data folder's name and the split, e.g. "
+        "brain_tumor_images_test; mni152_test without --data-dir)",
+    )
+    p.add_argument(
+        "--device",
+        type=device_name,
+        default="auto",
+        help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps (default: auto)",
+    )
     p.add_argument("--batch-size", type=positive_int, default=16, help="slices per forward pass (default: 16)")
-    p.add_argument("--cs", choices=CS_METHODS, default=None,
-                   help="instead of the network: the classical compressed-sensing reconstruction on the run's mask, "
-                        "tv (total variation, deepinv), its weight chosen on the validation split, written to "
-                        "RUN_DIR/cs_tv_<name> (default: none)")
-    p.add_argument("--cs-slices", type=positive_int, default=16,
-                   help="--cs: slices of the split scored, spread evenly over it and recorded (default: 16)")
-    p.add_argument("--cs-val-slices", type=positive_int, default=4,
-                   help="--cs: validation slices the weight is chosen on (default: 4)")
+    p.add_argument(
+        "--cs",
+        choices=CS_METHODS,
+        default=None,
+        help="instead of the network: the classical compressed-sensing reconstruction on the run's mask, "
+        "tv (total variation, deepinv), its weight chosen on the validation split, written to "
+        "RUN_DIR/cs_tv_<name> (default: none)",
+    )
+    p.add_argument(
+        "--cs-slices",
+        type=positive_int,
+        default=16,
+        help="--cs: slices of the split scored, spread evenly over it and recorded (default: 16)",
+    )
+    p.add_argument(
+        "--cs-val-slices",
+        type=positive_int,
+        default=4,
+        help="--cs: validation slices the weight is chosen on (default: 4)",
+    )
     p.add_argument("--cs-iters", type=positive_int, default=100, help="--cs: solver iterations (default: 100)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/eval_<name> (cs_tv_<name> with --cs) instead of stopping")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing RUN_DIR/eval_<name> (cs_tv_<name> with --cs) instead of stopping",
+    )
     return p
 
 
@@ -64,7 +95,9 @@ def slug(data_dir: str | None, split: str) -> str:
     if data_dir is None:
         return f"mni152_{split}"
     path = Path(data_dir).expanduser().resolve()
-    parts = [path.parent.name, path.name] if path.name.lower() in ("images", "data", "volumes", "nifti") else [path.name]
+    parts = (
+        [path.parent.name, path.name] if path.name.lower() in ("images", "data", "volumes", "nifti") else [path.name]
+    )
     return re.sub(r"[^A-Za-z0-9.-]+", "_", "_".join(p for p in parts if p)).strip("_.").lower() + f"_{split}"
 
 

@@ -17,53 +17,113 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.cli import (OneLineParser, add_common_args, fill_common_defaults, fraction, non_negative_float, non_negative_int,
-                        positive_float, positive_int, run_command, run_name)
+from common.cli import (
+    OneLineParser,
+    add_common_args,
+    fill_common_defaults,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_command,
+    run_name,
+)
 from mri_cs.models.masks import CARTESIAN, FAMILIES, cartesian_lines, course_family  # torch-free
 
 MODELS = ("unet", "vanilla")
 AUGMENT_KINDS = ("head", "flip", "affine", "intensity", "noise")  # augment.py implements them, in this order
 DEFAULT_AUGMENT = ("flip", "affine", "intensity", "noise")  # plus head on the template, whose brains are skull-stripped
 PROG = "main.py"
-DATA_LAYOUTS = ("fastMRI single-coil .h5 files (singlecoil_train/, singlecoil_val/), numbered grey images "
-                "(N.png or images/N.png; PNG, TIFF, JPEG; many patients, split by contiguous blocks of files) "
-                "or NIfTI volumes (*.nii, *.nii.gz)")
+DATA_LAYOUTS = (
+    "fastMRI single-coil .h5 files (singlecoil_train/, singlecoil_val/), numbered grey images "
+    "(N.png or images/N.png; PNG, TIFF, JPEG; many patients, split by contiguous blocks of files) "
+    "or NIfTI volumes (*.nii, *.nii.gz)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--drop-rate", type=fraction, default=0.3, help="fraction of k-space samples dropped, in [0, 1) (default: 0.3)")
-    p.add_argument("--learn-mask", action="store_true", help="learn the mask jointly with the network (default: a fixed random mask)")
-    p.add_argument("--mask", choices=FAMILIES, default=None,
-                   help="the mask family, fixed or a learned mask's start (models/masks.py): uniform random, "
-                        "variable-density random (dense centre), or whole phase-encode lines (columns) with a fully "
-                        "sampled central band, the others random or equispaced (default: uniform for a fixed mask, "
-                        "variable-density for --learn-mask: the course's two scenarios)")
-    p.add_argument("--centre-fraction", type=fraction, default=None,
-                   help="Cartesian masks: the fraction of all lines in the fully sampled central band (default: "
-                        "0.32 x (1 - drop rate), fastMRI's 0.08 at 4x and 0.04 at 8x)")
-    p.add_argument("--mask-lr", type=non_negative_float, default=0.03,
-                   help="largest change of a mask score in one mask_grad step, annealed to 0 when the mask freezes (default: 0.03)")
-    p.add_argument("--mask-freeze", type=fraction, default=1 / 3,
-                   help="fraction of the epochs, at the end, in which a learned mask stays fixed and only the network "
-                        "trains (default: a third)")
-    p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate of the network, cosine-annealed (default: 0.002)")
-    p.add_argument("--epochs", type=positive_int, default=25, help="training epochs; at most 2 with --quick (default: 25)")
+    p.add_argument(
+        "--drop-rate", type=fraction, default=0.3, help="fraction of k-space samples dropped, in [0, 1) (default: 0.3)"
+    )
+    p.add_argument(
+        "--learn-mask",
+        action="store_true",
+        help="learn the mask jointly with the network (default: a fixed random mask)",
+    )
+    p.add_argument(
+        "--mask",
+        choices=FAMILIES,
+        default=None,
+        help="the mask family, fixed or a learned mask's start (models/masks.py): uniform random, "
+        "variable-density random (dense centre), or whole phase-encode lines (columns) with a fully "
+        "sampled central band, the others random or equispaced (default: uniform for a fixed mask, "
+        "variable-density for --learn-mask: the course's two scenarios)",
+    )
+    p.add_argument(
+        "--centre-fraction",
+        type=fraction,
+        default=None,
+        help="Cartesian masks: the fraction of all lines in the fully sampled central band (default: "
+        "0.32 x (1 - drop rate), fastMRI's 0.08 at 4x and 0.04 at 8x)",
+    )
+    p.add_argument(
+        "--mask-lr",
+        type=non_negative_float,
+        default=0.03,
+        help="largest change of a mask score in one mask_grad step, annealed to 0 when the mask freezes (default: 0.03)",
+    )
+    p.add_argument(
+        "--mask-freeze",
+        type=fraction,
+        default=1 / 3,
+        help="fraction of the epochs, at the end, in which a learned mask stays fixed and only the network "
+        "trains (default: a third)",
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=2e-3,
+        help="Adam learning rate of the network, cosine-annealed (default: 0.002)",
+    )
+    p.add_argument(
+        "--epochs", type=positive_int, default=25, help="training epochs; at most 2 with --quick (default: 25)"
+    )
     p.add_argument("--batch-size", type=positive_int, default=8, help="slices per training step (default: 8)")
-    p.add_argument("--data-dir", default=None,
-                   help=f"a folder in one of three layouts: {DATA_LAYOUTS} "
-                        "(default: the MNI152 template shipped inside nilearn, no download)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"a folder in one of three layouts: {DATA_LAYOUTS} "
+        "(default: the MNI152 template shipped inside nilearn, no download)",
+    )
     p.add_argument("--resolution", type=positive_int, default=128, help="images are resampled to R x R (default: 128)")
-    p.add_argument("--model", choices=MODELS, default="unet",
-                   help="unet: residual U-Net with data consistency (models/model.py); vanilla: one 3x3 conv (default: unet)")
-    p.add_argument("--width", type=positive_int, default=16, help="channels of the U-Net's first level, unet only (default: 16)")
-    p.add_argument("--augment", nargs="+", choices=AUGMENT_KINDS + ("none",), default=None, metavar="KIND",
-                   help="changes drawn for every training image (validation and test never): flip (flips, 90-degree "
-                        "rotations), affine (small rotation, zoom, shift), intensity (gamma, bias field), noise, head "
-                        "(a synthetic scalp and skull around skull-stripped brains such as the template); none for "
-                        f"the plain images (default: {' '.join(DEFAULT_AUGMENT)}, and head without --data-dir)")
-    p.add_argument("--num-workers", type=non_negative_int, default=0,
-                   help="DataLoader workers; 0 suits the in-memory MNI152 data (default: 0)")
+    p.add_argument(
+        "--model",
+        choices=MODELS,
+        default="unet",
+        help="unet: residual U-Net with data consistency (models/model.py); vanilla: one 3x3 conv (default: unet)",
+    )
+    p.add_argument(
+        "--width", type=positive_int, default=16, help="channels of the U-Net's first level, unet only (default: 16)"
+    )
+    p.add_argument(
+        "--augment",
+        nargs="+",
+        choices=AUGMENT_KINDS + ("none",),
+        default=None,
+        metavar="KIND",
+        help="changes drawn for every training image (validation and test never): flip (flips, 90-degree "
+        "rotations), affine (small rotation, zoom, shift), intensity (gamma, bias field), noise, head "
+        "(a synthetic scalp and skull around skull-stripped brains such as the template); none for "
+        f"the plain images (default: {' '.join(DEFAULT_AUGMENT)}, and head without --data-dir)",
+    )
+    p.add_argument(
+        "--num-workers",
+        type=non_negative_int,
+        default=0,
+        help="DataLoader workers; 0 suits the in-memory MNI152 data (default: 0)",
+    )
     add_common_args(p)
     return p
 
@@ -85,7 +145,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:  # 32x32 images, <= 2 epochs, 16/8/8 slices, a tiny network
         args.resolution, args.epochs, args.width, args.batch_size = 32, min(args.epochs, 2), 8, 4
     if args.resolution < 16 or args.resolution % 8:
-        parser.error(f"--resolution must be a multiple of 8 and at least 16 (the U-Net pools 3 times), got {args.resolution}")
+        parser.error(
+            f"--resolution must be a multiple of 8 and at least 16 (the U-Net pools 3 times), got {args.resolution}"
+        )
     if args.augment is None:  # the offline template is skull-stripped; real scans (--data-dir) show the whole head
         args.augment = list(DEFAULT_AUGMENT) + (["head"] if args.data_dir is None else [])
     if "none" in args.augment and len(args.augment) > 1:

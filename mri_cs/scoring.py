@@ -33,8 +33,10 @@ def load_run(run_dir: Path, device: torch.device) -> tuple[torch.nn.Module, argp
     if not config_path.is_file():
         raise RunError(f"{run_dir} has no config.json; is it a main.py run folder?")
     if not best.is_file():
-        raise RunError(f"{run_dir} has no best.pt (a published copy under results/ carries no checkpoint; "
-                       f"score the run folder that trained it)")
+        raise RunError(
+            f"{run_dir} has no best.pt (a published copy under results/ carries no checkpoint; "
+            f"score the run folder that trained it)"
+        )
     try:
         config = load_json(config_path)
         run_args = argparse.Namespace(**config["args"])
@@ -52,8 +54,9 @@ def load_run(run_dir: Path, device: torch.device) -> tuple[torch.nn.Module, argp
 
 def split_data(data_dir: str | None, run_args: argparse.Namespace, split: str):
     """The chosen split of ``data_dir`` made as the run's ``main.py`` would (seed, resolution, --quick subset)."""
-    data_args = argparse.Namespace(data_dir=data_dir, resolution=run_args.resolution, seed=run_args.seed,
-                                   quick=getattr(run_args, "quick", False))
+    data_args = argparse.Namespace(
+        data_dir=data_dir, resolution=run_args.resolution, seed=run_args.seed, quick=getattr(run_args, "quick", False)
+    )
     datasets, info = load_data(data_args)
     dataset = datasets[split] if split in datasets else ConcatDataset([datasets[k] for k in ("train", "val", "test")])
     return dataset, info
@@ -86,16 +89,31 @@ def record(args, run_dir: Path, run_args, config: dict, ckpt: dict, info: dict, 
     default_layout = MNI152_LAYOUT if trained.get("dataset", "").startswith("MNI152") else "?"
     run_metrics = load_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
     return {
-        "run": run_dir.name, "command": command_line(args), "checkpoint_epoch": ckpt.get("epoch"),
-        "trained_on": {"dataset": trained.get("dataset", "?"), "layout": trained.get("layout", default_layout),
-                       "source": trained.get("source", "?")},
-        "tested_on": {"dataset": info["dataset"], "layout": info.get("layout", "?"), "source": info.get("source", "?"),
-                      "split": args.split, "sizes": info.get("sizes"), "data": info},
-        "model": run_args.model, "drop_rate": run_args.drop_rate, "learn_mask": run_args.learn_mask,
-        "resolution": run_args.resolution, "keep_fraction": float(mask.mean()),
+        "run": run_dir.name,
+        "command": command_line(args),
+        "checkpoint_epoch": ckpt.get("epoch"),
+        "trained_on": {
+            "dataset": trained.get("dataset", "?"),
+            "layout": trained.get("layout", default_layout),
+            "source": trained.get("source", "?"),
+        },
+        "tested_on": {
+            "dataset": info["dataset"],
+            "layout": info.get("layout", "?"),
+            "source": info.get("source", "?"),
+            "split": args.split,
+            "sizes": info.get("sizes"),
+            "data": info,
+        },
+        "model": run_args.model,
+        "drop_rate": run_args.drop_rate,
+        "learn_mask": run_args.learn_mask,
+        "resolution": run_args.resolution,
+        "keep_fraction": float(mask.mean()),
         "keep_in_center": utils.center_keep_fraction(mask),
         **result,
-        "run_test_psnr": run_metrics.get("test_psnr"), "run_zero_filled_test_psnr": run_metrics.get("zero_filled_test_psnr"),
+        "run_test_psnr": run_metrics.get("test_psnr"),
+        "run_zero_filled_test_psnr": run_metrics.get("zero_filled_test_psnr"),
         "device": str(device),
     }
 
@@ -122,8 +140,10 @@ def score_run(args: argparse.Namespace, data: tuple | None = None) -> dict:
     t0 = time.time()
     model, run_args, config, ckpt = load_run(run_dir, device)
     dataset, info = data or split_data(args.data_dir, run_args, args.split)
-    print(f"data: {info['dataset']}, {args.split} split: {len(dataset)} slices at "
-          f"{run_args.resolution}x{run_args.resolution}; device {device}")
+    print(
+        f"data: {info['dataset']}, {args.split} split: {len(dataset)} slices at "
+        f"{run_args.resolution}x{run_args.resolution}; device {device}"
+    )
     result = scores(model, dataset, device, args.batch_size)
     metrics = record(args, run_dir, run_args, config, ckpt, info, result, model, device)
     metrics["wall_time_s"] = time.time() - t0
@@ -137,7 +157,9 @@ def score_run(args: argparse.Namespace, data: tuple | None = None) -> dict:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    print(f"trained on {metrics['trained_on']['dataset']} -> tested on {info['dataset']} ({args.split} split, "
-          f"{len(dataset)} slices): PSNR {result['psnr']['mean']:.2f} (zero-filled {result['zero_filled_psnr']['mean']:.2f}): "
-          f"{result['gain_db']:+.2f} dB -> {out_dir}")
+    print(
+        f"trained on {metrics['trained_on']['dataset']} -> tested on {info['dataset']} ({args.split} split, "
+        f"{len(dataset)} slices): PSNR {result['psnr']['mean']:.2f} (zero-filled {result['zero_filled_psnr']['mean']:.2f}): "
+        f"{result['gain_db']:+.2f} dB -> {out_dir}"
+    )
     return metrics

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from common.checkpoint import Progress, load_progress, save_progress
 from common.cli import DataError, RunError
 from common.guard import DivergenceGuard
 from common.precision import autocast, resolve_precision
-from common.checkpoint import Progress, load_progress, save_progress
 from common.runs import check_run, open_run, pick_device, save_checkpoint, save_json, save_npz, seed_everything
 from mri_cs import utils
 from mri_cs.augment import augment_batch
@@ -38,9 +38,23 @@ from mri_cs.models.vanilla import VanillaModel
 
 MODELS = {"unet": ReconstructionModel, "vanilla": VanillaModel}
 # Arguments that must not change when a run is resumed.
-FIXED_ON_RESUME = ("drop_rate", "learn_mask", "model", "resolution", "width", "data_dir", "seed", "quick", "augment",
-                   "mask_freeze", "mask", "centre_fraction")
-STABLE_DIP_DB = 1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
+FIXED_ON_RESUME = (
+    "drop_rate",
+    "learn_mask",
+    "model",
+    "resolution",
+    "width",
+    "data_dir",
+    "seed",
+    "quick",
+    "augment",
+    "mask_freeze",
+    "mask",
+    "centre_fraction",
+)
+STABLE_DIP_DB = (
+    1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
+)
 # bf16 training reaches fp32's test PSNR here (results/mri_cs/unet_drop0.3_learned against its _fp32 twin),
 # so --precision auto takes it.
 BF16_OK = True
@@ -50,8 +64,10 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
     """The train/val/test datasets (a few slices of each with ``--quick``) and their description."""
     datasets, data_info = build_datasets(args.data_dir, args.resolution, args.seed)
     if args.quick:  # a few slices spread over each split
-        datasets = {k: Subset(d, np.linspace(0, len(d) - 1, 16 if k == "train" else 8).astype(int).tolist())
-                    for k, d in datasets.items()}
+        datasets = {
+            k: Subset(d, np.linspace(0, len(d) - 1, 16 if k == "train" else 8).astype(int).tolist())
+            for k, d in datasets.items()
+        }
         data_info["sizes_used"] = {k: len(d) for k, d in datasets.items()}
     return datasets, data_info
 
@@ -64,8 +80,9 @@ def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Modu
     model = MODELS[args.model](args.drop_rate, device, args.learn_mask, shape, mask_seed=args.seed, **kwargs)
     family, centre_fraction = getattr(args, "mask", None), getattr(args, "centre_fraction", None)  # older configs: none
     if (family or course_family(args.learn_mask)) != course_family(args.learn_mask) or centre_fraction is not None:
-        model.subsample = SubsamplingLayer(args.drop_rate, device, args.learn_mask, shape, seed=args.seed, mask=family,
-                                           centre_fraction=centre_fraction)
+        model.subsample = SubsamplingLayer(
+            args.drop_rate, device, args.learn_mask, shape, seed=args.seed, mask=family, centre_fraction=centre_fraction
+        )
     return model.to(device)
 
 
@@ -77,10 +94,18 @@ def mask_record(model: torch.nn.Module, args: argparse.Namespace) -> dict:
     return {"family": args.mask, "num_keep": model.subsample.num_keep, "target_keep_fraction": 1.0 - args.drop_rate}
 
 
-def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, mask_lr: float,
-                    device: torch.device, desc: str, augment: list[str] | tuple[str, ...] = (),
-                    generator: torch.Generator | None = None, precision: str = "fp32",
-                    guard: DivergenceGuard | None = None) -> tuple[float, float]:
+def train_one_epoch(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    mask_lr: float,
+    device: torch.device,
+    desc: str,
+    augment: list[str] | tuple[str, ...] = (),
+    generator: torch.Generator | None = None,
+    precision: str = "fp32",
+    guard: DivergenceGuard | None = None,
+) -> tuple[float, float]:
     """One pass over ``loader``: augment the batch (``augment``, drawn from ``generator``), the forward pass in
     ``precision`` (the U-Net's convolutions; the FFTs and data consistency are no autocast ops and stay
     float32), L1 loss, a network step, then a mask step; returns the mean loss and the largest change of a
@@ -107,9 +132,13 @@ def train_one_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch
 def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device, epoch: int, loss: float) -> dict:
     """The history entry of one epoch: train loss, validation PSNR of the model and of its zero-filled input."""
     val = utils.evaluate(model, loader, device, desc="validation")
-    return {"epoch": epoch, "train_loss": loss, "val_psnr": float(val["psnr"].mean()),
-            "val_zero_filled_psnr": float(val["zero_filled_psnr"].mean()),
-            "keep_in_center": utils.center_keep_fraction(model.subsample.hard_mask().cpu().numpy())}
+    return {
+        "epoch": epoch,
+        "train_loss": loss,
+        "val_psnr": float(val["psnr"].mean()),
+        "val_zero_filled_psnr": float(val["zero_filled_psnr"].mean()),
+        "keep_in_center": utils.center_keep_fraction(model.subsample.hard_mask().cpu().numpy()),
+    }
 
 
 def frozen_from(epochs: int, fraction: float) -> int:
@@ -136,27 +165,44 @@ def stability(history: list[dict], epochs: int) -> dict:
     psnr = np.array([h["val_psnr"] for h in history])
     dips = (np.maximum.accumulate(psnr) - psnr)[[h["epoch"] >= start for h in history]]
     dip = float(dips.max()) if len(dips) else 0.0
-    return {"val_psnr_last_third_from_epoch": start, "val_psnr_last_third_max_dip_db": dip,
-            "val_psnr_last_third_within_1db": dip <= STABLE_DIP_DB}
+    return {
+        "val_psnr_last_third_from_epoch": start,
+        "val_psnr_last_third_max_dip_db": dip,
+        "val_psnr_last_third_within_1db": dip <= STABLE_DIP_DB,
+    }
 
 
-def final_metrics(model: torch.nn.Module, loaders: dict[str, DataLoader], device: torch.device, progress: Progress,
-                  args: argparse.Namespace) -> dict:
+def final_metrics(
+    model: torch.nn.Module,
+    loaders: dict[str, DataLoader],
+    device: torch.device,
+    progress: Progress,
+    args: argparse.Namespace,
+) -> dict:
     """Train and test PSNR/SSIM of the model (the best epoch on validation) and of its zero-filled input."""
     train = utils.evaluate(model, loaders["train"], device, with_ssim=True, desc="train set")
     test = utils.evaluate(model, loaders["test"], device, with_ssim=True, desc="test set")
     mask = model.subsample.hard_mask().cpu().numpy()
     s = utils.summarize
     return {
-        "train_psnr": s(train["psnr"]), "train_ssim": s(train["ssim"]),
-        "test_psnr": s(test["psnr"]), "test_ssim": s(test["ssim"]),
-        "zero_filled_test_psnr": s(test["zero_filled_psnr"]), "zero_filled_test_ssim": s(test["zero_filled_ssim"]),
+        "train_psnr": s(train["psnr"]),
+        "train_ssim": s(train["ssim"]),
+        "test_psnr": s(test["psnr"]),
+        "test_ssim": s(test["ssim"]),
+        "zero_filled_test_psnr": s(test["zero_filled_psnr"]),
+        "zero_filled_test_ssim": s(test["zero_filled_ssim"]),
         "zero_filled_train_psnr": s(train["zero_filled_psnr"]),
-        "best_val_psnr": progress.best_score, "best_epoch": progress.best_step, "epochs": args.epochs,
-        "keep_fraction": float(mask.mean()), "num_keep": int(mask.sum()), "keep_in_center": utils.center_keep_fraction(mask),
+        "best_val_psnr": progress.best_score,
+        "best_epoch": progress.best_step,
+        "epochs": args.epochs,
+        "keep_fraction": float(mask.mean()),
+        "num_keep": int(mask.sum()),
+        "keep_in_center": utils.center_keep_fraction(mask),
         "n_slices": {k: len(ld.dataset) for k, ld in loaders.items()},
         "model_parameters": sum(p.numel() for p in model.parameters()),
-        "device": str(device), "wall_time_s": progress.extra["elapsed_s"], "history": progress.extra["history"],
+        "device": str(device),
+        "wall_time_s": progress.extra["elapsed_s"],
+        "history": progress.extra["history"],
         "mask_frozen_from_epoch": frozen_from(args.epochs, args.mask_freeze) if args.learn_mask else None,
         **stability(progress.extra["history"], args.epochs),
         **per_volume(test, "test_"),
@@ -168,9 +214,11 @@ def per_volume(scores: dict[str, np.ndarray], prefix: str = "") -> dict:
     names its volumes: ``<prefix>psnr_volume``, ``zero_filled_<prefix>psnr_volume`` and ``n_<prefix>volumes``."""
     if "psnr_volume" not in scores:
         return {}
-    return {f"{prefix}psnr_volume": utils.summarize(scores["psnr_volume"]),
-            f"zero_filled_{prefix}psnr_volume": utils.summarize(scores["zero_filled_psnr_volume"]),
-            f"n_{prefix}volumes": len(scores["psnr_volume"])}
+    return {
+        f"{prefix}psnr_volume": utils.summarize(scores["psnr_volume"]),
+        f"zero_filled_{prefix}psnr_volume": utils.summarize(scores["zero_filled_psnr_volume"]),
+        f"n_{prefix}volumes": len(scores["psnr_volume"]),
+    }
 
 
 @torch.no_grad()
@@ -184,16 +232,25 @@ def write_figures(model, test_set, device, history, run_dir: Path, args) -> None
     utils.save_curves_figure(history, run_dir / "curves.png")
     (target, zero_filled, recon), psnrs = utils.example_images(model, test_set, device)
     utils.save_examples_figure(target, zero_filled, recon, run_dir / "examples.png", psnrs)
-    save_npz(run_dir / "example.npz", target=target[1], zero_filled=zero_filled[1], reconstruction=recon[1],
-             mask=mask.astype(np.uint8), psnr=psnrs[1][1], zero_filled_psnr=psnrs[0][1])
+    save_npz(
+        run_dir / "example.npz",
+        target=target[1],
+        zero_filled=zero_filled[1],
+        reconstruction=recon[1],
+        mask=mask.astype(np.uint8),
+        psnr=psnrs[1][1],
+        zero_filled_psnr=psnrs[0][1],
+    )
 
 
 def summary_line(metrics: dict, run_dir: Path) -> str:
     m = metrics
-    return (f"train PSNR {m['train_psnr']['mean']:.2f} ± {m['train_psnr']['std']:.2f} dB, "
-            f"test PSNR {m['test_psnr']['mean']:.2f} ± {m['test_psnr']['std']:.2f} dB "
-            f"(zero-filled {m['zero_filled_test_psnr']['mean']:.2f}), test SSIM {m['test_ssim']['mean']:.3f}, "
-            f"kept {m['keep_fraction']:.3f} of k-space, {m['wall_time_s']:.0f} s -> {run_dir}")
+    return (
+        f"train PSNR {m['train_psnr']['mean']:.2f} ± {m['train_psnr']['std']:.2f} dB, "
+        f"test PSNR {m['test_psnr']['mean']:.2f} ± {m['test_psnr']['std']:.2f} dB "
+        f"(zero-filled {m['zero_filled_test_psnr']['mean']:.2f}), test SSIM {m['test_ssim']['mean']:.3f}, "
+        f"kept {m['keep_fraction']:.3f} of k-space, {m['wall_time_s']:.0f} s -> {run_dir}"
+    )
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -218,22 +275,40 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         raise RunError(str(e)) from None
     seed_everything(args.seed)
     datasets, data_info = load_data(args)
-    print(f"data: {data_info['dataset']} at {args.resolution}x{args.resolution}; slices train/val/test = "
-          f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}, {precision}")
+    print(
+        f"data: {data_info['dataset']} at {args.resolution}x{args.resolution}; slices train/val/test = "
+        f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}, {precision}"
+    )
     print("\n".join(describe_split(data_info)))
     shuffle_gen = torch.Generator()
-    loaders = {k: DataLoader(d, batch_size=args.batch_size, shuffle=k == "train", num_workers=args.num_workers,
-                             generator=shuffle_gen if k == "train" else None) for k, d in datasets.items()}
+    loaders = {
+        k: DataLoader(
+            d,
+            batch_size=args.batch_size,
+            shuffle=k == "train",
+            num_workers=args.num_workers,
+            generator=shuffle_gen if k == "train" else None,
+        )
+        for k, d in datasets.items()
+    }
     model = build_model(args, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    config = {"data": data_info, "device": str(device), "precision": precision,
-              "model_parameters": sum(p.numel() for p in model.parameters()),
-              "num_keep": model.subsample.num_keep, "mask": mask_record(model, args), "torch": torch.__version__}
+    config = {
+        "data": data_info,
+        "device": str(device),
+        "precision": precision,
+        "model_parameters": sum(p.numel() for p in model.parameters()),
+        "num_keep": model.subsample.num_keep,
+        "mask": mask_record(model, args),
+        "torch": torch.__version__,
+    }
 
     with open_run(args, FIXED_ON_RESUME, **config) as run_dir:
         ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
-        progress = load_progress(ckpt_path, model, optimizer, scheduler, resume=args.resume, device=device, required=True)
+        progress = load_progress(
+            ckpt_path, model, optimizer, scheduler, resume=args.resume, device=device, required=True
+        )
         history = progress.extra.setdefault("history", [])
 
         t0 = time.time() - progress.extra.setdefault("elapsed_s", 0.0)
@@ -248,9 +323,18 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             # The mask step anneals to 0 when the mask freezes; then only the network adapts, to the final mask.
             learning = epoch < frozen
             mask_lr = args.mask_lr * mask_step_factor(epoch, frozen)
-            loss, max_step = train_one_epoch(model, loaders["train"], optimizer, mask_lr, device,
-                                             f"epoch {epoch}/{args.epochs}", args.augment, augment_gen, precision,
-                                             guard=guard)
+            loss, max_step = train_one_epoch(
+                model,
+                loaders["train"],
+                optimizer,
+                mask_lr,
+                device,
+                f"epoch {epoch}/{args.epochs}",
+                args.augment,
+                augment_gen,
+                precision,
+                guard=guard,
+            )
             scheduler.step()
             entry = validate(model, loaders["val"], device, epoch, loss)
             previous, mask = mask, model.subsample.hard_mask()
@@ -258,13 +342,20 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             history.append(entry)
             if progress.improves(entry["val_psnr"]):
                 progress.keep_best(model, entry["val_psnr"], epoch)
-                save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "args": vars(args)})  # for evaluate.py
+                save_checkpoint(
+                    best_path, {"model": model.state_dict(), "epoch": epoch, "args": vars(args)}
+                )  # for evaluate.py
             progress.step, progress.extra["elapsed_s"] = epoch, time.time() - t0
             save_progress(ckpt_path, progress, model, optimizer, scheduler)
-            print(f"epoch {epoch:3d}  loss {loss:.4f}  val PSNR {entry['val_psnr']:.2f} dB "
-                  f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}"
-                  + (f"  mask changed {entry['mask_change']:.3f}" + ("" if learning else " (frozen)")
-                     if args.learn_mask else ""))
+            print(
+                f"epoch {epoch:3d}  loss {loss:.4f}  val PSNR {entry['val_psnr']:.2f} dB "
+                f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}"
+                + (
+                    f"  mask changed {entry['mask_change']:.3f}" + ("" if learning else " (frozen)")
+                    if args.learn_mask
+                    else ""
+                )
+            )
 
         # The best epoch on validation; the test set is touched only here.
         model.load_state_dict(progress.best_model)

@@ -25,8 +25,9 @@ def freq_to_image(kspace: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, with_ssim: bool = False,
-             desc: str = "eval") -> dict[str, np.ndarray]:
+def evaluate(
+    model: nn.Module, loader: DataLoader, device: torch.device, with_ssim: bool = False, desc: str = "eval"
+) -> dict[str, np.ndarray]:
     """Per-image PSNR (and SSIM) of the model and of the zero-filled input over ``loader``.
 
     Returns arrays of shape ``(N,)`` under ``psnr``, ``zero_filled_psnr`` (and ``ssim``, ``zero_filled_ssim``),
@@ -60,8 +61,9 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, with_ss
 
 
 @torch.no_grad()
-def example_images(model: nn.Module, dataset, device: torch.device, n: int = 3
-                   ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[list[float], list[float]]]:
+def example_images(
+    model: nn.Module, dataset, device: torch.device, n: int = 3
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[list[float], list[float]]]:
     """``n`` slices spread over ``dataset``: ``(target, zero-filled, reconstruction)`` arrays ``(n, H, W)`` and
     ``(zero-filled PSNRs, reconstruction PSNRs)``, for :func:`save_examples_figure`."""
     idx = np.linspace(0, len(dataset) - 1, n).astype(int)
@@ -117,16 +119,20 @@ def save_mask_figure(mask: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def save_examples_figure(target: np.ndarray, zero_filled: np.ndarray, recon: np.ndarray, path: Path,
-                         psnrs: tuple[list[float], list[float]]) -> None:
+def save_examples_figure(
+    target: np.ndarray, zero_filled: np.ndarray, recon: np.ndarray, path: Path, psnrs: tuple[list[float], list[float]]
+) -> None:
     """Rows of (target, zero-filled, reconstruction, |error| x 5) for images ``(N, H, W)``;
     ``psnrs = (zero-filled PSNRs, reconstruction PSNRs)``."""
     n = len(target)
     fig, axes = plt.subplots(n, 4, figsize=(12, 3 * n), squeeze=False)
     for i in range(n):
-        panels = [(target[i], "target"), (zero_filled[i], f"zero-filled {psnrs[0][i]:.1f} dB"),
-                  (recon[i], f"reconstruction {psnrs[1][i]:.1f} dB"),
-                  (np.clip(5 * np.abs(recon[i] - target[i]), 0, 1), "|error| x 5")]
+        panels = [
+            (target[i], "target"),
+            (zero_filled[i], f"zero-filled {psnrs[0][i]:.1f} dB"),
+            (recon[i], f"reconstruction {psnrs[1][i]:.1f} dB"),
+            (np.clip(5 * np.abs(recon[i] - target[i]), 0, 1), "|error| x 5"),
+        ]
         for ax, (image, title) in zip(axes[i], panels):
             ax.imshow(image, cmap="gray", vmin=0, vmax=1)
             ax.set_title(title)

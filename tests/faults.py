@@ -3,6 +3,7 @@ check a refusal leaves files as they were, simulate a full disk or a SIGTERM whi
 being written, hold a run folder's lock.
 
 Loaded with importlib by each test file (the suite runs in importlib mode)."""
+
 from __future__ import annotations
 
 import errno
@@ -11,9 +12,9 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 
@@ -41,7 +42,9 @@ def one_line(err: str) -> str:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file below ``folder`` with its bytes (folders included by name)."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(folder.rglob("*"))
+    }
 
 
 def refused(func: Callable[[], object], root: Path, capsys, message: str) -> str:

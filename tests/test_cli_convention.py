@@ -3,6 +3,7 @@
 Every command and sub-command accepts the common flags of ``common.cli.add_common_args``, shows
 each default once, and ``--help`` answers without importing torch.
 """
+
 import re
 import subprocess
 import sys
@@ -18,8 +19,9 @@ COMMON_FLAGS = ["--" + k.replace("_", "-") for k in COMMON_DEFAULTS]
 
 
 def help_text(package: str, *argv: str) -> str:
-    out = subprocess.run([sys.executable, "main.py", *argv, "--help"], cwd=ROOT / package,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "main.py", *argv, "--help"], cwd=ROOT / package, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 

@@ -20,8 +20,11 @@ ALLOWED = {"f37072fd"}
 
 
 def sources() -> list[Path]:
-    return sorted(p for p in ROOT.rglob("*.py")
-                  if not any(part in SKIPPED or part.startswith(".") for part in p.relative_to(ROOT).parts))
+    return sorted(
+        p
+        for p in ROOT.rglob("*.py")
+        if not any(part in SKIPPED or part.startswith(".") for part in p.relative_to(ROOT).parts)
+    )
 
 
 def docstrings(tree: ast.Module):
@@ -29,9 +32,17 @@ def docstrings(tree: ast.Module):
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-                yield (getattr(node, "name", "<module>"), first.lineno, first.end_lineno - first.lineno + 1,
-                       first.value.value)
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                yield (
+                    getattr(node, "name", "<module>"),
+                    first.lineno,
+                    first.end_lineno - first.lineno + 1,
+                    first.value.value,
+                )
 
 
 def test_the_scan_sees_the_packages():
@@ -40,9 +51,12 @@ def test_the_scan_sees_the_packages():
 
 
 def test_no_docstring_is_longer_than_20_lines():
-    long = [f"{p.relative_to(ROOT)}:{line} {name} ({n} lines)"
-            for p in sources() for name, line, n, _ in docstrings(ast.parse(p.read_text(encoding="utf-8")))
-            if n > MAX_LINES]
+    long = [
+        f"{p.relative_to(ROOT)}:{line} {name} ({n} lines)"
+        for p in sources()
+        for name, line, n, _ in docstrings(ast.parse(p.read_text(encoding="utf-8")))
+        if n > MAX_LINES
+    ]
     assert not long, "docstrings over 20 lines (move history and details to the README):\n" + "\n".join(long)
 
 
@@ -50,11 +64,15 @@ def test_no_commit_hash_in_comments_or_docstrings():
     found = []
     for p in sources():
         src = p.read_text(encoding="utf-8")
-        texts = [(t.start[0], t.string) for t in tokenize.generate_tokens(io.StringIO(src).readline)
-                 if t.type == tokenize.COMMENT]
+        texts = [
+            (t.start[0], t.string)
+            for t in tokenize.generate_tokens(io.StringIO(src).readline)
+            if t.type == tokenize.COMMENT
+        ]
         texts += [(line, text) for _, line, _, text in docstrings(ast.parse(src))]
-        found += [f"{p.relative_to(ROOT)}:{line}: {m}" for line, text in texts for m in HASH.findall(text)
-                  if m not in ALLOWED]
+        found += [
+            f"{p.relative_to(ROOT)}:{line}: {m}" for line, text in texts for m in HASH.findall(text) if m not in ALLOWED
+        ]
     assert not found, "commit-hash-like tokens in comments/docstrings:\n" + "\n".join(found)
 
 

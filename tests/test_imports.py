@@ -1,4 +1,5 @@
 """Every assignment's modules import together in one process without colliding."""
+
 import importlib
 import pkgutil
 import sys

@@ -1,4 +1,5 @@
 """The five report notebooks: committed executed, with relative paths only, and they execute on results/."""
+
 import json
 from pathlib import Path
 

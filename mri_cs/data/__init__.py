@@ -18,9 +18,11 @@ from mri_cs.data.mni152 import build_mni152
 from mri_cs.data.nifti import build_nifti, nifti_files
 from mri_cs.data.transforms import complex_abs, fft2, ifft2
 
-LAYOUTS = ("fastMRI single-coil knee (DIR/singlecoil_train/*.h5 and DIR/singlecoil_val/*.h5)",
-           f"an image folder of numbered grey images (DIR/N.png or DIR/images/N.png; {'/'.join(IMAGE_SUFFIXES)})",
-           "NIfTI volumes (DIR/*.nii or DIR/*.nii.gz)")
+LAYOUTS = (
+    "fastMRI single-coil knee (DIR/singlecoil_train/*.h5 and DIR/singlecoil_val/*.h5)",
+    f"an image folder of numbered grey images (DIR/N.png or DIR/images/N.png; {'/'.join(IMAGE_SUFFIXES)})",
+    "NIfTI volumes (DIR/*.nii or DIR/*.nii.gz)",
+)
 BUILDERS = {"fastmri": build_fastmri, "images": build_image_folder, "nifti": build_nifti}
 
 
@@ -38,8 +40,10 @@ def detect_layout(data_dir: str | Path) -> tuple[str, Path]:
             return "images", folder
     if nifti_files(data_dir):
         return "nifti", data_dir
-    raise DataError(f"no usable files in {data_dir}; expected one of three layouts: "
-                    + "; ".join(f"({i}) {text}" for i, text in enumerate(LAYOUTS, 1)))
+    raise DataError(
+        f"no usable files in {data_dir}; expected one of three layouts: "
+        + "; ".join(f"({i}) {text}" for i, text in enumerate(LAYOUTS, 1))
+    )
 
 
 def build_datasets(data_dir: str | Path | None, resolution: int, seed: int) -> tuple[dict, dict]:
@@ -61,9 +65,23 @@ def describe_split(info: dict) -> list[str]:
     if info.get("guard_files"):
         lines.append(f"  left out as guards: {len(info['guard_files'])} files")
     for name, volumes in info.get("volumes", {}).items():
-        lines.append(f"  {name}: {len(volumes)} volumes ({', '.join(volumes[:4])}{', ...' if len(volumes) > 4 else ''})")
+        lines.append(
+            f"  {name}: {len(volumes)} volumes ({', '.join(volumes[:4])}{', ...' if len(volumes) > 4 else ''})"
+        )
     return lines
 
 
-__all__ = ["DataError", "LAYOUTS", "build_datasets", "build_fastmri", "build_image_folder", "build_mni152",
-           "build_nifti", "complex_abs", "describe_split", "detect_layout", "fft2", "ifft2"]
+__all__ = [
+    "DataError",
+    "LAYOUTS",
+    "build_datasets",
+    "build_fastmri",
+    "build_image_folder",
+    "build_mni152",
+    "build_nifti",
+    "complex_abs",
+    "describe_split",
+    "detect_layout",
+    "fft2",
+    "ifft2",
+]

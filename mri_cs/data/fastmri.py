@@ -75,7 +75,9 @@ class FastMRISlices(Dataset):
             with h5py.File(path, "r") as f:
                 raw = torch.from_numpy(np.asarray(f["kspace"][s], dtype=np.complex64))
         except OSError as e:  # a header that reads fine can hide a corrupt data chunk
-            raise DataError(f"{path}: slice {s} of 'kspace' cannot be read ({e}); replace the file or remove it") from None
+            raise DataError(
+                f"{path}: slice {s} of 'kspace' cannot be read ({e}); replace the file or remove it"
+            ) from None
         check_images(torch.view_as_real(raw), f"{path}: slice {s} of 'kspace'")  # NaN or infinite samples
         image = ifft2(torch.view_as_real(raw))
         crop = min(CROP, *image.shape[-3:-1])  # tiny test files are smaller than 320
@@ -90,8 +92,10 @@ def build_fastmri(data_dir: str | Path, resolution: int, seed: int) -> tuple[dic
     train_files = sorted((data_dir / "singlecoil_train").glob("*.h5"))
     val_files = sorted((data_dir / "singlecoil_val").glob("*.h5"))
     if not train_files or len(val_files) < 2:
-        raise DataError(f"no usable files in {data_dir}: found {len(train_files)} training and {len(val_files)} "
-                        f"validation volumes (need >= 1 and >= 2); {how}")
+        raise DataError(
+            f"no usable files in {data_dir}: found {len(train_files)} training and {len(val_files)} "
+            f"validation volumes (need >= 1 and >= 2); {how}"
+        )
     order = np.random.default_rng(seed).permutation(len(val_files))
     half = len(val_files) // 2
     splits = {

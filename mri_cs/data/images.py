@@ -42,7 +42,9 @@ def natural_key(path: Path) -> list:
 
 def image_files(folder: Path) -> list[Path]:
     """The image files directly inside ``folder``, in numeric order."""
-    files = (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+    files = (
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
     return sorted(files, key=natural_key)
 
 
@@ -99,8 +101,10 @@ def build_image_folder(folder: str | Path, resolution: int, seed: int) -> tuple[
     folder = Path(folder)
     files = image_files(folder)
     if len(files) < MIN_FILES:
-        raise DataError(f"{folder} holds {len(files)} image files ({', '.join(IMAGE_SUFFIXES)}); need at least "
-                        f"{MIN_FILES} for a split into contiguous blocks")
+        raise DataError(
+            f"{folder} holds {len(files)} image files ({', '.join(IMAGE_SUFFIXES)}); need at least "
+            f"{MIN_FILES} for a split into contiguous blocks"
+        )
     guard = guard_size(len(files))
     split = block_split(len(files), seed, guard)
     datasets, blank = {}, []
@@ -117,8 +121,10 @@ def build_image_folder(folder: str | Path, resolution: int, seed: int) -> tuple[
         "source": str(folder),
         "n_files": len(files),
         "resolution": resolution,
-        "split": (f"contiguous blocks of files in numeric order (10 blocks: 7 train, 1 val, 2 test, chosen with --seed); "
-                  f"{guard} files dropped on each side of every border between two splits"),
+        "split": (
+            f"contiguous blocks of files in numeric order (10 blocks: 7 train, 1 val, 2 test, chosen with --seed); "
+            f"{guard} files dropped on each side of every border between two splits"
+        ),
         "guard": guard,
         "per_volume_psnr": "each contiguous block of files counts as one volume (the files carry no patient ids)",
         "file_ranges": {name: file_ranges(idx, files) for name, idx in split.items()},

@@ -17,8 +17,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from mri_cs.data.transforms import fft2, square_images
 from mri_cs.data.slices import InMemorySlices, contiguous_runs
+from mri_cs.data.transforms import fft2, square_images
 
 DATASET_NAME = "MNI152 T1 template (nilearn, 1 mm), 2-D slices along 3 axes"
 LAYOUT = "MNI152 template (offline default)"
@@ -41,8 +41,9 @@ def tissue_slices(volume: np.ndarray, axis: int, min_tissue: float = 0.1) -> np.
     return np.flatnonzero(tissue.mean(axis=other) >= min_tissue)
 
 
-def slab_split(indices: np.ndarray, rng: np.random.Generator, n_blocks: int = 10, n_val: int = 1,
-               n_test: int = 2, guard: int = 2) -> dict[str, np.ndarray]:
+def slab_split(
+    indices: np.ndarray, rng: np.random.Generator, n_blocks: int = 10, n_val: int = 1, n_test: int = 2, guard: int = 2
+) -> dict[str, np.ndarray]:
     """Split sorted slice ``indices`` into contiguous blocks and deal whole blocks to the three splits.
 
     ``guard`` slices are dropped on each side of a border between blocks of two different splits.
@@ -68,8 +69,9 @@ def axis_images(volume: np.ndarray, axis: int, indices: np.ndarray, resolution: 
     return square_images(planes, resolution, pad_to=max(volume.shape))
 
 
-def slab_slices(volume: np.ndarray, resolution: int, rng: np.random.Generator
-                ) -> tuple[dict[str, list[torch.Tensor]], dict[str, dict[str, list[int]]], dict[str, np.ndarray]]:
+def slab_slices(
+    volume: np.ndarray, resolution: int, rng: np.random.Generator
+) -> tuple[dict[str, list[torch.Tensor]], dict[str, dict[str, list[int]]], dict[str, np.ndarray]]:
     """The tissue slices of one volume along its three axes, split by :func:`slab_split` per axis.
 
     Returns ``({split: [complex images (N, R, R, 2) of each axis]}, {"axis<a>": {split: [first, last, count]}},
@@ -88,8 +90,9 @@ def slab_slices(volume: np.ndarray, resolution: int, rng: np.random.Generator
     return images, slabs, {k: np.concatenate(v) for k, v in ids.items()}
 
 
-def build_mni152(resolution: int, seed: int, volume: np.ndarray | None = None
-                 ) -> tuple[dict[str, InMemorySlices], dict]:
+def build_mni152(
+    resolution: int, seed: int, volume: np.ndarray | None = None
+) -> tuple[dict[str, InMemorySlices], dict]:
     """Train/val/test :class:`InMemorySlices` of the template at ``resolution`` and a description of the split.
 
     ``volume`` replaces the template (tests pass a small synthetic one).

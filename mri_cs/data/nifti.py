@@ -76,8 +76,13 @@ def build_nifti(folder: str | Path, resolution: int, seed: int) -> tuple[dict[st
     files = nifti_files(folder)
     images: dict[str, list[torch.Tensor]] = {k: [] for k in SPLITS}
     volumes: dict[str, list[np.ndarray]] = {k: [] for k in SPLITS}  # a file, or a slab of one, per id
-    info = {"dataset": f"NIfTI volumes, {folder.name}", "layout": "NIfTI volumes", "source": str(folder),
-            "n_volumes": len(files), "resolution": resolution}
+    info = {
+        "dataset": f"NIfTI volumes, {folder.name}",
+        "layout": "NIfTI volumes",
+        "source": str(folder),
+        "n_volumes": len(files),
+        "resolution": resolution,
+    }
     if len(files) >= 3:
         roles = volume_roles(len(files), seed)
         slices = {}
@@ -85,10 +90,12 @@ def build_nifti(folder: str | Path, resolution: int, seed: int) -> tuple[dict[st
             images[role].append(all_slices(read_volume(path), resolution))
             volumes[role].append(np.full(len(images[role][-1]), v))
             slices[path.name] = len(images[role][-1])
-        info.update(split="by volume (whole files): 10 % validation, 20 % test (at least one each), the rest train, "
-                          "drawn with --seed",
-                    volumes={k: [p.name for p, r in zip(files, roles) if r == k] for k in SPLITS},
-                    slices_per_volume=slices)
+        info.update(
+            split="by volume (whole files): 10 % validation, 20 % test (at least one each), the rest train, "
+            "drawn with --seed",
+            volumes={k: [p.name for p, r in zip(files, roles) if r == k] for k in SPLITS},
+            slices_per_volume=slices,
+        )
     else:
         rng = np.random.default_rng(seed)
         slabs = {}

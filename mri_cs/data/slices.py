@@ -27,7 +27,9 @@ class InMemorySlices(Dataset):
 
     def __init__(self, kspace: torch.Tensor, image: torch.Tensor, volumes: np.ndarray | None = None):
         if kspace.ndim != 4 or kspace.shape[-1] != 2 or kspace.shape != image.shape:
-            raise ValueError(f"expected kspace and image of equal shape (N, H, W, 2), got {tuple(kspace.shape)} and {tuple(image.shape)}")
+            raise ValueError(
+                f"expected kspace and image of equal shape (N, H, W, 2), got {tuple(kspace.shape)} and {tuple(image.shape)}"
+            )
         self.kspace = kspace.float()
         self.target = complex_abs(image).unsqueeze(1).float()
         self.volumes = volume_ids(volumes, len(kspace))
@@ -78,7 +80,11 @@ def contiguous_runs(indices: np.ndarray) -> np.ndarray:
     The blocks of a split without volume boundaries: ``[3, 4, 5, 9, 10]`` -> ``[0, 0, 0, 1, 1]``.
     """
     indices = np.asarray(indices).reshape(-1)
-    return np.concatenate([[0], np.cumsum(np.diff(indices) != 1)]).astype(np.int64) if len(indices) else np.zeros(0, np.int64)
+    return (
+        np.concatenate([[0], np.cumsum(np.diff(indices) != 1)]).astype(np.int64)
+        if len(indices)
+        else np.zeros(0, np.int64)
+    )
 
 
 def dataset_volumes(dataset: Dataset) -> np.ndarray | None:

@@ -86,7 +86,9 @@ def square_images(planes: torch.Tensor, resolution: int, pad_to: int | None = No
     volumes) goes through here.
     """
     planes = pad_to_square(planes, pad_to or max(planes.shape[-2:])).unsqueeze(1)  # (N, 1, S, S)
-    planes = F.interpolate(planes, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)[:, 0]
+    planes = F.interpolate(planes, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)[
+        :, 0
+    ]
     planes = planes / planes.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-11)  # per-image max 1
     return torch.stack([planes, torch.zeros_like(planes)], dim=-1)
 

@@ -65,17 +65,22 @@ def cartesian_lines(width: int, drop_rate: float, centre_fraction: float | None 
     target = (1.0 - drop_rate) * width
     band = round(fraction * width)
     if band < 1:
-        raise ValueError(f"a Cartesian mask's central band of {fraction:.3g} x {width} lines rounds to no line: "
-                         f"the {width}-line grid is too small for it (use a larger --resolution or --centre-fraction)")
+        raise ValueError(
+            f"a Cartesian mask's central band of {fraction:.3g} x {width} lines rounds to no line: "
+            f"the {width}-line grid is too small for it (use a larger --resolution or --centre-fraction)"
+        )
     lines = max(round(target), band)
     if lines - target > 1:
-        raise ValueError(f"a Cartesian mask's central band of {band} lines exceeds the budget of {target:.1f} of "
-                         f"{width} lines (drop rate {drop_rate:g}) by more than one line (use a smaller --centre-fraction)")
+        raise ValueError(
+            f"a Cartesian mask's central band of {band} lines exceeds the budget of {target:.1f} of "
+            f"{width} lines (drop rate {drop_rate:g}) by more than one line (use a smaller --centre-fraction)"
+        )
     return min(lines, width), band
 
 
-def cartesian_mask(shape: tuple[int, int], drop_rate: float, equispaced: bool, seed: int = 0,
-                   centre_fraction: float | None = None) -> torch.Tensor:
+def cartesian_mask(
+    shape: tuple[int, int], drop_rate: float, equispaced: bool, seed: int = 0, centre_fraction: float | None = None
+) -> torch.Tensor:
     """Binary mask ``(H, W)`` of whole columns: the central band plus random or equispaced outer columns."""
     import torch
 
@@ -83,7 +88,7 @@ def cartesian_mask(shape: tuple[int, int], drop_rate: float, equispaced: bool, s
     lines, band = cartesian_lines(w, drop_rate, centre_fraction)
     start = (w - band + 1) // 2  # fastMRI's pad
     columns = torch.zeros(w, dtype=torch.bool)
-    columns[start:start + band] = True
+    columns[start : start + band] = True
     outer = (~columns).nonzero().flatten()
     n_outer = lines - band
     gen = torch.Generator().manual_seed(seed)
@@ -98,8 +103,9 @@ def cartesian_mask(shape: tuple[int, int], drop_rate: float, equispaced: bool, s
     return columns[None, :].expand(h, w).float()
 
 
-def initial_scores(family: str, shape: tuple[int, int], drop_rate: float, seed: int = 0,
-                   centre_fraction: float | None = None) -> tuple[torch.Tensor, int]:
+def initial_scores(
+    family: str, shape: tuple[int, int], drop_rate: float, seed: int = 0, centre_fraction: float | None = None
+) -> tuple[torch.Tensor, int]:
     """``(scores (H, W) in [0, 1], num_keep)`` of a family; the mask is the top ``num_keep`` scores.
 
     ``uniform`` and ``variable-density`` keep ``round((1 - drop_rate) * H * W)`` positions and draw their

@@ -30,8 +30,12 @@ def conv_block(in_ch: int, out_ch: int) -> nn.Sequential:
     """Two 3x3 convolutions, each followed by instance norm and LeakyReLU (the fastMRI U-Net block)."""
     # BEGIN SOLUTION
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.InstanceNorm2d(out_ch), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False), nn.InstanceNorm2d(out_ch), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+        nn.InstanceNorm2d(out_ch),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False),
+        nn.InstanceNorm2d(out_ch),
+        nn.LeakyReLU(0.2, inplace=True),
     )
     # END SOLUTION
 
@@ -47,8 +51,12 @@ class UNet(nn.Module):
         super().__init__()
         self.depth = depth
         chans = [width * 2**i for i in range(depth + 1)]
-        self.down = nn.ModuleList([conv_block(in_ch, chans[0])] + [conv_block(chans[i], chans[i + 1]) for i in range(depth)])
-        self.up = nn.ModuleList([nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in reversed(range(depth))])
+        self.down = nn.ModuleList(
+            [conv_block(in_ch, chans[0])] + [conv_block(chans[i], chans[i + 1]) for i in range(depth)]
+        )
+        self.up = nn.ModuleList(
+            [nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in reversed(range(depth))]
+        )
         self.merge = nn.ModuleList([conv_block(2 * chans[i], chans[i]) for i in reversed(range(depth))])
         self.head = nn.Conv2d(chans[0], out_ch, 1)
         self.pool = nn.AvgPool2d(2)
@@ -77,8 +85,16 @@ class ReconstructionModel(nn.Module):
     Only the measured samples of the input are ever used in the forward pass.
     """
 
-    def __init__(self, drop_rate: float, device: torch.device | str, learn_mask: bool,
-                 shape: tuple[int, int] = (128, 128), mask_seed: int = 0, width: int = 32, depth: int = 3):
+    def __init__(
+        self,
+        drop_rate: float,
+        device: torch.device | str,
+        learn_mask: bool,
+        shape: tuple[int, int] = (128, 128),
+        mask_seed: int = 0,
+        width: int = 32,
+        depth: int = 3,
+    ):
         # BEGIN SOLUTION
         super().__init__()
         self.subsample = SubsamplingLayer(drop_rate, device, learn_mask, shape, seed=mask_seed)

@@ -23,8 +23,13 @@ import torch
 from torch import nn
 
 from mri_cs.data.transforms import complex_abs, ifft2
-from mri_cs.models.masks import (CARTESIAN, PRIOR_WEIGHT, cartesian_lines, centre_distance,  # noqa: F401 (re-exported)
-                                 course_family, initial_scores)
+from mri_cs.models.masks import (
+    CARTESIAN,
+    cartesian_lines,
+    centre_distance,  # noqa: F401 (re-exported)
+    course_family,
+    initial_scores,
+)
 
 CENTRE_FRACTION = 0.02  # share of k-space, closest to the centre, that a learned mask always measures
 
@@ -43,9 +48,16 @@ class SubsamplingLayer(nn.Module):
         centre_fraction: a Cartesian mask's central band, a fraction of the lines (``None``: fastMRI's).
     """
 
-    def __init__(self, drop_rate: float, device: torch.device | str, learn_mask: bool,
-                 shape: tuple[int, int] = (128, 128), seed: int = 0, mask: str | None = None,
-                 centre_fraction: float | None = None):
+    def __init__(
+        self,
+        drop_rate: float,
+        device: torch.device | str,
+        learn_mask: bool,
+        shape: tuple[int, int] = (128, 128),
+        seed: int = 0,
+        mask: str | None = None,
+        centre_fraction: float | None = None,
+    ):
         super().__init__()
         if not 0.0 <= drop_rate < 1.0:
             raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
@@ -59,8 +71,9 @@ class SubsamplingLayer(nn.Module):
         self.register_buffer("scores", scores.to(device))
         # Not saved: it follows from the shape and the drop rate (and checkpoints of earlier code still load).
         centre = learn_mask or self.family == "variable-density"  # the fixed variable-density mask: the learned start
-        self.register_buffer("always", self.centre_region() if centre else torch.zeros(self.shape, dtype=torch.bool),
-                             persistent=False)
+        self.register_buffer(
+            "always", self.centre_region() if centre else torch.zeros(self.shape, dtype=torch.bool), persistent=False
+        )
         self.always = self.always.to(device)
 
     def centre_region(self) -> torch.Tensor:
@@ -93,7 +106,9 @@ class SubsamplingLayer(nn.Module):
     def subsample(self, kspace: torch.Tensor) -> torch.Tensor:
         """Masked k-space ``(B, H, W, 2)`` (dropped samples set to zero) of a full k-space ``(B, H, W, 2)``."""
         if kspace.ndim != 4 or tuple(kspace.shape[1:]) != (*self.shape, 2):
-            raise ValueError(f"kspace must have shape (B, {self.shape[0]}, {self.shape[1]}, 2), got {tuple(kspace.shape)}")
+            raise ValueError(
+                f"kspace must have shape (B, {self.shape[0]}, {self.shape[1]}, 2), got {tuple(kspace.shape)}"
+            )
         return kspace * self.mask()[None, :, :, None]  # same mask entry for the real and the imaginary part
 
     def forward(self, kspace: torch.Tensor) -> torch.Tensor:
@@ -125,13 +140,21 @@ class SubsamplingLayer(nn.Module):
     def mask_info(self) -> dict:
         """What a run folder records of the mask: family, budget asked for, positions (and lines) kept."""
         h, w = self.shape
-        info = {"family": self.family, "num_keep": self.num_keep, "keep_fraction": self.num_keep / (h * w),
-                "target_keep_fraction": 1.0 - self.drop_rate}
+        info = {
+            "family": self.family,
+            "num_keep": self.num_keep,
+            "keep_fraction": self.num_keep / (h * w),
+            "target_keep_fraction": 1.0 - self.drop_rate,
+        }
         if self.family in CARTESIAN:
             lines, band = cartesian_lines(w, self.drop_rate, self.centre_fraction)
-            info.update(lines=lines, centre_lines=band, line_axis="columns (W): each line is a full column of H samples")
+            info.update(
+                lines=lines, centre_lines=band, line_axis="columns (W): each line is a full column of H samples"
+            )
         return info
 
     def extra_repr(self) -> str:
-        return (f"drop_rate={self.drop_rate}, learn_mask={self.learn_mask}, shape={self.shape}, keep={self.num_keep}, "
-                f"family={self.family}")
+        return (
+            f"drop_rate={self.drop_rate}, learn_mask={self.learn_mask}, shape={self.shape}, keep={self.num_keep}, "
+            f"family={self.family}"
+        )

@@ -15,8 +15,14 @@ class VanillaModel(nn.Module):
     network adds. ``forward``: full k-space ``(B, H, W, 2)`` -> image ``(B, 1, H, W)``.
     """
 
-    def __init__(self, drop_rate: float, device: torch.device | str, learn_mask: bool,
-                 shape: tuple[int, int] = (128, 128), mask_seed: int = 0):
+    def __init__(
+        self,
+        drop_rate: float,
+        device: torch.device | str,
+        learn_mask: bool,
+        shape: tuple[int, int] = (128, 128),
+        mask_seed: int = 0,
+    ):
         super().__init__()
         self.subsample = SubsamplingLayer(drop_rate, device, learn_mask, shape, seed=mask_seed)
         self.conv = nn.Conv2d(1, 1, kernel_size=3, padding=1)

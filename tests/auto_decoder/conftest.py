@@ -1,4 +1,5 @@
 """Tiny Fashion-MNIST fixtures in both real on-disk formats, and tiny run folders."""
+
 from __future__ import annotations
 
 import struct
@@ -24,7 +25,9 @@ def fake_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def write_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
     """The raw idx files torchvision reads: big-endian magic 0x803 / 0x801, then the sizes, then bytes."""
-    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, len(images), 28, 28) + images.tobytes())
+    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+        struct.pack(">IIII", 0x803, len(images), 28, 28) + images.tobytes()
+    )
     (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, len(labels)) + labels.tobytes())
 
 

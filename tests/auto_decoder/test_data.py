@@ -1,4 +1,5 @@
 """Loaders read both real formats (torchvision raw idx files and the course CSVs) the same way."""
+
 from pathlib import Path
 
 import pytest

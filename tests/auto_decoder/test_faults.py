@@ -2,6 +2,7 @@
 written, SIGTERM, diverged runs (every model, and the test-latent fit), bad Fashion-MNIST values in both
 formats, a second run of a busy folder. Each ends in one stderr line and its exit code and leaves existing
 run folders byte-identical."""
+
 import importlib.util
 from pathlib import Path
 
@@ -26,8 +27,12 @@ def quick(command: str, data: Path, root: Path, *extra: str) -> list[str]:
 @pytest.mark.parametrize("name", faults.BAD_NAMES)
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(command, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
-    faults.refused(lambda: main([command, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]), tmp_path,
-                   capsys, f"auto_decoder {command}: error: argument --name")
+    faults.refused(
+        lambda: main([command, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]),
+        tmp_path,
+        capsys,
+        f"auto_decoder {command}: error: argument --name",
+    )
 
 
 def test_a_full_disk_keeps_the_last_checkpoint(csv_dir, tmp_path, monkeypatch, capsys):
@@ -42,17 +47,24 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(csv_dir, tmp_p
     hit = faults.sigterm_on_second_checkpoint(monkeypatch)
     assert faults.exit_code(lambda: main(quick("ad", csv_dir, tmp_path))) == 143
     err = capsys.readouterr().err
-    assert "auto_decoder ad: terminated (SIGTERM); continue with the same command plus --resume" in err and "Traceback" not in err
+    assert (
+        "auto_decoder ad: terminated (SIGTERM); continue with the same command plus --resume" in err
+        and "Traceback" not in err
+    )
     assert load_checkpoint(hit[0])["step"] == 1
 
 
-@pytest.mark.parametrize("argv, folder, where", [
-    (["classifier", "--lr", "1e9"], "classifier_quick", "classifier"),
-    (["ad", "--lr", "1e9"], "ad-n256_quick", "ad"),
-    (["vad", "--lr", "1e9"], "vad-gaussian-n256_quick", "vad-gaussian"),
-    (["vae", "--lr", "1e9"], "vae-n256_quick", "vae"),
-    (["ad", "--test-lr", "1e9"], "ad-n256_quick", "test latents"),
-], ids=["classifier", "ad", "vad", "vae", "ad-test-fit"])
+@pytest.mark.parametrize(
+    "argv, folder, where",
+    [
+        (["classifier", "--lr", "1e9"], "classifier_quick", "classifier"),
+        (["ad", "--lr", "1e9"], "ad-n256_quick", "ad"),
+        (["vad", "--lr", "1e9"], "vad-gaussian-n256_quick", "vad-gaussian"),
+        (["vae", "--lr", "1e9"], "vae-n256_quick", "vae"),
+        (["ad", "--test-lr", "1e9"], "ad-n256_quick", "test latents"),
+    ],
+    ids=["classifier", "ad", "vad", "vae", "ad-test-fit"],
+)
 def test_a_diverged_run_exits_3_with_its_status_and_no_headline(argv, folder, where, csv_dir, tmp_path, capsys):
     code = faults.exit_code(lambda: main(quick(argv[0], csv_dir, tmp_path, *argv[1:])))
     out, err = capsys.readouterr()
@@ -94,8 +106,11 @@ def _raw_label_10(tmp_path: Path) -> tuple[Path, str]:
     return tmp_path / "tv", f"{raw / 'train-labels-idx1-ubyte'}: label 10 is outside the 10 classes"
 
 
-@pytest.mark.parametrize("make", [lambda t: _csv(t, _label_11), lambda t: _csv(t, _no_rows), _raw_label_10],
-                         ids=["csv-label", "csv-empty", "idx-label"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda t: _csv(t, _label_11), lambda t: _csv(t, _no_rows), _raw_label_10],
+    ids=["csv-label", "csv-empty", "idx-label"],
+)
 def test_bad_fashion_mnist_values_are_one_line_naming_the_file(make, tmp_path, capsys):
     data, message = make(tmp_path)
     code = faults.exit_code(lambda: main(quick("ad", data, tmp_path / "runs")))
@@ -116,4 +131,6 @@ def test_a_csv_pixel_above_255_is_one_line(tmp_path, capsys):
 
 def test_a_second_run_of_a_busy_folder_is_refused(csv_dir, tmp_path, capsys):
     with faults.locked_by_another_process(tmp_path / "ad-n256_quick") as pid:
-        faults.refused(lambda: main(quick("ad", csv_dir, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})")
+        faults.refused(
+            lambda: main(quick("ad", csv_dir, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})"
+        )

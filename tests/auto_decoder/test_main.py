@@ -1,4 +1,5 @@
 """The command line end to end on tiny fixtures: run folders, defaults, resume, and one-line errors."""
+
 import json
 from pathlib import Path
 
@@ -18,8 +19,17 @@ def test_runs_write_complete_folders_and_training_helps(tiny_runs):
     assert 1 <= clf["best_epoch"] <= 2 and clf["val_accuracy"] == max(h["val_accuracy"] for h in clf["history"])
     for name in MODEL_RUNS:
         run = tiny_runs / name
-        for f in ("config.json", "metrics.json", "checkpoint.pt", "samples.png", "tsne.png", "interpolation.png",
-                  "prior_grid.png", "interpolation.npz", "samples.npz"):
+        for f in (
+            "config.json",
+            "metrics.json",
+            "checkpoint.pt",
+            "samples.png",
+            "tsne.png",
+            "interpolation.png",
+            "prior_grid.png",
+            "interpolation.npz",
+            "samples.npz",
+        ):
             assert (run / f).is_file(), f"{name}/{f} missing"
         m, c = load_json(run / "metrics.json"), load_json(run / "config.json")
         assert c["args"]["quick"] and c["args"]["batch_size"] == 16 and c["command"] == name.split("-")[0]
@@ -30,7 +40,9 @@ def test_runs_write_complete_folders_and_training_helps(tiny_runs):
         assert m["history"][-1]["loss"] < m["history"][0]["loss"] and 5 < m["test_psnr"] < 40
         q = m["sample_quality"]
         assert q["num_samples"] == 100 and sum(q["class_histogram"]) == pytest.approx(1)
-        assert q["frechet_distance"] > 0 and q["frechet_floor"] == clf["frechet_floor"] and q["frechet_test_images"] == 30
+        assert (
+            q["frechet_distance"] > 0 and q["frechet_floor"] == clf["frechet_floor"] and q["frechet_test_images"] == 30
+        )
         assert m["interpolation_classes"][0] != m["interpolation_classes"][1]
         state = load_checkpoint(run / "checkpoint.pt")  # weights_only=True
         assert state["step"] == len(m["history"]) == m["epochs_trained"]
@@ -72,21 +84,65 @@ def test_family_names_in_main_match_the_module():
 
 
 def test_last_line_names_the_run_folder_and_its_numbers(tiny_runs, csv_dir, capsys):
-    main(["ad", "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", "--subset", "20",
-          "--epochs", "1", "--tsne-points", "15", "--name", "lastline", "--test-steps", "5", "--samples", "300",
-          "--classifier", str(tiny_runs / "classifier_quick" / "checkpoint.pt")])
+    main(
+        [
+            "ad",
+            "--data-dir",
+            str(csv_dir),
+            "--results-root",
+            str(tiny_runs),
+            "--batch-size",
+            "16",
+            "--subset",
+            "20",
+            "--epochs",
+            "1",
+            "--tsne-points",
+            "15",
+            "--name",
+            "lastline",
+            "--test-steps",
+            "5",
+            "--samples",
+            "300",
+            "--classifier",
+            str(tiny_runs / "classifier_quick" / "checkpoint.pt"),
+        ]
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     m = load_json(tiny_runs / "lastline" / "metrics.json")
     assert last.startswith(str(tiny_runs / "lastline")) and f"{m['test_reconstruction_loss']:.4f}" in last
-    assert f"{m['test_psnr']:.2f} dB" in last and f"Frechet distance {m['sample_quality']['frechet_distance']:.2f}" in last
+    assert (
+        f"{m['test_psnr']:.2f} dB" in last and f"Frechet distance {m['sample_quality']['frechet_distance']:.2f}" in last
+    )
 
 
 def test_interrupted_run_resumes(tiny_runs, csv_dir, capsys, monkeypatch):
     from auto_decoder import train
 
-    base = ["ad", "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", "--subset", "20",
-            "--tsne-points", "15", "--name", "resumed", "--val-size", "4", "--test-steps", "60", "--samples", "50",
-            "--epochs", "2"]
+    base = [
+        "ad",
+        "--data-dir",
+        str(csv_dir),
+        "--results-root",
+        str(tiny_runs),
+        "--batch-size",
+        "16",
+        "--subset",
+        "20",
+        "--tsne-points",
+        "15",
+        "--name",
+        "resumed",
+        "--val-size",
+        "4",
+        "--test-steps",
+        "60",
+        "--samples",
+        "50",
+        "--epochs",
+        "2",
+    ]
     real, calls = train.train_one_epoch, []
 
     def interrupted_in_epoch_two(*a, **k):
@@ -118,8 +174,27 @@ def test_interrupted_run_resumes(tiny_runs, csv_dir, capsys, monkeypatch):
 
 
 def test_overwrite_replaces_a_finished_run(tiny_runs, csv_dir):
-    base = ["ad", "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", "--subset", "20",
-            "--epochs", "1", "--tsne-points", "15", "--name", "replaced", "--test-steps", "5", "--samples", "50"]
+    base = [
+        "ad",
+        "--data-dir",
+        str(csv_dir),
+        "--results-root",
+        str(tiny_runs),
+        "--batch-size",
+        "16",
+        "--subset",
+        "20",
+        "--epochs",
+        "1",
+        "--tsne-points",
+        "15",
+        "--name",
+        "replaced",
+        "--test-steps",
+        "5",
+        "--samples",
+        "50",
+    ]
     main(base)
     (tiny_runs / "replaced" / "stale.txt").write_text("from the old run")
     main([*base, "--overwrite", "--seed", "1"])
@@ -150,7 +225,10 @@ BAD_INPUT = {
     "corrupt classifier": (["ad", "--classifier", "{tmp}/corrupt.pt"], "not a finished classifier checkpoint"),
     "resume of a missing run": (["ad", "--resume", "--name", "never-made"], "there is no run"),
     # the run folder is checked before the data is loaded
-    "resume of a missing run, no data": (["ad", "--resume", "--name", "never-made", "--data-dir", "{tmp}/no"], "there is no run"),
+    "resume of a missing run, no data": (
+        ["ad", "--resume", "--name", "never-made", "--data-dir", "{tmp}/no"],
+        "there is no run",
+    ),
     "finished run in the way": (["ad", "--quick"], "already holds a run"),
     "resume with another seed": (["ad", "--quick", "--resume", "--seed", "5"], "--seed 0"),
     "classifier in the way": (["classifier", "--quick"], "already holds a run"),
@@ -164,6 +242,7 @@ def test_bad_input_is_one_line_and_changes_no_file(case, tiny_runs, csv_dir, tmp
     argv, message = BAD_INPUT[case]
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
     from auto_decoder.classifier import FashionClassifier
+
     save_checkpoint(tmp_path / "old.pt", {"model": FashionClassifier().state_dict()})  # no reference statistics
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     argv = [*argv[:1], "--data-dir", str(csv_dir), "--results-root", str(tiny_runs), "--batch-size", "16", *argv[1:]]
@@ -189,28 +268,46 @@ def test_summary_compares_vads_with_the_auto_decoder(tiny_runs, capsys):
     assert f"{m['test_reconstruction_loss']:.4f}" in table and f"{m['sample_quality']['frechet_distance']:.2f}" in table
     assert f"{m['test_psnr']:.2f}" in table and "20 steps (30 images)" in table
     assert "| vae-n256_quick" in "\n".join(out) and "encoded (30 images)" in "\n".join(out)
-    fd, ad_fd = m["sample_quality"]["frechet_distance"], load_json(tiny_runs / "ad-n256_quick" / "metrics.json")["sample_quality"]["frechet_distance"]
-    vs_ad = next(line for line in out if line.startswith("vad-gaussian-n256_quick: Fréchet distance") and "ad-n256_quick" in line)
+    fd, ad_fd = (
+        m["sample_quality"]["frechet_distance"],
+        load_json(tiny_runs / "ad-n256_quick" / "metrics.json")["sample_quality"]["frechet_distance"],
+    )
+    vs_ad = next(
+        line for line in out if line.startswith("vad-gaussian-n256_quick: Fréchet distance") and "ad-n256_quick" in line
+    )
     assert ("does NOT beat" in vs_ad) == (fd >= ad_fd)
     vae_fd = load_json(tiny_runs / "vae-n256_quick" / "metrics.json")["sample_quality"]["frechet_distance"]
-    vs_vae = next(line for line in out if line.startswith("vad-gaussian-n256_quick") and f"{fd / vae_fd:.3f} × vae-n256_quick" in line)
+    vs_vae = next(
+        line
+        for line in out
+        if line.startswith("vad-gaussian-n256_quick") and f"{fd / vae_fd:.3f} × vae-n256_quick" in line
+    )
     assert ("NOT within the target 1.25" in vs_vae) == (fd / vae_fd > 1.25)
     assert out[-1].startswith(str(tiny_runs))
 
 
 def fake_run(model: str, kl: float, val_fd: float, fd: float, size: int = 1000) -> tuple[dict, dict]:
-    quality = {"frechet_distance": fd, "val_frechet_distance": val_fd, "confident_share": 0.5, "class_entropy_bits": 3.2}
+    quality = {
+        "frechet_distance": fd,
+        "val_frechet_distance": val_fd,
+        "confident_share": 0.5,
+        "class_entropy_bits": 3.2,
+    }
     return {"model": model, "train_size": size, "sample_quality": quality}, {"args": {"kl_weight": kl}}
 
 
 def test_runs_are_chosen_on_the_validation_distance_not_the_test_one():
     from auto_decoder.summary import chosen, verdicts
 
-    runs = {"ad": fake_run("ad", 0, 150, 140),
-            "vad-a-kl2": fake_run("vad-gaussian", 2, 110, 90), "vad-a-kl4": fake_run("vad-gaussian", 4, 100, 99),
-            "vad-b": fake_run("vad-laplace", 2, 105, 80),
-            "vae-kl2": fake_run("vae", 2, 95, 70), "vae-kl4": fake_run("vae", 4, 90, 80),
-            "vae-other-size": fake_run("vae", 2, 10, 10, size=500)}
+    runs = {
+        "ad": fake_run("ad", 0, 150, 140),
+        "vad-a-kl2": fake_run("vad-gaussian", 2, 110, 90),
+        "vad-a-kl4": fake_run("vad-gaussian", 4, 100, 99),
+        "vad-b": fake_run("vad-laplace", 2, 105, 80),
+        "vae-kl2": fake_run("vae", 2, 95, 70),
+        "vae-kl4": fake_run("vae", 4, 90, 80),
+        "vae-other-size": fake_run("vae", 2, 10, 10, size=500),
+    }
     assert chosen(runs, "vae", 1000)[0] == "vae-kl4" and chosen(runs, "vad-gaussian", 1000)[0] == "vad-a-kl4"
     assert chosen(runs, "vae", 500)[0] == "vae-other-size" and chosen(runs, "vad-logistic", 1000) is None
     lines = verdicts(runs)
@@ -232,8 +329,14 @@ def test_help_is_instant_and_imports_no_torch(capsys):
     with pytest.raises(SystemExit):
         main(["vad", "--help"])
     text = capsys.readouterr().out
-    for default in ("(default: 1000)", "(default: gaussian)", "(default: runs)", "(default: data)",
-                    "(default: 800)", "(default: pca)"):
+    for default in (
+        "(default: 1000)",
+        "(default: gaussian)",
+        "(default: runs)",
+        "(default: data)",
+        "(default: 800)",
+        "(default: pca)",
+    ):
         assert text.count(default) == 1, default  # each default shown once
     assert text.count("(default: auto)") == 2  # --device and --precision, once each
     assert "None" not in text

@@ -1,4 +1,5 @@
 """Decoder, latent tables and their optimiser, test-time fitting, reconstruction scores, and the sample scores."""
+
 import math
 
 import numpy as np
@@ -11,8 +12,14 @@ from torch.utils.data import DataLoader
 
 from auto_decoder.AutoDecoder import Decoder, LatentTable, PCAStart, RowAdam
 from auto_decoder.classifier import FashionClassifier, augment, feature_statistics, frechet_distance, sample_quality
-from auto_decoder.evaluate import (evaluate_model, fit_latents, mean_reconstruction_loss, objective, reconstruction_loss,
-                                   reconstruction_scores)
+from auto_decoder.evaluate import (
+    evaluate_model,
+    fit_latents,
+    mean_reconstruction_loss,
+    objective,
+    reconstruction_loss,
+    reconstruction_scores,
+)
 from auto_decoder.utils import IndexedImages
 from auto_decoder.VariationalAutoDecoder import VariationalLatentTable
 
@@ -158,7 +165,10 @@ def test_tables_start_at_the_posterior_in_their_family():
         assert torch.allclose(loc, mean * prior_var**0.5)
         assert torch.allclose(table.family.variance(scale), prior_var * std**2 * torch.ones(5, 1), rtol=1e-5)
     few = PCAStart(Images(torch.rand(5, 1, 4, 4)), 8)  # more dimensions than 5 images can fill
-    assert torch.allclose(few.std[4:], torch.ones(4)) and few.posterior_means(Images(torch.rand(2, 1, 4, 4)))[:, 4:].abs().max() < 1e-3
+    assert (
+        torch.allclose(few.std[4:], torch.ones(4))
+        and few.posterior_means(Images(torch.rand(2, 1, 4, 4)))[:, 4:].abs().max() < 1e-3
+    )
     with pytest.raises(ValueError, match="fewer latent dimensions than pixels"):
         PCAStart(Images(torch.rand(50, 1, 4, 4)), 16)
 
@@ -181,6 +191,7 @@ def test_row_adam_with_every_row_in_every_step_is_adam():
 def test_row_adam_moves_a_rarely_updated_row_by_lr_whatever_the_table_size():
     """A row updated once per 'epoch' with a steady gradient moves by lr per update, on its own clock;
     SparseAdam's shared step count lets the same row jump by several times lr in a big table."""
+
     def moves(make_opt, rows):
         table = torch.nn.Embedding(rows, 2, sparse=True)
         opt, out = make_opt(list(table.parameters())), []
@@ -213,9 +224,15 @@ def test_fit_latents_stops_once_the_noise_free_objective_converges(variational):
     decoder = Decoder(latent_dim=4)
     latents = VariationalLatentTable(16, 4, "gaussian") if variational else LatentTable(16, 4)
     weights = {k: v.clone() for k, v in decoder.state_dict().items()}
-    fit = fit_latents(decoder, batches, RowAdam(list(latents.parameters()), lr=0.05), latents, 3000, "cpu",
-                      tol=1e-3, window=20)
-    assert fit.converged and len(fit.loss) < 3000 and len(fit.loss) % 20 == 0 and len(fit.checks) == len(fit.loss) // 20 + 1
+    fit = fit_latents(
+        decoder, batches, RowAdam(list(latents.parameters()), lr=0.05), latents, 3000, "cpu", tol=1e-3, window=20
+    )
+    assert (
+        fit.converged
+        and len(fit.loss) < 3000
+        and len(fit.loss) % 20 == 0
+        and len(fit.checks) == len(fit.loss) // 20 + 1
+    )
     gains = [(a - b) / a for a, b in zip(fit.checks, fit.checks[1:])]
     assert gains[-1] < 1e-3 and all(g >= 1e-3 for g in gains[:-1])  # it stopped at the first small gain
     assert fit.checks[-1] < fit.checks[0] and all(torch.equal(v, weights[k]) for k, v in decoder.state_dict().items())
@@ -232,8 +249,14 @@ def test_reconstruction_scores_are_bce_and_skimage_psnr():
     with torch.no_grad():
         rec = decoder(codes)
     x = ds.batch(torch.arange(12))
-    expected = np.mean([peak_signal_noise_ratio(x[i, 0].numpy().astype(np.float64), rec[i, 0].numpy().astype(np.float64),
-                                                data_range=1.0) for i in range(12)])
+    expected = np.mean(
+        [
+            peak_signal_noise_ratio(
+                x[i, 0].numpy().astype(np.float64), rec[i, 0].numpy().astype(np.float64), data_range=1.0
+            )
+            for i in range(12)
+        ]
+    )
     assert scores["psnr"] == pytest.approx(expected, rel=1e-6)
     assert scores["bce"] == pytest.approx(float(reconstruction_loss(x, rec)), rel=1e-5)
     with pytest.raises(ValueError):
@@ -247,7 +270,10 @@ def gaussian_stats(mean, cov) -> dict:
 
 def test_frechet_distance_matches_the_closed_forms():
     # commuting (diagonal) covariances: |dmu|^2 + sum (sqrt(a) - sqrt(b))^2
-    a, b = gaussian_stats([1.0, 2.0, 0.0], np.diag([4.0, 1.0, 0.25])), gaussian_stats([0.0, 2.0, 3.0], np.diag([1.0, 9.0, 0.25]))
+    a, b = (
+        gaussian_stats([1.0, 2.0, 0.0], np.diag([4.0, 1.0, 0.25])),
+        gaussian_stats([0.0, 2.0, 3.0], np.diag([1.0, 9.0, 0.25])),
+    )
     assert frechet_distance(a, b) == pytest.approx(1 + 9 + (2 - 1) ** 2 + (1 - 3) ** 2 + 0, rel=1e-10)
     # general covariances: the textbook formula with scipy's matrix square root
     rng = np.random.default_rng(0)
@@ -263,7 +289,9 @@ def test_frechet_distance_matches_the_closed_forms():
 def test_frechet_distance_of_feature_sets():
     rng = np.random.default_rng(1)
     features = torch.from_numpy(rng.normal(size=(500, 8)) * np.arange(1, 9) + 3.0)
-    assert frechet_distance(feature_statistics(features), feature_statistics(features.flip(0))) == pytest.approx(0, abs=1e-9)
+    assert frechet_distance(feature_statistics(features), feature_statistics(features.flip(0))) == pytest.approx(
+        0, abs=1e-9
+    )
     # large samples of two known Gaussians: the distance of their estimated statistics approaches the closed form
     n = 200_000
     x = torch.from_numpy(rng.normal(size=(n, 2)) * [1.0, 2.0])

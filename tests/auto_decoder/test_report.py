@@ -1,4 +1,5 @@
 """report.ipynb runs on an empty folder and on run folders; readme_results renders the published numbers."""
+
 import re
 from pathlib import Path
 
@@ -14,7 +15,11 @@ def outputs(nb) -> str:
     parts = []
     for cell in nb.cells:
         for o in cell.get("outputs", []):
-            parts.append(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + str(o.get("data", {}).get("text/markdown", "")))
+            parts.append(
+                o.get("text", "")
+                + str(o.get("data", {}).get("text/plain", ""))
+                + str(o.get("data", {}).get("text/markdown", ""))
+            )
     return "".join(parts)
 
 
@@ -51,14 +56,22 @@ def test_readme_blocks_show_the_published_numbers(tiny_runs, tmp_path):
     blocks = {name: getattr(readme_results, name)(results) for name in ("classifier", "runs", "verdicts")}
     clf = load_json(results / "classifier" / "metrics.json")
     assert f"**{clf['test_accuracy']:.3f}**" in blocks["classifier"]
-    assert f"**{clf['frechet_floor']:.2f}**" in blocks["classifier"] and f"epoch {clf['best_epoch']}" in blocks["classifier"]
+    assert (
+        f"**{clf['frechet_floor']:.2f}**" in blocks["classifier"]
+        and f"epoch {clf['best_epoch']}" in blocks["classifier"]
+    )
     m = load_json(results / "vad-gaussian-n256_quick" / "metrics.json")
     row = next(line for line in blocks["runs"].splitlines() if line.startswith("| vad-gaussian-n256_quick"))
     assert f"{m['test_reconstruction_loss']:.4f}" in row and f"{m['train_latent_std']:.2f}" in row
     q = m["sample_quality"]
     cells = [c.strip() for c in row.split("|")]
     i = cells.index(f"{m['train_psnr']:.2f}")
-    assert cells[i:i + 4] == [f"{m['train_psnr']:.2f}", f"{m['test_psnr']:.2f}", f"{q['frechet_distance']:.2f}", f"{q['frechet_floor']:.2f}"]
+    assert cells[i : i + 4] == [
+        f"{m['train_psnr']:.2f}",
+        f"{m['test_psnr']:.2f}",
+        f"{q['frechet_distance']:.2f}",
+        f"{q['frechet_floor']:.2f}",
+    ]
     assert f"{m['epochs_trained']} (fixed)" in cells
     argv = load_json(results / "vad-gaussian-n256_quick" / "config.json")["argv"]
     assert f"* `vad-gaussian-n256_quick`: `{' '.join(argv)}`" in blocks["runs"]  # the command as run_folder recorded it

@@ -1,4 +1,5 @@
 """The training driver: the plateau rule, early stopping with the best model kept, resume; and the VAE."""
+
 import argparse
 
 import pytest
@@ -20,8 +21,18 @@ def test_plateau_reduces_then_stops_and_marks_the_best():
     decisions = [plateau.step(x) for x in losses]
     # 0.895 and 0.849 are new lows but less than 1 % better: best without resetting the patience
     assert [d.best for d in decisions] == [True, True, True, False, True, True, False, False, False, False]
-    assert [d.action for d in decisions] == ["continue", "continue", "continue", "reduce", "continue",
-                                             "continue", "reduce", "continue", "reduce", "stop"]
+    assert [d.action for d in decisions] == [
+        "continue",
+        "continue",
+        "continue",
+        "reduce",
+        "continue",
+        "continue",
+        "reduce",
+        "continue",
+        "reduce",
+        "stop",
+    ]
     restored = Plateau(lr_patience=2, patience=5, threshold=0.01)
     restored.load_state_dict(Plateau(2, 5, threshold=0.01).state_dict())
     for x in losses[:4]:
@@ -106,7 +117,10 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path):
     assert progress.extra["history"] == expected.extra["history"] and progress.best_step == expected.best_step == 3
     assert resumed.epochs_run == 2 and progress.extra["stopped"] == "plateau" and resumed.trained == 3
     again = ScriptedLearner(losses)  # resuming a run that already stopped trains nothing
-    assert train(run_args(resume=True), tmp_path, again, tiny_data(True), "cpu").extra["history"] == expected.extra["history"]
+    assert (
+        train(run_args(resume=True), tmp_path, again, tiny_data(True), "cpu").extra["history"]
+        == expected.extra["history"]
+    )
     assert again.epochs_run == 0
 
 

@@ -1,4 +1,5 @@
 """The three latent families: reparameterised sampling, gradients and divergences to the prior."""
+
 import math
 
 import numpy as np
@@ -73,10 +74,12 @@ def test_logistic_monte_carlo_kl_matches_numerical_integration():
     torch.manual_seed(3)
     mc = family.kl(LOC, SCALE, num_samples=200_000)
     for m, s, estimate in zip(LOC.tolist(), SCALE.tolist(), mc.tolist()):
+
         def integrand(z):
             zt = torch.tensor(z, dtype=torch.float64)
             logq, logp = family.log_prob(zt, m, s), family.log_prob(zt, 0.0, 1.0)
             return float(logq.exp() * (logq - logp))
+
         exact, _ = integrate.quad(integrand, m - 40 * s, m + 40 * s, limit=200, points=[m])
         assert estimate == pytest.approx(exact, rel=0.03, abs=0.01)
 

@@ -1,4 +1,5 @@
 """Tiny datasets written in the real on-disk formats, and quick runs of every sub-command."""
+
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -78,7 +79,11 @@ def write_tumour_mat(path: Path, image: np.ndarray, mask: np.ndarray, label: int
         g.create_dataset("label", data=np.array([[label]], dtype=np.float64))
         g.create_dataset("PID", data=np.frombuffer(b"12345", dtype=np.uint8).reshape(-1, 1).astype(np.uint16))
     with open(path, "r+b") as f:
-        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(116))
+        f.write(
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(
+                116
+            )
+        )
 
 
 def tumour_slice(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +94,9 @@ def tumour_slice(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nd
     return (rng.integers(0, 300, (size, size)) + 600 * mask.astype(np.int64)).astype(np.int16), mask
 
 
-def write_tumour_set(root: Path, n: int = 10, size: int = 64, seed: int = 0, types: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+def write_tumour_set(
+    root: Path, n: int = 10, size: int = 64, seed: int = 0, types: int = 1
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``root/1.mat ... root/n.mat``, each a noisy square slice with a bright square 'tumour' in it;
     the files fall into ``types`` contiguous runs of labels 1, 2, 3."""
     rng = np.random.default_rng(seed)
@@ -102,7 +109,9 @@ def write_tumour_set(root: Path, n: int = 10, size: int = 64, seed: int = 0, typ
     return written
 
 
-def write_tumour_pngs(root: Path, labels: list[int], size: int = 32, seed: int = 0, csv: bool = True) -> dict[int, tuple]:
+def write_tumour_pngs(
+    root: Path, labels: list[int], size: int = 32, seed: int = 0, csv: bool = True
+) -> dict[int, tuple]:
     """The PNG layout of the set: ``root/images/N.png`` (8-bit grey), ``root/masks/N.png`` (0/255) for
     N = 1..len(labels) and ``root/labels.csv`` (rows in reverse order); returns ``{N: (image, mask, label)}``."""
     rng = np.random.default_rng(seed)
@@ -125,9 +134,15 @@ def write_tumour_pngs(root: Path, labels: list[int], size: int = 32, seed: int =
 @pytest.fixture
 def formats() -> SimpleNamespace:
     """The fixture writers above (test modules cannot import conftest under importlib mode)."""
-    return SimpleNamespace(cifar_classes=CIFAR_CLASSES, write_cifar_folders=write_cifar_folders, write_mnist_raw=write_mnist_raw,
-                           write_stl10_binary=write_stl10_binary, write_tumour_mat=write_tumour_mat,
-                           write_tumour_set=write_tumour_set, write_tumour_pngs=write_tumour_pngs)  # fmt: skip
+    return SimpleNamespace(
+        cifar_classes=CIFAR_CLASSES,
+        write_cifar_folders=write_cifar_folders,
+        write_mnist_raw=write_mnist_raw,
+        write_stl10_binary=write_stl10_binary,
+        write_tumour_mat=write_tumour_mat,
+        write_tumour_set=write_tumour_set,
+        write_tumour_pngs=write_tumour_pngs,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -150,7 +165,21 @@ def quick_runs(tmp_path_factory) -> Path:
     main.main(["stl10-resnet", "--data-dir", str(data), "--no-pretrained", *common])
     main.main(["stl10-ae", "--data-dir", str(data), *common])
     # 64x64 slices keep the test fast; the default and the real runs use 240x240
-    main.main(["segment", "--data-dir", str(data / "tumour"), "--epochs", "2", "--sample-every", "1", "--size", "32", "--guard", "0",
-               *common])  # fmt: skip
+    main.main(
+        [
+            "segment",
+            "--data-dir",
+            str(data / "tumour"),
+            "--epochs",
+            "2",
+            "--sample-every",
+            "1",
+            "--size",
+            "32",
+            "--guard",
+            "0",
+            *common,
+        ]
+    )
     main.main(["segment", "--synthetic", "10", "--size", "64", *common])
     return results

@@ -1,4 +1,5 @@
 """benchmark.py: the target checks give the right verdict on fixture metrics."""
+
 import json
 
 import pytest
@@ -7,20 +8,33 @@ from autoencoders import benchmark
 
 
 def cifar_metrics(acc, params=420_330):
-    return {"final_test_acc": acc, "best_test_acc": acc, "parameters": params, "train_images": 20000, "test_images": 10000,
-            "history": {"epoch_seconds": [30.0, 31.0], "test_acc": [acc - 0.1, acc], "train_loss": [1.0, 0.8]}}
+    return {
+        "final_test_acc": acc,
+        "best_test_acc": acc,
+        "parameters": params,
+        "train_images": 20000,
+        "test_images": 10000,
+        "history": {"epoch_seconds": [30.0, 31.0], "test_acc": [acc - 0.1, acc], "train_loss": [1.0, 0.8]},
+    }
 
 
 def mnist_table(lin_rec=0.026, conv_rec=0.0017, lin_den=0.031, conv_den=0.0086, conv_params=14_425):
     rows = []
-    for model, params, rec, den in (("LinearAutoEncoder", 223_391, lin_rec, lin_den), ("AutoEncoder_CNN", conv_params, conv_rec, conv_den)):
-        rows += [{"model": model, "task": "reconstruction", "parameters": params, "test_mse": rec},
-                 {"model": model, "task": "denoising", "parameters": params, "test_mse": den}]
+    for model, params, rec, den in (
+        ("LinearAutoEncoder", 223_391, lin_rec, lin_den),
+        ("AutoEncoder_CNN", conv_params, conv_rec, conv_den),
+    ):
+        rows += [
+            {"model": model, "task": "reconstruction", "parameters": params, "test_mse": rec},
+            {"model": model, "task": "denoising", "parameters": params, "test_mse": den},
+        ]
     return rows
 
 
-@pytest.mark.parametrize("acc, params, verdict", [(0.72, 420_330, True), (0.8587, 420_330, True), (0.7199, 420_330, False),
-                                                  (0.9, 500_000, False)])
+@pytest.mark.parametrize(
+    "acc, params, verdict",
+    [(0.72, 420_330, True), (0.8587, 420_330, True), (0.7199, 420_330, False), (0.9, 500_000, False)],
+)
 def test_cifar_target(acc, params, verdict):
     assert benchmark.cifar_passes(cifar_metrics(acc, params)) is verdict
 
@@ -33,7 +47,10 @@ def test_cifar_target_uses_the_validation_selected_accuracy():
 def test_mnist_target_per_task():
     assert benchmark.mnist_passes(mnist_table()) == {"reconstruction": True, "denoising": True}
     assert benchmark.mnist_passes(mnist_table(conv_den=0.04)) == {"reconstruction": True, "denoising": False}
-    assert benchmark.mnist_passes(mnist_table(conv_rec=0.026)) == {"reconstruction": False, "denoising": True}  # a tie fails
+    assert benchmark.mnist_passes(mnist_table(conv_rec=0.026)) == {
+        "reconstruction": False,
+        "denoising": True,
+    }  # a tie fails
     assert benchmark.mnist_passes(mnist_table(conv_params=300_000)) == {"reconstruction": False, "denoising": False}
 
 
@@ -44,7 +61,9 @@ def write_runs(root, acc, table):
         (root / name / "config.json").write_text(json.dumps({"args": {}, "dataset": "fixture", "device": "cpu"}))
 
 
-@pytest.mark.parametrize("acc, table, code", [(0.86, mnist_table(), 0), (0.5, mnist_table(), 1), (0.86, mnist_table(conv_den=1.0), 1)])
+@pytest.mark.parametrize(
+    "acc, table, code", [(0.86, mnist_table(), 0), (0.5, mnist_table(), 1), (0.86, mnist_table(conv_den=1.0), 1)]
+)
 def test_report_only_exit_status(tmp_path, capsys, acc, table, code):
     write_runs(tmp_path, acc, table)
     with pytest.raises(SystemExit) as e:

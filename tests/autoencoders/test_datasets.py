@@ -1,4 +1,5 @@
 """Loaders read tiny fixtures written in each dataset's real format."""
+
 import numpy as np
 import pytest
 import torch
@@ -41,7 +42,9 @@ def test_stl10_binary_layout_is_read_column_major(formats, tmp_path):
     unlabeled, none = datasets.load_stl10(tmp_path, "unlabeled")
     assert none is None and np.array_equal(unlabeled, written["unlabeled"][0])
     item = datasets.UnlabeledImages(unlabeled)[3]
-    assert item.dtype == torch.float32 and torch.allclose(item * 255, torch.from_numpy(written["unlabeled"][0][3]).float())
+    assert item.dtype == torch.float32 and torch.allclose(
+        item * 255, torch.from_numpy(written["unlabeled"][0][3]).float()
+    )
 
 
 def test_stl10_missing_or_truncated_files_give_data_errors(formats, tmp_path):
@@ -104,7 +107,9 @@ def test_tensor_batches_cover_every_sample_and_augment_by_crop_and_flip():
     assert [len(b[1]) for b in plain] == [4, 4, 2]
     assert torch.equal(torch.cat([b[0] for b in plain]), x.float() / 255)
     g = torch.Generator().manual_seed(0)
-    shuffled = datasets.TensorBatches(x, y, 4, shuffle=True, augment=True, pad=2, mean=(0.5,) * 3, std=(0.25,) * 3, generator=g)
+    shuffled = datasets.TensorBatches(
+        x, y, 4, shuffle=True, augment=True, pad=2, mean=(0.5,) * 3, std=(0.25,) * 3, generator=g
+    )
     labels = torch.cat([b[1] for b in shuffled])
     assert sorted(labels.tolist()) == list(range(10)) and labels.tolist() != list(range(10))
     bx, by = next(iter(shuffled))
@@ -113,8 +118,12 @@ def test_tensor_batches_cover_every_sample_and_augment_by_crop_and_flip():
     for img, label in zip(bx * 0.25 + 0.5, by):
         src = F.pad(x[label].float()[None] / 255, (2,) * 4, mode="reflect")[0]
         centre = img[:, 2:6, 2:6]
-        found = any(torch.allclose(c[:, dy : dy + 4, dx : dx + 4], centre, atol=1e-5)
-                    for c in (src, src.flip(-1)) for dy in range(9) for dx in range(9))  # fmt: skip
+        found = any(
+            torch.allclose(c[:, dy : dy + 4, dx : dx + 4], centre, atol=1e-5)
+            for c in (src, src.flip(-1))
+            for dy in range(9)
+            for dx in range(9)
+        )
         assert found
     with pytest.raises(ValueError):
         datasets.TensorBatches(x.float(), y, 4)

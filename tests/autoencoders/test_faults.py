@@ -1,6 +1,7 @@
 """autoencoders under faults and bad input: folder names outside the root, a full disk while a checkpoint is
 written, SIGTERM, a diverged run, bad data values in every loader, a second run of a busy folder. Each ends in
 one stderr line and its exit code and leaves existing run folders byte-identical."""
+
 import importlib.util
 from pathlib import Path
 
@@ -38,16 +39,31 @@ def formats():  # the conftest writers, at module scope for the shared data abov
 
 
 def cifar(data: Path, root: Path, *extra: str) -> list[str]:
-    return ["cifar", "--data-dir", str(data), "--results-root", str(root), "--quick", "--workers", "0", "--batch-size", "16",
-            *extra]
+    return [
+        "cifar",
+        "--data-dir",
+        str(data),
+        "--results-root",
+        str(root),
+        "--quick",
+        "--workers",
+        "0",
+        "--batch-size",
+        "16",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("task", list(ae_main.TASKS))
 @pytest.mark.parametrize("name", faults.BAD_NAMES)
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(task, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
-    faults.refused(lambda: ae_main.main([task, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]), tmp_path,
-                   capsys, f"main.py {task}: error: argument --name")
+    faults.refused(
+        lambda: ae_main.main([task, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]),
+        tmp_path,
+        capsys,
+        f"main.py {task}: error: argument --name",
+    )
 
 
 def test_a_full_disk_keeps_the_last_checkpoint(data, tmp_path, monkeypatch, capsys):
@@ -55,7 +71,9 @@ def test_a_full_disk_keeps_the_last_checkpoint(data, tmp_path, monkeypatch, caps
     assert faults.exit_code(lambda: ae_main.main(cifar(data, tmp_path, "--epochs", "2"))) == 2
     line = faults.one_line(capsys.readouterr().err)
     assert line.startswith(f"main.py: error: cannot write {hit[0]}: No space left on device")
-    assert load_checkpoint(tmp_path / "cifar_quick" / "checkpoint.pt")["step"] == 1 and faults.no_temporary_files(tmp_path)
+    assert load_checkpoint(tmp_path / "cifar_quick" / "checkpoint.pt")["step"] == 1 and faults.no_temporary_files(
+        tmp_path
+    )
 
 
 def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(data, tmp_path, monkeypatch, capsys):
@@ -96,7 +114,15 @@ def _tumour_mat_mask(formats, root: Path) -> tuple[list[str], str]:
     formats.write_tumour_set(root, n=12, size=32)
     with h5py.File(root / "3.mat", "r+") as f:
         f["cjdata"]["tumorMask"][0, 0] = 2
-    return ["segment", "--data-dir", str(root), "--size", "32", "--guard", "0"], f"{root / '3.mat'} (cjdata/tumorMask): the mask is not binary"
+    return [
+        "segment",
+        "--data-dir",
+        str(root),
+        "--size",
+        "32",
+        "--guard",
+        "0",
+    ], f"{root / '3.mat'} (cjdata/tumorMask): the mask is not binary"
 
 
 def _tumour_mat_nan(formats, root: Path) -> tuple[list[str], str]:
@@ -106,7 +132,15 @@ def _tumour_mat_nan(formats, root: Path) -> tuple[list[str], str]:
     with h5py.File(root / "5.mat", "r+") as f:
         del f["cjdata"]["image"]
         f["cjdata"].create_dataset("image", data=image)
-    return ["segment", "--data-dir", str(root), "--size", "32", "--guard", "0"], f"{root / '5.mat'} (cjdata/image): 1024 pixels are NaN"
+    return [
+        "segment",
+        "--data-dir",
+        str(root),
+        "--size",
+        "32",
+        "--guard",
+        "0",
+    ], f"{root / '5.mat'} (cjdata/image): 1024 pixels are NaN"
 
 
 def _tumour_png_mask(formats, root: Path) -> tuple[list[str], str]:
@@ -116,15 +150,22 @@ def _tumour_png_mask(formats, root: Path) -> tuple[list[str], str]:
     return ["segment", "--data-dir", str(root), "--size", "32", "--guard", "0"], f"{mask}: the mask is not binary"
 
 
-@pytest.mark.parametrize("make", [_cifar_extra_class, _mnist_label_12, _tumour_mat_mask, _tumour_mat_nan, _tumour_png_mask],
-                         ids=["cifar-folders", "mnist", "tumour-mat-mask", "tumour-mat-nan", "tumour-png-mask"])
+@pytest.mark.parametrize(
+    "make",
+    [_cifar_extra_class, _mnist_label_12, _tumour_mat_mask, _tumour_mat_nan, _tumour_png_mask],
+    ids=["cifar-folders", "mnist", "tumour-mat-mask", "tumour-mat-nan", "tumour-png-mask"],
+)
 def test_bad_data_values_are_one_line_naming_the_file(make, formats, tmp_path, capsys):
     argv, message = make(formats, tmp_path / "data")
-    code = faults.exit_code(lambda: ae_main.main([*argv, "--quick", "--workers", "0", "--results-root", str(tmp_path / "runs")]))
+    code = faults.exit_code(
+        lambda: ae_main.main([*argv, "--quick", "--workers", "0", "--results-root", str(tmp_path / "runs")])
+    )
     line = faults.one_line(capsys.readouterr().err)
     assert code == 2 and message in line and not (tmp_path / "runs").exists()
 
 
 def test_a_second_run_of_a_busy_folder_is_refused(data, tmp_path, capsys):
     with faults.locked_by_another_process(tmp_path / "cifar_quick") as pid:
-        faults.refused(lambda: ae_main.main(cifar(data, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})")
+        faults.refused(
+            lambda: ae_main.main(cifar(data, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})"
+        )

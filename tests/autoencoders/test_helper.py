@@ -1,4 +1,5 @@
 """The training loops (cifar.train, mnist_ae.train, segment.train), the evaluation helpers and the Dice loss."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -17,7 +18,9 @@ def test_dice_loss_matches_the_formula_computed_by_hand():
     expected = 1 - (2 * 1.8 + 1e-6) / (1.68 + 2 + 1e-6)
     assert float(helper.dice_loss(p, t)) == pytest.approx(expected, rel=1e-6)
     assert float(helper.dice_loss(t, t)) == pytest.approx(0.0, abs=1e-7)
-    assert float(helper.dice_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2))) == pytest.approx(0.0)  # eps: 1 - eps/eps
+    assert float(helper.dice_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2))) == pytest.approx(
+        0.0
+    )  # eps: 1 - eps/eps
     assert float(helper.dice_loss(1 - t, t)) == pytest.approx(1 - 1e-6 / (4 + 1e-6))
     with pytest.raises(ValueError):
         helper.dice_loss(p, t[..., :1])
@@ -57,7 +60,10 @@ def test_supervised_loop_learns_returns_histories_and_keeps_the_best_weights(tmp
 
 def test_evaluate_accuracy_counts_every_batch():
     model = nn.Identity()  # the inputs are the logits
-    batches = [(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])), (torch.tensor([[0.0, 1.0]]), torch.tensor([1]))]
+    batches = [
+        (torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])),
+        (torch.tensor([[0.0, 1.0]]), torch.tensor([1])),
+    ]
     assert helper.evaluate_accuracy(model, batches, CPU) == pytest.approx(2 / 3)
 
 
@@ -107,8 +113,9 @@ class _Spy(nn.Module):
 def test_unsupervised_loop_feeds_clean_or_noisy_images_and_targets_the_clean_one(tmp_path, task):
     images = torch.rand(8, 1, 28, 28) * 0.5 + 0.25
     spy = _Spy()
-    history = mnist_ae.train(spy, [images], [images], torch.optim.SGD(spy.parameters(), lr=0.0), 1, CPU, tmp_path,
-                             task=task, noise_std=0.2)  # fmt: skip
+    history = mnist_ae.train(
+        spy, [images], [images], torch.optim.SGD(spy.parameters(), lr=0.0), 1, CPU, tmp_path, task=task, noise_std=0.2
+    )
     fed = spy.inputs[0]
     if task == "reconstruction":
         assert torch.equal(fed, images)
@@ -141,7 +148,9 @@ def test_denoising_autoencoder_beats_the_noisy_input(tmp_path):
     model = models.AutoEncoder_CNN()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     untrained = helper.autoencoder_test_mse(model, [test], CPU, "denoising", 0.4)
-    history = mnist_ae.train(model, list(train.split(32)), [test], optimizer, 4, CPU, tmp_path, task="denoising", noise_std=0.4)
+    history = mnist_ae.train(
+        model, list(train.split(32)), [test], optimizer, 4, CPU, tmp_path, task="denoising", noise_std=0.4
+    )
     noisy = add_noise(test, 0.4, torch.Generator().manual_seed(0), clamp=(0, 1))
     input_mse = float(((noisy - test) ** 2).mean())
     assert history["val_mse"][-1] < 0.5 * input_mse < untrained
@@ -152,9 +161,22 @@ def test_segmentation_loop_keeps_sample_outputs_every_few_epochs(tmp_path):
     x = torch.rand(4, 1, 16, 16)
     t = (x > 0.5).float()
     model = nn.Conv2d(1, 1, 1)
-    history = segment.train(model, [(x, t)] * 10, [(x, t)], torch.optim.Adam(model.parameters(), lr=0.1), 5, CPU, tmp_path,
-                            x[:2], sample_every=2)  # fmt: skip
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_002.npz", "epoch_004.npz", "epoch_005.npz"]
+    history = segment.train(
+        model,
+        [(x, t)] * 10,
+        [(x, t)],
+        torch.optim.Adam(model.parameters(), lr=0.1),
+        5,
+        CPU,
+        tmp_path,
+        x[:2],
+        sample_every=2,
+    )
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "epoch_002.npz",
+        "epoch_004.npz",
+        "epoch_005.npz",
+    ]
     assert set(history) >= {"train_loss", "val_loss", "val_dice", "val_iou"}
     assert history["val_dice"][-1] > history["val_dice"][0]
     assert all(0 <= v <= 1 for v in history["val_dice"] + history["val_iou"])

@@ -1,4 +1,5 @@
 """main.py end to end on tiny fixtures: run folders, the CLI convention, bad input, resume."""
+
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,23 @@ def snapshot(folder: Path) -> dict:
 def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
     expected = {
         "cifar_quick": ["history.png", "best.pth", "best_test.pth", "checkpoint.pt"],
-        "mnist_quick": ["reconstruction.png", "denoising.png", "best_conv_denoising.pth", "checkpoint_linear_reconstruction.pt"],
+        "mnist_quick": [
+            "reconstruction.png",
+            "denoising.png",
+            "best_conv_denoising.pth",
+            "checkpoint_linear_reconstruction.pt",
+        ],
         "stl10-cnn_quick": ["history.png", "best.pth"],
         "stl10-resnet_random_quick": ["history.png", "best.pth"],
         "stl10-ae_quick": ["reconstructions.png", "best_autoencoder.pth", "best_classifier.pth"],
-        "segment_quick": ["samples.png", "test_cases.png", "samples/epoch_001.npz", "samples/epoch_002.npz", "samples_inputs.npz",
-                          "best.pth"],
+        "segment_quick": [
+            "samples.png",
+            "test_cases.png",
+            "samples/epoch_001.npz",
+            "samples/epoch_002.npz",
+            "samples_inputs.npz",
+            "best.pth",
+        ],
         "segment_synthetic_quick": ["samples.png", "test_cases.png"],
     }
     assert sorted(p.name for p in quick_runs.iterdir()) == sorted(expected)
@@ -40,8 +52,9 @@ def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
     for record in ("config.json", "metrics.json"):  # a random backbone is never called pretrained
         assert "RANDOM" in load_json(quick_runs / "stl10-resnet_random_quick" / record)["backbone"]
     table = load_json(quick_runs / "mnist_quick" / "metrics.json")["table"]
-    assert {(r["model"], r["task"]) for r in table} == {(m, t) for m in ("LinearAutoEncoder", "AutoEncoder_CNN")
-                                                        for t in ("reconstruction", "denoising")}  # fmt: skip
+    assert {(r["model"], r["task"]) for r in table} == {
+        (m, t) for m in ("LinearAutoEncoder", "AutoEncoder_CNN") for t in ("reconstruction", "denoising")
+    }
     state = load_checkpoint(quick_runs / "segment_quick" / "checkpoint.pt")
     assert state["step"] == 2 and len(state["extra"]["history"]["val_dice"]) == 2
     per_type = load_json(quick_runs / "segment_quick" / "metrics.json")["test_per_type"]
@@ -66,11 +79,16 @@ def test_the_mnist_pipeline_trains_its_models(quick_runs):
         assert row["val_mse"] == min(metrics["histories"][f"{name}_reconstruction"]["val_mse"])
 
 
-@pytest.mark.parametrize("task, extra, module", [
-    ("cifar", [], cifar),
-    ("segment", ["--synthetic", "10", "--size", "32", "--batch-size", "2"], segment),
-])  # fmt: skip
-def test_an_interrupted_run_resumes_to_the_same_history_and_weights(tmp_path, monkeypatch, capsys, formats, task, extra, module):
+@pytest.mark.parametrize(
+    "task, extra, module",
+    [
+        ("cifar", [], cifar),
+        ("segment", ["--synthetic", "10", "--size", "32", "--batch-size", "2"], segment),
+    ],
+)
+def test_an_interrupted_run_resumes_to_the_same_history_and_weights(
+    tmp_path, monkeypatch, capsys, formats, task, extra, module
+):
     formats.write_cifar_folders(tmp_path / "data" / "CIFAR10")
     argv = [task, "--data-dir", str(tmp_path / "data"), "--quick", "--epochs", "2", "--workers", "0", *extra]
     main.main([*argv, "--results-root", str(tmp_path / "straight")])
@@ -108,27 +126,50 @@ BAD_INPUT = {  # name: (argv, a piece of the expected message)
     "size not a multiple of 16": (["segment", "--size", "100"], "multiple of 16"),
     "unknown command": (["nope"], "invalid choice"),
     "unknown device": (["cifar", "--device", "tpu"], "--device"),
-    "missing CUDA": pytest.param(["mnist", "--quick", "--device", "cuda"], "CUDA is not available",
-                                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there")),
+    "missing CUDA": pytest.param(
+        ["mnist", "--quick", "--device", "cuda"],
+        "CUDA is not available",
+        marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there"),
+    ),
     "existing run": (["mnist", "--quick"], "already holds a run"),
     "resume with another seed": (["mnist", "--quick", "--resume", "--seed", "1"], "--seed 0"),
     "resume with other epochs (one-cycle schedule)": (["cifar", "--quick", "--resume", "--epochs", "5"], "--epochs 2"),
     "resume of no run": (["cifar", "--resume", "--name", "nothing"], "no run"),
-    "missing data, even with --overwrite": (["cifar", "--quick", "--overwrite", "--data-dir", "EMPTY"], "CIFAR-10 not found"),
+    "missing data, even with --overwrite": (
+        ["cifar", "--quick", "--overwrite", "--data-dir", "EMPTY"],
+        "CIFAR-10 not found",
+    ),
     "missing STL-10": (["stl10-cnn", "--data-dir", "EMPTY"], "stl10_binary"),
     "weights file not found": (["stl10-resnet", "--weights", "missing.pth"], "file not found"),
     "missing .mat files": (["segment", "--data-dir", "EMPTY"], "no .mat files"),
     "corrupt .mat mid-epoch": (["segment", "--data-dir", "BAD", "--quick", "--size", "32", "--name", "bad"], "7.mat"),
-    "corrupt .mat, loader workers": (["segment", "--data-dir", "BAD", "--quick", "--size", "32", "--name", "bad",
-                                      "--workers", "1"], "7.mat"),
+    "corrupt .mat, loader workers": (
+        ["segment", "--data-dir", "BAD", "--quick", "--size", "32", "--name", "bad", "--workers", "1"],
+        "7.mat",
+    ),
     "unwritable results root": (["mnist", "--quick", "--results-root", "/proc/x"], "/proc/x"),
     "zero validation fraction": (["cifar", "--quick", "--val-fraction", "0"], "--val-fraction"),
     "bf16 for an fp32-only task": (["mnist", "--quick", "--precision", "bf16", "--name", "bf16"], "fp32 only"),
     "fp16 is not offered": (["cifar", "--quick", "--precision", "fp16"], "--precision"),
     "negative guard": (["segment", "--guard", "-1"], "--guard"),
     "PNG layout: images/ but no masks/": (["segment", "--data-dir", "NOMASKS", "--name", "nomasks"], "no masks/"),
-    "corrupt PNG mid-epoch": (["segment", "--data-dir", "BADPNG", "--quick", "--size", "16", "--guard", "0", "--name", "badpng",
-                              "--workers", "0"], "3.png"),
+    "corrupt PNG mid-epoch": (
+        [
+            "segment",
+            "--data-dir",
+            "BADPNG",
+            "--quick",
+            "--size",
+            "16",
+            "--guard",
+            "0",
+            "--name",
+            "badpng",
+            "--workers",
+            "0",
+        ],
+        "3.png",
+    ),
     "guard too large for the data": (["segment", "--data-dir", "BADPNG", "--guard", "4", "--name", "g"], "--guard"),
 }
 
@@ -165,8 +206,20 @@ def test_corrupt_mat_file_is_named(quick_runs, tmp_path, formats, capsys):
     formats.write_tumour_set(tmp_path / "bad", n=20, size=32)
     (tmp_path / "bad" / "7.mat").write_bytes(b"MATLAB 7.3 but cut off")
     with pytest.raises(SystemExit):
-        main.main(["segment", "--data-dir", str(tmp_path / "bad"), "--quick", "--size", "32", "--workers", "0",
-                   "--results-root", str(tmp_path / "runs")])  # fmt: skip
+        main.main(
+            [
+                "segment",
+                "--data-dir",
+                str(tmp_path / "bad"),
+                "--quick",
+                "--size",
+                "32",
+                "--workers",
+                "0",
+                "--results-root",
+                str(tmp_path / "runs"),
+            ]
+        )
     assert "7.mat" in capsys.readouterr().err and not (tmp_path / "runs" / "segment_quick").exists()
 
 
@@ -182,16 +235,33 @@ def test_a_failed_download_leaves_no_data_folder(tmp_path, monkeypatch):
 
 
 def test_quick_runs_never_touch_the_real_run(tmp_path):
-    argv = ["segment", "--synthetic", "10", "--size", "32", "--epochs", "1", "--results-root", str(tmp_path), "--workers", "0"]
+    argv = [
+        "segment",
+        "--synthetic",
+        "10",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--results-root",
+        str(tmp_path),
+        "--workers",
+        "0",
+    ]
     main.main(argv)
     real = snapshot(tmp_path / "segment_synthetic")
     main.main([*argv, "--quick"])
-    assert snapshot(tmp_path / "segment_synthetic") == real and (tmp_path / "segment_synthetic_quick" / "metrics.json").exists()
+    assert (
+        snapshot(tmp_path / "segment_synthetic") == real
+        and (tmp_path / "segment_synthetic_quick" / "metrics.json").exists()
+    )
 
 
 @pytest.mark.parametrize("task", main.TASKS)
 def test_help_shows_each_default_once(task):
-    text = subprocess.run([sys.executable, main.__file__, task, "--help"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [sys.executable, main.__file__, task, "--help"], capture_output=True, text=True, check=True
+    ).stdout
     flat = " ".join(text.split())
     assert "None" not in text and "--run-name" not in text and "--name NAME" in text
     assert f"training epochs (default: {main.TASKS[task][2]['epochs']}; 1 with --quick)" in flat

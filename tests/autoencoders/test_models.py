@@ -1,4 +1,5 @@
 """Architectures: the parameter budgets and the exact layers the assignment prescribes."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -16,8 +17,14 @@ OWN_MODELS = {
 }
 
 
-EXACT_COUNTS = {"CifarCNN": 420_330, "LinearAutoEncoder": 223_391, "AutoEncoder_CNN": 14_425, "STL10CNN": 464_682,
-                "STL10AutoEncoder": 200_771, "SegmentationNet": 469_121}
+EXACT_COUNTS = {
+    "CifarCNN": 420_330,
+    "LinearAutoEncoder": 223_391,
+    "AutoEncoder_CNN": 14_425,
+    "STL10CNN": 464_682,
+    "STL10AutoEncoder": 200_771,
+    "SegmentationNet": 469_121,
+}
 
 
 @pytest.mark.parametrize("name", OWN_MODELS)
@@ -90,9 +97,14 @@ def test_stl10_autoencoder_is_about_200k_with_4_to_5_conv_and_deconv_layers():
 
 @pytest.mark.parametrize(
     "name, shape",
-    [("CifarCNN", (2, 1, 32, 32)), ("LinearAutoEncoder", (2, 1, 32, 32)), ("AutoEncoder_CNN", (2, 28, 28)),
-     ("SegmentationNet", (1, 1, 100, 100)), ("STL10AutoEncoder", (1, 3, 64, 64))],
-)  # fmt: skip
+    [
+        ("CifarCNN", (2, 1, 32, 32)),
+        ("LinearAutoEncoder", (2, 1, 32, 32)),
+        ("AutoEncoder_CNN", (2, 28, 28)),
+        ("SegmentationNet", (1, 1, 100, 100)),
+        ("STL10AutoEncoder", (1, 3, 64, 64)),
+    ],
+)
 def test_wrong_input_shape_raises_value_error(name, shape):
     # built inside the test, so one model that fails to build fails only its own cases (the grader relies on it)
     model = getattr(models, name)()

@@ -1,4 +1,5 @@
 """stl10-resnet with --weights imagenet (online, offline), a PATH, no flag, or --no-pretrained; no test touches the network."""
+
 from urllib.error import URLError
 
 import pytest
@@ -25,8 +26,19 @@ def resnet_run(tmp_path, formats, monkeypatch):
     monkeypatch.setattr(stl10, "train_classifier", train)
 
     def run(*extra):
-        main.main(["stl10-resnet", "--data-dir", str(tmp_path / "data"), "--quick", "--workers", "0",
-                   "--results-root", str(tmp_path / "runs"), *extra])  # fmt: skip
+        main.main(
+            [
+                "stl10-resnet",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--quick",
+                "--workers",
+                "0",
+                "--results-root",
+                str(tmp_path / "runs"),
+                *extra,
+            ]
+        )
         return tmp_path / "runs", (trained[0] if trained else None)
 
     return run
@@ -36,20 +48,33 @@ def offline():
     raise URLError("[Errno -2] Name or service not known")
 
 
-@pytest.mark.parametrize("extra, reason", [(["--weights", "imagenet"], "could not be downloaded"), ([], "no --weights given")],
-                         ids=["offline", "no-flag"])  # fmt: skip
+@pytest.mark.parametrize(
+    "extra, reason",
+    [(["--weights", "imagenet"], "could not be downloaded"), ([], "no --weights given")],
+    ids=["offline", "no-flag"],
+)
 def test_without_weights_the_run_is_recorded_as_skipped_in_one_line(resnet_run, monkeypatch, capsys, extra, reason):
     monkeypatch.setattr(pretrained, "download_imagenet", offline)
     runs, model = resnet_run(*extra)  # returns: exit status 0, a skip is not an error
     out, err = capsys.readouterr()
     run_dir = runs / "stl10-resnet_quick"
     last = out.strip().splitlines()[-1]
-    assert last.startswith(f"{run_dir}: SKIPPED") and reason in last and "--weights imagenet" in last and "--weights PATH" in last
+    assert (
+        last.startswith(f"{run_dir}: SKIPPED")
+        and reason in last
+        and "--weights imagenet" in last
+        and "--weights PATH" in last
+    )
     assert "Traceback" not in err
     metrics, config = load_json(run_dir / "metrics.json"), load_json(run_dir / "config.json")
     assert metrics["status"] == "skipped" and reason in metrics["reason"] and "STL-10" in metrics["dataset"]
-    assert config["backbone"] == metrics["backbone"] == f"skipped: {metrics['reason']}" and "STL-10" in config["dataset"]
-    assert model is None and sorted(p.name for p in run_dir.iterdir()) == ["config.json", "metrics.json"]  # nothing trained
+    assert (
+        config["backbone"] == metrics["backbone"] == f"skipped: {metrics['reason']}" and "STL-10" in config["dataset"]
+    )
+    assert model is None and sorted(p.name for p in run_dir.iterdir()) == [
+        "config.json",
+        "metrics.json",
+    ]  # nothing trained
 
 
 @pytest.mark.parametrize("source", ["imagenet", "file"])
@@ -57,7 +82,11 @@ def test_the_weights_are_loaded_into_the_frozen_backbone_and_recorded(resnet_run
     flag, expected = weights_flag(source)
     runs, model = resnet_run("--weights", flag)
     metrics, config = (load_json(runs / "stl10-resnet_quick" / f) for f in ("metrics.json", "config.json"))
-    assert metrics["status"] == "ok" and metrics["backbone"].startswith(expected) and config["backbone"] == metrics["backbone"]
+    assert (
+        metrics["status"] == "ok"
+        and metrics["backbone"].startswith(expected)
+        and config["backbone"] == metrics["backbone"]
+    )
     for key in ("conv1.weight", "layer4.1.bn2.running_var"):
         torch.testing.assert_close(model.encoder.state_dict()[key], resnet18_state[key])
 
@@ -70,10 +99,14 @@ def test_a_random_backbone_is_labelled_random_and_never_pretrained(resnet_run, r
     assert not torch.equal(model.encoder.conv1.weight, resnet18_state["conv1.weight"])
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--weights", "WRONG"], "not a ResNet-18 state dict"),
-    (["--weights", "imagenet", "--no-pretrained"], "not allowed with"),
-], ids=["wrong-file", "weights-and-random"])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--weights", "WRONG"], "not a ResNet-18 state dict"),
+        (["--weights", "imagenet", "--no-pretrained"], "not allowed with"),
+    ],
+    ids=["wrong-file", "weights-and-random"],
+)
 def test_a_bad_weights_choice_is_one_line_and_creates_no_folder(resnet_run, tmp_path, capsys, argv, message):
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, tmp_path / "wrong.pth")
     with pytest.raises(SystemExit) as e:

@@ -1,5 +1,6 @@
 """Brain-tumour segmentation: the PNG layout, the block split, per-type scores, and validation (not test)
 choosing the reported weights, in segmentation and in the classification loop."""
+
 import argparse
 import random
 
@@ -39,12 +40,15 @@ def test_png_layout_without_labels_csv_has_unknown_types(tmp_path, formats):
     assert {s.label for s in slices} == {0} and "without labels.csv" in source
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda root: (root / "masks" / "5.png").unlink(), "without a mask"),
-    (lambda root: (root / "labels.csv").write_text("file,label\n1.png,4\n"), "labels must be 1"),
-    (lambda root: (root / "labels.csv").write_text("name,kind\n1.png,1\n"), "file,label"),
-    (lambda root: (root / "images" / "7.png").rename(root / "images" / "seven.png"), "named by their number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda root: (root / "masks" / "5.png").unlink(), "without a mask"),
+        (lambda root: (root / "labels.csv").write_text("file,label\n1.png,4\n"), "labels must be 1"),
+        (lambda root: (root / "labels.csv").write_text("name,kind\n1.png,1\n"), "file,label"),
+        (lambda root: (root / "images" / "7.png").rename(root / "images" / "seven.png"), "named by their number"),
+    ],
+)
 def test_png_layout_problems_are_data_errors(tmp_path, formats, damage, message):
     formats.write_tumour_pngs(tmp_path, TYPES, size=16)
     damage(tmp_path)
@@ -113,7 +117,9 @@ def test_per_type_scores_on_a_hand_made_prediction():
     assert out["meningioma"] == pytest.approx({"dice": (1 + 2 / 3) / 2, "iou": 3 / 4, "slices": 2})
     assert out["glioma"] == pytest.approx({"dice": 0.0, "iou": 0.0, "slices": 1})
     assert out["pituitary"] == pytest.approx({"dice": 2 / 3, "iou": 1 / 2, "slices": 1})
-    assert out["overall"] == pytest.approx({"dice": (1 + 2 / 3 + 0 + 2 / 3) / 4, "iou": (1 + 0.5 + 0 + 0.5) / 4, "slices": 4})
+    assert out["overall"] == pytest.approx(
+        {"dice": (1 + 2 / 3 + 0 + 2 / 3) / 4, "iou": (1 + 0.5 + 0 + 0.5) / 4, "slices": 4}
+    )
 
 
 class Scripted(nn.Module):
@@ -149,12 +155,17 @@ def test_validation_not_test_chooses_the_reported_cifar_weights(tmp_path, monkey
     monkeypatch.setattr(cifar, "train_one_epoch", _advance)
     val, test = _classification_set([0.5, 1.0, 0.75]), _classification_set([1.0, 0.25, 0.5])
     model = Scripted()
-    history = cifar.train(model, [None], val, torch.optim.SGD(model.parameters(), lr=0.0), 3, CPU, tmp_path, test_loader=test)
+    history = cifar.train(
+        model, [None], val, torch.optim.SGD(model.parameters(), lr=0.0), 3, CPU, tmp_path, test_loader=test
+    )
     m = cifar.headline(model, history, test, CPU)
     assert history["val_acc"] == [0.5, 1.0, 0.75] and history["test_acc"] == [1.0, 0.25, 0.5]
     assert m["best_epoch"] == 2 and m["val_acc"] == 1.0 and m["test_acc"] == 0.25  # the headline: epoch 2's test score
     assert m["test_selected_epoch"] == 1 and m["test_selected_test_acc"] == 1.0  # the course's protocol, beside it
-    assert float(load_checkpoint(tmp_path / "best.pth")["k"]) == 2 and float(load_checkpoint(tmp_path / "best_test.pth")["k"]) == 1
+    assert (
+        float(load_checkpoint(tmp_path / "best.pth")["k"]) == 2
+        and float(load_checkpoint(tmp_path / "best_test.pth")["k"]) == 1
+    )
 
 
 def test_validation_not_test_chooses_the_reported_segmentation_weights(tmp_path, monkeypatch):
@@ -172,8 +183,17 @@ def test_validation_not_test_chooses_the_reported_segmentation_weights(tmp_path,
     val_x, val_t = scripted([1, 3, 2])
     test_x, test_t = scripted([1, 2, 4])
     model = Scripted()
-    history = segment.train(model, [None], [(val_x, val_t)], torch.optim.SGD(model.parameters(), lr=0.0), 3, CPU, tmp_path,
-                            val_x[:1], sample_every=5)  # fmt: skip
+    history = segment.train(
+        model,
+        [None],
+        [(val_x, val_t)],
+        torch.optim.SGD(model.parameters(), lr=0.0),
+        3,
+        CPU,
+        tmp_path,
+        val_x[:1],
+        sample_every=5,
+    )
     assert history["val_dice"] == [0.25, 0.75, 0.5]
     args = argparse.Namespace(batch_size=2, workers=0)
     slices = [datasets.TumourSlice(i + 1, tmp_path, tmp_path, [1, 2, 3, 3][i]) for i in range(4)]
@@ -192,12 +212,36 @@ def test_png_pipeline_trains_scores_per_type_and_records_the_split(tmp_path, for
     kept weights segment the test slices better than the untrained network."""
     labels = [1] * 40 + [2] * 40 + [3] * 40  # per type: 10 blocks of 4 files
     formats.write_tumour_pngs(tmp_path / "png", labels, size=32)
-    main.main(["segment", "--data-dir", str(tmp_path / "png"), "--size", "32", "--epochs", "4", "--batch-size", "4",
-               "--lr", "0.01", "--guard", "1", "--workers", "0", "--results-root", str(tmp_path / "runs")])  # fmt: skip
+    main.main(
+        [
+            "segment",
+            "--data-dir",
+            str(tmp_path / "png"),
+            "--size",
+            "32",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.01",
+            "--guard",
+            "1",
+            "--workers",
+            "0",
+            "--results-root",
+            str(tmp_path / "runs"),
+        ]
+    )
     run = tmp_path / "runs" / "segment"
     config, m = load_json(run / "config.json"), load_json(run / "metrics.json")
     split = config["split"]
-    assert {name: split[name]["slices"] for name in ("train", "val", "test", "dropped")} == {"train": 81, "val": 6, "test": 21, "dropped": 12}
+    assert {name: split[name]["slices"] for name in ("train", "val", "test", "dropped")} == {
+        "train": 81,
+        "val": 6,
+        "test": 21,
+        "dropped": 12,
+    }
     assert split["val"]["per_type"]["glioma"] == {"slices": 2, "files": "70-71"}
     assert split["test"]["per_type"]["glioma"] == {"slices": 7, "files": "74-80"}
     assert split["dropped"]["per_type"]["glioma"] == {"slices": 4, "files": "68-69, 72-73"}

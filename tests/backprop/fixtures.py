@@ -1,4 +1,5 @@
 """Tiny data in the real formats: grey/RGB PNG folders and MNIST raw idx files."""
+
 import struct
 from pathlib import Path
 
@@ -13,11 +14,13 @@ def smooth_image(rng: np.random.Generator, height: int, width: int) -> np.ndarra
     im = 0.5 + 0.3 * np.sin(4 * a * xx + 3 * b * yy + c)
     for _ in range(3):
         top, left = rng.integers(0, height - 4), rng.integers(0, width - 4)
-        im[top:top + rng.integers(3, height // 2), left:left + rng.integers(3, width // 2)] = rng.uniform(0, 1)
+        im[top : top + rng.integers(3, height // 2), left : left + rng.integers(3, width // 2)] = rng.uniform(0, 1)
     return np.clip(im * 255, 0, 255).astype(np.uint8)
 
 
-def write_image_folder(folder: Path, count: int, height: int, width: int, seed: int, rgb_every: int = 3) -> list[np.ndarray]:
+def write_image_folder(
+    folder: Path, count: int, height: int, width: int, seed: int, rgb_every: int = 3
+) -> list[np.ndarray]:
     """``count`` PNGs (every ``rgb_every``-th saved as RGB with equal channels); returns the grey arrays."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -36,7 +39,7 @@ def bar_digits(rng: np.random.Generator, n: int) -> np.ndarray:
     images = np.zeros((n, 28, 28), dtype=np.uint8)
     for image in images:
         for col in rng.choice(np.arange(4, 24), size=3, replace=False):
-            image[4:24, col:col + 2] = rng.integers(150, 256)
+            image[4:24, col : col + 2] = rng.integers(150, 256)
     return images
 
 

@@ -1,4 +1,5 @@
 """Task 1: the hand-written backward passes agree with finite differences and with autograd."""
+
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
 """Image folders, the scikit-image fallback, patches and MNIST raw files."""
+
 import importlib.util
 from pathlib import Path
 
@@ -6,8 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from backprop.loaders import (DataError, load_image_folder, load_mnist, load_natural_images, random_patches,
-                              skimage_images)
+from backprop.loaders import (
+    DataError,
+    load_image_folder,
+    load_mnist,
+    load_natural_images,
+    random_patches,
+    skimage_images,
+)
 
 _spec = importlib.util.spec_from_file_location("backprop_fixtures", Path(__file__).with_name("fixtures.py"))
 fixtures = importlib.util.module_from_spec(_spec)

@@ -1,5 +1,6 @@
 """The command line: quick modes of every sub-command on tiny fixtures and the run folders they write,
 short real trainings that must beat their baselines, resume, and one-line errors that change no file."""
+
 import contextlib
 import importlib.util
 import io
@@ -53,7 +54,12 @@ def read(path: Path):
 
 def test_quick_runs_get_their_own_folders_and_say_so_last(runs):
     root, _, last = runs
-    assert sorted(p.name for p in root.iterdir()) == ["ablation_quick", "gradcheck_quick", "inpaint_quick", "wiener_quick"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "ablation_quick",
+        "gradcheck_quick",
+        "inpaint_quick",
+        "wiener_quick",
+    ]
     for command, line in last.items():
         assert line.startswith(f"run folder: {root / (command + '_quick')};")
         assert ("dB" in line) if command != "gradcheck" else ("4/4 passed" in line)
@@ -118,8 +124,24 @@ def test_wiener_run_folder_has_four_methods_at_three_levels(runs):
 def test_resume_reloads_finished_checkpoints_instead_of_retraining(runs):
     root, base, _ = runs
     before = read(root / "ablation_quick" / "metrics.json")
-    run_main(["ablation", "--quick", "--resume", "--results-root", root, "--data-dir", base / "train",
-              "--test-dir", base / "test", "--val-count", "2", "--channels", "4", "8"])
+    run_main(
+        [
+            "ablation",
+            "--quick",
+            "--resume",
+            "--results-root",
+            root,
+            "--data-dir",
+            base / "train",
+            "--test-dir",
+            base / "test",
+            "--val-count",
+            "2",
+            "--channels",
+            "4",
+            "8",
+        ]
+    )
     after = read(root / "ablation_quick" / "metrics.json")
     assert after["models"] == before["models"]
 
@@ -128,8 +150,23 @@ def test_inpainting_trained_a_few_epochs_beats_both_baselines(tmp_path):
     """On digits whose hidden half follows from the top half, the trained network must beat filling
     the hidden half with zeros (the measurement) and with the mean training digit, by a margin."""
     fixtures.write_mnist_raw(tmp_path / "mnist", n_train=400, n_test=40)
-    last = run_main(["inpaint", "--data-dir", tmp_path / "mnist", "--results-root", tmp_path / "runs", "--epochs", "4",
-                     "--hidden", "64", "--val-count", "40", "--batch-size", "16"])[-1]
+    last = run_main(
+        [
+            "inpaint",
+            "--data-dir",
+            tmp_path / "mnist",
+            "--results-root",
+            tmp_path / "runs",
+            "--epochs",
+            "4",
+            "--hidden",
+            "64",
+            "--val-count",
+            "40",
+            "--batch-size",
+            "16",
+        ]
+    )[-1]
     metrics = read(tmp_path / "runs" / "inpaint" / "metrics.json")
     assert metrics["test_psnr"] > metrics["test_psnr_mean_digit_fill"] + 3 > metrics["test_psnr_measurement"] + 3
     assert metrics["best_epoch"] >= 2 and f"{metrics['test_psnr']:.2f} dB" in last
@@ -137,9 +174,31 @@ def test_inpainting_trained_a_few_epochs_beats_both_baselines(tmp_path):
 
 def test_denoiser_trained_briefly_beats_the_noisy_input(runs, tmp_path):
     _, base, _ = runs
-    run_main(["ablation", "--data-dir", base / "train", "--test-dir", base / "test", "--val-count", "2",
-              "--channels", "8", "--steps", "60", "--eval-every", "20", "--patch-size", "24", "--batch-size", "8",
-              "--val-crop", "48", "--results-root", tmp_path])
+    run_main(
+        [
+            "ablation",
+            "--data-dir",
+            base / "train",
+            "--test-dir",
+            base / "test",
+            "--val-count",
+            "2",
+            "--channels",
+            "8",
+            "--steps",
+            "60",
+            "--eval-every",
+            "20",
+            "--patch-size",
+            "24",
+            "--batch-size",
+            "8",
+            "--val-crop",
+            "48",
+            "--results-root",
+            tmp_path,
+        ]
+    )
     metrics = read(tmp_path / "ablation" / "metrics.json")
     chosen = next(m for m in metrics["models"] if m["model"] == metrics["chosen_on_validation"])
     assert chosen["test_psnr"]["0.1"] > metrics["noisy_psnr"]["0.1"] + 0.3
@@ -167,8 +226,19 @@ BAD_INPUT = {
     "resume of a missing run": ["inpaint", "--resume", "--name", "never_ran", "--data-dir", "{base}/mnist"],
     "new run into a finished one": ["inpaint", "--quick", "--data-dir", "{base}/mnist"],
     "resume with another seed": ["inpaint", "--quick", "--resume", "--seed", "3", "--data-dir", "{base}/mnist"],
-    "resume with other options": ["--quick", "ablation", "--resume", "--channels", "4", "--data-dir", "{base}/train",
-                                  "--test-dir", "{base}/test", "--val-count", "2"],
+    "resume with other options": [
+        "--quick",
+        "ablation",
+        "--resume",
+        "--channels",
+        "4",
+        "--data-dir",
+        "{base}/train",
+        "--test-dir",
+        "{base}/test",
+        "--val-count",
+        "2",
+    ],
     "unwritable results root": ["gradcheck", "--results-root", "/proc/x"],
 }
 
@@ -190,7 +260,12 @@ def test_bad_input_is_one_line_and_changes_no_file(argv, runs, tmp_path, capsys)
     assert info.value.code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and err.startswith("main.py")
     assert {name: snapshot(root / name) for name in before} == before
-    assert sorted(p.name for p in root.iterdir()) == ["ablation_quick", "gradcheck_quick", "inpaint_quick", "wiener_quick"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "ablation_quick",
+        "gradcheck_quick",
+        "inpaint_quick",
+        "wiener_quick",
+    ]
     assert not (tmp_path / "nothing").exists()
 
 
@@ -211,7 +286,8 @@ def test_interrupt_is_one_line_with_the_resume_command(monkeypatch, tmp_path, ca
 def test_help_is_instant_and_imports_no_torch():
     code = "import backprop.main, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
-    out = subprocess.run([sys.executable, "backprop/main.py", "ablation", "--help"], cwd=REPO, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "backprop/main.py", "ablation", "--help"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout
     assert "--seed" in out and "--results-root" in out and "None" not in out
     assert out.count("(default: 2500)") == 1

@@ -1,5 +1,6 @@
 """Task 2: the ResidualDenoiser's contract, output = input - body(input), and the exact positive
 homogeneity of its bias-free version."""
+
 import pytest
 import torch
 

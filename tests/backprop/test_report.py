@@ -1,4 +1,5 @@
 """report.ipynb and the README blocks of readme_results on fixture results folders (written by hand, no training)."""
+
 import json
 import re
 from pathlib import Path
@@ -22,14 +23,43 @@ def write_run(folder: Path, config: dict, metrics: dict, figures: tuple[str, ...
 
 
 def base_args(command: str, **extra) -> dict:
-    return {"command": command, "seed": 0, "device": "auto", "results_root": "runs", "name": None, "quick": False,
-            "resume": False, "overwrite": False, **extra}
+    return {
+        "command": command,
+        "seed": 0,
+        "device": "auto",
+        "results_root": "runs",
+        "name": None,
+        "quick": False,
+        "resume": False,
+        "overwrite": False,
+        **extra,
+    }
 
 
-IMAGE_ARGS = dict(data_dir="/somewhere/data/images/Train400", test_dir="/somewhere/data/images/BSD68", val_count=20,
-                  val_crop=128, patch_size=40, batch_size=16, steps=2500, lr=0.001, eval_every=250, depth=6)
+IMAGE_ARGS = dict(
+    data_dir="/somewhere/data/images/Train400",
+    test_dir="/somewhere/data/images/BSD68",
+    val_count=20,
+    val_crop=128,
+    patch_size=40,
+    batch_size=16,
+    steps=2500,
+    lr=0.001,
+    eval_every=250,
+    depth=6,
+)
 RUN_INFO = {"device": "cpu", "torch": "2.x", "started": "2026-11-30 08:00:00"}
-ARGV = {"argv": ["python", "main.py", "wiener", "--data-dir", "../data/images/Train400", "--test-dir", "../data/images/Set12"]}
+ARGV = {
+    "argv": [
+        "python",
+        "main.py",
+        "wiener",
+        "--data-dir",
+        "../data/images/Train400",
+        "--test-dir",
+        "../data/images/Set12",
+    ]
+}
 IMAGES = {"name": "image folders", "n_train": 380, "n_val": 20, "n_test": 68}
 
 
@@ -37,30 +67,104 @@ IMAGES = {"name": "image folders", "n_train": 380, "n_val": 20, "n_test": 68}
 def results(tmp_path):
     """A results/backprop folder with one run of each command."""
     root = tmp_path / "backprop"
-    write_run(root / "gradcheck", {**ARGV, "args": base_args("gradcheck"), "dataset": {"name": "random float64 tensors"}, **RUN_INFO},
-              {"gradcheck": {"LinearFunction": True, "ReLUFunction": True},
-               "first_layer_manual_vs_autograd": {"max_abs_diff_weight": 3.5e-18, "max_abs_diff_bias": 2.6e-18, "match": True}})
-    write_run(root / "inpaint", {**ARGV, "args": base_args("inpaint", data_dir="/somewhere/data", download=False, hidden=[512, 512],
-                                                   epochs=10, batch_size=64, lr=0.05, val_count=5000),
-                                 "dataset": {"name": "MNIST", "n_train": 55000, "n_val": 5000, "n_test": 10000}, **RUN_INFO},
-              {"test_psnr": 18.6712, "test_psnr_hidden_half": 15.66, "test_psnr_measurement": 12.51,
-               "test_psnr_mean_digit_fill": 14.66, "best_val_psnr": 18.63, "best_epoch": 10, "train_seconds": 50.0,
-               "history": [{"epoch": 1, "loss": 9.0, "val_psnr": 17.0}, {"epoch": 2, "loss": 8.0, "val_psnr": 18.63}]},
-              ("inpainting.png",))
-    models = [{"model": f"{c}ch_{b}", "channels": c, "bias": b == "bias", "parameters": 1000 * c,
-               "test_psnr": dict(zip(SIGMAS, [37.0 + i, 27.0 + i / 10, 19.0 + 2 * i])), "best_val_psnr": 30.0 + i,
-               "best_step": 2500, "history": [{"step": 2500, "loss": 0.001, "val_psnr": 30.0 + i}], "train_seconds": 300.0}
-              for i, (c, b) in enumerate([(32, "bias"), (32, "nobias"), (64, "bias"), (64, "nobias")])]
-    write_run(root / "ablation", {**ARGV, "args": base_args("ablation", channels=[32, 64], train_sigma=[0.0, 0.1],
-                                                    test_sigmas=[0.01, 0.1, 0.2], **IMAGE_ARGS), "dataset": IMAGES, **RUN_INFO},
-              {"noisy_psnr": dict(zip(SIGMAS, [40.0, 20.0, 13.98])), "models": models, "chosen_on_validation": "64ch_nobias",
-               "validation_sigmas": [0.01, 0.1], "train_sigma": [0.0, 0.1]}, ("denoising_examples.png", "validation_curves.png"))
+    write_run(
+        root / "gradcheck",
+        {**ARGV, "args": base_args("gradcheck"), "dataset": {"name": "random float64 tensors"}, **RUN_INFO},
+        {
+            "gradcheck": {"LinearFunction": True, "ReLUFunction": True},
+            "first_layer_manual_vs_autograd": {
+                "max_abs_diff_weight": 3.5e-18,
+                "max_abs_diff_bias": 2.6e-18,
+                "match": True,
+            },
+        },
+    )
+    write_run(
+        root / "inpaint",
+        {
+            **ARGV,
+            "args": base_args(
+                "inpaint",
+                data_dir="/somewhere/data",
+                download=False,
+                hidden=[512, 512],
+                epochs=10,
+                batch_size=64,
+                lr=0.05,
+                val_count=5000,
+            ),
+            "dataset": {"name": "MNIST", "n_train": 55000, "n_val": 5000, "n_test": 10000},
+            **RUN_INFO,
+        },
+        {
+            "test_psnr": 18.6712,
+            "test_psnr_hidden_half": 15.66,
+            "test_psnr_measurement": 12.51,
+            "test_psnr_mean_digit_fill": 14.66,
+            "best_val_psnr": 18.63,
+            "best_epoch": 10,
+            "train_seconds": 50.0,
+            "history": [{"epoch": 1, "loss": 9.0, "val_psnr": 17.0}, {"epoch": 2, "loss": 8.0, "val_psnr": 18.63}],
+        },
+        ("inpainting.png",),
+    )
+    models = [
+        {
+            "model": f"{c}ch_{b}",
+            "channels": c,
+            "bias": b == "bias",
+            "parameters": 1000 * c,
+            "test_psnr": dict(zip(SIGMAS, [37.0 + i, 27.0 + i / 10, 19.0 + 2 * i])),
+            "best_val_psnr": 30.0 + i,
+            "best_step": 2500,
+            "history": [{"step": 2500, "loss": 0.001, "val_psnr": 30.0 + i}],
+            "train_seconds": 300.0,
+        }
+        for i, (c, b) in enumerate([(32, "bias"), (32, "nobias"), (64, "bias"), (64, "nobias")])
+    ]
+    write_run(
+        root / "ablation",
+        {
+            **ARGV,
+            "args": base_args(
+                "ablation", channels=[32, 64], train_sigma=[0.0, 0.1], test_sigmas=[0.01, 0.1, 0.2], **IMAGE_ARGS
+            ),
+            "dataset": IMAGES,
+            **RUN_INFO,
+        },
+        {
+            "noisy_psnr": dict(zip(SIGMAS, [40.0, 20.0, 13.98])),
+            "models": models,
+            "chosen_on_validation": "64ch_nobias",
+            "validation_sigmas": [0.01, 0.1],
+            "train_sigma": [0.0, 0.1],
+        },
+        ("denoising_examples.png", "validation_curves.png"),
+    )
     methods = {"blurred+noisy input": 23.89, "Wiener": 28.16, "net": 25.12, "Wiener+net": 29.9712}
-    write_run(root / "wiener", {**ARGV, "args": base_args("wiener", kernel="motion", kernel_size=9, sigmas=[0.005, 0.01, 0.02],
-                                                      channels=32, **{**IMAGE_ARGS, "test_dir": "/somewhere/data/images/Set12"}),
-                                "dataset": IMAGES, **RUN_INFO},
-              {"test_psnr": {m: {"0.005": v, "0.01": v - 1, "0.02": v - 2} for m, v in methods.items()},
-               "snr": {"0.005": 178.0, "0.01": 56.2, "0.02": 23.7}, "kernel": [[1.0]], "networks": {}}, ("deblurring_grid.png",))
+    write_run(
+        root / "wiener",
+        {
+            **ARGV,
+            "args": base_args(
+                "wiener",
+                kernel="motion",
+                kernel_size=9,
+                sigmas=[0.005, 0.01, 0.02],
+                channels=32,
+                **{**IMAGE_ARGS, "test_dir": "/somewhere/data/images/Set12"},
+            ),
+            "dataset": IMAGES,
+            **RUN_INFO,
+        },
+        {
+            "test_psnr": {m: {"0.005": v, "0.01": v - 1, "0.02": v - 2} for m, v in methods.items()},
+            "snr": {"0.005": 178.0, "0.01": 56.2, "0.02": 23.7},
+            "kernel": [[1.0]],
+            "networks": {},
+        },
+        ("deblurring_grid.png",),
+    )
     return root
 
 
@@ -71,7 +175,9 @@ def test_blocks_show_the_published_numbers_and_commands(results):
     assert "| 64 channels, no bias   |        40.00 |       27.30 |       25.00 |" in blocks["ablation"]
     assert "**64ch_nobias**" in blocks["ablation"] and "+7.30 dB at sigma=0.1" in blocks["ablation"]
     assert "3.5e-18" in blocks["gradcheck"]
-    assert "`python main.py wiener --data-dir ../data/images/Train400 --test-dir ../data/images/Set12`" in blocks["wiener"]
+    assert (
+        "`python main.py wiener --data-dir ../data/images/Train400 --test-dir ../data/images/Set12`" in blocks["wiener"]
+    )
     assert all("/somewhere" not in text for text in blocks.values())
 
 
@@ -81,9 +187,14 @@ def absolute(path: Path, text: str) -> bool:
 
 
 def outputs_text(nb) -> str:
-    return "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", ""))
-                     + str(o.get("data", {}).get("text/plain", ""))
-                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return "\n".join(
+        str(o.get("text", ""))
+        + str(o.get("data", {}).get("text/markdown", ""))
+        + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 def test_report_on_an_empty_folder_says_which_commands_make_the_runs(tmp_path, execute_notebook):
@@ -100,5 +211,7 @@ def test_report_on_fixture_runs_shows_tables_and_figures(results, execute_notebo
     assert "No finished" not in text and not absolute(results, text)
     assert "64ch_nobias" in text and "Wiener+net" in text and "best model - noisy input" in text
     assert "18.67" in text and "29.97" in text
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/jpeg" in o.get("data", {})]
+    images = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/jpeg" in o.get("data", {})
+    ]
     assert len(images) == 4  # inpainting, denoising examples, validation curves, deblurring grid

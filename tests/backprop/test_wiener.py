@@ -1,4 +1,5 @@
 """Task 3: psf2otf is circular convolution; Wiener deconvolution inverts it sensibly."""
+
 import numpy as np
 import pytest
 import torch
@@ -79,7 +80,7 @@ def test_bad_arguments_raise_value_error():
         make_kernel("box", 5)
 
 
-@pytest.mark.parametrize("target", [10.0, 10 ** 1.5])
+@pytest.mark.parametrize("target", [10.0, 10**1.5])
 def test_choose_snr_finds_the_known_optimum(target):
     """With a delta kernel the Wiener filter is ``y * snr / (1 + snr)``, whose mean squared error
     ``(a - 1)^2 E[x^2] + a^2 sigma^2`` is smallest at ``snr = E[x^2] / sigma^2``. Images around 0.5

@@ -1,6 +1,7 @@
 """The one checkpoint layer (common.checkpoint, common.runs.check_run): a resumed run continues exactly as
 the uninterrupted one, a changed fixed argument and a damaged checkpoint are refused in one line, and no
 package keeps a checkpoint path of its own."""
+
 import argparse
 import ast
 import random
@@ -75,15 +76,21 @@ def test_the_checkpoint_has_the_one_layout_and_loads_without_unpickling_code(tmp
     _train(tmp_path / "c.pt", 2, resume=False)
     ckpt = torch.load(tmp_path / "c.pt", weights_only=True)
     assert tuple(ckpt) == KEYS and ckpt["step"] == 2 and ckpt["best_step"] == 2
-    assert set(ckpt["rng"]) == {"torch", "cuda", "numpy", "python", "generators"} and set(ckpt["rng"]["generators"]) == {"loader"}
+    assert set(ckpt["rng"]) == {"torch", "cuda", "numpy", "python", "generators"} and set(
+        ckpt["rng"]["generators"]
+    ) == {"loader"}
     assert ckpt["scheduler"]["last_epoch"] == 2 and ckpt["optimizer"]["state"]  # Adam's moments travel too
 
 
 @pytest.mark.parametrize("source", ["torch", "numpy", "python", "generator"])
 def test_every_random_state_is_restored(source):
     g = torch.Generator().manual_seed(0)
-    draw = {"torch": lambda: torch.rand(3).tolist(), "numpy": lambda: np.random.rand(3).tolist(),
-            "python": lambda: [random.random() for _ in range(3)], "generator": lambda: torch.rand(3, generator=g).tolist()}[source]
+    draw = {
+        "torch": lambda: torch.rand(3).tolist(),
+        "numpy": lambda: np.random.rand(3).tolist(),
+        "python": lambda: [random.random() for _ in range(3)],
+        "generator": lambda: torch.rand(3, generator=g).tolist(),
+    }[source]
     saved = checkpoint.rng_state({"g": g})
     first = draw()
     draw(), torch.manual_seed(7), np.random.seed(7), random.seed(7), g.manual_seed(7)
@@ -130,7 +137,9 @@ def test_a_damaged_or_mismatched_checkpoint_is_one_line_and_exit_2(tmp_path, cap
     model = nn.Linear(2, 1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(SystemExit) as e:
-        run_command("prog", lambda: load_progress(path, model, torch.optim.SGD(model.parameters(), lr=0.1), resume=True))
+        run_command(
+            "prog", lambda: load_progress(path, model, torch.optim.SGD(model.parameters(), lr=0.1), resume=True)
+        )
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and err[0].startswith(f"prog: error: cannot resume from {path}")
     assert "start the run again with --overwrite" in err[0] and "Traceback" not in err[0]
@@ -139,8 +148,19 @@ def test_a_damaged_or_mismatched_checkpoint_is_one_line_and_exit_2(tmp_path, cap
 
 
 def _args(tmp_path: Path, **kw) -> argparse.Namespace:
-    return argparse.Namespace(**{"results_root": str(tmp_path), "name": "run", "resume": False, "overwrite": False,
-                                 "seed": 0, "lr": 0.1, "epochs": 3, "device": "cpu", **kw})
+    return argparse.Namespace(
+        **{
+            "results_root": str(tmp_path),
+            "name": "run",
+            "resume": False,
+            "overwrite": False,
+            "seed": 0,
+            "lr": 0.1,
+            "epochs": 3,
+            "device": "cpu",
+            **kw,
+        }
+    )
 
 
 def test_a_changed_fixed_argument_is_refused_in_one_line_and_free_ones_may_change(tmp_path, capsys):
@@ -179,8 +199,12 @@ def test_no_package_keeps_a_checkpoint_path_of_its_own(package):
     """Checkpoints are written and read through common.checkpoint / common.runs only."""
     for path in sorted((ROOT / package).rglob("*.py")):
         defined, called = _defined_and_called(path)
-        own = {d for d in defined if any(w in d for w in ("checkpoint", "progress", "rng_state"))
-               or d in ("load_best", "keep_best_test", "prepare_run", "check_run")}
+        own = {
+            d
+            for d in defined
+            if any(w in d for w in ("checkpoint", "progress", "rng_state"))
+            or d in ("load_best", "keep_best_test", "prepare_run", "check_run")
+        }
         assert not own, f"{path.relative_to(ROOT)} defines {sorted(own)}"
         assert not called & {"torch.save", "torch.load"}, f"{path.relative_to(ROOT)} calls torch.save/torch.load itself"
 
@@ -203,13 +227,19 @@ def _parsed_commands() -> dict[str, list[tuple[argparse.Namespace, tuple[str, ..
 
     return {
         "mri_cs": [(mri_main.parse_args([]), train.FIXED_ON_RESUME)],
-        "medical_cnn": [(fill_common_defaults(mc_main.build_parser().parse_args([c])),
-                         module(f"medical_cnn.{m}").FIXED_ON_RESUME) for c, m in mc_main.MODULES.items()],
-        "autoencoders": [(fill_common_defaults(ae_main.build_parser().parse_args([t])), helper.fixed_on_resume(t))
-                         for t in ae_main.TASKS],
+        "medical_cnn": [
+            (fill_common_defaults(mc_main.build_parser().parse_args([c])), module(f"medical_cnn.{m}").FIXED_ON_RESUME)
+            for c, m in mc_main.MODULES.items()
+        ],
+        "autoencoders": [
+            (fill_common_defaults(ae_main.build_parser().parse_args([t])), helper.fixed_on_resume(t))
+            for t in ae_main.TASKS
+        ],
         "backprop": [(bp_main.parse([c]), module(m).FIXED_ON_RESUME) for c, m in bp_main.MODULES.items()],
-        "auto_decoder": [(ad_main.parse([c]), module(f"auto_decoder.{m}").FIXED_ON_RESUME)
-                         for c, m in (("ad", "train"), ("vad", "train"), ("vae", "vae"), ("classifier", "classifier"))],
+        "auto_decoder": [
+            (ad_main.parse([c]), module(f"auto_decoder.{m}").FIXED_ON_RESUME)
+            for c, m in (("ad", "train"), ("vad", "train"), ("vae", "vae"), ("classifier", "classifier"))
+        ],
     }
 
 

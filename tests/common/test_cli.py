@@ -1,4 +1,5 @@
 """common.cli: the shared flags, argparse types and the one-line error exit."""
+
 import argparse
 
 import pytest
@@ -25,14 +26,17 @@ def test_defaults_when_no_flag_given():
     assert {k: getattr(args, k) for k in cli.COMMON_DEFAULTS} == cli.COMMON_DEFAULTS
 
 
-@pytest.mark.parametrize("func, good, bad", [
-    (cli.positive_int, ("1", 1), ["0", "-2", "1.5", "x"]),
-    (cli.non_negative_int, ("0", 0), ["-1", "a"]),
-    (cli.positive_float, ("1e-3", 1e-3), ["0", "-1", "nan", "inf", "x"]),
-    (cli.non_negative_float, ("0", 0.0), ["-0.1", "nan"]),
-    (cli.fraction, ("0.3", 0.3), ["1", "-0.1", "1.5"]),
-    (cli.device_name, ("cuda:1", "cuda:1"), ["nonsense", "cuda:", "gpu"]),
-])
+@pytest.mark.parametrize(
+    "func, good, bad",
+    [
+        (cli.positive_int, ("1", 1), ["0", "-2", "1.5", "x"]),
+        (cli.non_negative_int, ("0", 0), ["-1", "a"]),
+        (cli.positive_float, ("1e-3", 1e-3), ["0", "-1", "nan", "inf", "x"]),
+        (cli.non_negative_float, ("0", 0.0), ["-0.1", "nan"]),
+        (cli.fraction, ("0.3", 0.3), ["1", "-0.1", "1.5"]),
+        (cli.device_name, ("cuda:1", "cuda:1"), ["nonsense", "cuda:", "gpu"]),
+    ],
+)
 def test_argument_types(func, good, bad):
     assert func(good[0]) == good[1]
     for text in bad:
@@ -54,12 +58,15 @@ def test_run_name_marks_quick_runs():
     assert cli.run_name(argparse.Namespace(name="mine", quick=False), "segment") == "mine"
 
 
-@pytest.mark.parametrize("exc, code, text", [
-    (cli.DataError("no MNIST in data/"), 2, "prog: error: no MNIST in data/"),
-    (cli.RunError("runs/x already holds a run"), 2, "prog: error: runs/x already holds a run"),
-    (PermissionError(13, "Permission denied", "/proc/x"), 2, "prog: error: Permission denied (/proc/x)"),
-    (KeyboardInterrupt(), 130, "prog: interrupted; add --resume"),
-])
+@pytest.mark.parametrize(
+    "exc, code, text",
+    [
+        (cli.DataError("no MNIST in data/"), 2, "prog: error: no MNIST in data/"),
+        (cli.RunError("runs/x already holds a run"), 2, "prog: error: runs/x already holds a run"),
+        (PermissionError(13, "Permission denied", "/proc/x"), 2, "prog: error: Permission denied (/proc/x)"),
+        (KeyboardInterrupt(), 130, "prog: interrupted; add --resume"),
+    ],
+)
 def test_run_command_turns_errors_into_one_line(exc, code, text, capsys):
     def fail():
         raise exc

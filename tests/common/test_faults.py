@@ -1,5 +1,6 @@
 """common: folder names stay inside their root, failed writes leave nothing half-written, divergence
 stops a run, SIGTERM and a second run of the same folder are handled (the mechanisms every package uses)."""
+
 import errno
 import os
 import signal
@@ -35,12 +36,15 @@ def enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("save, patch", [
-    (lambda p: runs.save_checkpoint(p, {"w": torch.ones(3)}), "torch.save"),
-    (lambda p: runs.save_json(p, {"a": 1}), "json.dump"),
-    (lambda p: runs.save_npz(p, a=np.ones(3)), "numpy.savez_compressed"),
-    (lambda p: runs.save_text(p, "x,y\n"), "pathlib.Path.write_text"),
-])
+@pytest.mark.parametrize(
+    "save, patch",
+    [
+        (lambda p: runs.save_checkpoint(p, {"w": torch.ones(3)}), "torch.save"),
+        (lambda p: runs.save_json(p, {"a": 1}), "json.dump"),
+        (lambda p: runs.save_npz(p, a=np.ones(3)), "numpy.savez_compressed"),
+        (lambda p: runs.save_text(p, "x,y\n"), "pathlib.Path.write_text"),
+    ],
+)
 def test_a_full_disk_leaves_the_previous_file_and_no_temporary(tmp_path, monkeypatch, save, patch):
     target = tmp_path / "file.out"
     target.write_bytes(b"previous")
@@ -98,7 +102,9 @@ def test_run_command_exit_codes(capsys):
         cli.run_command("main.py", diverge)
     assert e.value.code == cli.EXIT_DIVERGED
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["main.py: diverged: mlp: the loss is nan at step 3; run it again with a smaller --lr (and --overwrite)"]
+    assert err == [
+        "main.py: diverged: mlp: the loss is nan at step 3; run it again with a smaller --lr (and --overwrite)"
+    ]
 
     def terminate():
         os.kill(os.getpid(), signal.SIGTERM)
@@ -141,18 +147,21 @@ def test_a_second_run_of_a_locked_folder_is_refused(tmp_path):
     assert not (run_dir / runs.LOCK_NAME).exists()
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: checks.check_labels(np.array([0, 1, 9]), 3, "x.npz"), "x.npz: label 9 is outside the 3 classes"),
-    (lambda: checks.check_labels(np.array([0, -1]), 3, "x.npz"), "label -1 is outside"),
-    (lambda: checks.check_labels(np.zeros((4, 2), int), 3, "x.npz"), "labels of shape"),
-    (lambda: checks.check_labels(np.array([0.5]), 3, "x.npz"), "whole class numbers"),
-    (lambda: checks.check_images(np.array([0.0, np.nan]), "x.h5"), "x.h5: 1 pixels are NaN or infinite"),
-    (lambda: checks.check_images(np.zeros(3, np.float32), "x", dtypes=("uint8",)), "dtype float32, expected uint8"),
-    (lambda: checks.check_images(np.array([0.0, 2.0]), "x", value_range=(0, 1)), "span 0..2, expected 0..1"),
-    (lambda: checks.check_mask(np.array([0, 1, 2]), "m.png"), "m.png: the mask is not binary"),
-    (lambda: checks.check_mask(np.zeros((2, 3)), "m.png", shape=(2, 2)), "mask of shape"),
-    (lambda: checks.check_not_empty(0, "test/", "images"), "test/: no images"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: checks.check_labels(np.array([0, 1, 9]), 3, "x.npz"), "x.npz: label 9 is outside the 3 classes"),
+        (lambda: checks.check_labels(np.array([0, -1]), 3, "x.npz"), "label -1 is outside"),
+        (lambda: checks.check_labels(np.zeros((4, 2), int), 3, "x.npz"), "labels of shape"),
+        (lambda: checks.check_labels(np.array([0.5]), 3, "x.npz"), "whole class numbers"),
+        (lambda: checks.check_images(np.array([0.0, np.nan]), "x.h5"), "x.h5: 1 pixels are NaN or infinite"),
+        (lambda: checks.check_images(np.zeros(3, np.float32), "x", dtypes=("uint8",)), "dtype float32, expected uint8"),
+        (lambda: checks.check_images(np.array([0.0, 2.0]), "x", value_range=(0, 1)), "span 0..2, expected 0..1"),
+        (lambda: checks.check_mask(np.array([0, 1, 2]), "m.png"), "m.png: the mask is not binary"),
+        (lambda: checks.check_mask(np.zeros((2, 3)), "m.png", shape=(2, 2)), "mask of shape"),
+        (lambda: checks.check_not_empty(0, "test/", "images"), "test/: no images"),
+    ],
+)
 def test_data_checks_name_the_file_and_the_fault(call, message):
     with pytest.raises(cli.DataError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         call()

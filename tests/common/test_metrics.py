@@ -1,4 +1,5 @@
 """common.metrics against scikit-image / scikit-learn references, plus edge cases."""
+
 import math
 
 import numpy as np
@@ -45,8 +46,10 @@ def test_volume_psnr_is_fastmris_whole_volume_psnr(rng):
     volumes = np.array([3, 3, 3, 0, 0, 5, 5])  # ids need not be contiguous or sorted
     mse = ((pred - target) ** 2).reshape(7, -1).mean(1)
     values = metrics.volume_psnr(mse, target.reshape(7, -1).max(1), volumes)
-    expected = [peak_signal_noise_ratio(target[volumes == v], pred[volumes == v], data_range=target[volumes == v].max())
-                for v in (0, 3, 5)]
+    expected = [
+        peak_signal_noise_ratio(target[volumes == v], pred[volumes == v], data_range=target[volumes == v].max())
+        for v in (0, 3, 5)
+    ]
     assert values.tolist() == pytest.approx(expected, rel=1e-10)
     per_slice = metrics.batch_psnr(pred[volumes == 3], target[volumes == 3])
     assert float(values[1]) != pytest.approx(float(per_slice.mean()), abs=1e-3)

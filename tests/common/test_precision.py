@@ -1,4 +1,5 @@
 """--precision: how auto resolves, what autocast changes, and the speed figures of common.speed."""
+
 import re
 
 import pytest
@@ -81,10 +82,19 @@ def test_isolated_runs_in_another_process_and_reports_failure():
 
 def test_throughput_rows_keep_the_median_round(monkeypatch):
     rates = iter([10.0, 40.0, 30.0, 20.0, 50.0, 60.0])  # fp32, bf16 interleaved over three rounds
-    monkeypatch.setattr(speed, "isolated", lambda fn, *args: {"samples_per_s": next(rates), "gflop_per_sample": 1.0,
-                                                               "achieved_gflops": 1.0, "peak_ratio": None,
-                                                               "peak_basis": "x", "peak_memory_mib": 1.0,
-                                                               "memory_kind": "RSS"})
+    monkeypatch.setattr(
+        speed,
+        "isolated",
+        lambda fn, *args: {
+            "samples_per_s": next(rates),
+            "gflop_per_sample": 1.0,
+            "achieved_gflops": 1.0,
+            "peak_ratio": None,
+            "peak_basis": "x",
+            "peak_memory_mib": 1.0,
+            "memory_kind": "RSS",
+        },
+    )
     cases = [{"model": "m", "device": "cpu", "precision": p} for p in ("fp32", "bf16")]
     rows = speed.throughput_rows(None, cases, "sample", rounds=3)
     assert [r["samples_per_s"] for r in rows] == [30.0, 40.0]  # medians of (10, 30, 50) and (40, 20, 60)
@@ -93,9 +103,19 @@ def test_throughput_rows_keep_the_median_round(monkeypatch):
 
 
 def test_throughput_markdown_reads_the_rounds_off_the_rows_and_skips_failed_cases():
-    row = {"model": "unet", "device": "cpu", "precision": "bf16", "samples_per_s": 45.44, "rounds_samples_per_s": [40.0, 45.44, 49.0],
-           "gflop_per_sample": 3.4671, "achieved_gflops": 157.5, "peak_ratio": 0.037, "peak_basis": "2 cores x 2.10 GHz",
-           "peak_memory_mib": 319.4, "memory_kind": "RSS over idle torch"}
+    row = {
+        "model": "unet",
+        "device": "cpu",
+        "precision": "bf16",
+        "samples_per_s": 45.44,
+        "rounds_samples_per_s": [40.0, 45.44, 49.0],
+        "gflop_per_sample": 3.4671,
+        "achieved_gflops": 157.5,
+        "peak_ratio": 0.037,
+        "peak_basis": "2 cores x 2.10 GHz",
+        "peak_memory_mib": 319.4,
+        "memory_kind": "RSS over idle torch",
+    }
     text = speed.throughput_markdown([row, {**row, "precision": "fp32", "samples_per_s": None}], "slice", "slices")
     squeezed = re.sub(r" {2,}", " ", text)  # tabulate pads the cells
     assert text.startswith("Median of 3 rounds per case.") and "| slices / s (training) | GFLOP / slice |" in squeezed

@@ -3,6 +3,7 @@
 No test touches the network: ``torch.hub.urlopen`` fails as it does offline, or the download
 function is replaced by one that returns a real-shaped (random) state dict.
 """
+
 import hashlib
 from urllib.error import URLError
 
@@ -85,13 +86,17 @@ def test_a_corrupt_cached_file_is_an_error_that_says_to_delete_it(offline_hub):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("wrap", [lambda s: s, lambda s: {"state_dict": s, "epoch": 90}], ids=["torchvision", "checkpoint"])
+@pytest.mark.parametrize(
+    "wrap", [lambda s: s, lambda s: {"state_dict": s, "epoch": 90}], ids=["torchvision", "checkpoint"]
+)
 def test_a_file_is_loaded_and_recorded_with_its_sha256(tmp_path, reference, wrap):
     path = tmp_path / "resnet18.pth"
     torch.save(wrap(reference), path)
     weights = pretrained.resnet18_weights(str(path), "--weights")
     assert weights.source == f"file {path} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:8]})"
-    torch.testing.assert_close(weights.state_dict["layer2.0.downsample.1.running_var"], reference["layer2.0.downsample.1.running_var"])
+    torch.testing.assert_close(
+        weights.state_dict["layer2.0.downsample.1.running_var"], reference["layer2.0.downsample.1.running_var"]
+    )
 
 
 def test_bad_files_are_one_line_errors(tmp_path, reference):
@@ -99,8 +104,12 @@ def test_bad_files_are_one_line_errors(tmp_path, reference):
     garbage.write_bytes(b"not a torch file")
     torch.save({"something": torch.zeros(1)}, other)
     torch.save({**reference, "layer1.0.conv1.weight": torch.zeros(32, 64, 3, 3)}, resnet34_shape)
-    cases = [(tmp_path / "missing.pth", "file not found"), (garbage, "cannot read"), (other, "not a ResNet-18"),
-             (resnet34_shape, "not a ResNet-18")]
+    cases = [
+        (tmp_path / "missing.pth", "file not found"),
+        (garbage, "cannot read"),
+        (other, "not a ResNet-18"),
+        (resnet34_shape, "not a ResNet-18"),
+    ]
     for path, message in cases:
         with pytest.raises(DataError, match=message) as e:
             pretrained.resnet18_weights(str(path), "--weights")

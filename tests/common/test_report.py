@@ -1,4 +1,5 @@
 """common.report: notebooks and Markdown to self-contained HTML (``make report``)."""
+
 import base64
 
 import nbformat
@@ -10,7 +11,9 @@ def test_html_embeds_figures_and_renders_markdown():
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
     cell = nbformat.v4.new_code_cell("show()")
     cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title\n\n| a | b |\n| - | - |\n| 1 | 2 |"), cell])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Title\n\n| a | b |\n| - | - |\n| 1 | 2 |"), cell]
+    )
     html = report.to_html(nb, "t")
     assert f"data:image/png;base64,{png}" in html  # the figure travels inside the page
     assert "<table>" in html and "<h1" in html

@@ -1,4 +1,5 @@
 """common.runs: run folders are validated before anything is written, and never clobbered."""
+
 import os
 import stat
 from pathlib import Path
@@ -21,7 +22,10 @@ def test_new_run_writes_config_with_readable_mode(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.argv", ["/somewhere/mri_cs/main.py", "--drop-rate", "0.3", "--learn-mask"])
     with runs.run_folder(tmp_path, "a", config()) as run_dir:
         runs.save_json(run_dir / "metrics.json", {"x": 1})
-    assert runs.load_json(run_dir / "config.json") == {"argv": ["python", "main.py", "--drop-rate", "0.3", "--learn-mask"], **config()}
+    assert runs.load_json(run_dir / "config.json") == {
+        "argv": ["python", "main.py", "--drop-rate", "0.3", "--learn-mask"],
+        **config(),
+    }
     for name in ("config.json", "metrics.json"):
         assert stat.S_IMODE(os.stat(run_dir / name).st_mode) & 0o044 == 0o044  # group and others may read
 
@@ -116,6 +120,8 @@ def test_a_failed_resume_leaves_config_as_it_was(tmp_path):
         runs.save_checkpoint(run_dir / "checkpoint.pt", {"epoch": 1})
     before = snapshot(run_dir)
     with pytest.raises(ValueError):
-        with runs.run_folder(tmp_path, "a", {"args": {"seed": 0, "lr": 0.1, "epochs": 50}}, resume=True, fixed_on_resume=("seed",)):
+        with runs.run_folder(
+            tmp_path, "a", {"args": {"seed": 0, "lr": 0.1, "epochs": 50}}, resume=True, fixed_on_resume=("seed",)
+        ):
             raise ValueError("unreadable checkpoint")
     assert snapshot(run_dir) == before

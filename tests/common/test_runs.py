@@ -1,4 +1,5 @@
 """common.runs: run folders, JSON records, atomic checkpoints."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Read the numbers back out of dry/answers.md, so the tests check the text itself."""
+
 from __future__ import annotations
 
 import re
@@ -62,7 +63,8 @@ def assert_close_as_written(cells, expected, what: str = "") -> None:
     for idx, cell in np.ndenumerate(cells):
         value = float(str(cell).replace(",", ""))
         assert abs(value - expected[idx]) <= half_unit(str(cell)) * (1 + 1e-9) + 1e-12, (
-            f"{what}{list(idx)}: answers.md says {cell}, recomputed {expected[idx]!r}")
+            f"{what}{list(idx)}: answers.md says {cell}, recomputed {expected[idx]!r}"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -82,4 +84,3 @@ def close_as_written():
 @pytest.fixture
 def find_numbers():
     return numbers_in
-

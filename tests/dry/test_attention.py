@@ -1,4 +1,5 @@
 """A9: Q, K, scores and A written in answers.md agree with an independent numpy computation."""
+
 import re
 
 import numpy as np
@@ -36,7 +37,11 @@ def test_row_by_row_steps(answers, find_numbers):
         assert len(lines) == len(X)
         for i, line in enumerate(lines):
             nums = find_numbers(line.split("=", 1)[1])  # drop the "q_1" label
-            coeffs, rows, result = nums[0:12:4], np.reshape([n for j, n in enumerate(nums[:12]) if j % 4], (3, 3)), nums[12:]
+            coeffs, rows, result = (
+                nums[0:12:4],
+                np.reshape([n for j, n in enumerate(nums[:12]) if j % 4], (3, 3)),
+                nums[12:],
+            )
             np.testing.assert_allclose(coeffs, X[i])
             np.testing.assert_allclose(rows, w)
             np.testing.assert_allclose(result, x_w[i], atol=5e-5)

@@ -1,4 +1,5 @@
 """A6/B5: the analytical gradient of a Conv2d(1, 1, 32) against torch.autograd."""
+
 import pytest
 import torch
 
@@ -45,4 +46,6 @@ def test_worked_example_in_the_text(answers):
 
 def test_wrong_shapes_are_rejected():
     with pytest.raises(ValueError):
-        compute.conv_full_gradients(torch.zeros(1, 32, 32), torch.zeros(1, 16, 16), torch.zeros(1, 1, 32, 32), torch.zeros(1))
+        compute.conv_full_gradients(
+            torch.zeros(1, 32, 32), torch.zeros(1, 16, 16), torch.zeros(1, 1, 32, 32), torch.zeros(1)
+        )

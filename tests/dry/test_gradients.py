@@ -1,4 +1,5 @@
 """A5/B10: the vanishing and exploding examples reproduce."""
+
 import numpy as np
 
 from dry import compute

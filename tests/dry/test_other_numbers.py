@@ -1,4 +1,5 @@
 """A3, B2, B3, B9: receptive fields, parameter counts, momentum and the diffusion prior term."""
+
 import math
 
 import numpy as np

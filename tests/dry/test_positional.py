@@ -1,4 +1,5 @@
 """A10a: the sinusoidal encoding written in answers.md."""
+
 import math
 
 import numpy as np
@@ -27,7 +28,9 @@ def test_encoding_matches_the_reference_for_even_sizes(d_model):
 def test_odd_size_keeps_the_sine_of_the_next_frequency():
     # d_model = 3: column 2 has no cosine partner and is the sine of frequency 10000^(-2/3).
     p = 3
-    np.testing.assert_allclose(compute.sinusoidal_encoding(p, 3), [math.sin(p), math.cos(p), math.sin(p / 10000 ** (2 / 3))])
+    np.testing.assert_allclose(
+        compute.sinusoidal_encoding(p, 3), [math.sin(p), math.cos(p), math.sin(p / 10000 ** (2 / 3))]
+    )
 
 
 def test_written_tables(answers, close_as_written):
@@ -36,5 +39,9 @@ def test_written_tables(answers, close_as_written):
     last = answers.rows("pe_last")
     close_as_written([last["PE(3), 0-based: the answer"]], expected[3:], "PE(3)")
     close_as_written([last["x_4 + PE(3)"]], [np.array([0.05, 0.4, 0.55]) + expected[3]], "x_4 + PE(3)")
-    close_as_written([last["PE(4), if positions are counted from 1"]], [[math.sin(4), math.cos(4), math.sin(4 / 10000 ** (2 / 3))]], "PE(4)")
+    close_as_written(
+        [last["PE(4), if positions are counted from 1"]],
+        [[math.sin(4), math.cos(4), math.sin(4 / 10000 ** (2 / 3))]],
+        "PE(4)",
+    )
     close_as_written([answers.block("pe_freq")], [10000 ** (2 / 3)], "frequency")

@@ -1,4 +1,5 @@
 """answers.md and compute.py agree, and a wrong number in the text is caught."""
+
 import pytest
 
 from dry import compute

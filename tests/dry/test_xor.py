@@ -1,4 +1,5 @@
 """A1b/c: no linear threshold classifier beats 3/4 on XOR; the written 2-layer network gets 4/4."""
+
 import ast
 
 import numpy as np
@@ -19,7 +20,9 @@ def correct_counts(w: np.ndarray, b: np.ndarray, tau: np.ndarray) -> np.ndarray:
 def test_no_linear_threshold_classifier_beats_three_of_four(answers):
     rng = np.random.default_rng(0)
     m = 300_000
-    counts = correct_counts(rng.normal(scale=3, size=(m, 2)), rng.normal(scale=3, size=m), rng.uniform(0.01, 0.99, size=m))
+    counts = correct_counts(
+        rng.normal(scale=3, size=(m, 2)), rng.normal(scale=3, size=m), rng.uniform(0.01, 0.99, size=m)
+    )
     grid = np.linspace(-2, 2, 21)  # a different grid from compute.py's
     w1, w2, b, tau = (a.ravel() for a in np.meshgrid(grid, grid, grid, np.linspace(0.05, 0.95, 19), indexing="ij"))
     counts = np.concatenate([counts, correct_counts(np.column_stack([w1, w2]), b, tau)])
@@ -53,7 +56,9 @@ def test_written_two_layer_network_gets_four_of_four(answers, close_as_written):
     np.testing.assert_array_equal(predicted, LABELS)
     assert int(answers.block("xor_net_correct")) == (predicted == LABELS).sum() == 4
     hidden = torch.sigmoid(x @ net["W1"].T + net["b1"]).numpy()
-    close_as_written(answers.matrix("xor_net_outputs"), np.column_stack([hidden, y.numpy(), predicted, LABELS]), "outputs")
+    close_as_written(
+        answers.matrix("xor_net_outputs"), np.column_stack([hidden, y.numpy(), predicted, LABELS]), "outputs"
+    )
 
 
 def test_class_one_region_is_not_convex(answers):

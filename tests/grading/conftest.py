@@ -1,4 +1,5 @@
 """Submissions for the grader's tests: the reference files with one known bug per problem, or broken files."""
+
 from pathlib import Path
 
 import pytest

@@ -1,5 +1,6 @@
 """``make grade``: the repository gets full marks, a known bug loses exactly its problem's points and names
 the failing check, and broken, missing, hanging or chatty files never crash or stall the grader."""
+
 import json
 import subprocess
 import sys
@@ -37,24 +38,50 @@ def submission(tmp_path_factory, grade_once):
     backprop whose first_layer_grads hangs and whose LinearFunction.forward prints a lot; mri_cs with a syntax
     error; auto_decoder whose VariationalAutoDecoder.py hangs at import beside the reference AutoDecoder.py."""
     folder = tmp_path_factory.mktemp("submission")
-    write(folder / "medical_cnn", {
-        "mlp.py": with_bug("medical_cnn", "mlp.py", "module.weight.normal_(0.0, std)",
-                           "module.weight.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std)"),  # Glorot uniform
-        "mobileNet.py": with_bug("medical_cnn", "mobileNet.py", "x = self.relu(self.bn1(self.depthwise(x)))",
-                                 "x = self.bn1(self.depthwise(x))"),  # no ReLU after the depthwise batch norm
-        "utils.py": with_bug("medical_cnn", "utils.py", "(2.0 * intersection + smooth)", "(intersection + smooth)"),
-        "unet.py": reference("medical_cnn", "unet.py"),
-    })
-    write(folder / "autoencoders", {"helper.py": with_bug(
-        "autoencoders", "helper.py", "((probs**2).sum() + (target**2).sum() + eps)", "(probs.sum() + target.sum() + eps)")})
+    write(
+        folder / "medical_cnn",
+        {
+            "mlp.py": with_bug(
+                "medical_cnn",
+                "mlp.py",
+                "module.weight.normal_(0.0, std)",
+                "module.weight.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std)",
+            ),  # Glorot uniform
+            "mobileNet.py": with_bug(
+                "medical_cnn",
+                "mobileNet.py",
+                "x = self.relu(self.bn1(self.depthwise(x)))",
+                "x = self.bn1(self.depthwise(x))",
+            ),  # no ReLU after the depthwise batch norm
+            "utils.py": with_bug("medical_cnn", "utils.py", "(2.0 * intersection + smooth)", "(intersection + smooth)"),
+            "unet.py": reference("medical_cnn", "unet.py"),
+        },
+    )
+    write(
+        folder / "autoencoders",
+        {
+            "helper.py": with_bug(
+                "autoencoders",
+                "helper.py",
+                "((probs**2).sum() + (target**2).sum() + eps)",
+                "(probs.sum() + target.sum() + eps)",
+            )
+        },
+    )
     chatty_and_hanging = reference("backprop", "functions.py") + (
         "\n\n_forward = LinearFunction.forward\n\n\ndef _chatty(ctx, *args):\n    print('x' * 200_000)\n"
         "    return _forward(ctx, *args)\n\n\nLinearFunction.forward = staticmethod(_chatty)\n\n\n"
-        "def first_layer_grads(net, x, target):\n    while True:\n        pass\n")
+        "def first_layer_grads(net, x, target):\n    while True:\n        pass\n"
+    )
     write(folder / "backprop", {"functions.py": chatty_and_hanging})
     write(folder / "mri_cs" / "models", {"model.py": "class ReconstructionModel(:\n"})
-    write(folder / "auto_decoder", {"AutoDecoder.py": reference("auto_decoder", "AutoDecoder.py"),
-                                    "VariationalAutoDecoder.py": "import time\ntime.sleep(600)\n"})
+    write(
+        folder / "auto_decoder",
+        {
+            "AutoDecoder.py": reference("auto_decoder", "AutoDecoder.py"),
+            "VariationalAutoDecoder.py": "import time\ntime.sleep(600)\n",
+        },
+    )
     return folder, grade_once("submission", None, folder, test=3.0, imports=5.0, run=300.0)
 
 
@@ -62,7 +89,9 @@ def test_each_bug_loses_exactly_its_problems_points_and_names_the_check(submissi
     _, scores = submission
     medical = scores["medical_cnn"]
     assert points(medical) == {"1": 0, "2": 2, "3": 0, "4": 10, "5": 10, "6": 0}
-    assert reasons(medical, "1").startswith("test_mlp.py::test_glorot_weights_are_normal_not_uniform_with_the_same_variance: ")
+    assert reasons(medical, "1").startswith(
+        "test_mlp.py::test_glorot_weights_are_normal_not_uniform_with_the_same_variance: "
+    )
     assert "\n" not in reasons(medical, "1")  # the variance test still passes: only the shape check fails
     assert "test_depthwise_separable_block_applies_relu_after_each_batch_norm" in reasons(medical, "3")
     assert "test_dice_loss_matches_a_hand_computation_over_the_whole_batch" in reasons(medical, "6")
@@ -87,16 +116,34 @@ def test_results_json_has_gradescopes_fields(submission, tmp_path):
     path = tmp_path / "results" / "results.json"
     write_results(path, [scores["medical_cnn"], scores["autoencoders"]], 12.5)
     results = json.loads(path.read_text())
-    test_schema = {"type": "object", "additionalProperties": False,
-                   "required": ["name", "number", "score", "max_score", "output", "visibility"],
-                   "properties": {"name": {"type": "string"}, "number": {"type": "string"}, "score": {"type": "number"},
-                                  "max_score": {"type": "number"}, "output": {"type": "string"},
-                                  "status": {"enum": ["passed", "failed"]}, "visibility": {"enum": list(VISIBILITIES)},
-                                  "tags": {"type": "array", "items": {"type": "string"}}}}
-    schema = {"type": "object", "additionalProperties": False, "required": ["score", "tests"],
-              "properties": {"score": {"type": "number"}, "execution_time": {"type": "number"}, "output": {"type": "string"},
-                             "visibility": {"enum": list(VISIBILITIES)}, "stdout_visibility": {"enum": list(VISIBILITIES)},
-                             "tests": {"type": "array", "items": test_schema}}}
+    test_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "number", "score", "max_score", "output", "visibility"],
+        "properties": {
+            "name": {"type": "string"},
+            "number": {"type": "string"},
+            "score": {"type": "number"},
+            "max_score": {"type": "number"},
+            "output": {"type": "string"},
+            "status": {"enum": ["passed", "failed"]},
+            "visibility": {"enum": list(VISIBILITIES)},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["score", "tests"],
+        "properties": {
+            "score": {"type": "number"},
+            "execution_time": {"type": "number"},
+            "output": {"type": "string"},
+            "visibility": {"enum": list(VISIBILITIES)},
+            "stdout_visibility": {"enum": list(VISIBILITIES)},
+            "tests": {"type": "array", "items": test_schema},
+        },
+    }
     jsonschema.validate(results, schema)
     tests = results["tests"]
     assert len(tests) == len(RUBRIC["medical_cnn"].problems) + len(RUBRIC["autoencoders"].problems)

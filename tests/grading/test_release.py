@@ -1,5 +1,6 @@
 """``make release`` and ``make gradescope``: the starter tree scores 0 on every problem and runs everything
 that is given; the autograder zip grades a submission with the hidden checks included."""
+
 import json
 import os
 import re
@@ -19,7 +20,9 @@ from .conftest import reference, write
 
 def in_tree(tree, *args, cwd=None, timeout=600):
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, *args], cwd=cwd or tree, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd or tree, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +74,13 @@ def test_everything_given_works_in_the_release(release):
     for name in RUBRIC:
         done = in_tree(tree, "main.py", "--help", cwd=tree / name, timeout=120)
         assert done.returncode == 0 and "usage:" in done.stdout, (name, done.stderr[-500:])
-    given = ["tests/medical_cnn/test_data.py", "tests/backprop/test_loaders.py", "tests/mri_cs/test_transforms.py",
-             "tests/mri_cs/test_subsampling.py::test_keeps_exactly_the_requested_fraction",
-             "tests/mri_cs/test_subsampling.py::test_straight_through_gradient_reaches_the_scores"]
+    given = [
+        "tests/medical_cnn/test_data.py",
+        "tests/backprop/test_loaders.py",
+        "tests/mri_cs/test_transforms.py",
+        "tests/mri_cs/test_subsampling.py::test_keeps_exactly_the_requested_fraction",
+        "tests/mri_cs/test_subsampling.py::test_straight_through_gradient_reaches_the_scores",
+    ]
     done = in_tree(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", *given)
     assert done.returncode == 0, done.stdout[-2000:]
 
@@ -94,10 +101,23 @@ def test_gradescope_zip_grades_a_submission_with_the_hidden_checks(tmp_path):
         z.extractall(tmp_path / "source")
     source = tmp_path / "source"
     assert "NotImplementedError" in (source / "backprop" / "functions.py").read_text()  # no solution in the zip
-    assert "test_hand_derived_first_layer_grads_match_autograd" in (source / "tests/backprop/test_functions.py").read_text()
+    assert (
+        "test_hand_derived_first_layer_grads_match_autograd"
+        in (source / "tests/backprop/test_functions.py").read_text()
+    )
     submission = write(tmp_path / "submission", {"functions.py": reference("backprop", "functions.py")})
-    done = in_tree(source, "-m", "grading", "grade", "--assignment", "backprop", "--submission", str(submission),
-                   "--results", str(tmp_path / "results" / "results.json"))
+    done = in_tree(
+        source,
+        "-m",
+        "grading",
+        "grade",
+        "--assignment",
+        "backprop",
+        "--submission",
+        str(submission),
+        "--results",
+        str(tmp_path / "results" / "results.json"),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["score"] == RUBRIC["backprop"].points and all(t["status"] == "passed" for t in results["tests"])

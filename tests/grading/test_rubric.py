@@ -1,4 +1,5 @@
 """The rubric against the tests it names and the handout's points; the solution markers and their stubs."""
+
 import ast
 import re
 
@@ -12,8 +13,14 @@ from grading.submission import ROOT
 
 def test_medical_cnn_points_are_the_handouts():
     points = {p.title: p.points for p in RUBRIC["medical_cnn"].problems}
-    assert points == {"Linear layer and MLP": 10, "2-D convolution code": 2, "DepthwiseSeparableBlock": 5,
-                      "MobileNet": 10, "U-Net": 10, "Dice losses": 5}
+    assert points == {
+        "Linear layer and MLP": 10,
+        "2-D convolution code": 2,
+        "DepthwiseSeparableBlock": 5,
+        "MobileNet": 10,
+        "U-Net": 10,
+        "Dice losses": 5,
+    }
     assert RUBRIC["medical_cnn"].points_source == "the handout"
     assert all("own" in a.points_source for name, a in RUBRIC.items() if name != "medical_cnn")
 
@@ -55,7 +62,9 @@ def test_stub_keeps_the_docstring_and_the_code_outside_the_block():
     assert 'raise NotImplementedError("A.f: write it' in out
 
 
-@pytest.mark.parametrize("text", ["# BEGIN SOLUTION\nx = 1\n", "x = 1\n# END SOLUTION\n", "# BEGIN SOLUTION\n# BEGIN SOLUTION\n"])
+@pytest.mark.parametrize(
+    "text", ["# BEGIN SOLUTION\nx = 1\n", "x = 1\n# END SOLUTION\n", "# BEGIN SOLUTION\n# BEGIN SOLUTION\n"]
+)
 def test_unbalanced_markers_are_an_error(text):
     with pytest.raises(MarkerError):
         stub(text)

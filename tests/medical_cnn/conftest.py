@@ -1,4 +1,5 @@
 """Tiny datasets in the real file formats: a MedMNIST .npz and a DRIVE folder tree (tif + gif written with PIL)."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -42,7 +43,9 @@ def write_drive_tree(root, n_train=3, n_test=2, size=(52, 50), seed=0):
             rgb = np.stack([np.full((h, w), 150.0), np.where(vessels, 60.0, 140.0), np.full((h, w), 50.0)], -1)
             rgb = np.clip(rgb + rng.normal(0, 8, rgb.shape), 0, 255) * fov[..., None]
             Image.fromarray(rgb.astype(np.uint8)).save(root / split / "images" / f"{number:02d}_{split}.tif")
-            Image.fromarray((vessels * 255).astype(np.uint8)).save(root / split / "1st_manual" / f"{number:02d}_manual1.gif")
+            Image.fromarray((vessels * 255).astype(np.uint8)).save(
+                root / split / "1st_manual" / f"{number:02d}_manual1.gif"
+            )
             Image.fromarray((fov * 255).astype(np.uint8)).save(root / split / "mask" / f"{number:02d}_{split}_mask.gif")
     return root
 
@@ -95,11 +98,15 @@ def quick_runs(tmp_path_factory):
     seg = ["segment", "--data-dir", str(drive), *common]
     metrics = {
         "conv_quick": cli.main(["conv", *common]),
-        "classify-pneumoniamnist_quick": cli.main(["classify", "--data-dir", str(medmnist), "--dataset", "pneumoniamnist", *common]),
+        "classify-pneumoniamnist_quick": cli.main(
+            ["classify", "--data-dir", str(medmnist), "--dataset", "pneumoniamnist", *common]
+        ),
         "segment-skip_quick": cli.main([*seg, "--study", "skip"]),
         "segment-augment_quick": cli.main([*seg, "--study", "augment"]),
         "segment-pretrained_quick": cli.main([*seg, "--study", "pretrained"]),
-        "segment-long_quick": cli.main([*seg, "--study", "lr", "--lrs", "0.001", "--lr-schedule", "cosine", "--name", "segment-long"]),
+        "segment-long_quick": cli.main(
+            [*seg, "--study", "lr", "--lrs", "0.001", "--lr-schedule", "cosine", "--name", "segment-long"]
+        ),
     }
 
     class NaNNet(nn.Module):

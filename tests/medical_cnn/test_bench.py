@@ -1,4 +1,5 @@
 """bench.py: one row per model and precision, written to its run folder, and its bad input."""
+
 import json
 
 import pytest

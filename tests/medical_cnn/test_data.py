@@ -1,4 +1,5 @@
 """Loaders on tiny files in the real formats, pre-processing, patches and augmentations."""
+
 import numpy as np
 import pytest
 import torch

@@ -2,6 +2,7 @@
 written, SIGTERM, diverged runs (a classifier, a study whose every variant diverges), bad data values in the
 MedMNIST and DRIVE files, a second run of a busy folder. Each ends in one stderr line and its exit code and
 leaves existing run folders byte-identical."""
+
 import importlib.util
 from pathlib import Path
 
@@ -24,14 +25,21 @@ def segment(drive: Path, root: Path, *extra: str) -> list[str]:
     return ["segment", "--data-dir", str(drive), "--results-root", str(root), "--quick", "--device", "cpu", *extra]
 
 
-@pytest.mark.parametrize("argv", [["conv"], ["classify"], ["segment"], ["classify", "--dataset", "../x"]],
-                         ids=["conv", "classify", "segment", "classify-dataset"])
+@pytest.mark.parametrize(
+    "argv",
+    [["conv"], ["classify"], ["segment"], ["classify", "--dataset", "../x"]],
+    ids=["conv", "classify", "segment", "classify-dataset"],
+)
 @pytest.mark.parametrize("name", faults.BAD_NAMES)
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(argv, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
     flag = [] if "--dataset" in argv else ["--name", name]
-    faults.refused(lambda: cli.main([*argv, "--quick", "--results-root", str(tmp_path / "runs"), *flag]), tmp_path, capsys,
-                   f"main.py {argv[0]}: error: argument --{'dataset' if flag == [] else 'name'}")
+    faults.refused(
+        lambda: cli.main([*argv, "--quick", "--results-root", str(tmp_path / "runs"), *flag]),
+        tmp_path,
+        capsys,
+        f"main.py {argv[0]}: error: argument --{'dataset' if flag == [] else 'name'}",
+    )
 
 
 def test_a_full_disk_keeps_the_last_checkpoint(drive_dir, tmp_path, monkeypatch, capsys):
@@ -51,8 +59,18 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(drive_dir, tmp
 
 
 def test_a_diverged_classifier_exits_3_with_its_status_and_no_headline(medmnist_dir, tmp_path, capsys):
-    argv = ["classify", "--data-dir", str(medmnist_dir), "--dataset", "pneumoniamnist", "--lr", "1e9", "--quick",
-            "--results-root", str(tmp_path)]
+    argv = [
+        "classify",
+        "--data-dir",
+        str(medmnist_dir),
+        "--dataset",
+        "pneumoniamnist",
+        "--lr",
+        "1e9",
+        "--quick",
+        "--results-root",
+        str(tmp_path),
+    ]
     code = faults.exit_code(lambda: cli.main(argv))
     out, err = capsys.readouterr()
     assert code == 3 and faults.one_line(err).startswith("main.py classify: diverged: mlp: the loss")
@@ -63,7 +81,9 @@ def test_a_diverged_classifier_exits_3_with_its_status_and_no_headline(medmnist_
 def test_a_study_whose_every_variant_diverges_exits_3(drive_dir, tmp_path, capsys):
     code = faults.exit_code(lambda: cli.main(segment(drive_dir, tmp_path, "--study", "skip", "--lr", "1e9")))
     out, err = capsys.readouterr()
-    assert code == 3 and err.strip().splitlines()[-1].startswith("main.py segment: diverged: every variant of the skip study")
+    assert code == 3 and err.strip().splitlines()[-1].startswith(
+        "main.py segment: diverged: every variant of the skip study"
+    )
     assert "unet-skip: the loss" in out and "unet-noskip: the loss" in out  # the study went on with the next variant
     metrics = load_json(tmp_path / "segment-skip_quick" / "metrics.json")
     assert metrics["status"] == "diverged" and [v["status"] for v in metrics["variants"].values()] == ["diverged"] * 2
@@ -99,11 +119,23 @@ def _labels_shape(arrays, path):
     return f"{path} (train)_labels: labels of shape (59, 1), expected (60,)"
 
 
-@pytest.mark.parametrize("change", [_label_5, _float_images, _empty_val, _labels_shape],
-                         ids=["label-outside", "float-images", "empty-split", "labels-shape"])
+@pytest.mark.parametrize(
+    "change",
+    [_label_5, _float_images, _empty_val, _labels_shape],
+    ids=["label-outside", "float-images", "empty-split", "labels-shape"],
+)
 def test_bad_medmnist_values_are_one_line_naming_the_file(change, tmp_path, capsys):
     folder, message = _medmnist(tmp_path, change)
-    argv = ["classify", "--data-dir", str(folder), "--dataset", "pneumoniamnist", "--quick", "--results-root", str(tmp_path / "runs")]
+    argv = [
+        "classify",
+        "--data-dir",
+        str(folder),
+        "--dataset",
+        "pneumoniamnist",
+        "--quick",
+        "--results-root",
+        str(tmp_path / "runs"),
+    ]
     code = faults.exit_code(lambda: cli.main(argv))
     line = faults.one_line(capsys.readouterr().err)
     assert code == 2 and message in line and not (tmp_path / "runs").exists()
@@ -127,4 +159,9 @@ def test_bad_drive_masks_are_one_line_naming_the_file(what, tmp_path, capsys):
 
 def test_a_second_run_of_a_busy_folder_is_refused(drive_dir, tmp_path, capsys):
     with faults.locked_by_another_process(tmp_path / "segment-skip_quick") as pid:
-        faults.refused(lambda: cli.main(segment(drive_dir, tmp_path)), tmp_path, capsys, f"is in use by another run (process {pid})")
+        faults.refused(
+            lambda: cli.main(segment(drive_dir, tmp_path)),
+            tmp_path,
+            capsys,
+            f"is in use by another run (process {pid})",
+        )

@@ -1,4 +1,5 @@
 """main.py sub-commands on tiny fixtures: run folders, resumable checkpoints, one-line errors that change no run."""
+
 import json
 import shutil
 import subprocess
@@ -28,25 +29,53 @@ def test_conv_run_matches_scipy_and_writes_figures(quick_runs):
 def test_quick_runs_never_use_the_real_runs_folders(quick_runs):
     root, _ = quick_runs
     assert sorted(p.name for p in root.iterdir()) == sorted(
-        f"{name}_quick" for name in ("conv", "classify-pneumoniamnist", "segment-skip", "segment-augment", "segment-pretrained", "segment-lr", "segment-long"))
+        f"{name}_quick"
+        for name in (
+            "conv",
+            "classify-pneumoniamnist",
+            "segment-skip",
+            "segment-augment",
+            "segment-pretrained",
+            "segment-lr",
+            "segment-long",
+        )
+    )
 
 
 def test_classify_run_names_the_dataset_and_the_trained_mlp_beats_chance(quick_runs):
     root, metrics = quick_runs
     m = metrics["classify-pneumoniamnist_quick"]
     config = json.loads((root / "classify-pneumoniamnist_quick" / "config.json").read_text())
-    assert m["dataset"] == config["dataset"]["name"] == "pneumoniamnist" and config["args"]["dataset"] == "pneumoniamnist"
+    assert (
+        m["dataset"] == config["dataset"]["name"] == "pneumoniamnist" and config["args"]["dataset"] == "pneumoniamnist"
+    )
     assert config["dataset"]["channels"] == 1 and config["dataset"]["classes"] == 2 and config["device"] == "cpu"
     # the fixture's two classes differ in brightness: one epoch is enough for the MLP (chance: 0.5)
     assert m["mlp"]["test_acc"] >= 0.9 and m["mlp"]["test_auc"] >= 0.9
     for name in ("mlp", "mobilenet"):
         assert len(m[name]["history"]["val_acc"]) == 1
-        assert set(load_checkpoint(root / "classify-pneumoniamnist_quick" / f"{name}.pt")) >= {"model", "optimizer", "step", "best_model"}
+        assert set(load_checkpoint(root / "classify-pneumoniamnist_quick" / f"{name}.pt")) >= {
+            "model",
+            "optimizer",
+            "step",
+            "best_model",
+        }
     assert (root / "classify-pneumoniamnist_quick" / "curves.png").is_file()
 
 
 def test_classify_resume_continues_from_the_checkpoint(medmnist_dir, tmp_path):
-    args = ["classify", "--data-dir", str(medmnist_dir), "--dataset", "pneumoniamnist", "--results-root", str(tmp_path), "--device", "cpu", "--quick"]
+    args = [
+        "classify",
+        "--data-dir",
+        str(medmnist_dir),
+        "--dataset",
+        "pneumoniamnist",
+        "--results-root",
+        str(tmp_path),
+        "--device",
+        "cpu",
+        "--quick",
+    ]
     first = cli.main(args)
     again = cli.main([*args, "--resume"])  # all epochs done: no training, same weights, same test score
     assert again["mlp"]["history"] == first["mlp"]["history"]
@@ -85,13 +114,35 @@ def test_pretrained_study_says_when_it_is_skipped(quick_runs):
     _, metrics = quick_runs
     variants = metrics["segment-pretrained_quick"]["variants"]
     assert variants["smp-scratch"]["status"] == "ok"
-    assert variants["smp-pretrained"]["status"] == "skipped" and "--encoder-weights" in variants["smp-pretrained"]["reason"]
+    assert (
+        variants["smp-pretrained"]["status"] == "skipped"
+        and "--encoder-weights" in variants["smp-pretrained"]["reason"]
+    )
 
 
 def test_segmentation_training_learns_the_fixture_vessels(drive_dir, tmp_path):
     """A few dozen steps must beat the untrained network: the loop, the loss and the scoring work together."""
-    tiny = ["segment", "--data-dir", str(drive_dir), "--device", "cpu", "--results-root", str(tmp_path), "--study", "skip",
-            "--patch-size", "32", "--batch-size", "4", "--base-channels", "4", "--val-images", "1", "--lr", "1e-2"]
+    tiny = [
+        "segment",
+        "--data-dir",
+        str(drive_dir),
+        "--device",
+        "cpu",
+        "--results-root",
+        str(tmp_path),
+        "--study",
+        "skip",
+        "--patch-size",
+        "32",
+        "--batch-size",
+        "4",
+        "--base-channels",
+        "4",
+        "--val-images",
+        "1",
+        "--lr",
+        "1e-2",
+    ]
     untrained = cli.main([*tiny, "--iters", "1", "--eval-every", "1", "--lr", "1e-9", "--name", "untrained"])
     trained = cli.main([*tiny, "--iters", "30", "--eval-every", "30", "--name", "trained"])
     before, after = untrained["variants"]["unet-skip"]["test"], trained["variants"]["unet-skip"]["test"]
@@ -120,11 +171,23 @@ BAD_INPUT = [
     ("unknown-study", lambda c: ["segment", "--study", "everything"], "invalid choice"),
     ("bad-device-name", lambda c: ["conv", "--device", "gpu"], "expected auto"),
     ("cuda-absent", lambda c: ["conv", "--device", "cuda:7"], "CUDA is not available"),
-    ("missing-encoder-weights", lambda c: ["segment", "--encoder-weights", "/nonexistent/resnet18.pth"], "does not exist"),
+    (
+        "missing-encoder-weights",
+        lambda c: ["segment", "--encoder-weights", "/nonexistent/resnet18.pth"],
+        "does not exist",
+    ),
     ("patch-size", lambda c: ["segment", "--patch-size", "40"], "multiple of 16"),
     ("threshold", lambda c: ["segment", "--threshold", "1.5"], "(0, 1)"),
-    ("data-dir-is-a-file", lambda c: ["classify", "--data-dir", str(c.medmnist / "pneumoniamnist.npz"), "--dataset", "pneumoniamnist"], "is a file"),
-    ("download-into-missing-dir", lambda c: ["classify", "--data-dir", str(c.tmp / "nowhere"), "--download"], "does not exist"),
+    (
+        "data-dir-is-a-file",
+        lambda c: ["classify", "--data-dir", str(c.medmnist / "pneumoniamnist.npz"), "--dataset", "pneumoniamnist"],
+        "is a file",
+    ),
+    (
+        "download-into-missing-dir",
+        lambda c: ["classify", "--data-dir", str(c.tmp / "nowhere"), "--download"],
+        "does not exist",
+    ),
     ("missing-npz", lambda c: ["classify", "--data-dir", str(c.medmnist), "--dataset", "pathmnist"], "pathmnist.npz"),
     ("corrupt-npz", _corrupt_npz, "cannot read"),
     ("missing-drive", lambda c: ["segment", "--data-dir", str(c.tmp / "nowhere")], "1st_manual"),
@@ -132,7 +195,11 @@ BAD_INPUT = [
     ("new-run-into-a-finished-one", lambda c: _classify(c, "--quick"), "already holds a run"),
     ("resume-with-another-seed", lambda c: _classify(c, "--quick", "--resume", "--seed", "1"), "--seed"),
     ("unwritable-results-root", lambda c: ["conv", "--quick", "--results-root", "/proc/x"], "/proc/x"),
-    ("bf16-for-an-fp32-only-command", lambda c: _classify(c, "--quick", "--precision", "bf16", "--name", "bf16"), "fp32 only"),
+    (
+        "bf16-for-an-fp32-only-command",
+        lambda c: _classify(c, "--quick", "--precision", "bf16", "--name", "bf16"),
+        "fp32 only",
+    ),
     ("fp16-is-not-offered", lambda c: ["segment", "--precision", "fp16"], "invalid choice"),
 ]
 
@@ -166,7 +233,19 @@ def test_an_unreadable_checkpoint_on_resume_is_one_line_and_changes_nothing(quic
     (tmp_path / "classify-pneumoniamnist_quick" / "mlp.pt").write_bytes(b"garbage")
     before = snapshot(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["classify", "--data-dir", str(root.parent / "medmnist"), "--dataset", "pneumoniamnist", "--quick", "--resume", "--results-root", str(tmp_path)])
+        cli.main(
+            [
+                "classify",
+                "--data-dir",
+                str(root.parent / "medmnist"),
+                "--dataset",
+                "pneumoniamnist",
+                "--quick",
+                "--resume",
+                "--results-root",
+                str(tmp_path),
+            ]
+        )
     lines = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(lines) == 1 and "cannot resume" in lines[0]
     assert snapshot(tmp_path) == before
@@ -178,15 +257,39 @@ def test_ctrl_c_says_how_to_resume_and_keeps_no_half_run(medmnist_dir, tmp_path,
 
     monkeypatch.setattr(classify, "train_one_epoch", interrupted)
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["classify", "--data-dir", str(medmnist_dir), "--dataset", "pneumoniamnist", "--quick", "--results-root", str(tmp_path / "runs")])
+        cli.main(
+            [
+                "classify",
+                "--data-dir",
+                str(medmnist_dir),
+                "--dataset",
+                "pneumoniamnist",
+                "--quick",
+                "--results-root",
+                str(tmp_path / "runs"),
+            ]
+        )
     lines = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 130 and not any("Traceback" in line for line in lines)
     assert lines[-1].startswith("main.py classify: interrupted") and "--resume" in lines[-1]  # after the progress bar
-    assert not (tmp_path / "runs").exists()  # no checkpoint was written, so the run folder (and the root made for it) is gone
+    assert not (
+        tmp_path / "runs"
+    ).exists()  # no checkpoint was written, so the run folder (and the root made for it) is gone
 
 
 def test_the_last_line_names_the_run_folder_and_the_headline(medmnist_dir, tmp_path, capsys):
-    cli.main(["classify", "--data-dir", str(medmnist_dir), "--dataset", "pneumoniamnist", "--quick", "--results-root", str(tmp_path)])
+    cli.main(
+        [
+            "classify",
+            "--data-dir",
+            str(medmnist_dir),
+            "--dataset",
+            "pneumoniamnist",
+            "--quick",
+            "--results-root",
+            str(tmp_path),
+        ]
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith(str(tmp_path / "classify-pneumoniamnist_quick")) and "test accuracy MLP" in last
 
@@ -199,7 +302,10 @@ def test_help_is_instant_and_imports_no_torch():
 
 def test_download_is_an_opt_in_flag():
     parser = cli.build_parser()
-    assert parser.parse_args(["classify"]).download is False and parser.parse_args(["classify", "--download"]).download is True
+    assert (
+        parser.parse_args(["classify"]).download is False
+        and parser.parse_args(["classify", "--download"]).download is True
+    )
 
 
 def test_help_shows_each_default_once():
@@ -234,26 +340,79 @@ def test_random_shift_translates_within_the_limit():
 
 
 def test_classify_can_resize_mobilenet_inputs(medmnist_dir, tmp_path):
-    metrics = cli.main(["classify", "--data-dir", str(medmnist_dir), "--dataset", "pneumoniamnist", "--results-root", str(tmp_path), "--device", "cpu", "--quick", "--resize", "32"])
+    metrics = cli.main(
+        [
+            "classify",
+            "--data-dir",
+            str(medmnist_dir),
+            "--dataset",
+            "pneumoniamnist",
+            "--results-root",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            "--quick",
+            "--resize",
+            "32",
+        ]
+    )
     state = load_checkpoint(tmp_path / "classify-pneumoniamnist_quick" / "mobilenet.pt")["model"]
     assert any(key.startswith("1.stem") for key in state)  # the upsampling layer comes first
     assert 0.0 <= metrics["mobilenet"]["test_acc"] <= 1.0
 
 
 def test_segment_resume_continues_exactly_where_it_stopped(drive_dir, tmp_path):
-    tiny = ["segment", "--data-dir", str(drive_dir), "--device", "cpu", "--study", "skip", "--eval-every", "1", "--patch-size", "32", "--batch-size", "2", "--base-channels", "4", "--val-images", "1"]
+    tiny = [
+        "segment",
+        "--data-dir",
+        str(drive_dir),
+        "--device",
+        "cpu",
+        "--study",
+        "skip",
+        "--eval-every",
+        "1",
+        "--patch-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--base-channels",
+        "4",
+        "--val-images",
+        "1",
+    ]
     straight = cli.main([*tiny, "--results-root", str(tmp_path / "a"), "--iters", "4"])
     cli.main([*tiny, "--results-root", str(tmp_path / "b"), "--iters", "2"])
     resumed = cli.main([*tiny, "--results-root", str(tmp_path / "b"), "--iters", "4", "--resume"])
     for variant in ("unet-skip", "unet-noskip"):
         assert resumed["variants"][variant]["history"]["iteration"] == [1, 2, 3, 4]
         for key in ("train_loss", "val_dice"):
-            assert resumed["variants"][variant]["history"][key] == pytest.approx(straight["variants"][variant]["history"][key], rel=1e-4)
+            assert resumed["variants"][variant]["history"][key] == pytest.approx(
+                straight["variants"][variant]["history"][key], rel=1e-4
+            )
     assert json.loads((tmp_path / "b" / "segment-skip" / "config.json").read_text())["args"]["iters"] == 4
 
 
 def test_resuming_with_another_model_width_is_refused_before_anything_changes(drive_dir, tmp_path, capsys):
-    tiny = ["segment", "--data-dir", str(drive_dir), "--device", "cpu", "--results-root", str(tmp_path), "--iters", "1", "--eval-every", "1", "--patch-size", "32", "--batch-size", "2", "--val-images", "1"]
+    tiny = [
+        "segment",
+        "--data-dir",
+        str(drive_dir),
+        "--device",
+        "cpu",
+        "--results-root",
+        str(tmp_path),
+        "--iters",
+        "1",
+        "--eval-every",
+        "1",
+        "--patch-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--val-images",
+        "1",
+    ]
     cli.main([*tiny, "--base-channels", "4"])
     before = snapshot(tmp_path)
     capsys.readouterr()
@@ -264,7 +423,9 @@ def test_resuming_with_another_model_width_is_refused_before_anything_changes(dr
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("schedule, factors", [("constant", [1.0, 1.0, 1.0, 1.0, 1.0]), ("cosine", [1.0, 0.8535534, 0.5, 0.1464466, 0.0])])
+@pytest.mark.parametrize(
+    "schedule, factors", [("constant", [1.0, 1.0, 1.0, 1.0, 1.0]), ("cosine", [1.0, 0.8535534, 0.5, 0.1464466, 0.0])]
+)
 def test_lr_schedule_factor_per_iteration(schedule, factors):
     weight = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.Adam([weight], lr=0.1)
@@ -278,12 +439,38 @@ def test_lr_schedule_factor_per_iteration(schedule, factors):
 
 
 def test_cosine_schedule_reaches_zero_and_a_longer_resume_continues_it(drive_dir, tmp_path):
-    tiny = ["segment", "--data-dir", str(drive_dir), "--device", "cpu", "--results-root", str(tmp_path), "--study", "lr", "--lrs", "0.01",
-            "--lr-schedule", "cosine", "--eval-every", "1", "--patch-size", "32", "--batch-size", "2", "--base-channels", "4", "--val-images", "1"]
+    tiny = [
+        "segment",
+        "--data-dir",
+        str(drive_dir),
+        "--device",
+        "cpu",
+        "--results-root",
+        str(tmp_path),
+        "--study",
+        "lr",
+        "--lrs",
+        "0.01",
+        "--lr-schedule",
+        "cosine",
+        "--eval-every",
+        "1",
+        "--patch-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--base-channels",
+        "4",
+        "--val-images",
+        "1",
+    ]
     cli.main([*tiny, "--iters", "2"])
     ckpt_path = next((tmp_path / "segment-lr").glob("*.pt"))
     ckpt = load_checkpoint(ckpt_path, torch.device("cpu"))
-    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12) and ckpt["scheduler"]["last_epoch"] == 2
+    assert (
+        ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+        and ckpt["scheduler"]["last_epoch"] == 2
+    )
     resumed = cli.main([*tiny, "--iters", "4", "--resume"])
     # the resumed run picks the half-cosine up at iteration 2 of 4 (factor 0.5), not at its start
     assert load_checkpoint(ckpt_path, torch.device("cpu"))["scheduler"]["last_epoch"] == 4

@@ -1,4 +1,5 @@
 """The hand-written Linear and MLP against torch.nn."""
+
 import math
 
 import pytest

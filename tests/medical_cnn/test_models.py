@@ -1,4 +1,5 @@
 """MobileNet (Table 1 of Howard et al. 2017) and U-Net shapes and structure."""
+
 import pytest
 import torch
 from torch import nn
@@ -39,7 +40,21 @@ def test_mobilenet_layout_follows_table_1():
     blocks = [m for m in model.modules() if isinstance(m, DepthwiseSeparableConv)]
     assert len(blocks) == 13
     assert [b.depthwise.stride[0] for b in blocks] == [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]
-    assert [b.pointwise.out_channels for b in blocks] == [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
+    assert [b.pointwise.out_channels for b in blocks] == [
+        64,
+        128,
+        128,
+        256,
+        256,
+        512,
+        512,
+        512,
+        512,
+        512,
+        512,
+        1024,
+        1024,
+    ]
 
 
 @torch.no_grad()

@@ -1,4 +1,5 @@
 """segment --study pretrained with --encoder-weights imagenet (online, offline) or a PATH; no test touches the network."""
+
 import json
 from urllib.error import URLError
 
@@ -26,8 +27,21 @@ def study(drive_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(segment, "train_segmenter", train)
 
     def run(*extra):
-        metrics = cli.main(["segment", "--study", "pretrained", "--data-dir", str(drive_dir), "--quick", "--device", "cpu",
-                            "--results-root", str(tmp_path / "runs"), *extra])
+        metrics = cli.main(
+            [
+                "segment",
+                "--study",
+                "pretrained",
+                "--data-dir",
+                str(drive_dir),
+                "--quick",
+                "--device",
+                "cpu",
+                "--results-root",
+                str(tmp_path / "runs"),
+                *extra,
+            ]
+        )
         config = json.loads((tmp_path / "runs" / "segment-pretrained_quick" / "config.json").read_text())
         return metrics, config, starts
 
@@ -77,8 +91,22 @@ def test_the_encoder_takes_the_grey_scale_sum_of_the_first_convolution(resnet18_
 def test_a_wrong_weights_file_is_one_line_before_any_run_folder(drive_dir, tmp_path, capsys):
     torch.save(torchvision.models.resnet18(num_classes=10).layer1.state_dict(), tmp_path / "layer1.pth")
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["segment", "--study", "pretrained", "--data-dir", str(drive_dir), "--quick", "--device", "cpu",
-                  "--results-root", str(tmp_path / "runs"), "--encoder-weights", str(tmp_path / "layer1.pth")])
+        cli.main(
+            [
+                "segment",
+                "--study",
+                "pretrained",
+                "--data-dir",
+                str(drive_dir),
+                "--quick",
+                "--device",
+                "cpu",
+                "--results-root",
+                str(tmp_path / "runs"),
+                "--encoder-weights",
+                str(tmp_path / "layer1.pth"),
+            ]
+        )
     lines = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(lines) == 1 and "Traceback" not in lines[0]
     assert lines[0].startswith("main.py segment: error: --encoder-weights") and "not a ResNet-18 state dict" in lines[0]

@@ -1,4 +1,5 @@
 """report.ipynb runs headless on an empty folder and on tiny run folders; readme_results renders the README blocks."""
+
 import json
 import re
 import shutil
@@ -13,7 +14,9 @@ REPORT = Path(__file__).resolve().parents[2] / "medical_cnn" / "report.ipynb"
 def outputs_text(nb) -> str:
     return "\n".join(
         str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
-        for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
     )
 
 
@@ -29,9 +32,23 @@ def test_report_notebook_reads_the_tiny_runs(quick_runs, execute_notebook):
     nb = execute_notebook(REPORT, env={"REPORT_RUNS": root})
     text = outputs_text(nb)
     assert "no finished run" not in text
-    for expected in ("pneumoniamnist", "mobilenet ahead in", "unet-noskip", "diverged", "aug-affine", "skipped", "DRIVE"):
+    for expected in (
+        "pneumoniamnist",
+        "mobilenet ahead in",
+        "unet-noskip",
+        "diverged",
+        "aug-affine",
+        "skipped",
+        "DRIVE",
+    ):
         assert expected in text
-    images = [out["data"]["image/png"] for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    images = [
+        out["data"]["image/png"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
+    ]
     assert len(images) >= 8
     assert sum(len(i) for i in images) < 1_500_000  # figures are shrunk, so the saved notebook stays small
     assert not ABSOLUTE.search(text)  # paths are printed relative
@@ -47,16 +64,23 @@ def published(quick_runs, tmp_path, names):
 
 def test_readme_blocks_quote_the_published_numbers(quick_runs, tmp_path):
     results = published(quick_runs, tmp_path, ["conv", "classify-pneumoniamnist", "segment-skip", "segment-lr"])
-    blocks = {name: getattr(readme_results, name)(results) for name in ("conv", "classify", "segment_skip", "segment_lr")}
+    blocks = {
+        name: getattr(readme_results, name)(results) for name in ("conv", "classify", "segment_skip", "segment_lr")
+    }
     metrics = json.loads((results / "classify-pneumoniamnist" / "metrics.json").read_text())
-    assert f"{metrics['mobilenet']['test_acc']:.3f}" in blocks["classify"] and f"{metrics['mlp']['parameters']:,}" in blocks["classify"]
+    assert (
+        f"{metrics['mobilenet']['test_acc']:.3f}" in blocks["classify"]
+        and f"{metrics['mlp']['parameters']:,}" in blocks["classify"]
+    )
     config = json.loads((results / "classify-pneumoniamnist" / "config.json").read_text())
     assert f"Made with `{' '.join(config['argv'])}`" in blocks["classify"]  # the command as run_folder recorded it
     skip = json.loads((results / "segment-skip" / "metrics.json").read_text())["variants"]["unet-noskip"]["test"]
     assert f"{skip['dice_mean']:.3f}" in blocks["segment_skip"]
     conv = json.loads((results / "conv" / "metrics.json").read_text())
     assert f"{conv['max_abs_error_vs_correlate2d']:.1e}" in blocks["conv"]
-    assert "diverged" in blocks["segment_lr"] and re.search(r"\| Adam learning rate +\| +0.1 \| +0.001 \|", blocks["segment_lr"])
+    assert "diverged" in blocks["segment_lr"] and re.search(
+        r"\| Adam learning rate +\| +0.1 \| +0.001 \|", blocks["segment_lr"]
+    )
     assert "/tmp" not in "".join(blocks.values())
 
 
@@ -88,5 +112,7 @@ def test_precision_block_compares_the_two_parity_runs(quick_runs, tmp_path):
         (results / name / "config.json").write_text(json.dumps({**config, "precision": precision}))
         (results / name / "metrics.json").write_text(json.dumps(metrics))
     block = readme_results.segment_precision(results)
-    assert re.search(r"\| segment-parity-fp32 \| fp32 +\| +0.801 \|", block) and re.search(r"\| segment-parity-bf16 \| bf16 +\| +0.805 \|", block)
+    assert re.search(r"\| segment-parity-fp32 \| fp32 +\| +0.801 \|", block) and re.search(
+        r"\| segment-parity-bf16 \| bf16 +\| +0.805 \|", block
+    )
     assert "difference +0.0044" in block

@@ -1,5 +1,6 @@
 """The scoring behind every reported number, against values computed independently:
 Dice inside the field of view (score_segmentation), whole-image prediction (predict_full), ROC AUC (auc_score)."""
+
 import numpy as np
 import pytest
 import torch
@@ -34,7 +35,9 @@ def test_score_segmentation_pools_and_averages_over_images_like_sklearn():
     pred = probs.numpy() > 0.5
     per_image = [f1_score(v[m], p[m]) for p, v, m in zip(pred, vessels.numpy(), fov.numpy())]
     assert scores["dice_per_image"] == pytest.approx(per_image)
-    assert scores["dice_mean"] == pytest.approx(np.mean(per_image)) and scores["dice_std"] == pytest.approx(np.std(per_image))
+    assert scores["dice_mean"] == pytest.approx(np.mean(per_image)) and scores["dice_std"] == pytest.approx(
+        np.std(per_image)
+    )
     m = fov.numpy()
     assert scores["dice_pooled"] == pytest.approx(f1_score(vessels.numpy()[m], pred[m]))
     assert scores["auc"] == pytest.approx(roc_auc_score(vessels.numpy()[m], probs.numpy()[m]))
@@ -79,4 +82,6 @@ def test_auc_score_matches_sklearn_for_two_and_more_classes():
     probs = torch.softmax(torch.from_numpy(rng.normal(size=(60, 4))) + F.one_hot(labels, 4), 1)
     expected = roc_auc_score(labels.numpy(), probs.numpy(), multi_class="ovr", average="macro")
     assert auc_score(labels, probs) == pytest.approx(expected)
-    assert auc_score(torch.tensor([1, 1, 1]), torch.tensor([[0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])) is None  # one class only
+    assert (
+        auc_score(torch.tensor([1, 1, 1]), torch.tensor([[0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])) is None
+    )  # one class only

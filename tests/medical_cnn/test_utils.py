@@ -1,4 +1,5 @@
 """discrete_2d_convolution against scipy.signal.correlate2d; Dice losses against hand computations and nn.BCEWithLogitsLoss."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,10 @@ from torch import nn
 from medical_cnn.utils import DiceCELoss, DiceLoss, discrete_2d_convolution, naive_2d_convolution
 
 
-@pytest.mark.parametrize("image_shape, kernel_shape", [((16, 16), (3, 3)), ((13, 20), (5, 5)), ((9, 7), (4, 3)), ((8, 8), (2, 6)), ((5, 6), (9, 9)), ((1, 1), (1, 1))])
+@pytest.mark.parametrize(
+    "image_shape, kernel_shape",
+    [((16, 16), (3, 3)), ((13, 20), (5, 5)), ((9, 7), (4, 3)), ((8, 8), (2, 6)), ((5, 6), (9, 9)), ((1, 1), (1, 1))],
+)
 @pytest.mark.parametrize("fn", [discrete_2d_convolution, naive_2d_convolution])
 def test_matches_scipy_correlate2d_same(fn, image_shape, kernel_shape):
     rng = np.random.default_rng(sum(image_shape) + sum(kernel_shape))
@@ -35,7 +39,9 @@ def test_torch_tensors_come_back_as_tensors():
     image, kernel = torch.randn(12, 11), torch.randn(3, 3)
     out = discrete_2d_convolution(image, kernel)
     assert isinstance(out, torch.Tensor) and out.dtype == torch.float32 and out.shape == (12, 11)
-    np.testing.assert_allclose(out.numpy(), correlate2d(image.double().numpy(), kernel.double().numpy(), mode="same"), atol=1e-5)
+    np.testing.assert_allclose(
+        out.numpy(), correlate2d(image.double().numpy(), kernel.double().numpy(), mode="same"), atol=1e-5
+    )
 
 
 def test_wrong_dimensions_are_value_errors():
@@ -74,7 +80,9 @@ def test_dice_ce_is_half_dice_plus_half_bce():
     logits = torch.randn(2, 1, 6, 6, requires_grad=True)
     targets = (torch.rand(2, 1, 6, 6) > 0.5).float()
     got = DiceCELoss()(logits, targets)
-    expected = 0.5 * reference_dice_loss(logits.detach().double(), targets.double(), 1.0) + 0.5 * float(nn.BCEWithLogitsLoss()(logits.detach(), targets))
+    expected = 0.5 * reference_dice_loss(logits.detach().double(), targets.double(), 1.0) + 0.5 * float(
+        nn.BCEWithLogitsLoss()(logits.detach(), targets)
+    )
     assert got.item() == pytest.approx(expected, rel=1e-5)
     got.backward()
     assert logits.grad is not None and torch.isfinite(logits.grad).all()

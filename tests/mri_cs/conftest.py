@@ -1,5 +1,6 @@
 """One intra-op thread for this folder's tests: the tensors of --quick runs are tiny, and two
 threads on a busy 2-core machine spend their time waiting for each other."""
+
 import pytest
 import torch
 

@@ -1,12 +1,14 @@
 """Tiny fastMRI-layout .h5 files, built in the real format (kspace complex64, reconstruction_esc, acquisition)."""
+
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 
-def write_volume(path: Path, rng: np.random.Generator, slices: int = 2, shape: tuple[int, int] = (40, 36),
-                 compress: bool = False) -> np.ndarray:
+def write_volume(
+    path: Path, rng: np.random.Generator, slices: int = 2, shape: tuple[int, int] = (40, 36), compress: bool = False
+) -> np.ndarray:
     """One volume; returns its complex images ``(slices, H, W)`` (the k-space is their centred FFT).
 
     ``compress`` stores ``kspace`` gzip-compressed in one chunk per slice, as the challenge files can be.
@@ -14,7 +16,9 @@ def write_volume(path: Path, rng: np.random.Generator, slices: int = 2, shape: t
     yy, xx = np.mgrid[: shape[0], : shape[1]]
     images = []
     for _ in range(slices):
-        blob = np.exp(-(((yy - shape[0] / 2) / rng.uniform(4, 9)) ** 2 + ((xx - shape[1] / 2) / rng.uniform(4, 9)) ** 2))
+        blob = np.exp(
+            -(((yy - shape[0] / 2) / rng.uniform(4, 9)) ** 2 + ((xx - shape[1] / 2) / rng.uniform(4, 9)) ** 2)
+        )
         images.append((blob + 0.1 * rng.random(shape)) * np.exp(1j * rng.uniform(0, np.pi)))
     images = np.stack(images)
     kspace = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(images, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
@@ -35,8 +39,9 @@ def corrupt_chunk(path: Path, slice_index: int = 0) -> None:
         fh.write(b"\xff" * 64)
 
 
-def make_fastmri_dir(root: Path, n_train: int = 2, n_val: int = 4, slices: int = 2, shape=(40, 36), seed: int = 0,
-                     compress: bool = False) -> Path:
+def make_fastmri_dir(
+    root: Path, n_train: int = 2, n_val: int = 4, slices: int = 2, shape=(40, 36), seed: int = 0, compress: bool = False
+) -> Path:
     rng = np.random.default_rng(seed)
     for split, n in (("singlecoil_train", n_train), ("singlecoil_val", n_val)):
         (root / split).mkdir(parents=True)
@@ -78,7 +83,9 @@ def write_nifti(path: Path, shape: tuple[int, int, int] = (36, 40, 32), seed: in
     import nibabel
 
     rng = np.random.default_rng(seed)
-    volume = np.stack([brain_like(rng, shape[1:]) * (0.3 + np.sin(np.pi * (z + 0.5) / shape[0])) for z in range(shape[0])])
+    volume = np.stack(
+        [brain_like(rng, shape[1:]) * (0.3 + np.sin(np.pi * (z + 0.5) / shape[0])) for z in range(shape[0])]
+    )
     volume = volume.astype(np.float32)
     nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), str(path))
     return volume

@@ -1,4 +1,5 @@
 """Augmentation of training batches: k-space and target stay consistent, seeded, training only."""
+
 import numpy as np
 import pytest
 import torch
@@ -53,9 +54,15 @@ def test_the_names_match_main_py():
     assert tuple(augment.AUGMENTATIONS) == mri_main.AUGMENT_KINDS
 
 
-@pytest.mark.parametrize("flag, expected", [([], ["head", *mri_main.DEFAULT_AUGMENT]), (["--augment", "none"], []),
-                                            (["--augment", "noise", "head"], ["head", "noise"]),
-                                            (["--augment", "noise", "flip", "noise"], ["flip", "noise"])])
+@pytest.mark.parametrize(
+    "flag, expected",
+    [
+        ([], ["head", *mri_main.DEFAULT_AUGMENT]),
+        (["--augment", "none"], []),
+        (["--augment", "noise", "head"], ["head", "noise"]),
+        (["--augment", "noise", "flip", "noise"], ["flip", "noise"]),
+    ],
+)
 def test_augment_flag(flag, expected):
     assert mri_main.parse_args(["--quick"] + flag).augment == expected
 

@@ -1,4 +1,5 @@
 """The TV baseline: known answers on a piecewise-constant phantom, only measured samples used, evaluate.py --cs."""
+
 import json
 import shutil
 
@@ -20,8 +21,8 @@ def phantom(n: int = 2, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """``(kspace (n, size, size, 2), magnitude (n, 1, size, size))`` of piecewise-constant images (real, in [0, 1])."""
     images = torch.zeros(n, size, size, 2)
     for i in range(n):
-        images[i, 6 + i:24, 8:22 - i, 0] = 0.6
-        images[i, 12:18, 4 + 2 * i:28, 0] += 0.4
+        images[i, 6 + i : 24, 8 : 22 - i, 0] = 0.6
+        images[i, 12:18, 4 + 2 * i : 28, 0] += 0.4
     return fft2(images), images[..., 0].unsqueeze(1)
 
 
@@ -58,8 +59,21 @@ def run(tmp_path_factory):
     """A finished quick run with a Cartesian mask (vanilla model: seconds)."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("cs_runs")
-    mri_main.main(["--quick", "--epochs", "1", "--model", "vanilla", "--mask", "cartesian-equispaced",
-                   "--drop-rate", "0.5", "--results-root", str(root)])
+    mri_main.main(
+        [
+            "--quick",
+            "--epochs",
+            "1",
+            "--model",
+            "vanilla",
+            "--mask",
+            "cartesian-equispaced",
+            "--drop-rate",
+            "0.5",
+            "--results-root",
+            str(root),
+        ]
+    )
     return root / "vanilla_drop0.5_fixed_cartesian-equispaced_quick"
 
 
@@ -90,8 +104,11 @@ def test_cs_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, capsy
     maskless = tmp_path / "maskless"
     maskless.mkdir()
     shutil.copy(run / "config.json", maskless / "config.json")
-    for argv, message in (([str(maskless)], "has no mask"), ([str(run)], "already holds an evaluation"),
-                          ([str(run), "--cs", "wavelet"], "argument --cs")):
+    for argv, message in (
+        ([str(maskless)], "has no mask"),
+        ([str(run)], "already holds an evaluation"),
+        ([str(run), "--cs", "wavelet"], "argument --cs"),
+    ):
         before = snapshot(tmp_path), snapshot(run)
         with pytest.raises(SystemExit) as exc:
             evaluate.main(argv + (CS_ARGS if "--cs" not in argv else []))

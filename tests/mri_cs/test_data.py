@@ -1,4 +1,5 @@
 """Data loaders: the fastMRI .h5 layout, volume-level splits, the offline MNI152 slab split."""
+
 import numpy as np
 import pytest
 import torch
@@ -57,7 +58,11 @@ def test_slab_split_is_disjoint_and_keeps_a_gap(n):
     split = slab_split(np.arange(n), np.random.default_rng(0), guard=2)
     sets = {k: set(v.tolist()) for k, v in split.items()}
     assert all(sets.values())
-    assert sets["train"].isdisjoint(sets["val"]) and sets["train"].isdisjoint(sets["test"]) and sets["val"].isdisjoint(sets["test"])
+    assert (
+        sets["train"].isdisjoint(sets["val"])
+        and sets["train"].isdisjoint(sets["test"])
+        and sets["val"].isdisjoint(sets["test"])
+    )
     where = {i: k for k, s in sets.items() for i in s}
     for i in where:  # no slice has a neighbour (within the guard) in another split
         assert all(where.get(j, where[i]) == where[i] for j in range(i - 2, i + 3))

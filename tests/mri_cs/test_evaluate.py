@@ -1,4 +1,5 @@
 """evaluate.py: a finished run scored on other data without retraining, its files, errors and published form."""
+
 import re
 import shutil
 import stat
@@ -35,23 +36,44 @@ def trained(tmp_path_factory):
     nifti.mkdir()
     for i in range(3):
         write_nifti(nifti / f"sub{i}.nii.gz", seed=10 + i)
-    metrics = mri_main.main(["--quick", "--drop-rate", "0.5", "--learn-mask", "--data-dir", str(images.parent), "--results-root", str(base / "runs")])
+    metrics = mri_main.main(
+        [
+            "--quick",
+            "--drop-rate",
+            "0.5",
+            "--learn-mask",
+            "--data-dir",
+            str(images.parent),
+            "--results-root",
+            str(base / "runs"),
+        ]
+    )
     return base / "runs" / "unet_drop0.5_learned_quick", metrics, images, nifti
 
 
 def test_scoring_a_run_on_its_own_data_gives_back_its_test_numbers(trained, capsys):
     run, metrics, images, _ = trained
     scored = evaluate.main([str(run), "--data-dir", str(images.parent)])
-    reported = {"psnr": "test_psnr", "ssim": "test_ssim", "zero_filled_psnr": "zero_filled_test_psnr",
-                "zero_filled_ssim": "zero_filled_test_ssim"}
+    reported = {
+        "psnr": "test_psnr",
+        "ssim": "test_ssim",
+        "zero_filled_psnr": "zero_filled_test_psnr",
+        "zero_filled_ssim": "zero_filled_test_ssim",
+    }
     for key, run_key in reported.items():  # same weights, same mask, same slices
         assert scored[key]["mean"] == pytest.approx(metrics[run_key]["mean"], rel=1e-6), key
     assert scored["n_slices"] == metrics["n_slices"]["test"] and scored["keep_fraction"] == metrics["keep_fraction"]
     # fastMRI's per-volume PSNR: the test split's contiguous blocks of files are its volumes
     assert scored["psnr_volume"]["mean"] == pytest.approx(metrics["test_psnr_volume"]["mean"], rel=1e-6)
-    assert scored["n_volumes"] == metrics["n_test_volumes"] == len(load_json(run / "config.json")["data"]["file_ranges"]["test"])
+    assert (
+        scored["n_volumes"]
+        == metrics["n_test_volumes"]
+        == len(load_json(run / "config.json")["data"]["file_ranges"]["test"])
+    )
     assert metrics["zero_filled_test_psnr_volume"]["mean"] < metrics["test_psnr_volume"]["mean"]
-    assert scored["psnr"]["mean"] > scored["zero_filled_psnr"]["mean"]  # the trained weights are loaded, not a fresh net
+    assert (
+        scored["psnr"]["mean"] > scored["zero_filled_psnr"]["mean"]
+    )  # the trained weights are loaded, not a fresh net
     out = run / "eval_brain_tumor_test"
     assert load_json(out / "metrics.json")["psnr"] == scored["psnr"] and (out / "examples.png").stat().st_size > 0
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in out.iterdir())
@@ -60,8 +82,13 @@ def test_scoring_a_run_on_its_own_data_gives_back_its_test_numbers(trained, caps
     assert last.startswith("trained on MR magnitude images, brain_tumor/images -> tested on MR magnitude images")
     assert f"PSNR {scored['psnr']['mean']:.2f} (zero-filled {scored['zero_filled_psnr']['mean']:.2f}): " in last
     assert last.endswith(f"{scored['gain_db']:+.2f} dB -> {out}")
-    val = evaluate.main([str(run), "--data-dir", str(images.parent), "--split", "val"])  # the split best.pt was chosen on
-    assert val["psnr"]["mean"] == pytest.approx(metrics["best_val_psnr"], rel=1e-5) and val["n_slices"] == metrics["n_slices"]["val"]
+    val = evaluate.main(
+        [str(run), "--data-dir", str(images.parent), "--split", "val"]
+    )  # the split best.pt was chosen on
+    assert (
+        val["psnr"]["mean"] == pytest.approx(metrics["best_val_psnr"], rel=1e-5)
+        and val["n_slices"] == metrics["n_slices"]["val"]
+    )
     assert (run / "eval_brain_tumor_val" / "metrics.json").is_file()
 
 
@@ -81,11 +108,16 @@ def test_zero_filled_score_on_other_data_is_that_of_the_checkpoint_mask(trained)
     mask = np.zeros(scores.numel(), dtype=np.float32)
     mask[torch.topk(scores.flatten(), round(0.5 * 32 * 32)).indices.numpy()] = 1
     datasets, info = build_datasets(nifti, 32, seed=0)  # the run's seed and resolution; --quick's subset of each split
-    pairs = [Subset(d, np.linspace(0, len(d) - 1, 16 if k == "train" else 8).astype(int).tolist())[i]
-             for k, d in datasets.items() for i in range(16 if k == "train" else 8)]
+    pairs = [
+        Subset(d, np.linspace(0, len(d) - 1, 16 if k == "train" else 8).astype(int).tolist())[i]
+        for k, d in datasets.items()
+        for i in range(16 if k == "train" else 8)
+    ]
     kspace, target = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
     direct = zero_filled_psnr(kspace, target, mask.reshape(32, 32))
-    assert scored["n_slices"] == 32 and scored["zero_filled_psnr"]["mean"] == pytest.approx(float(direct.mean()), rel=1e-5)
+    assert scored["n_slices"] == 32 and scored["zero_filled_psnr"]["mean"] == pytest.approx(
+        float(direct.mean()), rel=1e-5
+    )
     assert scored["tested_on"]["data"]["volumes"] == info["volumes"] and scored["tested_on"]["split"] == "all"
 
 
@@ -94,7 +126,10 @@ def test_without_data_dir_it_scores_the_template_test_split(trained, capsys):
     scored = evaluate.main([str(run), "--name", "template"])
     assert scored["tested_on"]["dataset"].startswith("MNI152") and scored["n_slices"] == 8
     assert (run / "eval_template" / "metrics.json").is_file()
-    assert evaluate.slug(None, "test") == "mni152_test" and evaluate.slug("/x/brain_tumor/images", "all") == "brain_tumor_images_all"
+    assert (
+        evaluate.slug(None, "test") == "mni152_test"
+        and evaluate.slug("/x/brain_tumor/images", "all") == "brain_tumor_images_all"
+    )
 
 
 def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
@@ -105,11 +140,15 @@ def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
     assert (published / "eval_brain_tumor_test" / "metrics.json").is_file() and not list(published.rglob("*.pt"))
     m = load_json(published / "eval_brain_tumor_test" / "metrics.json")
     block = re.sub(r" {2,}", " ", readme_results.cross_data(tmp_path / "mri_cs"))
-    assert f"| `{run.name}` | MR magnitude images, brain_tumor/images | MR magnitude images, brain_tumor/images | test (8) | " \
-           f"{m['psnr']['mean']:.2f} ± {m['psnr']['std']:.2f} | {m['zero_filled_psnr']['mean']:.2f}" in block
+    assert (
+        f"| `{run.name}` | MR magnitude images, brain_tumor/images | MR magnitude images, brain_tumor/images | test (8) | "
+        f"{m['psnr']['mean']:.2f} ± {m['psnr']['std']:.2f} | {m['zero_filled_psnr']['mean']:.2f}" in block
+    )
     case = tmp_path / "mri_cs" / "sweep" / "drop0.3_fixed"  # a sweep's cases have their own table (sweep_cross)
     shutil.copytree(published, case)
-    assert "`sweep/" not in readme_results.cross_data(tmp_path / "mri_cs") and "`drop0.3_fixed`" not in readme_results.cross_data(tmp_path / "mri_cs")
+    assert "`sweep/" not in readme_results.cross_data(
+        tmp_path / "mri_cs"
+    ) and "`drop0.3_fixed`" not in readme_results.cross_data(tmp_path / "mri_cs")
 
 
 @pytest.fixture(scope="module")

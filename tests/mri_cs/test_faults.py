@@ -2,6 +2,7 @@
 SIGTERM, a diverged run (also inside a sweep), bad data values in every layout, a second run of a busy folder.
 Each ends in one stderr line and its exit code, leaves existing run folders byte-identical and writes nothing
 outside the results root."""
+
 import importlib.util
 import os
 import signal
@@ -25,8 +26,12 @@ faults = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(faults)
 
 MRI_DIR = Path(mri_main.__file__).parent
-COMMANDS = {"main": mri_main.main, "sweep": sweep.main, "bench": bench.main,
-            "evaluate": lambda argv: evaluate.main(["some_run", *argv])}
+COMMANDS = {
+    "main": mri_main.main,
+    "sweep": sweep.main,
+    "bench": bench.main,
+    "evaluate": lambda argv: evaluate.main(["some_run", *argv]),
+}
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -34,8 +39,12 @@ COMMANDS = {"main": mri_main.main, "sweep": sweep.main, "bench": bench.main,
 def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(command, name, tmp_path, capsys):
     (tmp_path / "runs" / "old").mkdir(parents=True)
     (tmp_path / "runs" / "old" / "metrics.json").write_text("{}")
-    line = faults.refused(lambda: COMMANDS[command](["--quick", "--results-root", str(tmp_path / "runs"), "--name", name]),
-                          tmp_path, capsys, "error: argument --name")
+    line = faults.refused(
+        lambda: COMMANDS[command](["--quick", "--results-root", str(tmp_path / "runs"), "--name", name]),
+        tmp_path,
+        capsys,
+        "error: argument --name",
+    )
     assert "(see " in line
 
 
@@ -44,7 +53,10 @@ def test_a_full_disk_keeps_the_last_checkpoint_and_resume_finishes(tmp_path, mon
     hit = faults.disk_full_on_second_checkpoint(monkeypatch)
     assert faults.exit_code(lambda: mri_main.main(argv)) == 2
     line = faults.one_line(capsys.readouterr().err)
-    assert line == f"main.py: error: cannot write {hit[0]}: No space left on device; the previous file, if any, is unchanged"
+    assert (
+        line
+        == f"main.py: error: cannot write {hit[0]}: No space left on device; the previous file, if any, is unchanged"
+    )
     run = tmp_path / "full_quick"
     assert load_checkpoint(run / "checkpoint.pt")["step"] == 1 and faults.no_temporary_files(tmp_path)
     assert not (run / "metrics.json").exists() and not (run / ".lock").exists()
@@ -65,8 +77,24 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(tmp_path, monk
 def test_a_real_sigterm_to_a_running_process(tmp_path):
     """The signal from outside, as a scheduler sends it: exit 143 once the first checkpoint exists."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(MRI_DIR.parent)}
-    proc = subprocess.Popen([sys.executable, "main.py", "--quick", "--epochs", "2", "--results-root", str(tmp_path),
-                             "--name", "real_quick"], cwd=MRI_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "main.py",
+            "--quick",
+            "--epochs",
+            "2",
+            "--results-root",
+            str(tmp_path),
+            "--name",
+            "real_quick",
+        ],
+        cwd=MRI_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not (tmp_path / "real_quick" / "checkpoint.pt").is_file() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -88,7 +116,9 @@ def test_a_diverged_run_exits_3_with_its_status_and_no_headline(tmp_path, capsys
 
 
 def test_a_sweep_records_each_diverged_case_and_goes_on(tmp_path, capsys):
-    code = faults.exit_code(lambda: sweep.main(["--quick", "--drop-rates", "0.3", "--lr", "1e6", "--results-root", str(tmp_path)]))
+    code = faults.exit_code(
+        lambda: sweep.main(["--quick", "--drop-rates", "0.3", "--lr", "1e6", "--results-root", str(tmp_path)])
+    )
     err = capsys.readouterr().err
     assert code == 3 and err.count("[sweep]") == 3 and "every case of the sweep diverged" in err.splitlines()[-1]
     table = (tmp_path / "sweep_quick" / "results.md").read_text()
@@ -129,7 +159,9 @@ def _nan_fastmri(root: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize("make", [_nan_png_folder, _nan_nifti, _nan_fastmri], ids=["images", "nifti", "fastmri"])
 def test_non_finite_data_is_one_line_naming_the_file(make, tmp_path, capsys):
     data, bad = make(tmp_path / "data")
-    code = faults.exit_code(lambda: mri_main.main(["--quick", "--data-dir", str(data), "--results-root", str(tmp_path / "runs")]))
+    code = faults.exit_code(
+        lambda: mri_main.main(["--quick", "--data-dir", str(data), "--results-root", str(tmp_path / "runs")])
+    )
     line = faults.one_line(capsys.readouterr().err)
     assert code == 2 and str(bad) in line and "NaN or infinite" in line and not (tmp_path / "runs").exists()
 
@@ -137,5 +169,9 @@ def test_non_finite_data_is_one_line_naming_the_file(make, tmp_path, capsys):
 def test_a_second_run_of_a_busy_folder_is_refused(tmp_path, capsys):
     run = tmp_path / "busy_quick"
     with faults.locked_by_another_process(run) as pid:
-        faults.refused(lambda: mri_main.main(["--quick", "--results-root", str(tmp_path), "--name", "busy_quick"]), tmp_path,
-                       capsys, f"is in use by another run (process {pid})")
+        faults.refused(
+            lambda: mri_main.main(["--quick", "--results-root", str(tmp_path), "--name", "busy_quick"]),
+            tmp_path,
+            capsys,
+            f"is in use by another run (process {pid})",
+        )

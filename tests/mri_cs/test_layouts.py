@@ -1,4 +1,5 @@
 """The three --data-dir layouts: detection, the image folder's contiguous-block split, NIfTI volumes."""
+
 import numpy as np
 import pytest
 import torch
@@ -65,7 +66,9 @@ def test_contiguous_block_split_is_ordered_disjoint_guarded_and_deterministic(im
     assert all(gap == (2 * guard if border else 0) for gap, border in gaps)
     assert kept[0] == 1 and kept[-1] == 40 and len(guards) == 2 * guard * sum(border for _, border in gaps)
     assert build_image_folder(image_dir, 16, seed=0)[1] == info  # deterministic
-    assert build_image_folder(image_dir, 16, seed=1)[1]["file_ranges"] != info["file_ranges"]  # the blocks' roles follow --seed
+    assert (
+        build_image_folder(image_dir, 16, seed=1)[1]["file_ranges"] != info["file_ranges"]
+    )  # the blocks' roles follow --seed
 
 
 def test_each_contiguous_block_of_files_is_one_volume(image_dir):
@@ -87,7 +90,7 @@ def test_mni_slabs_and_fastmri_files_are_volumes(tmp_path):
     counts = [info["slabs_first_last_count"][f"axis{a}"]["test"][2] for a in range(3)]
     assert len(test) == sum(counts) and (np.diff(test) >= 0).all()
     for a, n in enumerate(counts):  # every axis's test slices carry that axis's ids only
-        ids = test[sum(counts[:a]):sum(counts[:a + 1])]
+        ids = test[sum(counts[:a]) : sum(counts[: a + 1])]
         assert len(ids) == n and (ids // SLABS_PER_AXIS == a).all()
     fastmri, _ = build_fastmri(make_fastmri_dir(tmp_path / "knee", n_train=1, n_val=4, slices=3), 16, 0)
     assert fastmri["test"].volumes.tolist() == [0, 0, 0, 1, 1, 1]

@@ -1,4 +1,5 @@
 """main.py end to end in --quick mode: the run folder, a trained model beating its input, resume, and bad input."""
+
 import stat
 import subprocess
 import sys
@@ -15,8 +16,21 @@ from mri_cs import train
 from .fixtures import corrupt_chunk, make_fastmri_dir, make_image_dir, snapshot
 
 MRI_DIR = Path(mri_main.__file__).parent
-METRIC_KEYS = {"train_psnr", "train_ssim", "test_psnr", "test_ssim", "zero_filled_test_psnr", "keep_fraction",
-               "keep_in_center", "best_epoch", "best_val_psnr", "history", "wall_time_s", "device", "n_slices"}
+METRIC_KEYS = {
+    "train_psnr",
+    "train_ssim",
+    "test_psnr",
+    "test_ssim",
+    "zero_filled_test_psnr",
+    "keep_fraction",
+    "keep_in_center",
+    "best_epoch",
+    "best_val_psnr",
+    "history",
+    "wall_time_s",
+    "device",
+    "n_slices",
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +69,24 @@ def test_learned_mask_moves_to_the_centre(finished, tmp_path, capsys):
     assert last.endswith(str(tmp_path / "unet_drop0.5_learned_quick")) and f"{learned['test_psnr']['mean']:.2f}" in last
     # Epoch 1 learns the mask in capped steps; epoch 2 is the frozen last third: the mask no longer changes.
     first, second = learned["history"]
-    assert learned["mask_frozen_from_epoch"] == 2 and first["mask_lr"] == pytest.approx(0.03) and second["mask_lr"] == 0.0
+    assert (
+        learned["mask_frozen_from_epoch"] == 2 and first["mask_lr"] == pytest.approx(0.03) and second["mask_lr"] == 0.0
+    )
     assert 0 < first["max_score_step"] <= 0.03 + 1e-6 and first["mask_change"] > 0
     assert second["max_score_step"] == 0.0 and second["mask_change"] == 0.0
     assert second["val_zero_filled_psnr"] == first["val_zero_filled_psnr"]
     assert fixed["mask_frozen_from_epoch"] is None and all(h["mask_change"] == 0.0 for h in fixed["history"])
 
 
-@pytest.mark.parametrize("psnr, dip", [([20, 30, 31, 32, 33, 34], 0.0), ([20, 30, 40, 38, 39.5, 39.2], 0.8),
-                                       ([20, 30, 40, 41, 39.9, 41.5], 1.1), ([20, 45, 30, 35, 40, 41], 5.0)])
+@pytest.mark.parametrize(
+    "psnr, dip",
+    [
+        ([20, 30, 31, 32, 33, 34], 0.0),
+        ([20, 30, 40, 38, 39.5, 39.2], 0.8),
+        ([20, 30, 40, 41, 39.9, 41.5], 1.1),
+        ([20, 45, 30, 35, 40, 41], 5.0),
+    ],
+)
 def test_stability_is_the_largest_dip_below_the_best_so_far_in_the_last_third(psnr, dip):
     history = [{"epoch": e, "val_psnr": p} for e, p in enumerate(psnr, 1)]
     out = train.stability(history, epochs=6)  # the last third: epochs 5 and 6
@@ -166,10 +189,17 @@ def test_fastmri_quick_run(tmp_path):
     root = make_fastmri_dir(tmp_path / "fastmri", n_train=2, n_val=2, slices=2)
     metrics = mri_main.main(["--quick", "--model", "vanilla", "--data-dir", str(root), "--results-root", str(tmp_path)])
     assert metrics["n_slices"] == {"train": 16, "val": 8, "test": 8}  # --quick draws 16/8/8 slices with repeats
-    assert load_json(tmp_path / "vanilla_drop0.3_fixed_quick" / "config.json")["data"]["dataset"] == "fastMRI single-coil knee"
+    assert (
+        load_json(tmp_path / "vanilla_drop0.3_fixed_quick" / "config.json")["data"]["dataset"]
+        == "fastMRI single-coil knee"
+    )
 
 
 def test_command_line_error_has_no_traceback():
-    proc = subprocess.run([sys.executable, "main.py", "--drop-rate", "1.5"], cwd=MRI_DIR, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--drop-rate", "1.5"], cwd=MRI_DIR, capture_output=True, text=True
+    )
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("main.py: error: argument --drop-rate")
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith(
+        "main.py: error: argument --drop-rate"
+    )

@@ -1,4 +1,5 @@
 """Mask families: budget, determinism, real/imaginary pairing, fastMRI's Cartesian band, the course's default, bad input."""
+
 import argparse
 
 import pytest
@@ -47,17 +48,20 @@ def test_real_and_imaginary_parts_are_masked_alike(family):
     assert torch.equal((out[1, ..., 1] != 0).float(), sub.hard_mask())
 
 
-@pytest.mark.parametrize("width, drop, fraction, band, start", [
-    (368, 0.75, 0.08, 29, 170),  # fastMRI's knee width at 4x: round(0.08 * 368) lines from (368 - 29 + 1) // 2
-    (320, 0.875, 0.04, 13, 154),  # brain width at 8x
-    (128, 0.75, None, 10, 59),  # the default fraction is fastMRI's 0.08 at 4x
-    (33, 0.5, 0.24, 8, 13),  # an even band in an odd width starts at the rounded-up pad, as fastMRI's does
-])
+@pytest.mark.parametrize(
+    "width, drop, fraction, band, start",
+    [
+        (368, 0.75, 0.08, 29, 170),  # fastMRI's knee width at 4x: round(0.08 * 368) lines from (368 - 29 + 1) // 2
+        (320, 0.875, 0.04, 13, 154),  # brain width at 8x
+        (128, 0.75, None, 10, 59),  # the default fraction is fastMRI's 0.08 at 4x
+        (33, 0.5, 0.24, 8, 13),  # an even band in an odd width starts at the rounded-up pad, as fastMRI's does
+    ],
+)
 def test_cartesian_band_is_fastmris(width, drop, fraction, band, start):
     for equispaced in (False, True):
         columns = cartesian_mask((4, width), drop, equispaced, seed=1, centre_fraction=fraction)[0]
         assert cartesian_lines(width, drop, fraction) == (round((1 - drop) * width), band)
-        assert bool(columns[start:start + band].all()) and int(columns.sum()) == round((1 - drop) * width)
+        assert bool(columns[start : start + band].all()) and int(columns.sum()) == round((1 - drop) * width)
 
 
 def test_equispaced_lines_are_evenly_spaced_and_random_lines_are_not():
@@ -112,11 +116,19 @@ def test_bad_family_and_budgets_raise():
 
 
 def test_build_model_puts_the_family_into_the_model_and_its_checkpoint():
-    args = argparse.Namespace(model="vanilla", drop_rate=0.5, learn_mask=False, resolution=32, seed=1,
-                              mask="cartesian-equispaced", centre_fraction=None)
+    args = argparse.Namespace(
+        model="vanilla",
+        drop_rate=0.5,
+        learn_mask=False,
+        resolution=32,
+        seed=1,
+        mask="cartesian-equispaced",
+        centre_fraction=None,
+    )
     model = build_model(args, torch.device("cpu"))
     assert model.subsample.family == "cartesian-equispaced" and torch.equal(
-        model.subsample.hard_mask(), layer("cartesian-equispaced", 0.5, 1, False, (32, 32)).hard_mask())
+        model.subsample.hard_mask(), layer("cartesian-equispaced", 0.5, 1, False, (32, 32)).hard_mask()
+    )
     other = build_model(argparse.Namespace(**dict(vars(args), seed=2)), torch.device("cpu"))
     other.load_state_dict(model.state_dict())
     assert torch.equal(other.subsample.hard_mask(), model.subsample.hard_mask())
@@ -125,13 +137,25 @@ def test_build_model_puts_the_family_into_the_model_and_its_checkpoint():
 
 
 def test_run_names_record_the_family():
-    names = {tuple(a): mri_main.parse_args(a) for a in (
-        [], ["--drop-rate", "0.5"], ["--mask", "cartesian-random"], ["--learn-mask", "--mask", "uniform"],
-        ["--learn-mask", "--mask", "variable-density"], ["--mask", "cartesian-equispaced", "--centre-fraction", "0.1"])}
+    names = {
+        tuple(a): mri_main.parse_args(a)
+        for a in (
+            [],
+            ["--drop-rate", "0.5"],
+            ["--mask", "cartesian-random"],
+            ["--learn-mask", "--mask", "uniform"],
+            ["--learn-mask", "--mask", "variable-density"],
+            ["--mask", "cartesian-equispaced", "--centre-fraction", "0.1"],
+        )
+    }
     assert [(a.name, a.mask) for a in names.values()] == [
-        ("unet_drop0.3_fixed", "uniform"), ("unet_drop0.5_fixed", "uniform"),
-        ("unet_drop0.3_fixed_cartesian-random", "cartesian-random"), ("unet_drop0.3_learned_uniform", "uniform"),
-        ("unet_drop0.3_learned", "variable-density"), ("unet_drop0.3_fixed_cartesian-equispaced_cf0.1", "cartesian-equispaced")]
+        ("unet_drop0.3_fixed", "uniform"),
+        ("unet_drop0.5_fixed", "uniform"),
+        ("unet_drop0.3_fixed_cartesian-random", "cartesian-random"),
+        ("unet_drop0.3_learned_uniform", "uniform"),
+        ("unet_drop0.3_learned", "variable-density"),
+        ("unet_drop0.3_fixed_cartesian-equispaced_cf0.1", "cartesian-equispaced"),
+    ]
 
 
 BAD = [
@@ -160,7 +184,7 @@ def test_cartesian_masks_agree_with_deepinvs_generators(width, acceleration, fra
     drop = 1 - 1 / acceleration
     lines, band = cartesian_lines(width, drop, fraction)
     ours = torch.zeros(width, dtype=torch.bool)
-    ours[(width - band + 1) // 2:(width - band + 1) // 2 + band] = True
+    ours[(width - band + 1) // 2 : (width - band + 1) // 2 + band] = True
     for generator, equispaced in ((RandomMaskGenerator, False), (EquispacedMaskGenerator, True)):
         gen = generator((2, 8, width), acceleration=acceleration, center_fraction=fraction)
         draws = torch.stack([gen.step(batch_size=1, seed=s)["mask"][0, 0, 0] for s in range(5)]).bool()

@@ -1,4 +1,5 @@
 """The subsampling layer: budget, real/imaginary pairing, gradients, learned start, capped mask_grad, checkpoints."""
+
 import pytest
 import torch
 
@@ -160,8 +161,12 @@ def test_mask_grad_step_is_capped_and_scale_free():
     torch.testing.assert_close(steps[2], steps[0], atol=1e-5, rtol=0)
     g[dropped_outlier] = 0.0  # without an outlier the bulk moves by lr times its standardised gradient, capped
     with_gradient(layer, start, g).mask_grad(0.05)
-    torch.testing.assert_close(start - layer.scores.detach(), 0.05 * standardised_by_group(g, kept, layer.centre_region()).clamp(-1, 1),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        start - layer.scores.detach(),
+        0.05 * standardised_by_group(g, kept, layer.centre_region()).clamp(-1, 1),
+        atol=1e-6,
+        rtol=0,
+    )
     assert float(((start - layer.scores.detach()).abs() > 0.005).float().mean()) > 0.5
 
 

@@ -1,7 +1,8 @@
 """A quick sweep, its published form, the report notebook and the README blocks rendered from it."""
+
 import csv
-import shutil
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -26,7 +27,9 @@ def swept(tmp_path_factory):
     root = runs / "sweep_quick"
     results = runs.parent / f"{runs.name}_results"
     publish(root, "mri_cs", results_root=results).rename(results / "mri_cs" / "sweep")
-    publish(root / "drop0.3_learned", "mri_cs", results_root=results).rename(results / "mri_cs" / "unet_drop0.3_learned")
+    publish(root / "drop0.3_learned", "mri_cs", results_root=results).rename(
+        results / "mri_cs" / "unet_drop0.3_learned"
+    )
     return runs, root, results / "mri_cs"
 
 
@@ -42,7 +45,9 @@ def test_quick_sweep_writes_its_table_and_resumes(swept, capsys):
     with pytest.raises(SystemExit) as exc:  # a second sweep into the same folder needs --resume
         sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(runs)])
     assert exc.value.code == 2 and "already holds a run" in capsys.readouterr().err
-    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(runs), "--resume"])  # finished cases are skipped
+    sweep.main(
+        ["--drop-rates", "0.3", "--quick", "--results-root", str(runs), "--resume"]
+    )  # finished cases are skipped
     out = capsys.readouterr().out
     assert out.count("done, skipped") == 3 and out.strip().splitlines()[-1].endswith(str(root))
     # The cases' files are untouched; the sweep's own config.json records the resuming command (common.runs.run_folder).
@@ -54,15 +59,27 @@ def test_quick_sweep_writes_its_table_and_resumes(swept, capsys):
 def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
     """--fixed-masks: one fixed case per family, named after it, trained with that family's mask."""
     torch.set_num_threads(1)
-    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(tmp_path),
-                "--fixed-masks", "variable-density", "cartesian-random"])
+    sweep.main(
+        [
+            "--drop-rates",
+            "0.3",
+            "--quick",
+            "--results-root",
+            str(tmp_path),
+            "--fixed-masks",
+            "variable-density",
+            "cartesian-random",
+        ]
+    )
     root = tmp_path / "sweep_quick"
     with open(root / "results.csv") as f:
         rows = [(r["model"], r["mask"], r["family"], r["run"]) for r in csv.DictReader(f)]
-    assert rows == [("unet", "fixed", "cartesian-random", "drop0.3_fixed_cartesian-random"),
-                    ("unet", "fixed", "variable-density", "drop0.3_fixed_variable-density"),
-                    ("unet", "learned", "variable-density", "drop0.3_learned"),
-                    ("vanilla", "fixed", "uniform", "vanilla_drop0.3_fixed")]
+    assert rows == [
+        ("unet", "fixed", "cartesian-random", "drop0.3_fixed_cartesian-random"),
+        ("unet", "fixed", "variable-density", "drop0.3_fixed_variable-density"),
+        ("unet", "learned", "variable-density", "drop0.3_learned"),
+        ("vanilla", "fixed", "uniform", "vanilla_drop0.3_fixed"),
+    ]
     assert not (root / "drop0.3_fixed").exists()
     for family in ("variable-density", "cartesian-random"):
         assert load_json(root / f"drop0.3_fixed_{family}" / "config.json")["args"]["mask"] == family
@@ -71,17 +88,42 @@ def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
     vd = np.load(root / "drop0.3_fixed_variable-density" / "example.npz")["mask"]
     assert not ((vd == vd[:1]).all(axis=0)).all()
     # The yardsticks: what density and learning add, from the cases' own test PSNRs.
-    psnr = {r[2]: float(r[4]) for r in csv_rows_of(root / "results.csv", "model", "mask", "family", "run", "test_psnr_mean")
-            if r[0] == "unet" and r[1] == "fixed"}
+    psnr = {
+        r[2]: float(r[4])
+        for r in csv_rows_of(root / "results.csv", "model", "mask", "family", "run", "test_psnr_mean")
+        if r[0] == "unet" and r[1] == "fixed"
+    }
     learned = [float(r[1]) for r in csv_rows_of(root / "results.csv", "mask", "test_psnr_mean") if r[0] == "learned"][0]
     (yard,) = csv_rows_of(root / "yardsticks.csv", "drop_rate", "best_fixed", "learning_gain_db", "density_gain_db")
     best = max(psnr, key=psnr.get)
     assert yard[:2] == ("0.3", best) and float(yard[2]) == pytest.approx(learned - psnr[best]) and yard[3] == ""
     # A TV reconstruction of one case shows in cs.csv once the sweep is resumed.
-    evaluate.main([str(root / "drop0.3_fixed_variable-density"), "--cs", "tv", "--cs-iters", "5", "--cs-slices", "2",
-                   "--cs-val-slices", "1"])
-    sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(tmp_path), "--resume",
-                "--fixed-masks", "variable-density", "cartesian-random"])
+    evaluate.main(
+        [
+            str(root / "drop0.3_fixed_variable-density"),
+            "--cs",
+            "tv",
+            "--cs-iters",
+            "5",
+            "--cs-slices",
+            "2",
+            "--cs-val-slices",
+            "1",
+        ]
+    )
+    sweep.main(
+        [
+            "--drop-rates",
+            "0.3",
+            "--quick",
+            "--results-root",
+            str(tmp_path),
+            "--resume",
+            "--fixed-masks",
+            "variable-density",
+            "cartesian-random",
+        ]
+    )
     (cs,) = csv_rows_of(root / "cs.csv", "run", "n_slices", "network_psnr", "tv_psnr", "network_over_tv_db")
     assert cs[:2] == ("drop0.3_fixed_variable-density", "2")
     assert float(cs[4]) == pytest.approx(float(cs[2]) - float(cs[3]))
@@ -98,12 +140,15 @@ def csv_rows_of(path, *columns) -> list[tuple[str, ...]]:
         return [tuple(r[c] for c in columns) for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--run-name", "x"], "--run-name"),
-    (["--drop-rate", "0.2"], "--drop-rate"),
-    (["--drop-rates", "1.2"], "argument --drop-rates"),
-    (["--resume", "--seed", "1"], "--seed 0 (now 1)"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--run-name", "x"], "--run-name"),
+        (["--drop-rate", "0.2"], "--drop-rate"),
+        (["--drop-rates", "1.2"], "argument --drop-rates"),
+        (["--resume", "--seed", "1"], "--seed 0 (now 1)"),
+    ],
+)
 def test_sweep_bad_input(swept, capsys, argv, message):
     runs, root, _ = swept
     before = snapshot(root)
@@ -116,8 +161,12 @@ def test_sweep_bad_input(swept, capsys, argv, message):
 
 
 def outputs(nb) -> str:
-    return "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
-                   for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return "".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 def test_report_on_published_runs(swept, execute_notebook):
@@ -135,7 +184,10 @@ def test_report_on_an_empty_folder_shows_the_commands(tmp_path, execute_notebook
 
 def test_readme_blocks_from_published_runs(swept):
     _, _, published = swept
-    blocks = {name: getattr(readme_results, name)(published) for name in ("default_run", "sweep", "sweep_summary", "bench_targets")}
+    blocks = {
+        name: getattr(readme_results, name)(published)
+        for name in ("default_run", "sweep", "sweep_summary", "bench_targets")
+    }
     metrics = load_json(published / "unet_drop0.3_learned" / "metrics.json")
     assert f"{metrics['test_psnr']['mean']:.2f} ± {metrics['test_psnr']['std']:.2f}" in blocks["default_run"]
     rows = readme_results.sweep_rows(published / "sweep")
@@ -164,10 +216,23 @@ def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
     assert "| unet | 0.3 | learned |" in squeeze((copy / root.name / "cross_data.md").read_text())
     fixed, learned = rows["unet", "fixed"], rows["unet", "learned"]
     block = squeeze(readme_results.sweep_cross(copy))  # the README's table: fixed against learned per drop rate
-    assert f"| 0.3 | {float(fixed['psnr_mean']):.2f} ({float(fixed['zero_filled_psnr_mean']):.2f}, " \
-           f"{float(fixed['gain_db']):+.2f}) | {float(learned['psnr_mean']):.2f} (" in block
+    assert (
+        f"| 0.3 | {float(fixed['psnr_mean']):.2f} ({float(fixed['zero_filled_psnr_mean']):.2f}, "
+        f"{float(fixed['gain_db']):+.2f}) | {float(learned['psnr_mean']):.2f} (" in block
+    )
     assert f"| {float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f} |" in block and "vanilla" not in block
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
-        sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(copy), "--resume", "--score-on", str(tmp_path / "nowhere")])
+        sweep.main(
+            [
+                "--drop-rates",
+                "0.3",
+                "--quick",
+                "--results-root",
+                str(copy),
+                "--resume",
+                "--score-on",
+                str(tmp_path / "nowhere"),
+            ]
+        )
     assert exc.value.code == 2 and "--score-on" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """k-space transforms against NumPy's FFT."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Mask statistics against values worked out by hand on small masks."""
+
 import numpy as np
 import pytest
 
@@ -16,12 +17,15 @@ def mask_with(points, shape=(10, 10)):
     return mask
 
 
-@pytest.mark.parametrize("points, expected", [
-    (DISC, 1.0),
-    ([(5, 5)], 1 / 9),
-    ([(4, 4), (6, 6), (5, 4)], 3 / 9),
-    ([(3, 5), (7, 5), (5, 3), (5, 7), (0, 0)], 0.0),  # the ring just outside the disc, and a corner
-])
+@pytest.mark.parametrize(
+    "points, expected",
+    [
+        (DISC, 1.0),
+        ([(5, 5)], 1 / 9),
+        ([(4, 4), (6, 6), (5, 4)], 3 / 9),
+        ([(3, 5), (7, 5), (5, 3), (5, 7), (0, 0)], 0.0),  # the ring just outside the disc, and a corner
+    ],
+)
 def test_center_keep_fraction(points, expected):
     assert center_keep_fraction(mask_with(points)) == pytest.approx(expected)
 
