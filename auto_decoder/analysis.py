@@ -184,7 +184,8 @@ def finish(
     """Score and draw a trained model, write ``metrics.json`` (with ``extra``) and print the closing line.
 
     Args:
-        progress: what :func:`auto_decoder.train.train` returns (best epoch; history, stop reason, timings in ``extra``).
+        progress: what :func:`auto_decoder.train.train` returns (best epoch; history, stop reason,
+            timings in ``extra``).
         sample_prior: ``n -> (n, latent_dim)`` draws from the model's prior.
         codes: ``{"train": (len(data.train), D), "test": (len(test_ds), D)}`` latent codes (CPU).
         test_ds: the test images the codes belong to (the first ``--test-size``).

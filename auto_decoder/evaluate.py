@@ -152,7 +152,8 @@ def fit_latents(
             them during the call, so even an ``opt`` that holds them cannot move them).
         batches: ``(indices (B,), images (B, 1, 28, 28))`` pairs, iterated once per epoch (a
             DataLoader, or a list holding one full batch: then an epoch is one step).
-        opt: optimiser over ``latents``' parameters (:class:`~auto_decoder.AutoDecoder.RowAdam` for the sparse tables here).
+        opt: optimiser over ``latents``' parameters (:class:`~auto_decoder.AutoDecoder.RowAdam` for the sparse
+            tables here).
         latents: a :class:`~auto_decoder.AutoDecoder.LatentTable` or
             :class:`~auto_decoder.VariationalAutoDecoder.VariationalLatentTable` with one row per image.
         epochs: the most passes over ``batches``.
@@ -208,7 +209,8 @@ def evaluate_model(
     Args:
         model: the trained decoder; its weights are not changed.
         test_dl: yields ``(indices (B,), images (B, 1, 28, 28))`` of the test set.
-        opt: optimiser over ``latents``' parameters (:class:`~auto_decoder.AutoDecoder.RowAdam` for the sparse tables here).
+        opt: optimiser over ``latents``' parameters (:class:`~auto_decoder.AutoDecoder.RowAdam` for the sparse
+            tables here).
         latents: a fresh latent table with one row per test image.
         epochs: passes over the test set.
     """

@@ -70,7 +70,8 @@ EXPECTED = {
 def missing(name: str) -> str:
     """How to make and publish an expected run that a report does not find."""
     return (
-        f"{name} is not there: make it with cd auto_decoder && {' '.join(['python main.py', *EXPECTED[name], '--data-dir DATA'])}, "
+        f"{name} is not there: make it with cd auto_decoder && "
+        f"{' '.join(['python main.py', *EXPECTED[name], '--data-dir DATA'])}, "
         f"then, from the repository root, python -m common.publish auto_decoder/runs/{name}"
     )
 

@@ -111,7 +111,8 @@ def load_fashion_mnist(data_dir: str | Path, download: bool = False) -> tuple[In
         raise DataError(
             f"no Fashion-MNIST under {data_dir}: expected either {data_dir}/FashionMNIST/raw/"
             "{train,t10k}-{images-idx3,labels-idx1}-ubyte (torchvision layout; add --download to fetch it) "
-            f"or {data_dir}/{CSV_FILES['train']} and {CSV_FILES['test']} (the course CSVs, Kaggle zalando-research/fashionmnist)"
+            f"or {data_dir}/{CSV_FILES['train']} and {CSV_FILES['test']} "
+            "(the course CSVs, Kaggle zalando-research/fashionmnist)"
         )
     missing = _first_missing(data_dir) if download else None
     splits = {}

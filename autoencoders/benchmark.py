@@ -38,7 +38,8 @@ def headline_acc(metrics: dict) -> float:
 
 
 def cifar_passes(metrics: dict) -> bool:
-    """The CIFAR-10 target: test accuracy (validation-selected weights) >= ``CIFAR_TARGET`` with < 500,000 parameters."""
+    """The CIFAR-10 target: test accuracy (validation-selected weights) >= ``CIFAR_TARGET``
+    with < 500,000 parameters."""
     return headline_acc(metrics) >= CIFAR_TARGET and metrics["parameters"] < PARAMETER_BUDGET
 
 

@@ -150,7 +150,8 @@ def _read_image_folder(root: Path, classes: list[str], desc: str) -> tuple[torch
 
 
 def load_cifar10(data_dir: str | Path, download: bool = False) -> dict:
-    """CIFAR-10 as ``uint8`` tensors: ``train_x (N, 3, 32, 32)``, ``train_y``, ``test_x``, ``test_y``, ``classes``, ``source``.
+    """CIFAR-10 as ``uint8`` tensors: ``train_x (N, 3, 32, 32)``, ``train_y``, ``test_x``, ``test_y``, ``classes``,
+    ``source``.
 
     Two layouts are read, looked for in ``data_dir`` and ``data_dir/CIFAR10``:
     image folders ``train/<class>/*.png`` and ``test/<class>/*.png``, or torchvision's
@@ -261,7 +262,8 @@ def load_stl10(data_dir: str | Path, split: str, download: bool = False) -> tupl
         raise DataError(
             f"STL-10 {split} split not found: expected {root / x_name}"
             + (f" and {root / y_name}" if y_name else "")
-            + " (the stl10_binary/ folder of stl10_binary.tar.gz from cs.stanford.edu/~acoates/stl10; --download fetches it)"
+            + " (the stl10_binary/ folder of stl10_binary.tar.gz from cs.stanford.edu/~acoates/stl10; "
+            "--download fetches it)"
         )
     size = (root / x_name).stat().st_size
     if size == 0 or size % (3 * 96 * 96):
@@ -324,7 +326,8 @@ def find_brain_tumour_files(data_dir: str | Path) -> list[Path]:
         raise DataError(
             f"no .mat files under {data_dir} and no images/ folder in it: expected the Figshare brain-tumour dataset "
             "(1.mat ... 3064.mat, MATLAB v7.3 with cjdata/image and cjdata/tumorMask, from "
-            "figshare.com/articles/dataset/brain_tumor_dataset/1512427: unzip the four brainTumorDataPublic_*.zip parts "
+            "figshare.com/articles/dataset/brain_tumor_dataset/1512427: "
+            "unzip the four brainTumorDataPublic_*.zip parts "
             f"into one folder), or its PNG conversion: {PNG_LAYOUT}"
         )
     return files
@@ -439,7 +442,8 @@ def read_brain_tumour_png(
 
 
 class BrainTumourSlices(Dataset):
-    """The slices (:class:`TumourSlice`, or ``.mat`` paths) as ``(image, mask)`` pairs of shape ``(1, size, size)``, read on demand."""
+    """The slices (:class:`TumourSlice`, or ``.mat`` paths) as ``(image, mask)`` pairs of shape ``(1, size, size)``,
+    read on demand."""
 
     def __init__(self, slices: list[TumourSlice | Path], size: int = 240):
         self.slices = [
@@ -500,7 +504,8 @@ def split_indices(n: int, test_fraction: float, seed: int) -> tuple[list[int], l
 
 
 def hold_out(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, ...]:
-    """``(train_x, train_y, val_x, val_y)``: a seeded random ``fraction`` of the training data held out for validation."""
+    """``(train_x, train_y, val_x, val_y)``: a seeded random ``fraction`` of the training data held out
+    for validation."""
     keep, val = split_indices(len(y), fraction, seed)
     return x[keep], y[keep], x[val], y[val]
 
@@ -548,7 +553,8 @@ def number_ranges(numbers: Iterable[int]) -> str:
 
 
 def describe_split(slices: list[TumourSlice], split: dict[str, list[int]], guard: int) -> dict:
-    """The split as config.json keeps it: the scheme, and per split the number of slices of each type and their file numbers."""
+    """The split as config.json keeps it: the scheme, and per split the number of slices of each type
+    and their file numbers."""
     out = {
         "scheme": f"per tumour type, files sorted by number, {SPLIT_BLOCKS} contiguous blocks: validation block(s) "
         f"{[b + 1 for b in VAL_BLOCKS]}, test blocks {[b + 1 for b in TEST_BLOCKS]}, {guard} file(s) dropped "

@@ -145,7 +145,8 @@ def segmentation_scores(model: nn.Module, loader: Iterable, device: torch.device
 def evaluate_segmentation(
     model: nn.Module, loader: Iterable, device: torch.device, split: str = "val"
 ) -> dict[str, float]:
-    """``{split}_loss`` (Dice loss averaged over batches) and the mean per-image ``{split}_dice`` and ``{split}_iou``."""
+    """``{split}_loss`` (Dice loss averaged over batches) and the mean per-image ``{split}_dice``
+    and ``{split}_iou``."""
     s = segmentation_scores(model, loader, device)
     return {
         f"{split}_loss": s["loss"],

@@ -179,5 +179,6 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     lin, conv = "LinearAutoEncoder", "AutoEncoder_CNN"
     print(
         f"{run_dir}: test MSE (weights chosen on validation) reconstruction linear {mse[lin, 'reconstruction']:.5f} / "
-        f"conv {mse[conv, 'reconstruction']:.5f}, denoising linear {mse[lin, 'denoising']:.5f} / conv {mse[conv, 'denoising']:.5f}"
+        f"conv {mse[conv, 'reconstruction']:.5f}, denoising linear {mse[lin, 'denoising']:.5f} / "
+        f"conv {mse[conv, 'denoising']:.5f}"
     )

@@ -62,7 +62,8 @@ class CifarCNN(nn.Module):
 
 
 class LinearAutoEncoder(nn.Module):
-    """Fully connected MNIST autoencoder, ``(B, 1, 28, 28) -> (B, 1, 28, 28)`` through a 15-d code; 223,391 parameters."""
+    """Fully connected MNIST autoencoder, ``(B, 1, 28, 28) -> (B, 1, 28, 28)`` through a 15-d code;
+    223,391 parameters."""
 
     def __init__(self):
         # BEGIN SOLUTION

@@ -197,7 +197,8 @@ def test_cases_figure(
 
 
 def start_from(model: nn.Module, path: str) -> None:
-    """Load the weights at ``path`` (a ``best.pth`` of an earlier segment run) into ``model``; one line if they do not fit."""
+    """Load the weights at ``path`` (a ``best.pth`` of an earlier segment run) into ``model``;
+    one line if they do not fit."""
     if not Path(path).is_file():
         raise DataError(f"--init-from {path}: no such file (expected RUN_DIR/best.pth of an earlier segment run)")
     try:

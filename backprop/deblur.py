@@ -106,7 +106,7 @@ def write_outputs(
     )
     save_text(run_dir / "table.md", table)
     rows = []
-    for k, s in enumerate(sigmas):
+    for k in range(len(sigmas)):
         row = [(clean, "clean")]
         for m, method in methods.items():
             out = method(0, k)

@@ -88,7 +88,8 @@ def motion_kernel(size: int, length: float, angle_deg: float) -> torch.Tensor:
 
 
 def make_kernel(name: str, size: int) -> torch.Tensor:
-    """The kernels the ``wiener`` command offers: ``"gaussian"`` (std = size / 6) or ``"motion"`` (full length, 30 degrees)."""
+    """The kernels the ``wiener`` command offers: ``"gaussian"`` (std = size / 6)
+    or ``"motion"`` (full length, 30 degrees)."""
     if name == "gaussian":
         return gaussian_kernel(size, size / 6)
     if name == "motion":

@@ -89,7 +89,8 @@ def load_state(obj: Any, state: Any) -> None:
 
 
 def copy_weights(model: Any) -> Any:
-    """A detached copy of ``model``'s state_dict (a dict of them for a dict of modules): the live tensors keep changing."""
+    """A detached copy of ``model``'s state_dict (a dict of them for a dict of modules):
+    the live tensors keep changing."""
     if isinstance(model, dict):
         return {k: copy_weights(v) for k, v in model.items()}
     return {k: v.detach().clone() for k, v in model.state_dict().items()}

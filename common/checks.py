@@ -54,8 +54,8 @@ def check_images(
     dtypes: Sequence[str] | None = None,
     ndim: int | Sequence[int] | None = None,
 ) -> None:
-    """Finite pixels (or complex k-space samples) of an expected dtype kind (``dtypes``, e.g. ``("uint8",)`` or ``("float",)``),
-    dimension count and value range (inclusive)."""
+    """Finite pixels (or complex k-space samples) of an expected dtype kind
+    (``dtypes``, e.g. ``("uint8",)`` or ``("float",)``), dimension count and value range (inclusive)."""
     arr = _array(images)
     if dtypes is not None and not any(_dtype_matches(arr.dtype, d) for d in dtypes):
         raise DataError(f"{source}: images of dtype {arr.dtype}, expected {' or '.join(dtypes)}")

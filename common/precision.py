@@ -14,7 +14,6 @@ and every GPU with fast fp16 since Ampere has fast bf16 as well.
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
 
 import torch
 
@@ -50,7 +49,7 @@ def resolve_precision(requested: str, device: torch.device, bf16_ok: bool) -> st
     return requested
 
 
-def autocast(device: torch.device, precision: str) -> ContextManager:
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """The context for the network's forward pass: ``torch.autocast`` to bf16, or nothing in fp32."""
     if precision == "fp32":
         return contextlib.nullcontext()

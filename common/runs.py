@@ -172,7 +172,8 @@ def check_run(args: Any, fixed_on_resume: tuple[str, ...] = ()) -> Path:
 
 
 def open_run(args: Any, fixed_on_resume: tuple[str, ...] = (), **config: Any):
-    """:func:`run_folder` for a parsed command line; ``config.json`` holds ``vars(args)`` under ``"args"``, then ``config``."""
+    """:func:`run_folder` for a parsed command line; ``config.json`` holds ``vars(args)`` under ``"args"``,
+    then ``config``."""
     return run_folder(
         args.results_root,
         args.name,

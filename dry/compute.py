@@ -83,7 +83,8 @@ def conv_full_gradients(
     """
     if x.shape != y.shape or x.shape != weight.shape[1:] or weight.shape[:2] != (1, 1):
         raise ValueError(
-            f"need x, y (1, H, W) and weight (1, 1, H, W); got {tuple(x.shape)}, {tuple(y.shape)}, {tuple(weight.shape)}"
+            "need x, y (1, H, W) and weight (1, 1, H, W); "
+            f"got {tuple(x.shape)}, {tuple(y.shape)}, {tuple(weight.shape)}"
         )
     y_hat = (weight[0] * x).sum() + bias[0]
     residual_sum = (y_hat.expand_as(y) - y).sum()  # the broadcast, written out
@@ -194,7 +195,8 @@ CONV_CHANNELS, CONV_KERNEL = 64, 3
 
 
 def first_layer_parameters() -> tuple[int, int]:
-    """Weights and biases of a dense layer to ``MLP_HIDDEN`` units and of a 3x3 convolution to 64 channels, on a 3x224x224 image."""
+    """Weights and biases of a dense layer to ``MLP_HIDDEN`` units and of a 3x3 convolution to 64 channels,
+    on a 3x224x224 image."""
     dense = torch.nn.Linear(int(np.prod(IMAGE_SHAPE)), MLP_HIDDEN, device="meta")  # meta: counts without allocating
     conv = torch.nn.Conv2d(IMAGE_SHAPE[0], CONV_CHANNELS, CONV_KERNEL, device="meta")
     return sum(p.numel() for p in dense.parameters()), sum(p.numel() for p in conv.parameters())

@@ -142,7 +142,10 @@ RUBRIC: dict[str, Assignment] = {
             report_only=(
                 "convolution speed table and learned-filter figure (conv)",
                 "MedMNIST classification, MLP against MobileNet (classify)",
-                "DRIVE segmentation studies: skip connections, learning rates, augmentation, pretrained encoder (segment)",
+                (
+                    "DRIVE segmentation studies: skip connections, learning rates, augmentation, "
+                    "pretrained encoder (segment)"
+                ),
             ),
         ),
         Assignment(
