@@ -16,7 +16,9 @@ AUGMENTATIONS = ("none", "flip", "affine", "intensity")
 AUGMENTATION_HELP = {
     "none": "patches as cropped",
     "flip": "random horizontal/vertical flips and 90-degree rotations (the retina has no preferred orientation)",
-    "affine": "flip, plus a random rotation in [-180, 180] degrees and scaling in [0.8, 1.2] (bilinear, reflected borders)",
+    "affine": (
+        "flip, plus a random rotation in [-180, 180] degrees and scaling in [0.8, 1.2] (bilinear, reflected borders)"
+    ),
     "intensity": "flip, plus random contrast x[0.7, 1.3], brightness +-0.3 std and Gaussian noise (std 0.1)",
 }
 
@@ -28,7 +30,8 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> tor
 def sample_patches(
     images: torch.Tensor, masks: torch.Tensor, size: int, batch: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch`` random ``size x size`` crops from random images: ``(N, 1, H, W)`` x2 -> ``(batch, 1, size, size)`` x2."""
+    """``batch`` random ``size x size`` crops from random images:
+    ``(N, 1, H, W)`` x2 -> ``(batch, 1, size, size)`` x2."""
     if images.shape != masks.shape or images.ndim != 4:
         raise ValueError(
             f"images and masks must both be (N, 1, H, W), got {tuple(images.shape)} and {tuple(masks.shape)}"
@@ -39,8 +42,8 @@ def sample_patches(
     idx = torch.randint(n, (batch,), generator=generator).tolist()
     tops = torch.randint(height - size + 1, (batch,), generator=generator).tolist()
     lefts = torch.randint(width - size + 1, (batch,), generator=generator).tolist()
-    x = torch.stack([images[i, :, t : t + size, l : l + size] for i, t, l in zip(idx, tops, lefts)])
-    y = torch.stack([masks[i, :, t : t + size, l : l + size] for i, t, l in zip(idx, tops, lefts)])
+    x = torch.stack([images[i, :, t : t + size, left : left + size] for i, t, left in zip(idx, tops, lefts)])
+    y = torch.stack([masks[i, :, t : t + size, left : left + size] for i, t, left in zip(idx, tops, lefts)])
     return x, y
 
 

@@ -93,7 +93,8 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
 
 
 def class_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Inverse class frequency ``N / (K * n_c)``, so every class weighs the same in the loss (a missing class gets 0)."""
+    """Inverse class frequency ``N / (K * n_c)``, so every class weighs the same in the loss
+    (a missing class gets 0)."""
     counts = torch.bincount(labels, minlength=n_classes).float()
     return torch.where(counts > 0, len(labels) / (n_classes * counts.clamp_min(1)), torch.zeros_like(counts))
 

@@ -5,9 +5,10 @@ malformed, so ``main.py`` can stop with that line instead of a traceback.
 
 MedMNIST (v2, https://medmnist.com, Yang et al. 2023): a file holds
 ``{train,val,test}_images`` as uint8 ``(N, 28, 28)`` (grey) or ``(N, 28, 28, 3)``
-(RGB) and ``{train,val,test}_labels`` as ``(N, 1)`` class indices. Channels and the number of classes are read from the file, so
-PathMNIST (3 channels, 9 classes) and PneumoniaMNIST (1 channel, 2 classes)
-load the same way. Multi-label sets (ChestMNIST) are not supported.
+(RGB) and ``{train,val,test}_labels`` as ``(N, 1)`` class indices. Channels and the
+number of classes are read from the file, so PathMNIST (3 channels, 9 classes) and
+PneumoniaMNIST (1 channel, 2 classes) load the same way. Multi-label sets (ChestMNIST)
+are not supported.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ MEDMNIST_CLASSES = {
 # --------------------------------------------------------------------------- MedMNIST
 @dataclass
 class MedMNIST:
-    """One MedMNIST set as tensors: ``images[split]`` float ``(N, C, 28, 28)`` in [0, 1], ``labels[split]`` long ``(N,)``."""
+    """One MedMNIST set as tensors: ``images[split]`` float ``(N, C, 28, 28)`` in [0, 1],
+    ``labels[split]`` long ``(N,)``."""
 
     name: str
     images: dict[str, torch.Tensor]
@@ -171,7 +173,8 @@ def load_drive(root: str | Path, split: str) -> DriveSplit:
         masks = sorted((folder / "mask").glob(f"{number}_*mask.gif"))
         if not manual.is_file() or not masks:
             raise DataError(
-                f"DRIVE {split} image {image_path.name} lacks {manual} or its mask/{number}_*mask.gif; expected {DRIVE_LAYOUT}"
+                f"DRIVE {split} image {image_path.name} lacks {manual} or its mask/{number}_*mask.gif; "
+                f"expected {DRIVE_LAYOUT}"
             )
         rgb, vessel, fov = _read_image(image_path, "RGB"), _read_image(manual, "L"), _read_image(masks[0], "L")
         check_mask(vessel, manual, shape=rgb.shape[:2])  # binary, the image's size

@@ -137,7 +137,8 @@ def add_segment(sub) -> argparse.ArgumentParser:
         "--study",
         choices=STUDIES,
         default="skip",
-        help="skip: U-Net with/without skips; lr: Adam learning-rate sweep; augment: four augmentations; pretrained: smp ResNet-18 U-Net, ImageNet encoder vs scratch",
+        help="skip: U-Net with/without skips; lr: Adam learning-rate sweep; augment: four augmentations; "
+        "pretrained: smp ResNet-18 U-Net, ImageNet encoder vs scratch",
     )
     seg.add_argument("--iters", type=positive_int, default=2000, help="training iterations (patch batches) per run")
     seg.add_argument("--batch-size", type=positive_int, default=8, help="patches per iteration")
@@ -178,9 +179,10 @@ def add_segment(sub) -> argparse.ArgumentParser:
         "--encoder-weights",
         metavar="imagenet|PATH",
         default=None,
-        help=f"ImageNet encoder weights for --study pretrained: '{IMAGENET}' takes torchvision's ResNet-18 IMAGENET1K_V1 "
-        "from the torch hub cache or downloads it there once; PATH is a torchvision/timm ResNet-18 state dict "
-        "(default: none; the pretrained variant is then recorded as skipped, as it is when the download fails)",
+        help=f"ImageNet encoder weights for --study pretrained: '{IMAGENET}' takes torchvision's ResNet-18 "
+        "IMAGENET1K_V1 from the torch hub cache or downloads it there once; PATH is a torchvision/timm "
+        "ResNet-18 state dict (default: none; the pretrained variant is then recorded as skipped, as it is "
+        "when the download fails)",
     )
     return seg
 
@@ -207,7 +209,8 @@ def check_args(args: argparse.Namespace, error) -> None:
         multiple = 32 if args.study == "pretrained" else 16
         if args.patch_size % multiple:
             error(
-                f"--patch-size must be a multiple of {multiple} (the network downsamples that much), got {args.patch_size}"
+                f"--patch-size must be a multiple of {multiple} (the network downsamples that much), "
+                f"got {args.patch_size}"
             )
 
 
@@ -267,7 +270,8 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu_threads": torch.get_num_threads(),
     }
     hint = (
-        f"if {Path(args.results_root) / args.name} holds a checkpoint (*.pt), run the same command with --resume to continue"
+        f"if {Path(args.results_root) / args.name} holds a checkpoint (*.pt), "
+        "run the same command with --resume to continue"
         if args.command != "conv"
         else "nothing was kept; run the command again"
     )

@@ -91,7 +91,8 @@ class MLP(nn.Module):
 
     @staticmethod
     def _initialize_linear_layer(module: nn.Module) -> None:
-        """Glorot/Xavier normal weights, ``std = sqrt(2 / (fan_in + fan_out))``, and zero bias (other modules untouched)."""
+        """Glorot/Xavier normal weights, ``std = sqrt(2 / (fan_in + fan_out))``, and zero bias
+        (other modules untouched)."""
         # BEGIN SOLUTION
         if isinstance(module, Linear):
             std = math.sqrt(2.0 / (module.in_features + module.out_features))

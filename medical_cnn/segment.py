@@ -175,7 +175,8 @@ def train_segmenter(
 ) -> dict:
     """Adam + DiceCE loss on random patches for ``args.iters`` iterations; every ``--eval-every`` iterations the
     validation Dice is recorded, the best weights kept and a checkpoint written. A non-finite or exploding loss
-    (:class:`common.guard.DivergenceGuard`) stops the run and marks it ``diverged``; the caller goes on with the next variant.
+    (:class:`common.guard.DivergenceGuard`) stops the run and marks it ``diverged``; the caller goes on with the
+    next variant.
 
     ``--lr-schedule cosine`` lowers the rate along a half cosine to 0 at the last iteration: late small steps
     settle the weights that a constant rate keeps moving around, which is what a longer schedule needs."""
@@ -283,7 +284,8 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
     train, test = load_drive(args.data_dir, "training"), load_drive(args.data_dir, "test")
     if len(train.names) < 2:
         raise DataError(
-            f"DRIVE training set in {args.data_dir} has {len(train.names)} image(s); at least 2 are needed (fit + validation)"
+            f"DRIVE training set in {args.data_dir} has {len(train.names)} image(s); "
+            "at least 2 are needed (fit + validation)"
         )
     n_val = min(max(1, args.val_images), len(train.names) - 1)
     order = np.random.default_rng(args.seed).permutation(len(train.names))

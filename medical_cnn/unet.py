@@ -69,7 +69,8 @@ class DecoderBlock(nn.Module):
         # END SOLUTION
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        """``x (B, in_channels, h, w)`` and ``skip (B, skip_channels, 2h, 2w)`` (or None) -> ``(B, out_channels, 2h, 2w)``."""
+        """``x (B, in_channels, h, w)`` and ``skip (B, skip_channels, 2h, 2w)`` (or None)
+        -> ``(B, out_channels, 2h, 2w)``."""
         # BEGIN SOLUTION
         x = self.up(x)
         if self.skip_channels:

@@ -45,13 +45,15 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> tor
 
 
 def _bias_field(b: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
-    """Smooth random multiplicative fields ``exp(BIAS_STRENGTH * f)`` of shape ``(B, H, W)``, ``f`` a 3 x 3 normal grid upsampled."""
+    """Smooth random multiplicative fields ``exp(BIAS_STRENGTH * f)`` of shape ``(B, H, W)``,
+    ``f`` a 3 x 3 normal grid upsampled."""
     field = torch.randn(b, 1, 3, 3, generator=generator)
     return torch.exp(BIAS_STRENGTH * F.interpolate(field, size=(h, w), mode="bicubic", align_corners=True))[:, 0]
 
 
 def head(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A synthetic scalp around the tissue of half the images of ``(B, H, W, 2)``: a bright ring, a dark gap inside it."""
+    """A synthetic scalp around the tissue of half the images of ``(B, H, W, 2)``:
+    a bright ring, a dark gap inside it."""
     from torchvision.transforms.functional import gaussian_blur
 
     b, h, w, _ = image.shape

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def slug(data_dir: str | None, split: str) -> str:
-    """Default ``--name``: the data folder's name (with its parent's when it is a generic ``images``/``data``) and the split."""
+    """Default ``--name``: the data folder's name (with its parent's when it is a generic ``images``/``data``)
+    and the split."""
     if data_dir is None:
         return f"mni152_{split}"
     path = Path(data_dir).expanduser().resolve()

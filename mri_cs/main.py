@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--mask-lr",
         type=non_negative_float,
         default=0.03,
-        help="largest change of a mask score in one mask_grad step, annealed to 0 when the mask freezes (default: 0.03)",
+        help="largest change of a mask score in one mask_grad step, annealed to 0 when the mask freezes "
+        "(default: 0.03)",
     )
     p.add_argument(
         "--mask-freeze",

@@ -159,7 +159,8 @@ def score_run(args: argparse.Namespace, data: tuple | None = None) -> dict:
         raise
     print(
         f"trained on {metrics['trained_on']['dataset']} -> tested on {info['dataset']} ({args.split} split, "
-        f"{len(dataset)} slices): PSNR {result['psnr']['mean']:.2f} (zero-filled {result['zero_filled_psnr']['mean']:.2f}): "
+        f"{len(dataset)} slices): PSNR {result['psnr']['mean']:.2f} "
+        f"(zero-filled {result['zero_filled_psnr']['mean']:.2f}): "
         f"{result['gain_db']:+.2f} dB -> {out_dir}"
     )
     return metrics

@@ -288,12 +288,12 @@ def cross_markdown(rows: list[dict]) -> str:
 def table_markdown(rows: list[dict]) -> str:
     """The sweep's table (``results.md``, also quoted in the README) from rows sorted by model, drop rate, mask:
     PSNR per slice (mean ± std over slices), and fastMRI's per volume where the case measured it."""
-    volume = lambda r: (
-        ""
-        if r["test_psnr_volume_mean"] != r["test_psnr_volume_mean"]
-        # noqa: E731  (nan)
-        else (f"{r['test_psnr_volume_mean']:.2f} ({r['n_test_volumes']:g})")
-    )
+
+    def volume(r: dict) -> str:
+        if r["test_psnr_volume_mean"] != r["test_psnr_volume_mean"]:  # nan: the case did not measure it
+            return ""
+        return f"{r['test_psnr_volume_mean']:.2f} ({r['n_test_volumes']:g})"
+
     return _markdown(
         [
             "model",
@@ -544,7 +544,8 @@ def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[
         for kind, case in cases:
             done = root / case.name / "metrics.json"
             print(
-                f"[sweep] {case.name}: {'done, skipped' if done.is_file() else 'resuming' if case.resume else 'training'}"
+                f"[sweep] {case.name}: "
+                f"{'done, skipped' if done.is_file() else 'resuming' if case.resume else 'training'}"
             )
             try:
                 metrics = load_json(done) if done.is_file() else train.run(case)

@@ -5,9 +5,10 @@
 loop calls ``model.subsample.mask_grad(mask_lr)`` after every ``optimizer.step()``; the
 optimizer itself only updates the network. ``mask_lr`` decays along a half cosine to 0 at
 the start of the last ``--mask-freeze`` of the epochs and stays 0 there
-(:func:`mask_step_factor`). The checkpoint with the best validation PSNR is kept; the test set is used once, at the end. ``metrics.json``
-records per epoch how much of the mask changed, and whether the validation PSNR of the
-last third of the epochs stayed within 1 dB of its best so far.
+(:func:`mask_step_factor`). The checkpoint with the best validation PSNR is kept; the
+test set is used once, at the end. ``metrics.json`` records per epoch how much of the
+mask changed, and whether the validation PSNR of the last third of the epochs stayed
+within 1 dB of its best so far.
 """
 
 from __future__ import annotations
@@ -264,7 +265,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def train_and_evaluate(args: argparse.Namespace) -> dict:
-    """Train, pick the best epoch on validation, evaluate on train and test, write the run folder; return the metrics."""
+    """Train, pick the best epoch on validation, evaluate on train and test, write the run folder;
+    return the metrics."""
     run_dir = check_run(args, FIXED_ON_RESUME)  # before the data is loaded
     if args.resume and (run_dir / "metrics.json").is_file():
         raise RunError(f"--resume: {run_dir} is finished (it has metrics.json); add --overwrite instead to redo it")

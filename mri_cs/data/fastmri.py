@@ -86,7 +86,8 @@ class FastMRISlices(Dataset):
 
 
 def build_fastmri(data_dir: str | Path, resolution: int, seed: int) -> tuple[dict[str, FastMRISlices], dict]:
-    """Train (``singlecoil_train``), val and test (``singlecoil_val`` split by volume) datasets and their description."""
+    """Train (``singlecoil_train``), val and test (``singlecoil_val`` split by volume) datasets
+    and their description."""
     data_dir = Path(data_dir)
     how = "expected <data-dir>/singlecoil_train/*.h5 and <data-dir>/singlecoil_val/*.h5 (fastMRI single-coil knee, from https://fastmri.med.nyu.edu)"
     train_files = sorted((data_dir / "singlecoil_train").glob("*.h5"))

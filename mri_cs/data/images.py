@@ -49,7 +49,8 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """One image as a float32 array ``(H, W)``; colour is converted to grey. A file that does not decode is a DataError."""
+    """One image as a float32 array ``(H, W)``; colour is converted to grey.
+    A file that does not decode is a DataError."""
     from PIL import Image
 
     try:
@@ -85,7 +86,8 @@ def file_ranges(indices: np.ndarray, files: list[Path]) -> list[list]:
 
 
 def load_images(files: list[Path], resolution: int) -> tuple[torch.Tensor, list[str]]:
-    """Normalised magnitude images ``(N, R, R)`` of ``files`` and the names of blank files (all zero), which are left out."""
+    """Normalised magnitude images ``(N, R, R)`` of ``files`` and the names of blank files (all zero),
+    which are left out."""
     images, blank = [], []
     for path in files:
         array = read_image(path)

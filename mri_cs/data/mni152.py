@@ -35,7 +35,8 @@ def load_volume() -> np.ndarray:
 
 
 def tissue_slices(volume: np.ndarray, axis: int, min_tissue: float = 0.1) -> np.ndarray:
-    """Indices along ``axis`` of the slices whose fraction of tissue voxels (> 10 % of the maximum) is at least ``min_tissue``."""
+    """Indices along ``axis`` of the slices whose fraction of tissue voxels (> 10 % of the maximum)
+    is at least ``min_tissue``."""
     tissue = volume > 0.1 * volume.max()
     other = tuple(a for a in range(3) if a != axis)
     return np.flatnonzero(tissue.mean(axis=other) >= min_tissue)
@@ -64,7 +65,8 @@ def slab_split(
 
 
 def axis_images(volume: np.ndarray, axis: int, indices: np.ndarray, resolution: int) -> torch.Tensor:
-    """Slices ``indices`` along ``axis`` as normalised complex images ``(N, resolution, resolution, 2)`` (imaginary part zero)."""
+    """Slices ``indices`` along ``axis`` as normalised complex images ``(N, resolution, resolution, 2)``
+    (imaginary part zero)."""
     planes = torch.from_numpy(np.ascontiguousarray(np.moveaxis(volume, axis, 0)[indices]))
     return square_images(planes, resolution, pad_to=max(volume.shape))
 

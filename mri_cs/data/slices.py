@@ -28,7 +28,8 @@ class InMemorySlices(Dataset):
     def __init__(self, kspace: torch.Tensor, image: torch.Tensor, volumes: np.ndarray | None = None):
         if kspace.ndim != 4 or kspace.shape[-1] != 2 or kspace.shape != image.shape:
             raise ValueError(
-                f"expected kspace and image of equal shape (N, H, W, 2), got {tuple(kspace.shape)} and {tuple(image.shape)}"
+                "expected kspace and image of equal shape (N, H, W, 2), "
+                f"got {tuple(kspace.shape)} and {tuple(image.shape)}"
             )
         self.kspace = kspace.float()
         self.target = complex_abs(image).unsqueeze(1).float()

@@ -68,7 +68,8 @@ def pad_to_square(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def resize_complex(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Resample a complex image ``(H, W, 2)`` to ``(size, size, 2)``, anti-aliased bilinear on real and imaginary parts."""
+    """Resample a complex image ``(H, W, 2)`` to ``(size, size, 2)``, anti-aliased bilinear
+    on real and imaginary parts."""
     _check_complex(x)
     if x.shape[-3:-1] == (size, size):
         return x
