@@ -75,7 +75,7 @@ def test_logistic_monte_carlo_kl_matches_numerical_integration():
     mc = family.kl(LOC, SCALE, num_samples=200_000)
     for m, s, estimate in zip(LOC.tolist(), SCALE.tolist(), mc.tolist()):
 
-        def integrand(z):
+        def integrand(z, m=m, s=s):  # this iteration's loc and scale, bound now
             zt = torch.tensor(z, dtype=torch.float64)
             logq, logp = family.log_prob(zt, m, s), family.log_prob(zt, 0.0, 1.0)
             return float(logq.exp() * (logq - logp))

@@ -16,7 +16,7 @@ def write_cifar_folders(root: Path, per_class: int = 3, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     written = {}
     for split in ("train", "test"):
-        for label, name in enumerate(CIFAR_CLASSES):
+        for name in CIFAR_CLASSES:
             (root / split / name).mkdir(parents=True)
             for i in range(per_class):
                 pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)

@@ -1,4 +1,5 @@
-"""stl10-resnet with --weights imagenet (online, offline), a PATH, no flag, or --no-pretrained; no test touches the network."""
+"""stl10-resnet with --weights imagenet (online, offline), a PATH, no flag, or --no-pretrained;
+no test touches the network."""
 
 from urllib.error import URLError
 

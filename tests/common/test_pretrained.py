@@ -17,7 +17,8 @@ from common.cli import DataError
 
 @pytest.fixture(autouse=True)
 def offline_hub(tmp_path, monkeypatch):
-    """An empty torch hub cache in ``tmp_path`` and a network that is not there; returns the IMAGENET1K_V1 cache file."""
+    """An empty torch hub cache in ``tmp_path`` and a network that is not there;
+    returns the IMAGENET1K_V1 cache file."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
 
     def no_network(*args, **kwargs):

@@ -21,7 +21,7 @@ def test_table(answers, close_as_written):
     assert depths == list(compute.DEPTHS)
     expected = [[0.25**n, sigmoid_chain_by_hand(n), 1.5**n, 1.5**n] for n in depths]
     close_as_written([row[1:] for row in table], expected, "gradient table")
-    for n, row in zip(depths, table):
+    for row in table:
         assert float(row[2]) < float(row[1]), "the sigmoid chain stays below its 0.25^n bound"
 
 

@@ -12,7 +12,8 @@ LABELS = np.array([1, 1, 0, 0])
 
 
 def correct_counts(w: np.ndarray, b: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Points right, for classifiers 'class 1 iff sigmoid(w . x + b) >= tau' given as arrays of shape (m, 2), (m,), (m,)."""
+    """Points right, for classifiers 'class 1 iff sigmoid(w . x + b) >= tau'
+    given as arrays of shape (m, 2), (m,), (m,)."""
     prob = torch.sigmoid(torch.from_numpy(w @ POINTS.T + b[:, None])).numpy()
     return ((prob >= tau[:, None]) == LABELS.astype(bool)).sum(axis=1)
 

@@ -56,7 +56,10 @@ def test_every_student_file_is_marked_and_its_stub_imports_without_the_solution(
 
 
 def test_stub_keeps_the_docstring_and_the_code_outside_the_block():
-    text = 'class A:\n    def f(self, x):\n        """Twice x."""\n        check(x)\n        # BEGIN SOLUTION\n        return 2 * x\n        # END SOLUTION\n'
+    text = (
+        'class A:\n    def f(self, x):\n        """Twice x."""\n        check(x)\n'
+        "        # BEGIN SOLUTION\n        return 2 * x\n        # END SOLUTION\n"
+    )
     out = stub(text)
     assert '"""Twice x."""' in out and "check(x)" in out and "return 2 * x" not in out
     assert 'raise NotImplementedError("A.f: write it' in out
@@ -71,7 +74,10 @@ def test_unbalanced_markers_are_an_error(text):
 
 
 def test_hidden_tests_are_cut_with_their_decorators():
-    text = "import pytest\n\n\n@pytest.mark.parametrize('a', [1])\ndef test_hidden(a):\n    assert a\n\n\ndef test_kept():\n    pass\n"
+    text = (
+        "import pytest\n\n\n@pytest.mark.parametrize('a', [1])\ndef test_hidden(a):\n    assert a\n\n\n"
+        "def test_kept():\n    pass\n"
+    )
     out = without_tests(text, {"test_hidden"})
     assert "test_hidden" not in out and "parametrize" not in out and "def test_kept" in out
     ast.parse(out)

@@ -52,7 +52,8 @@ def write_drive_tree(root, n_train=3, n_test=2, size=(52, 50), seed=0):
 
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine, 2 spinning threads per op make the tiny models here several times slower."""
+    """One intra-op thread: on a busy 2-core machine, 2 spinning threads per op make the tiny models here
+    several times slower."""
     import torch
 
     threads = torch.get_num_threads()

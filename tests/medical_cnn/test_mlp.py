@@ -34,7 +34,7 @@ def test_mlp_is_built_from_our_linear_layers():
     hidden, output = model._build_layers(12, [8, 6], 3)
     assert isinstance(hidden, nn.ModuleList) and len(hidden) == 2
     assert all(isinstance(layer, Linear) for layer in hidden) and isinstance(output, Linear)
-    assert [(l.in_features, l.out_features) for l in hidden] == [(12, 8), (8, 6)]
+    assert [(layer.in_features, layer.out_features) for layer in hidden] == [(12, 8), (8, 6)]
     assert (output.in_features, output.out_features) == (6, 3)
     assert not any(isinstance(m, nn.Linear) for m in model.modules())
 

@@ -1,4 +1,5 @@
-"""segment --study pretrained with --encoder-weights imagenet (online, offline) or a PATH; no test touches the network."""
+"""segment --study pretrained with --encoder-weights imagenet (online, offline) or a PATH;
+no test touches the network."""
 
 import json
 from urllib.error import URLError

@@ -1,4 +1,5 @@
-"""discrete_2d_convolution against scipy.signal.correlate2d; Dice losses against hand computations and nn.BCEWithLogitsLoss."""
+"""discrete_2d_convolution against scipy.signal.correlate2d;
+Dice losses against hand computations and nn.BCEWithLogitsLoss."""
 
 import numpy as np
 import pytest

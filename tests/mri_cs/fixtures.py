@@ -31,7 +31,8 @@ def write_volume(
 
 
 def corrupt_chunk(path: Path, slice_index: int = 0) -> None:
-    """Overwrite the middle of the compressed ``kspace`` chunk of one slice: the header still reads, the slice does not."""
+    """Overwrite the middle of the compressed ``kspace`` chunk of one slice:
+    the header still reads, the slice does not."""
     with h5py.File(path, "r") as f:
         info = f["kspace"].id.get_chunk_info(slice_index)
     with open(path, "r+b") as fh:

@@ -141,7 +141,8 @@ def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
     m = load_json(published / "eval_brain_tumor_test" / "metrics.json")
     block = re.sub(r" {2,}", " ", readme_results.cross_data(tmp_path / "mri_cs"))
     assert (
-        f"| `{run.name}` | MR magnitude images, brain_tumor/images | MR magnitude images, brain_tumor/images | test (8) | "
+        f"| `{run.name}` | MR magnitude images, brain_tumor/images "
+        "| MR magnitude images, brain_tumor/images | test (8) | "
         f"{m['psnr']['mean']:.2f} ± {m['psnr']['std']:.2f} | {m['zero_filled_psnr']['mean']:.2f}" in block
     )
     case = tmp_path / "mri_cs" / "sweep" / "drop0.3_fixed"  # a sweep's cases have their own table (sweep_cross)
@@ -153,7 +154,8 @@ def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
 
 @pytest.fixture(scope="module")
 def bad_runs(trained, tmp_path_factory):
-    """Run folders evaluate.py must refuse: no best.pt (a published copy), a corrupt best.pt; and a folder of no layout."""
+    """Run folders evaluate.py must refuse: no best.pt (a published copy), a corrupt best.pt;
+    and a folder of no layout."""
     base = tmp_path_factory.mktemp("bad_runs")
     shutil.copytree(trained[0], base / "published", ignore=shutil.ignore_patterns("*.pt", "eval_*"))
     shutil.copytree(trained[0], base / "corrupt", ignore=shutil.ignore_patterns("eval_*"))

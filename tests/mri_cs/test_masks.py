@@ -1,4 +1,5 @@
-"""Mask families: budget, determinism, real/imaginary pairing, fastMRI's Cartesian band, the course's default, bad input."""
+"""Mask families: budget, determinism, real/imaginary pairing, fastMRI's Cartesian band,
+the course's default, bad input."""
 
 import argparse
 

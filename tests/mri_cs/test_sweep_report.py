@@ -2,6 +2,7 @@
 
 import csv
 import re
+import shlex
 import shutil
 
 import numpy as np
@@ -193,7 +194,7 @@ def test_readme_blocks_from_published_runs(swept):
     rows = readme_results.sweep_rows(published / "sweep")
     assert f"| unet | 0.3 | fixed | uniform | {rows[0]['train_psnr_mean']:.2f}" in squeeze(blocks["sweep"])
     argv = load_json(published / "sweep" / "config.json")["argv"]
-    assert blocks["sweep"].startswith(f"`{' '.join(argv)}`: ")  # the command as run_folder recorded it
+    assert blocks["sweep"].startswith(f"`{shlex.join(argv)}`: ")  # the command as run_folder recorded it
     assert "largest at drop rate 0.3" in blocks["sweep_summary"]
     assert "default run unet_drop0.3_learned" in blocks["bench_targets"]
 
@@ -208,7 +209,7 @@ def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
     with open(copy / root.name / "cross_data.csv") as f:
         rows = {(r["model"], r["mask"]): r for r in csv.DictReader(f)}
     assert set(rows) == {("unet", "fixed"), ("unet", "learned"), ("vanilla", "fixed")}
-    for (model, mask), r in rows.items():
+    for r in rows.values():
         own = load_json(copy / root.name / r["run"] / "metrics.json")
         assert float(r["psnr_mean"]) == pytest.approx(own["test_psnr"]["mean"], abs=1e-4)
         assert float(r["zero_filled_psnr_mean"]) == pytest.approx(own["zero_filled_test_psnr"]["mean"], abs=1e-4)
