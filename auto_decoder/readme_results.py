@@ -14,12 +14,18 @@ RESULTS = RESULTS_ROOT / "auto_decoder"
 def classifier(results: Path = RESULTS) -> str:
     config, m = load_run(results / "classifier")
     real = m["real_test_images"]
-    return (f"**Classifier used for scoring**: {command(config)} ({m['epochs']} epochs on {m['train_size']:,} training images, "
-            f"{m['val_size']:,} more held out to choose the epoch: epoch {m['best_epoch']}; {m['train_seconds']:.0f} s on "
-            f"{config['device']}): test accuracy **{m['test_accuracy']:.3f}**. On the {config['dataset']['test_size']:,} real test "
-            f"images, {real['confident_share']:.3f} of the predictions have confidence >= 0.9, and the entropy of the predicted classes "
-            f"is {real['class_entropy_bits']:.2f} bits. That is the ceiling for the sample scores below. The Fréchet distance between "
-            f"{m['frechet_floor_images']:,} real training images and the test images, in this classifier's feature space, is "
+    return (f"**Classifier used for scoring**: {command(config)} ({m['epochs']} epochs on "
+            f"{m['train_size']:,} training images, "
+            f"{m['val_size']:,} more held out to choose the epoch: epoch {m['best_epoch']}; "
+            f"{m['train_seconds']:.0f} s on "
+            f"{config['device']}): test accuracy **{m['test_accuracy']:.3f}**. On the "
+            f"{config['dataset']['test_size']:,} real test "
+            f"images, {real['confident_share']:.3f} of the predictions have confidence >= 0.9, and the "
+            f"entropy of the predicted classes "
+            f"is {real['class_entropy_bits']:.2f} bits. That is the ceiling for the sample scores "
+            f"below. The Fréchet distance between "
+            f"{m['frechet_floor_images']:,} real training images and the test images, in this "
+            f"classifier's feature space, is "
             f"**{m['frechet_floor']:.2f}**: the floor for the Fréchet distances below.")
 
 

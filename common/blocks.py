@@ -34,7 +34,8 @@ def fill_blocks(text: str, blocks: dict[str, str], tag: str) -> str:
     present = read_blocks(text, tag)
     missing, unknown = sorted(set(blocks) - set(present)), sorted(set(present) - set(blocks))
     if missing or unknown:
-        raise ValueError(f"{tag} blocks differ from the code: missing in the file {missing}, unknown to the code {unknown}")
+        raise ValueError(f"{tag} blocks differ from the code: missing in the file {missing}, unknown to "
+                         f"the code {unknown}")
 
     def fill(match: re.Match) -> str:
         body = blocks[match.group(1)].strip()

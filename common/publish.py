@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> None:
         for run_dir in args.run_dirs:
             dest = publish(run_dir, args.assignment, exclude=tuple(args.exclude)).relative_to(REPO_ROOT)
             n = len(publishable_files(Path(run_dir), tuple(args.exclude)))
-            print(f"{run_dir} -> {dest} ({n} files; larger figures re-encoded, larger data files left out); commit it with git add {dest}")
+            print(f"{run_dir} -> {dest} ({n} files; larger figures re-encoded, larger data files left "
+                  f"out); commit it with git add {dest}")
 
     run_command(parser.prog, go)
 

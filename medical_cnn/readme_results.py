@@ -10,7 +10,8 @@ from pathlib import Path
 from common.results import RESULTS_ROOT, command, load_run, md_table, show  # noqa: F401  (show: for the README)
 
 RESULTS = RESULTS_ROOT / "medical_cnn"
-# The MLP-vs-MobileNet comparison: dataset -> seeds (seed 0 is ``classify-<dataset>``, others ``classify-<dataset>-seed<S>``).
+# The MLP-vs-MobileNet comparison: dataset -> seeds (seed 0 is ``classify-<dataset>``,
+# others ``classify-<dataset>-seed<S>``).
 CLASSIFY_GRID = {"pneumoniamnist": (0, 1, 2), "brain_tumor_mri": (0, 1, 2), "brain_tumor_mri_64": (0, 1, 2)}
 PARITY_RUNS = ("segment-parity-fp32", "segment-parity-bf16")
 DICE_PARITY = 0.005  # bf16 keeps the test Dice within this of fp32
@@ -38,12 +39,18 @@ def conv(results: Path = RESULTS) -> str:
     ratios, naive = [r["ratio_to_correlate2d"] for r in rows], [r for r in rows if r.get("naive_s") is not None]
     at_naive = [r for r in naive if r["size"] == max(r["size"] for r in naive)]
     return "\n".join([
-        made_with(config, m), "", f"`discrete_2d_convolution` against `scipy.signal.correlate2d(mode=\"same\")`, best of "
-        f"{config['args']['repeats']}, float64; maximum absolute difference {m['max_abs_error_vs_correlate2d']:.1e} over all cases:", "", table, "",
-        f"Ours takes {min(r['ratio_to_correlate2d'] for r in at):.2f}x to {max(r['ratio_to_correlate2d'] for r in at):.2f}x of "
-        f"`correlate2d`'s time at {size}x{size} (target: within 3x) and {min(ratios):.2f}x to {max(ratios):.2f}x over all sizes "
-        f"{sizes[0]} to {sizes[-1]}. The naive pixel loop takes {1000 * min(r['naive_s'] for r in at_naive):.0f} to "
-        f"{1000 * max(r['naive_s'] for r in at_naive):.0f} ms at {at_naive[0]['size']}x{at_naive[0]['size']} (ours: "
+        made_with(config, m), "", f"`discrete_2d_convolution` against "
+                                  f"`scipy.signal.correlate2d(mode=\"same\")`, best of "
+        f"{config['args']['repeats']}, float64; maximum absolute difference "
+        f"{m['max_abs_error_vs_correlate2d']:.1e} over all cases:", "", table, "",
+        f"Ours takes {min(r['ratio_to_correlate2d'] for r in at):.2f}x to "
+        f"{max(r['ratio_to_correlate2d'] for r in at):.2f}x of "
+        f"`correlate2d`'s time at {size}x{size} (target: within 3x) and {min(ratios):.2f}x to "
+        f"{max(ratios):.2f}x over all sizes "
+        f"{sizes[0]} to {sizes[-1]}. The naive pixel loop takes "
+        f"{1000 * min(r['naive_s'] for r in at_naive):.0f} to "
+        f"{1000 * max(r['naive_s'] for r in at_naive):.0f} ms at "
+        f"{at_naive[0]['size']}x{at_naive[0]['size']} (ours: "
         f"{1000 * min(r['ours_s'] for r in at_naive):.1f} to {1000 * max(r['ours_s'] for r in at_naive):.1f} ms)."])
 
 
@@ -58,11 +65,15 @@ def classify(results: Path = RESULTS) -> str:
     return "\n".join([
         made_with(config, m), "",
         f"Dataset **{dataset['name']}** ({dataset['channels']} channel(s), {dataset['classes']} classes; "
-        f"{' / '.join(f'{split} {n:,}' for split, n in dataset['samples'].items())} images); Adam lr {args['lr']:g}, batch "
-        f"{args['batch_size']}, {args['epochs']} epoch{'s' * (args['epochs'] != 1)}, shifts up to {args['shift']} px, class-balanced loss: {'yes' if args['balanced'] else 'no'}.", "",
+        f"{' / '.join(f'{split} {n:,}' for split, n in dataset['samples'].items())} images); Adam lr "
+        f"{args['lr']:g}, batch "
+        f"{args['batch_size']}, {args['epochs']} epoch{'s' * (args['epochs'] != 1)}, shifts up to "
+        f"{args['shift']} px, class-balanced loss: {'yes' if args['balanced'] else 'no'}.", "",
         md_table(rows, ["model", "parameters", "best val acc (epoch)", "test accuracy", "test AUC"], ("left", *["right"] * 4)), "",
-        f"MobileNet is {abs(gap) * 100:.1f} points {'above' if gap > 0 else 'below'} the MLP on the test split ({round(abs(gap) * n_test)} "
-        f"of {n_test:,} images): the target \"MobileNet above the MLP\" is **{'met' if gap > 0 else 'not met'}** in this run."])
+        f"MobileNet is {abs(gap) * 100:.1f} points {'above' if gap > 0 else 'below'} the MLP on the "
+        f"test split ({round(abs(gap) * n_test)} "
+        f"of {n_test:,} images): the target \"MobileNet above the MLP\" is "
+        f"**{'met' if gap > 0 else 'not met'}** in this run."])
 
 
 def _mean_std(values: list[float]) -> str:
@@ -76,10 +87,13 @@ def classify_seeds(results: Path = RESULTS) -> str:
         runs = [load_run(results / (f"classify-{dataset}" + (f"-seed{s}" if s else ""))) for s in seeds]
         d = runs[0][0]["dataset"]
         acc = {k: [m[k]["test_acc"] for _, m in runs] for k in ("mlp", "mobilenet")}
-        rows += [[f"{dataset} ({'x'.join(map(str, d['image_size']))}, {d['classes']} classes, test {d['samples']['test']:,})", label,
+        rows += [[f"{dataset} ({'x'.join(map(str, d['image_size']))}, {d['classes']} classes, test "
+                  f"{d['samples']['test']:,})", label,
                   _mean_std(acc[k]), _mean_std([m[k]["test_auc"] for _, m in runs]), ", ".join(f"{a:.3f}" for a in acc[k]), str(len(runs))]
                  for k, label in (("mlp", "MLP"), ("mobilenet", "MobileNet"))]
-        verdicts.append(f"{dataset}: MobileNet above the MLP in {sum(b > a for a, b in zip(acc['mlp'], acc['mobilenet']))} of {len(runs)} seed(s)")
+        verdicts.append(f"{dataset}: MobileNet above the MLP in "
+                        f"{sum(b > a for a, b in zip(acc['mlp'], acc['mobilenet']))} of {len(runs)} "
+                        f"seed(s)")
     headers = ["dataset", "model", "test accuracy (mean +- std)", "test AUC (mean +- std)", "per seed", "seeds"]
     return md_table(rows, headers, ("left", "left", "right", "right", "left", "right")) + "\n\n" + "; ".join(verdicts) + "."
 
@@ -89,14 +103,18 @@ def segment_skip(results: Path = RESULTS) -> str:
     args, variants = config["args"], m["variants"]
     rows = [[name, f"{f3(v['test']['dice_mean'])} +- {f3(v['test']['dice_std'])}", f3(v["test"]["dice_pooled"]), f3(v["test"]["auc"]),
              f"{f3(v['best_val_dice'])} ({v['best_iteration']:,})", f"{v['parameters']:,}"] for name, v in variants.items()]
-    headers = ["model", "test Dice (mean +- std over images)", "pooled Dice", "AUC", "best val Dice (iteration)", "parameters"]
+    headers = ["model", "test Dice (mean +- std over images)", "pooled Dice", "AUC", "best val Dice "
+                                                                                     "(iteration)", "parameters"]
     return "\n".join([
         made_with(config, m), "",
-        f"{args['iters']:,} iterations of {args['batch_size']} random {args['patch_size']}x{args['patch_size']} patches, "
+        f"{args['iters']:,} iterations of {args['batch_size']} random "
+        f"{args['patch_size']}x{args['patch_size']} patches, "
         f"`--base-channels {args['base_channels']}`; validation images (held out of training): "
-        f"{', '.join(config['dataset']['images']['val'])}; test images: {len(config['dataset']['images']['test'])}.", "",
+        f"{', '.join(config['dataset']['images']['val'])}; test images: "
+        f"{len(config['dataset']['images']['test'])}.", "",
         md_table(rows, headers, ("left", *["right"] * 5)), "", "The skip connections change the mean test Dice by "
-        f"{100 * (variants['unet-skip']['test']['dice_mean'] - variants['unet-noskip']['test']['dice_mean']):+.1f} points."])
+        f"{100 * (variants['unet-skip']['test']['dice_mean'] - variants['unet-noskip']['test']['dice_mean']):+.1f} "
+        f"points."])
 
 
 def _study_table(metrics: dict, label: str, column) -> str:
@@ -114,10 +132,13 @@ def _conclusion(metrics: dict, label) -> str:
     chosen = max(variants, key=lambda n: variants[n]["best_val_dice"])
     top = max(variants, key=lambda n: variants[n]["test"]["dice_mean"])
     dice = variants[chosen]["test"]["dice_mean"]
-    text = (f"Validation Dice picks {label(variants[chosen])} (best val Dice {variants[chosen]['best_val_dice']:.3f}); its test Dice in the "
-            f"field of view is {dice:.3f}, {'at or above' if dice >= DRIVE_TARGET else 'below'} the {DRIVE_TARGET:.2f} target.")
+    text = (f"Validation Dice picks {label(variants[chosen])} (best val Dice "
+            f"{variants[chosen]['best_val_dice']:.3f}); its test Dice in the "
+            f"field of view is {dice:.3f}, {'at or above' if dice >= DRIVE_TARGET else 'below'} the "
+            f"{DRIVE_TARGET:.2f} target.")
     if top != chosen:
-        text += f" The highest test Dice, {variants[top]['test']['dice_mean']:.3f}, is {label(variants[top])}'s (not used to choose)."
+        best = variants[top]["test"]["dice_mean"]
+        text += f" The highest test Dice, {best:.3f}, is {label(variants[top])}'s (not used to choose)."
     return text
 
 
@@ -126,7 +147,9 @@ def segment_lr(results: Path = RESULTS, folder: str = "segment-lr") -> str:
     diverged = [f"{v['lr']:g}" for v in m["variants"].values() if v["status"] == "diverged"]
     schedule = "a half-cosine decay of the learning rate to 0" if config["args"].get("lr_schedule") == "cosine" else "a constant learning rate"
     return "\n".join([made_with(config, m), "", _study_table(m, "Adam learning rate", lambda v: f"{v['lr']:g}"), "",
-                      f"{config['args']['iters']:,} iterations per run, {schedule}. " + _conclusion(m, lambda v: f"learning rate {v['lr']:g}")
+                      f"{config['args']['iters']:,} iterations per run, {schedule}. " + _conclusion(m, lambda v: f"learning "
+                                                                                                                 f"rate "
+                                                                                                                 f"{v['lr']:g}")
                       + f" Diverged (non-finite loss): {', '.join(diverged) or 'none'}."])
 
 
@@ -156,7 +179,10 @@ def segment_precision(results: Path = RESULTS) -> str:
             for folder, (config, m) in zip(PARITY_RUNS, runs) for v in m["variants"].values()]
     dice = [v["test"]["dice_mean"] for _, m in runs for v in m["variants"].values()]
     return "\n\n".join([f"{made_with(*runs[0])} The bf16 run is {command(runs[1][0])}.",
-                        md_table(rows, ["run", "precision", "test Dice (FOV)", "test AUC", "best validation Dice", "best iteration"],
+                        md_table(rows, ["run", "precision", "test Dice (FOV)", "test AUC", "best "
+                                                                                           "validation "
+                                                                                           "Dice", "best "
+                                                                                                                   "iteration"],
                                  ("left", "left", *["right"] * 4)),
                         f"Test Dice difference {dice[1] - dice[0]:+.4f} (target: within {DICE_PARITY:g})."])
 
@@ -177,8 +203,12 @@ def headline(results: Path = RESULTS) -> str:
     at512 = [r["ratio_to_correlate2d"] for r in conv_m["timings"] if r["size"] == 512]
     chosen = max(long["variants"].values(), key=lambda v: v["best_val_dice"])
     skip = {k: v["test"]["dice_mean"] for k, v in skip["variants"].items()}
-    return md_table([["`conv`", f"ours takes {min(at512):.2f}x to {max(at512):.2f}x of `correlate2d`'s time at 512x512"],
-                     ["`classify` (pneumoniamnist)", f"test accuracy MLP {cls['mlp']['test_acc']:.3f}, MobileNet {cls['mobilenet']['test_acc']:.3f}"],
-                     ["`segment --study skip`", f"test Dice {skip['unet-skip']:.3f} with skip connections, {skip['unet-noskip']:.3f} without"],
-                     ["`segment-long`", f"test Dice {chosen['test']['dice_mean']:.3f} at learning rate {chosen['lr']:g} (chosen on validation; "
+    return md_table([["`conv`", f"ours takes {min(at512):.2f}x to {max(at512):.2f}x of `correlate2d`'s "
+                                f"time at 512x512"],
+                     ["`classify` (pneumoniamnist)", f"test accuracy MLP {cls['mlp']['test_acc']:.3f}, "
+                                                     f"MobileNet {cls['mobilenet']['test_acc']:.3f}"],
+                     ["`segment --study skip`", f"test Dice {skip['unet-skip']:.3f} with skip "
+                                                f"connections, {skip['unet-noskip']:.3f} without"],
+                     ["`segment-long`", f"test Dice {chosen['test']['dice_mean']:.3f} at learning rate "
+                                        f"{chosen['lr']:g} (chosen on validation; "
                                         f"target {DRIVE_TARGET:.2f})"]], ["run", "headline (test split)"])

@@ -37,25 +37,33 @@ def default_run(results: Path = RESULTS) -> str:
     rows = [[f"{split} ({n[split]} slices)", _pm(m[f"{split}_psnr"]), _pm(m[f"{split}_ssim"], 3), _pm(m[f"zero_filled_{split}_psnr"])]
             for split in ("train", "test")]
     return "\n".join([
-        f"{command(config)} (U-Net width {args['width']}, {m['model_parameters']:,} parameters, {m['epochs']} epochs, batch "
-        f"{args['batch_size']}; {config['data']['dataset']}, {res} x {res}; device {m['device']}, torch {config['torch']}): "
+        f"{command(config)} (U-Net width {args['width']}, {m['model_parameters']:,} parameters, "
+        f"{m['epochs']} epochs, batch "
+        f"{args['batch_size']}; {config['data']['dataset']}, {res} x {res}; device {m['device']}, torch "
+        f"{config['torch']}): "
         f"{m['wall_time_s'] / 60:.1f} min of training and evaluation in `metrics.json`.", "",
         md_table(rows, ["split", "PSNR (dB)", "SSIM", "zero-filled PSNR (dB), same mask"], ("left", "right", "right", "right")), "",
-        f"Best validation PSNR {m['best_val_psnr']:.2f} dB at epoch {m['best_epoch']} of {m['epochs']}; the mask keeps "
-        f"{m['num_keep']:,} of {res * res:,} samples ({m['keep_fraction']:.3f}) and measures {100 * m['keep_in_center']:.0f} % of the "
-        f"central disc (10 % of k-space). Over the epochs the validation PSNR ranged from {min(val):.1f} to {max(val):.1f} dB and "
+        f"Best validation PSNR {m['best_val_psnr']:.2f} dB at epoch {m['best_epoch']} of {m['epochs']}; "
+        f"the mask keeps "
+        f"{m['num_keep']:,} of {res * res:,} samples ({m['keep_fraction']:.3f}) and measures "
+        f"{100 * m['keep_in_center']:.0f} % of the "
+        f"central disc (10 % of k-space). Over the epochs the validation PSNR ranged from "
+        f"{min(val):.1f} to {max(val):.1f} dB and "
         f"the zero-filled one from {min(zf):.1f} to {max(zf):.1f} dB."])
 
 
 def data_sizes(results: Path = RESULTS) -> str:
     sizes = load_run(results / DEFAULT_RUN)[0]["data"]["sizes"]
-    return f"**{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test slices** (from the default run's `config.json`)."
+    slices = f"{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test slices"
+    return f"**{slices}** (from the default run's `config.json`)."
 
 
 def default_time(results: Path = RESULTS) -> str:
     config, m = load_run(results / DEFAULT_RUN)
-    return (f"The default command took {m['wall_time_s']:.0f} s ({m['wall_time_s'] / 60:.1f} min, training and evaluation, "
-            f"{m['epochs']} epochs) on {m['device']} in {config['precision']}, measured on two CPU cores that nothing else used; "
+    return (f"The default command took {m['wall_time_s']:.0f} s ({m['wall_time_s'] / 60:.1f} min, "
+            f"training and evaluation, "
+            f"{m['epochs']} epochs) on {m['device']} in {config['precision']}, measured on two CPU "
+            f"cores that nothing else used; "
             "on a busy machine it takes longer, and a GPU makes it much shorter.")
 
 
@@ -67,9 +75,12 @@ def _evaluation(run: Path) -> dict:
 def default_notes(results: Path = RESULTS) -> str:
     """The default run's stability and its score on the held-out patients."""
     m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
-    return (f"In the last third of the epochs its validation PSNR stays within {m['val_psnr_last_third_max_dip_db']:.2f} dB "
-            f"of its best. On the held-out patients of {e['tested_on']['dataset']} (test split, {e['n_slices']} slices, "
-            f"real scans it never saw) it scores {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB over its own zero-filled "
+    return (f"In the last third of the epochs its validation PSNR stays within "
+            f"{m['val_psnr_last_third_max_dip_db']:.2f} dB "
+            f"of its best. On the held-out patients of {e['tested_on']['dataset']} (test split, "
+            f"{e['n_slices']} slices, "
+            f"real scans it never saw) it scores {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB "
+            f"over its own zero-filled "
             f"input ({e['zero_filled_psnr']['mean']:.2f} dB; `{e['command']}`).")
 
 
@@ -80,10 +91,14 @@ def precision(results: Path = RESULTS) -> str:
     rows = [[name, c["precision"], _pm(m["test_psnr"]), _pm(m["test_ssim"], 3), str(m["best_epoch"]),
              f"{_pm(e['psnr'])} ({e['gain_db']:+.2f} over zero-filled)"] for name, c, m, e in runs]
     (_, _, m0, e0), (_, _, m1, e1) = runs
-    return (md_table(rows, ["run", "precision", "test PSNR (dB)", "test SSIM", "best epoch", "held-out patients, PSNR (dB)"],
+    return (md_table(rows, ["run", "precision", "test PSNR (dB)", "test SSIM", "best epoch", "held-out "
+                                                                                             "patients, "
+                                                                                             "PSNR (dB)"],
                      ("left", "left", "right", "right", "right", "right"))
-            + f"\n\nTest PSNR difference {m0['test_psnr']['mean'] - m1['test_psnr']['mean']:+.3f} dB on the template's test slices "
-              f"(target: within {PARITY_DB:g} dB); {e0['psnr']['mean'] - e1['psnr']['mean']:+.2f} dB on the held-out patients.")
+            + f"\n\nTest PSNR difference {m0['test_psnr']['mean'] - m1['test_psnr']['mean']:+.3f} dB on "
+              f"the template's test slices "
+              f"(target: within {PARITY_DB:g} dB); {e0['psnr']['mean'] - e1['psnr']['mean']:+.2f} dB on "
+              f"the held-out patients.")
 
 
 def bench_throughput(results: Path = RESULTS) -> str:
@@ -91,7 +106,8 @@ def bench_throughput(results: Path = RESULTS) -> str:
 
     config, m = load_run(results / "bench")
     s = m["settings"]
-    return (f"{command(config)} ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net width {s['width']}, "
+    return (f"{command(config)} ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net "
+            f"width {s['width']}, "
             f"{s['steps']} timed training steps per case and round). " + throughput_markdown(m["throughput"], "slice", "slices"))
 
 
@@ -108,8 +124,10 @@ def sweep(results: Path = RESULTS, name: str = "sweep") -> str:
     """The sweep's command and the table ``sweep.py`` wrote (``results.md``)."""
     rows, config = sweep_rows(results / name), json.loads((results / name / "config.json").read_text())
     device = load_run(results / name / rows[0]["run"])[1]["device"]
-    return (f"{command(config)}: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min of training and evaluation "
-            f"in all on {device}. Mean ± std over slices; \"kept in centre\" is the measured fraction of the central disc covering "
+    return (f"{command(config)}: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min "
+            f"of training and evaluation "
+            f"in all on {device}. Mean ± std over slices; \"kept in centre\" is the measured fraction "
+            f"of the central disc covering "
             f"10 % of k-space.\n\n" + (results / name / "results.md").read_text())
 
 
@@ -123,21 +141,27 @@ def sweep_summary(results: Path = RESULTS) -> str:
     unet = {(r["drop_rate"], r["mask"]): r for r in rows if r["model"] == "unet" and _course(r)}
     f = {d: unet[d, k] for d, k in sorted(unet) if k == "fixed"}
     both = [d for d in f if (d, "learned") in unet]
-    lines = [f"* fixed random mask: zero-filled test PSNR {_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; the U-Net adds "
+    lines = [f"* fixed random mask: zero-filled test PSNR "
+             f"{_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; the U-Net adds "
              f"{_span([r['test_psnr_mean'] - r['zero_filled_test_psnr_mean'] for r in f.values()], signed=True)} to it "
              f"(drop rates {min(f):g} to {max(f):g})."]
-    lines += [f"* vanilla model (one 3x3 convolution), drop {v['drop_rate']:g}, fixed mask: {v['test_psnr_mean'] - v['zero_filled_test_psnr_mean']:+.1f} "
-              f"dB over its zero-filled input, {f[v['drop_rate']]['test_psnr_mean'] - v['test_psnr_mean']:+.1f} dB below the U-Net."
+    lines += [f"* vanilla model (one 3x3 convolution), drop {v['drop_rate']:g}, fixed mask: "
+              f"{v['test_psnr_mean'] - v['zero_filled_test_psnr_mean']:+.1f} "
+              f"dB over its zero-filled input, "
+              f"{f[v['drop_rate']]['test_psnr_mean'] - v['test_psnr_mean']:+.1f} dB below the U-Net."
               for v in rows if v["model"] == "vanilla"]
     gain = {d: unet[d, "learned"]["test_psnr_mean"] - f[d]["test_psnr_mean"] for d in both}
     lift = [unet[d, "learned"]["zero_filled_test_psnr_mean"] - f[d]["zero_filled_test_psnr_mean"] for d in both]
     best, worst = max(gain, key=gain.get), min(gain, key=gain.get)
     return "\n".join(lines + [
-        f"* learned against fixed mask, U-Net test PSNR: {_span(list(gain.values()), signed=True)}; largest at drop rate {best:g} "
+        f"* learned against fixed mask, U-Net test PSNR: {_span(list(gain.values()), signed=True)}; "
+        f"largest at drop rate {best:g} "
         f"({gain[best]:+.1f} dB), smallest at {worst:g} ({gain[worst]:+.1f} dB); learned above fixed at "
         f"{sum(g > 0 for g in gain.values())} of {len(gain)} drop rates.",
-        f"* centre coverage: learned masks {_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, fixed masks "
-        f"{_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the zero-filled test PSNR by {_span(lift, signed=True)}."])
+        f"* centre coverage: learned masks "
+        f"{_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, fixed masks "
+        f"{_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the "
+        f"zero-filled test PSNR by {_span(lift, signed=True)}."])
 
 
 def _course(row: dict) -> bool:
@@ -156,13 +180,16 @@ def headline(results: Path = RESULTS) -> str:
     """What each part of the learned mask's gain over the course's uniform mask comes from, per sweep: density
     (the variable-density mask, fixed, over uniform) and learning (the learned mask over the best fixed family)."""
     lines = []
-    for name, data in (("sweep", "the template's test slabs"), (PATIENTS_SWEEP, "held-out patients (trained on the patients)")):
+    for name, data in (("sweep", "the template's test slabs"), (PATIENTS_SWEEP, "held-out patients "
+                                                                                "(trained on the "
+                                                                                "patients)")):
         if not (results / name / "yardsticks.csv").is_file():
             continue
         _, density, learning = _gains(results / name / "yardsticks.csv")
         if density:
             both = sorted(set(density) & set(learning), key=float)
-            lines.append(f"* {data} (`{name}`, drop rates {', '.join(both)}): density {_span([density[d] for d in both], signed=True)}, "
+            lines.append(f"* {data} (`{name}`, drop rates {', '.join(both)}): density "
+                         f"{_span([density[d] for d in both], signed=True)}, "
                          f"learning {_span([learning[d] for d in both], signed=True)}.")
     return "\n".join(lines) if lines else "Not published yet: run `python sweep.py --fixed-masks uniform variable-density cartesian-random`."
 
@@ -195,7 +222,9 @@ def cross_data(results: Path = RESULTS) -> str:
         rows.append([f"`{path.parent.parent.name}`", m["trained_on"]["dataset"], m["tested_on"]["dataset"],
                      f"{m['tested_on']['split']} ({m['n_slices']})", _pm(m["psnr"]), _pm(m["zero_filled_psnr"]), f"{m['gain_db']:+.2f}",
                      _pm(m["ssim"], 3)])
-    return md_table(rows, ["run", "trained on", "tested on", "split (slices)", "PSNR (dB)", "zero-filled PSNR (dB), same mask",
+    return md_table(rows, ["run", "trained on", "tested on", "split (slices)", "PSNR (dB)", "zero-filled "
+                                                                                            "PSNR (dB), "
+                                                                                            "same mask",
                            "gain (dB)", "SSIM"], ("left", "left", "left", "left", "right", "right", "right", "right"))
 
 
@@ -217,7 +246,8 @@ def sweep_cross(results: Path = RESULTS) -> str:
                 fixed, learned = cell.get((d, "fixed")), cell.get((d, "learned"))
                 diff = f"{float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f}" if fixed and learned else "-"
                 table.append([f"{d:g}", _cross_cell(fixed), _cross_cell(learned), diff])
-            parts.append(f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} (test split, {some['n_slices']} "
+            parts.append(f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} "
+                         f"(test split, {some['n_slices']} "
                          "slices): PSNR in dB (zero-filled input of the same mask, gain)\n\n"
                          + md_table(table, ["drop rate", "fixed mask", "learned mask", "learned - fixed"], ("left", "right", "right", "right")))
     return "\n\n".join(parts)
@@ -229,7 +259,8 @@ def top_table(results: Path = RESULTS) -> str:
     m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
     rows = [[f"default run `{DEFAULT_RUN}` (template, test)", f"{_pm(m['test_psnr'])}", f"{_pm(m['zero_filled_test_psnr'])}"],
             [f"`{DEFAULT_RUN}` on the held-out patients", _pm(e["psnr"]), _pm(e["zero_filled_psnr"])]]
-    rows += [[f"sweep, drop 0.3, {r['model']}, {r['mask']} mask", f"{r['test_psnr_mean']:.2f} ± {r['test_psnr_std']:.2f}",
+    rows += [[f"sweep, drop 0.3, {r['model']}, {r['mask']} mask", f"{r['test_psnr_mean']:.2f} ± "
+                                                                  f"{r['test_psnr_std']:.2f}",
               f"{r['zero_filled_test_psnr_mean']:.2f} ± {r['zero_filled_test_psnr_std']:.2f}"]
              for r in sweep_rows(results / "sweep") if r["drop_rate"] == 0.3]
     return md_table(rows, ["run", "PSNR (dB)", "zero-filled PSNR (dB), same mask"], ("left", "right", "right"))

@@ -1,6 +1,7 @@
 """report.ipynb runs on an empty folder and on run folders; readme_results renders the published numbers."""
 
 import re
+import shlex
 from pathlib import Path
 
 from auto_decoder import readme_results
@@ -74,7 +75,7 @@ def test_readme_blocks_show_the_published_numbers(tiny_runs, tmp_path):
     ]
     assert f"{m['epochs_trained']} (fixed)" in cells
     argv = load_json(results / "vad-gaussian-n256_quick" / "config.json")["argv"]
-    assert f"* `vad-gaussian-n256_quick`: `{' '.join(argv)}`" in blocks["runs"]  # the command as run_folder recorded it
+    assert f"* `vad-gaussian-n256_quick`: `{shlex.join(argv)}`" in blocks["runs"]  # the command as run_folder recorded it
     assert f"{m['sample_quality']['confident_share']:.3f}" in blocks["verdicts"]
 
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def test_readme_blocks_show_the_published_numbers(published):
     cifar = load_json(published / "cifar" / "metrics.json")
     assert f"**{100 * cifar['test_acc']:.2f} %**" in blocks["cifar"]
     assert (
-        f"made with `{' '.join(load_json(published / 'cifar' / 'config.json')['argv'])}`" in blocks["cifar"]
+        f"made with `{shlex.join(load_json(published / 'cifar' / 'config.json')['argv'])}`" in blocks["cifar"]
     )  # as run_folder recorded it
     assert f"{100 * cifar['test_selected_test_acc']:.2f} % (epoch {cifar['test_selected_epoch']})" in blocks["cifar"]
     assert (

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_readme_blocks_quote_the_published_numbers(quick_runs, tmp_path):
         and f"{metrics['mlp']['parameters']:,}" in blocks["classify"]
     )
     config = json.loads((results / "classify-pneumoniamnist" / "config.json").read_text())
-    assert f"Made with `{' '.join(config['argv'])}`" in blocks["classify"]  # the command as run_folder recorded it
+    assert f"Made with `{shlex.join(config['argv'])}`" in blocks["classify"]  # the command as run_folder recorded it
     skip = json.loads((results / "segment-skip" / "metrics.json").read_text())["variants"]["unet-noskip"]["test"]
     assert f"{skip['dice_mean']:.3f}" in blocks["segment_skip"]
     conv = json.loads((results / "conv" / "metrics.json").read_text())
