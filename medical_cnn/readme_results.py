@@ -145,7 +145,7 @@ def _conclusion(metrics: dict, label) -> str:
 def segment_lr(results: Path = RESULTS, folder: str = "segment-lr") -> str:
     config, m = load_run(results / folder)
     diverged = [f"{v['lr']:g}" for v in m["variants"].values() if v["status"] == "diverged"]
-    schedule = "a half-cosine decay of the learning rate to 0" if config["args"].get("lr_schedule") == "cosine" else "a constant learning rate"
+    schedule = "a half-cosine decay of the learning rate to 0" if config["args"]["lr_schedule"] == "cosine" else "a constant learning rate"
     return "\n".join([made_with(config, m), "", _study_table(m, "Adam learning rate", lambda v: f"{v['lr']:g}"), "",
                       f"{config['args']['iters']:,} iterations per run, {schedule}. " + _conclusion(m, lambda v: f"learning "
                                                                                                                  f"rate "
