@@ -1,5 +1,5 @@
-# Entry points: `make run` (the main job), `make test` (the autograder suite), `make report` (HTML reports),
-# `make grade` / `make release` / `make gradescope` (grading/).
+# Entry points: `make run` (the main job), `make test` (the autograder suite), `make lint` (ruff check and
+# format check), `make report` (HTML reports), `make grade` / `make release` / `make gradescope` (grading/).
 # Both create the virtual environment on first use and reuse it afterwards.
 # VENV may point outside the clone (CI keys it by a hash of requirements.txt).
 PYTHON ?= python3
@@ -8,7 +8,7 @@ VENV_ABS := $(abspath $(VENV))
 PY := $(VENV_ABS)/bin/python
 DEPS_STAMP := $(VENV_ABS)/.deps-installed
 
-.PHONY: setup run test report grade release gradescope clean
+.PHONY: setup run test lint report grade release gradescope clean
 
 $(DEPS_STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV_ABS)
@@ -28,6 +28,12 @@ run: setup
 # pytest exits non-zero on failures and with 5 when nothing was collected; both fail `make`.
 test: setup
 	$(VENV_ABS)/bin/pytest -q
+
+# The lint rules and the formatter's check, with the settings in pyproject.toml (line length 120);
+# `ruff format .` fixes what the second one reports.
+lint: setup
+	$(VENV_ABS)/bin/ruff check .
+	$(VENV_ABS)/bin/ruff format --check .
 
 # Execute the five report notebooks on the committed results/ and write self-contained HTML
 # (plus dry/answers.md) into reports/ (ignored by git).
