@@ -74,8 +74,8 @@ def test_readme_blocks_show_the_published_numbers(tiny_runs, tmp_path):
         f"{q['frechet_floor']:.2f}",
     ]
     assert f"{m['epochs_trained']} (fixed)" in cells
-    argv = load_json(results / "vad-gaussian-n256_quick" / "config.json")["argv"]
-    assert f"* `vad-gaussian-n256_quick`: `{shlex.join(argv)}`" in blocks["runs"]  # the command as run_folder recorded it
+    argv = load_json(results / "vad-gaussian-n256_quick" / "config.json")["argv"]  # as run_folder recorded it
+    assert f"* `vad-gaussian-n256_quick`: `{shlex.join(argv)}`" in blocks["runs"]
     assert f"{m['sample_quality']['confident_share']:.3f}" in blocks["verdicts"]
 
 
