@@ -210,22 +210,46 @@ def diverged_row(record: dict, case: argparse.Namespace, kind: str) -> dict:
     }
 
 
-def score_case(case: argparse.Namespace, root: Path, data: str, loaded: dict) -> dict:
+def other_cases(root: Path, listed: set[str]) -> list[tuple[str, argparse.Namespace]]:
+    """``(kind, arguments)`` of the finished, not diverged cases in the sweep's folder that are not in ``listed``."""
+    from common.runs import load_json
+
+    out = []
+    for done in sorted(root.glob("*/metrics.json")):
+        if done.parent.name in listed or load_json(done).get("status") == "diverged":
+            continue
+        case = argparse.Namespace(**load_json(done.parent / "config.json")["args"])
+        out.append(("learned" if case.learn_mask else "fixed", case))
+    return out
+
+
+def eval_args(root: Path, case: argparse.Namespace, data: str) -> argparse.Namespace:
+    """evaluate.py's arguments scoring ``case`` on ``data``'s test split; it writes ``<case>/eval_<name>``."""
+    from mri_cs import evaluate
+
+    data_dir = None if data == MNI152 else data
+    return evaluate.parse_args(
+        [str(root / case.name), "--device", case.device] + (["--data-dir", data_dir] if data_dir else [])
+    )
+
+
+def scored_on(root: Path, case: argparse.Namespace, data: str) -> bool:
+    return (root / case.name / f"eval_{eval_args(root, case, data).name}" / "metrics.json").is_file()
+
+
+def score_case(case: argparse.Namespace, root: Path, data: str, loaded: dict | None) -> dict:
     """evaluate.py's scoring of one finished case on ``data``'s test split (kept if already there), one row of the
     cross table. ``loaded`` caches each dataset's split: every case of a sweep shares seed and resolution."""
     from common.runs import load_json
-    from mri_cs import evaluate, scoring
+    from mri_cs import scoring
 
-    data_dir = None if data == MNI152 else data
-    ev = evaluate.parse_args(
-        [str(root / case.name), "--device", case.device] + (["--data-dir", data_dir] if data_dir else [])
-    )
+    ev = eval_args(root, case, data)
     done = root / case.name / f"eval_{ev.name}" / "metrics.json"
     if done.is_file():
         m = load_json(done)
     else:
         if data not in loaded:
-            loaded[data] = scoring.split_data(data_dir, case, "test")
+            loaded[data] = scoring.split_data(ev.data_dir, case, "test")
         m = scoring.score_run(ev, loaded[data])
     return {
         "model": case.model,
@@ -554,13 +578,21 @@ def run(args: argparse.Namespace, passthrough: list[str], command: str) -> list[
                 metrics = e.record
             diverged = metrics.get("status") == "diverged"
             rows.append(diverged_row(metrics, case, kind) if diverged else row(metrics, case, kind))
-            write_table(rows, root)  # after every case, so that a sweep cut short still leaves its table and figure
-            write_table(yardstick_rows(rows), root, "yardsticks", YARDSTICK_COLUMNS, yardstick_markdown, sort=False)
-            if cs := cs_rows(rows, root):
-                write_table(cs, root, "cs", CS_COLUMNS, cs_markdown, sort=False)
             if args.score_on and not diverged:
                 cross += [score_case(case, root, data, loaded) for data in args.score_on]
-                write_table(cross, root, "cross_data", CROSS_COLUMNS, cross_markdown)
+            # after every case, so that a sweep cut short still leaves its tables and figure; cases this command
+            # does not list (another --drop-rates or --fixed-masks) stay in them
+            others = other_cases(root, {c.name for _, c in cases})
+            every = rows + [row(load_json(root / c.name / "metrics.json"), c, k) for k, c in others]
+            write_table(every, root)
+            write_table(yardstick_rows(every), root, "yardsticks", YARDSTICK_COLUMNS, yardstick_markdown, sort=False)
+            if cs := cs_rows(every, root):
+                write_table(cs, root, "cs", CS_COLUMNS, cs_markdown, sort=False)
+            if cross:
+                scored = [
+                    score_case(c, root, d, None) for _, c in others for d in args.score_on if scored_on(root, c, d)
+                ]
+                write_table(cross + scored, root, "cross_data", CROSS_COLUMNS, cross_markdown)
             drops = sorted(
                 d
                 for d in args.drop_rates

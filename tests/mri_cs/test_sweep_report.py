@@ -126,6 +126,20 @@ def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
         ]
     )
     (cs,) = csv_rows_of(root / "cs.csv", "run", "n_slices", "network_psnr", "tv_psnr", "network_over_tv_db")
+    # A sweep over fewer families keeps the cases it does not list in its tables.
+    sweep.main(
+        [
+            "--drop-rates",
+            "0.3",
+            "--quick",
+            "--results-root",
+            str(tmp_path),
+            "--resume",
+            "--fixed-masks",
+            "variable-density",
+        ]
+    )
+    assert len(csv_rows_of(root / "results.csv", "run")) == 4 and (root / "cs.csv").is_file()
     assert cs[:2] == ("drop0.3_fixed_variable-density", "2")
     assert float(cs[4]) == pytest.approx(float(cs[2]) - float(cs[3]))
     assert "U-Net - TV" in (root / "cs.md").read_text()
