@@ -20,7 +20,6 @@ from common.cli import RunError
 from common.metrics import batch_psnr, batch_ssim
 from common.runs import load_json, save_json
 from mri_cs import cs, utils
-from mri_cs.models.masks import course_family
 from mri_cs.scoring import evaluation_folder, load_run, split_data
 
 
@@ -101,7 +100,7 @@ def score_cs(args: argparse.Namespace) -> dict:
         "data_dir": args.data_dir,
         "split": args.split,
         "data": info,
-        "mask_family": getattr(run_args, "mask", None) or course_family(run_args.learn_mask),
+        "mask_family": run_args.mask,
         "drop_rate": run_args.drop_rate,
         "learn_mask": run_args.learn_mask,
         "torch": torch.__version__,

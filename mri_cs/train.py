@@ -79,10 +79,15 @@ def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Modu
     kwargs = {"width": args.width} if args.model == "unet" else {}
     shape = (args.resolution, args.resolution)
     model = MODELS[args.model](args.drop_rate, device, args.learn_mask, shape, mask_seed=args.seed, **kwargs)
-    family, centre_fraction = getattr(args, "mask", None), getattr(args, "centre_fraction", None)  # older configs: none
-    if (family or course_family(args.learn_mask)) != course_family(args.learn_mask) or centre_fraction is not None:
+    if args.mask != course_family(args.learn_mask) or args.centre_fraction is not None:
         model.subsample = SubsamplingLayer(
-            args.drop_rate, device, args.learn_mask, shape, seed=args.seed, mask=family, centre_fraction=centre_fraction
+            args.drop_rate,
+            device,
+            args.learn_mask,
+            shape,
+            seed=args.seed,
+            mask=args.mask,
+            centre_fraction=args.centre_fraction,
         )
     return model.to(device)
 
@@ -227,8 +232,7 @@ def write_figures(model, test_set, device, history, run_dir: Path, args) -> None
     """mask.png, curves.png, examples.png (3 test slices) and example.npz (the middle one, for the sweep figure)."""
     mask = model.subsample.hard_mask().cpu().numpy()
     kind = "learned" if args.learn_mask else "fixed"
-    family = getattr(args, "mask", None) or course_family(args.learn_mask)
-    kind += "" if family == course_family(args.learn_mask) else f" {family}"  # the course's runs keep their title
+    kind += "" if args.mask == course_family(args.learn_mask) else f" {args.mask}"  # the course's runs keep their title
     utils.save_mask_figure(mask, run_dir / "mask.png", f"{kind} mask, drop rate {args.drop_rate:g}")
     utils.save_curves_figure(history, run_dir / "curves.png")
     (target, zero_filled, recon), psnrs = utils.example_images(model, test_set, device)

@@ -133,8 +133,10 @@ def test_build_model_puts_the_family_into_the_model_and_its_checkpoint():
     other = build_model(argparse.Namespace(**dict(vars(args), seed=2)), torch.device("cpu"))
     other.load_state_dict(model.state_dict())
     assert torch.equal(other.subsample.hard_mask(), model.subsample.hard_mask())
-    old_config = argparse.Namespace(model="vanilla", drop_rate=0.5, learn_mask=False, resolution=32, seed=1)
-    assert build_model(old_config, torch.device("cpu")).subsample.family == "uniform"  # configs before --mask
+    course = argparse.Namespace(
+        model="vanilla", drop_rate=0.5, learn_mask=False, resolution=32, seed=1, mask="uniform", centre_fraction=None
+    )
+    assert build_model(course, torch.device("cpu")).subsample.family == "uniform"  # the model's own layer
 
 
 def test_run_names_record_the_family():
