@@ -34,8 +34,9 @@ def fill_blocks(text: str, blocks: dict[str, str], tag: str) -> str:
     present = read_blocks(text, tag)
     missing, unknown = sorted(set(blocks) - set(present)), sorted(set(present) - set(blocks))
     if missing or unknown:
-        raise ValueError(f"{tag} blocks differ from the code: missing in the file {missing}, unknown to "
-                         f"the code {unknown}")
+        raise ValueError(
+            f"{tag} blocks differ from the code: missing in the file {missing}, unknown to the code {unknown}"
+        )
 
     def fill(match: re.Match) -> str:
         body = blocks[match.group(1)].strip()
@@ -43,4 +44,3 @@ def fill_blocks(text: str, blocks: dict[str, str], tag: str) -> str:
         return f"<!-- {tag}:begin {match.group(1)} -->{body}<!-- {tag}:end {match.group(1)} -->"
 
     return _pattern(tag).sub(fill, text)
-

@@ -41,10 +41,14 @@ def publishable_files(run_dir: Path, exclude: tuple[str, ...] = ()) -> list[Path
     files = []
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir)
-        if (path.is_file() and path.suffix in PUBLISHED_SUFFIXES and len(rel.parts) <= MAX_DEPTH
-                and not any(p.startswith(".") for p in rel.parts)
-                and (path.suffix == ".png" or path.stat().st_size <= MAX_FILE_BYTES)
-                and not any(fnmatch.fnmatch(rel.as_posix(), pattern) for pattern in exclude)):
+        if (
+            path.is_file()
+            and path.suffix in PUBLISHED_SUFFIXES
+            and len(rel.parts) <= MAX_DEPTH
+            and not any(p.startswith(".") for p in rel.parts)
+            and (path.suffix == ".png" or path.stat().st_size <= MAX_FILE_BYTES)
+            and not any(fnmatch.fnmatch(rel.as_posix(), pattern) for pattern in exclude)
+        ):
             files.append(rel)
     return files
 
@@ -61,8 +65,12 @@ def shrink_png(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
         image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
 
 
-def publish(run_dir: str | Path, assignment: str | None = None, results_root: str | Path = RESULTS_ROOT,
-            exclude: tuple[str, ...] = ()) -> Path:
+def publish(
+    run_dir: str | Path,
+    assignment: str | None = None,
+    results_root: str | Path = RESULTS_ROOT,
+    exclude: tuple[str, ...] = (),
+) -> Path:
     """Copy the small files of a finished run to ``results_root/<assignment>/<run name>/``.
 
     A run is finished when it holds a ``metrics.json`` or a ``*.csv`` table. The published

@@ -14,7 +14,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -86,8 +87,9 @@ def resident_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_step(step: Callable[[], None], device: torch.device, precision: str, samples: int, steps: int,
-                 idle_rss_mib: float) -> dict:
+def measure_step(
+    step: Callable[[], None], device: torch.device, precision: str, samples: int, steps: int, idle_rss_mib: float
+) -> dict:
     """Throughput, FLOPs and peak memory of one training step on ``samples`` samples.
 
     Returns ``samples_per_s``, ``gflop_per_sample``, ``achieved_gflops``, ``peak_gflops`` (None off the
@@ -102,10 +104,20 @@ def measure_step(step: Callable[[], None], device: torch.device, precision: str,
     if device.type == "cpu":
         peak, basis = cpu_peak(precision, torch.get_num_threads())
     else:
-        peak, basis = None, f"no peak figure for {torch.cuda.get_device_name(device) if device.type == 'cuda' else device}"
-    return {"samples_per_s": samples / seconds, "gflop_per_sample": flops / samples / 1e9, "achieved_gflops": achieved,
-            "peak_gflops": peak, "peak_ratio": achieved / peak if peak else None, "peak_basis": basis,
-            "peak_memory_mib": memory, "memory_kind": kind}
+        peak, basis = (
+            None,
+            f"no peak figure for {torch.cuda.get_device_name(device) if device.type == 'cuda' else device}",
+        )
+    return {
+        "samples_per_s": samples / seconds,
+        "gflop_per_sample": flops / samples / 1e9,
+        "achieved_gflops": achieved,
+        "peak_gflops": peak,
+        "peak_ratio": achieved / peak if peak else None,
+        "peak_basis": basis,
+        "peak_memory_mib": memory,
+        "memory_kind": kind,
+    }
 
 
 def _call_into(queue: mp.Queue, fn: Callable[..., Any], args: tuple) -> None:
@@ -156,8 +168,10 @@ def throughput_rows(fn: Callable[..., dict], cases: list[dict], unit: str, *fixe
             record = isolated(fn, *case.values(), *fixed)
             if record is not None:
                 records[i].append(record)
-    print(f"{'model':14s} {'device':6s} {'precision':14s} {unit + '/s':>10s} {'GFLOP/' + unit:>14s} {'GFLOP/s':>8s} "
-          f"{'of peak':>7s} {'peak memory':>16s}")
+    print(
+        f"{'model':14s} {'device':6s} {'precision':14s} {unit + '/s':>10s} {'GFLOP/' + unit:>14s} {'GFLOP/s':>8s} "
+        f"{'of peak':>7s} {'peak memory':>16s}"
+    )
     rows = []
     for case, found in zip(cases, records):
         label = case["precision"] + (" compiled" if case.get("compiled") else "")
@@ -169,8 +183,10 @@ def throughput_rows(fn: Callable[..., dict], cases: list[dict], unit: str, *fixe
             found.sort(key=lambda r: r["samples_per_s"])
             row.update(found[len(found) // 2], rounds_samples_per_s=[r["samples_per_s"] for r in found])
             ratio = f"{row['peak_ratio']:7.1%}" if row["peak_ratio"] is not None else f"{'-':>7s}"
-            shown = (f"{row['samples_per_s']:10.1f} {row['gflop_per_sample']:14.3f} {row['achieved_gflops']:8.1f} {ratio} "
-                     f"{row['peak_memory_mib']:9.0f} MiB ({row['memory_kind']})")
+            shown = (
+                f"{row['samples_per_s']:10.1f} {row['gflop_per_sample']:14.3f} {row['achieved_gflops']:8.1f} {ratio} "
+                f"{row['peak_memory_mib']:9.0f} MiB ({row['memory_kind']})"
+            )
         rows.append(row)
         print(f"{row['model']:14s} {row['device']:6s} {label:14s} {shown}")
     for basis in dict.fromkeys(r["peak_basis"] for r in rows if r.get("peak_basis")):
@@ -180,7 +196,9 @@ def throughput_rows(fn: Callable[..., dict], cases: list[dict], unit: str, *fixe
 
 def bf16_speedups(rows: list[dict], model: str) -> dict[str, float]:
     """``model``'s bf16 throughput over its fp32 one, per device where both rows were measured."""
-    rate = {(r["device"], r["precision"]): r["samples_per_s"] for r in rows if r["model"] == model and r["samples_per_s"]}
+    rate = {
+        (r["device"], r["precision"]): r["samples_per_s"] for r in rows if r["model"] == model and r["samples_per_s"]
+    }
     return {d: rate[d, "bf16"] / rate[d, "fp32"] for d, p in rate if p == "fp32" and (d, "bf16") in rate}
 
 
@@ -191,10 +209,33 @@ def throughput_markdown(rows: list[dict], unit: str, units: str) -> str:
     rounds = max(len(r.get("rounds_samples_per_s", [None])) for r in rows)
     from common.results import md_table
 
-    table = md_table([[r["model"], r["device"], r["precision"], f"{r['samples_per_s']:.1f}", f"{r['gflop_per_sample']:.3f}",
-                       f"{r['achieved_gflops']:.1f}", "-" if r["peak_ratio"] is None else format(r["peak_ratio"], ".1%"),
-                       f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']})"] for r in rows],
-                     ["model", "device", "precision", f"{units} / s (training)", f"GFLOP / {unit}", "GFLOP/s", "of peak", "peak memory"],
-                     ("left", "left", "left", "right", "right", "right", "right", "left"))
+    table = md_table(
+        [
+            [
+                r["model"],
+                r["device"],
+                r["precision"],
+                f"{r['samples_per_s']:.1f}",
+                f"{r['gflop_per_sample']:.3f}",
+                f"{r['achieved_gflops']:.1f}",
+                "-" if r["peak_ratio"] is None else format(r["peak_ratio"], ".1%"),
+                f"{r['peak_memory_mib']:.0f} MiB ({r['memory_kind']})",
+            ]
+            for r in rows
+        ],
+        [
+            "model",
+            "device",
+            "precision",
+            f"{units} / s (training)",
+            f"GFLOP / {unit}",
+            "GFLOP/s",
+            "of peak",
+            "peak memory",
+        ],
+        ("left", "left", "left", "right", "right", "right", "right", "left"),
+    )
     bases = dict.fromkeys(r["peak_basis"] for r in rows if r.get("peak_basis"))
-    return "\n".join([f"Median of {rounds} round{'s' * (rounds != 1)} per case.", "", table, ""] + [f"Peak: {b}." for b in bases])
+    return "\n".join(
+        [f"Median of {rounds} round{'s' * (rounds != 1)} per case.", "", table, ""] + [f"Peak: {b}." for b in bases]
+    )

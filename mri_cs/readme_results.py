@@ -34,22 +34,38 @@ def default_run(results: Path = RESULTS) -> str:
     config, m = load_run(results / DEFAULT_RUN)
     args, n, res = config["args"], m["n_slices"], config["args"]["resolution"]
     val, zf = [h["val_psnr"] for h in m["history"]], [h["val_zero_filled_psnr"] for h in m["history"]]
-    rows = [[f"{split} ({n[split]} slices)", _pm(m[f"{split}_psnr"]), _pm(m[f"{split}_ssim"], 3), _pm(m[f"zero_filled_{split}_psnr"])]
-            for split in ("train", "test")]
-    return "\n".join([
-        f"{command(config)} (U-Net width {args['width']}, {m['model_parameters']:,} parameters, "
-        f"{m['epochs']} epochs, batch "
-        f"{args['batch_size']}; {config['data']['dataset']}, {res} x {res}; device {m['device']}, torch "
-        f"{config['torch']}): "
-        f"{m['wall_time_s'] / 60:.1f} min of training and evaluation in `metrics.json`.", "",
-        md_table(rows, ["split", "PSNR (dB)", "SSIM", "zero-filled PSNR (dB), same mask"], ("left", "right", "right", "right")), "",
-        f"Best validation PSNR {m['best_val_psnr']:.2f} dB at epoch {m['best_epoch']} of {m['epochs']}; "
-        f"the mask keeps "
-        f"{m['num_keep']:,} of {res * res:,} samples ({m['keep_fraction']:.3f}) and measures "
-        f"{100 * m['keep_in_center']:.0f} % of the "
-        f"central disc (10 % of k-space). Over the epochs the validation PSNR ranged from "
-        f"{min(val):.1f} to {max(val):.1f} dB and "
-        f"the zero-filled one from {min(zf):.1f} to {max(zf):.1f} dB."])
+    rows = [
+        [
+            f"{split} ({n[split]} slices)",
+            _pm(m[f"{split}_psnr"]),
+            _pm(m[f"{split}_ssim"], 3),
+            _pm(m[f"zero_filled_{split}_psnr"]),
+        ]
+        for split in ("train", "test")
+    ]
+    return "\n".join(
+        [
+            f"{command(config)} (U-Net width {args['width']}, {m['model_parameters']:,} parameters, "
+            f"{m['epochs']} epochs, batch "
+            f"{args['batch_size']}; {config['data']['dataset']}, {res} x {res}; device {m['device']}, torch "
+            f"{config['torch']}): "
+            f"{m['wall_time_s'] / 60:.1f} min of training and evaluation in `metrics.json`.",
+            "",
+            md_table(
+                rows,
+                ["split", "PSNR (dB)", "SSIM", "zero-filled PSNR (dB), same mask"],
+                ("left", "right", "right", "right"),
+            ),
+            "",
+            f"Best validation PSNR {m['best_val_psnr']:.2f} dB at epoch {m['best_epoch']} of {m['epochs']}; "
+            f"the mask keeps "
+            f"{m['num_keep']:,} of {res * res:,} samples ({m['keep_fraction']:.3f}) and measures "
+            f"{100 * m['keep_in_center']:.0f} % of the "
+            f"central disc (10 % of k-space). Over the epochs the validation PSNR ranged from "
+            f"{min(val):.1f} to {max(val):.1f} dB and "
+            f"the zero-filled one from {min(zf):.1f} to {max(zf):.1f} dB.",
+        ]
+    )
 
 
 def data_sizes(results: Path = RESULTS) -> str:
@@ -60,11 +76,13 @@ def data_sizes(results: Path = RESULTS) -> str:
 
 def default_time(results: Path = RESULTS) -> str:
     config, m = load_run(results / DEFAULT_RUN)
-    return (f"The default command took {m['wall_time_s']:.0f} s ({m['wall_time_s'] / 60:.1f} min, "
-            f"training and evaluation, "
-            f"{m['epochs']} epochs) on {m['device']} in {config['precision']}, measured on two CPU "
-            f"cores that nothing else used; "
-            "on a busy machine it takes longer, and a GPU makes it much shorter.")
+    return (
+        f"The default command took {m['wall_time_s']:.0f} s ({m['wall_time_s'] / 60:.1f} min, "
+        f"training and evaluation, "
+        f"{m['epochs']} epochs) on {m['device']} in {config['precision']}, measured on two CPU "
+        f"cores that nothing else used; "
+        "on a busy machine it takes longer, and a GPU makes it much shorter."
+    )
 
 
 def _evaluation(run: Path) -> dict:
@@ -75,30 +93,44 @@ def _evaluation(run: Path) -> dict:
 def default_notes(results: Path = RESULTS) -> str:
     """The default run's stability and its score on the held-out patients."""
     m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
-    return (f"In the last third of the epochs its validation PSNR stays within "
-            f"{m['val_psnr_last_third_max_dip_db']:.2f} dB "
-            f"of its best. On the held-out patients of {e['tested_on']['dataset']} (test split, "
-            f"{e['n_slices']} slices, "
-            f"real scans it never saw) it scores {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB "
-            f"over its own zero-filled "
-            f"input ({e['zero_filled_psnr']['mean']:.2f} dB; `{e['command']}`).")
+    return (
+        f"In the last third of the epochs its validation PSNR stays within "
+        f"{m['val_psnr_last_third_max_dip_db']:.2f} dB "
+        f"of its best. On the held-out patients of {e['tested_on']['dataset']} (test split, "
+        f"{e['n_slices']} slices, "
+        f"real scans it never saw) it scores {e['psnr']['mean']:.2f} dB, {e['gain_db']:+.2f} dB "
+        f"over its own zero-filled "
+        f"input ({e['zero_filled_psnr']['mean']:.2f} dB; `{e['command']}`)."
+    )
 
 
 def precision(results: Path = RESULTS) -> str:
     """The default run (bf16 where ``--precision auto`` takes it) beside the same command in fp32, on the
     template's test slices and on the held-out patients."""
     runs = [(name, *load_run(results / name), _evaluation(results / name)) for name in (DEFAULT_RUN, FP32_RUN)]
-    rows = [[name, c["precision"], _pm(m["test_psnr"]), _pm(m["test_ssim"], 3), str(m["best_epoch"]),
-             f"{_pm(e['psnr'])} ({e['gain_db']:+.2f} over zero-filled)"] for name, c, m, e in runs]
+    rows = [
+        [
+            name,
+            c["precision"],
+            _pm(m["test_psnr"]),
+            _pm(m["test_ssim"], 3),
+            str(m["best_epoch"]),
+            f"{_pm(e['psnr'])} ({e['gain_db']:+.2f} over zero-filled)",
+        ]
+        for name, c, m, e in runs
+    ]
     (_, _, m0, e0), (_, _, m1, e1) = runs
-    return (md_table(rows, ["run", "precision", "test PSNR (dB)", "test SSIM", "best epoch", "held-out "
-                                                                                             "patients, "
-                                                                                             "PSNR (dB)"],
-                     ("left", "left", "right", "right", "right", "right"))
-            + f"\n\nTest PSNR difference {m0['test_psnr']['mean'] - m1['test_psnr']['mean']:+.3f} dB on "
-              f"the template's test slices "
-              f"(target: within {PARITY_DB:g} dB); {e0['psnr']['mean'] - e1['psnr']['mean']:+.2f} dB on "
-              f"the held-out patients.")
+    return (
+        md_table(
+            rows,
+            ["run", "precision", "test PSNR (dB)", "test SSIM", "best epoch", "held-out patients, PSNR (dB)"],
+            ("left", "left", "right", "right", "right", "right"),
+        )
+        + f"\n\nTest PSNR difference {m0['test_psnr']['mean'] - m1['test_psnr']['mean']:+.3f} dB on "
+        f"the template's test slices "
+        f"(target: within {PARITY_DB:g} dB); {e0['psnr']['mean'] - e1['psnr']['mean']:+.2f} dB on "
+        f"the held-out patients."
+    )
 
 
 def bench_throughput(results: Path = RESULTS) -> str:
@@ -106,9 +138,12 @@ def bench_throughput(results: Path = RESULTS) -> str:
 
     config, m = load_run(results / "bench")
     s = m["settings"]
-    return (f"{command(config)} ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net "
-            f"width {s['width']}, "
-            f"{s['steps']} timed training steps per case and round). " + throughput_markdown(m["throughput"], "slice", "slices"))
+    return (
+        f"{command(config)} ({s['resolution']} x {s['resolution']}, batch {s['batch_size']}, U-Net "
+        f"width {s['width']}, "
+        f"{s['steps']} timed training steps per case and round). "
+        + throughput_markdown(m["throughput"], "slice", "slices")
+    )
 
 
 def sweep_rows(sweep: Path) -> list[dict]:
@@ -124,11 +159,13 @@ def sweep(results: Path = RESULTS, name: str = "sweep") -> str:
     """The sweep's command and the table ``sweep.py`` wrote (``results.md``)."""
     rows, config = sweep_rows(results / name), json.loads((results / name / "config.json").read_text())
     device = load_run(results / name / rows[0]["run"])[1]["device"]
-    return (f"{command(config)}: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min "
-            f"of training and evaluation "
-            f"in all on {device}. Mean ± std over slices; \"kept in centre\" is the measured fraction "
-            f"of the central disc covering "
-            f"10 % of k-space.\n\n" + (results / name / "results.md").read_text())
+    return (
+        f"{command(config)}: {len(rows)} cases, {sum(r['wall_time_s'] for r in rows) / 60:.0f} min "
+        f"of training and evaluation "
+        f'in all on {device}. Mean ± std over slices; "kept in centre" is the measured fraction '
+        f"of the central disc covering "
+        f"10 % of k-space.\n\n" + (results / name / "results.md").read_text()
+    )
 
 
 def sweep_patients(results: Path = RESULTS) -> str:
@@ -141,27 +178,36 @@ def sweep_summary(results: Path = RESULTS) -> str:
     unet = {(r["drop_rate"], r["mask"]): r for r in rows if r["model"] == "unet" and _course(r)}
     f = {d: unet[d, k] for d, k in sorted(unet) if k == "fixed"}
     both = [d for d in f if (d, "learned") in unet]
-    lines = [f"* fixed random mask: zero-filled test PSNR "
-             f"{_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; the U-Net adds "
-             f"{_span([r['test_psnr_mean'] - r['zero_filled_test_psnr_mean'] for r in f.values()], signed=True)} to it "
-             f"(drop rates {min(f):g} to {max(f):g})."]
-    lines += [f"* vanilla model (one 3x3 convolution), drop {v['drop_rate']:g}, fixed mask: "
-              f"{v['test_psnr_mean'] - v['zero_filled_test_psnr_mean']:+.1f} "
-              f"dB over its zero-filled input, "
-              f"{f[v['drop_rate']]['test_psnr_mean'] - v['test_psnr_mean']:+.1f} dB below the U-Net."
-              for v in rows if v["model"] == "vanilla"]
+    lines = [
+        f"* fixed random mask: zero-filled test PSNR "
+        f"{_span([r['zero_filled_test_psnr_mean'] for r in f.values()])}; the U-Net adds "
+        f"{_span([r['test_psnr_mean'] - r['zero_filled_test_psnr_mean'] for r in f.values()], signed=True)} to it "
+        f"(drop rates {min(f):g} to {max(f):g})."
+    ]
+    lines += [
+        f"* vanilla model (one 3x3 convolution), drop {v['drop_rate']:g}, fixed mask: "
+        f"{v['test_psnr_mean'] - v['zero_filled_test_psnr_mean']:+.1f} "
+        f"dB over its zero-filled input, "
+        f"{f[v['drop_rate']]['test_psnr_mean'] - v['test_psnr_mean']:+.1f} dB below the U-Net."
+        for v in rows
+        if v["model"] == "vanilla"
+    ]
     gain = {d: unet[d, "learned"]["test_psnr_mean"] - f[d]["test_psnr_mean"] for d in both}
     lift = [unet[d, "learned"]["zero_filled_test_psnr_mean"] - f[d]["zero_filled_test_psnr_mean"] for d in both]
     best, worst = max(gain, key=gain.get), min(gain, key=gain.get)
-    return "\n".join(lines + [
-        f"* learned against fixed mask, U-Net test PSNR: {_span(list(gain.values()), signed=True)}; "
-        f"largest at drop rate {best:g} "
-        f"({gain[best]:+.1f} dB), smallest at {worst:g} ({gain[worst]:+.1f} dB); learned above fixed at "
-        f"{sum(g > 0 for g in gain.values())} of {len(gain)} drop rates.",
-        f"* centre coverage: learned masks "
-        f"{_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, fixed masks "
-        f"{_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the "
-        f"zero-filled test PSNR by {_span(lift, signed=True)}."])
+    return "\n".join(
+        lines
+        + [
+            f"* learned against fixed mask, U-Net test PSNR: {_span(list(gain.values()), signed=True)}; "
+            f"largest at drop rate {best:g} "
+            f"({gain[best]:+.1f} dB), smallest at {worst:g} ({gain[worst]:+.1f} dB); learned above fixed at "
+            f"{sum(g > 0 for g in gain.values())} of {len(gain)} drop rates.",
+            f"* centre coverage: learned masks "
+            f"{_span([unet[d, 'learned']['keep_in_center'] for d in both], '')}, fixed masks "
+            f"{_span([f[d]['keep_in_center'] for d in both], '')}; learning the mask changes the "
+            f"zero-filled test PSNR by {_span(lift, signed=True)}.",
+        ]
+    )
 
 
 def _course(row: dict) -> bool:
@@ -180,26 +226,35 @@ def headline(results: Path = RESULTS) -> str:
     """What each part of the learned mask's gain over the course's uniform mask comes from, per sweep: density
     (the variable-density mask, fixed, over uniform) and learning (the learned mask over the best fixed family)."""
     lines = []
-    for name, data in (("sweep", "the template's test slabs"), (PATIENTS_SWEEP, "held-out patients "
-                                                                                "(trained on the "
-                                                                                "patients)")):
+    for name, data in (
+        ("sweep", "the template's test slabs"),
+        (PATIENTS_SWEEP, "held-out patients (trained on the patients)"),
+    ):
         if not (results / name / "yardsticks.csv").is_file():
             continue
         _, density, learning = _gains(results / name / "yardsticks.csv")
         if density:
             both = sorted(set(density) & set(learning), key=float)
-            lines.append(f"* {data} (`{name}`, drop rates {', '.join(both)}): density "
-                         f"{_span([density[d] for d in both], signed=True)}, "
-                         f"learning {_span([learning[d] for d in both], signed=True)}.")
-    return "\n".join(lines) if lines else "Not published yet: run `python sweep.py --fixed-masks uniform variable-density cartesian-random`."
+            lines.append(
+                f"* {data} (`{name}`, drop rates {', '.join(both)}): density "
+                f"{_span([density[d] for d in both], signed=True)}, "
+                f"learning {_span([learning[d] for d in both], signed=True)}."
+            )
+    return (
+        "\n".join(lines)
+        if lines
+        else "Not published yet: run `python sweep.py --fixed-masks uniform variable-density cartesian-random`."
+    )
 
 
 def yardsticks(results: Path = RESULTS, name: str = "sweep") -> str:
     """The sweep's yardsticks table (``yardsticks.md``) and, where TV was run on its cases, ``cs.md``."""
     text = (results / name / "yardsticks.md").read_text()
     if (results / name / "cs.md").is_file():
-        text += "\nThe classical baseline, total variation on the same masks (`evaluate.py CASE --cs tv`):\n\n" + (
-            results / name / "cs.md").read_text()
+        text += (
+            "\nThe classical baseline, total variation on the same masks (`evaluate.py CASE --cs tv`):\n\n"
+            + (results / name / "cs.md").read_text()
+        )
     return text
 
 
@@ -208,8 +263,10 @@ def yardsticks_patients(results: Path = RESULTS) -> str:
 
 
 def bench_targets(results: Path = RESULTS) -> str:
-    lines = [f"    {t['text'].replace('[target', '[' + ('ok' if t['ok'] else 'MISSED'))}"
-             for t in check_targets(results / "sweep", results / DEFAULT_RUN)]
+    lines = [
+        f"    {t['text'].replace('[target', '[' + ('ok' if t['ok'] else 'MISSED'))}"
+        for t in check_targets(results / "sweep", results / DEFAULT_RUN)
+    ]
     return "`python bench.py --skip-throughput` on the published runs:\n\n" + "\n".join(lines)
 
 
@@ -219,18 +276,41 @@ def cross_data(results: Path = RESULTS) -> str:
     rows = []
     for path in sorted(results.glob("*/eval_*/metrics.json")):
         m = json.loads(path.read_text())
-        rows.append([f"`{path.parent.parent.name}`", m["trained_on"]["dataset"], m["tested_on"]["dataset"],
-                     f"{m['tested_on']['split']} ({m['n_slices']})", _pm(m["psnr"]), _pm(m["zero_filled_psnr"]), f"{m['gain_db']:+.2f}",
-                     _pm(m["ssim"], 3)])
-    return md_table(rows, ["run", "trained on", "tested on", "split (slices)", "PSNR (dB)", "zero-filled "
-                                                                                            "PSNR (dB), "
-                                                                                            "same mask",
-                           "gain (dB)", "SSIM"], ("left", "left", "left", "left", "right", "right", "right", "right"))
+        rows.append(
+            [
+                f"`{path.parent.parent.name}`",
+                m["trained_on"]["dataset"],
+                m["tested_on"]["dataset"],
+                f"{m['tested_on']['split']} ({m['n_slices']})",
+                _pm(m["psnr"]),
+                _pm(m["zero_filled_psnr"]),
+                f"{m['gain_db']:+.2f}",
+                _pm(m["ssim"], 3),
+            ]
+        )
+    return md_table(
+        rows,
+        [
+            "run",
+            "trained on",
+            "tested on",
+            "split (slices)",
+            "PSNR (dB)",
+            "zero-filled PSNR (dB), same mask",
+            "gain (dB)",
+            "SSIM",
+        ],
+        ("left", "left", "left", "left", "right", "right", "right", "right"),
+    )
 
 
 def _cross_cell(r: dict | None) -> str:
     """One case of a cross table: ``PSNR (zero-filled PSNR, gain)``, ``-`` for a case not run."""
-    return f"{float(r['psnr_mean']):.2f} ({float(r['zero_filled_psnr_mean']):.2f}, {float(r['gain_db']):+.2f})" if r else "-"
+    return (
+        f"{float(r['psnr_mean']):.2f} ({float(r['zero_filled_psnr_mean']):.2f}, {float(r['gain_db']):+.2f})"
+        if r
+        else "-"
+    )
 
 
 def sweep_cross(results: Path = RESULTS) -> str:
@@ -246,10 +326,16 @@ def sweep_cross(results: Path = RESULTS) -> str:
                 fixed, learned = cell.get((d, "fixed")), cell.get((d, "learned"))
                 diff = f"{float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f}" if fixed and learned else "-"
                 table.append([f"{d:g}", _cross_cell(fixed), _cross_cell(learned), diff])
-            parts.append(f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} "
-                         f"(test split, {some['n_slices']} "
-                         "slices): PSNR in dB (zero-filled input of the same mask, gain)\n\n"
-                         + md_table(table, ["drop rate", "fixed mask", "learned mask", "learned - fixed"], ("left", "right", "right", "right")))
+            parts.append(
+                f"`{path.parent.name}` (trained on {some['trained_on']}) tested on {tested} "
+                f"(test split, {some['n_slices']} "
+                "slices): PSNR in dB (zero-filled input of the same mask, gain)\n\n"
+                + md_table(
+                    table,
+                    ["drop rate", "fixed mask", "learned mask", "learned - fixed"],
+                    ("left", "right", "right", "right"),
+                )
+            )
     return "\n\n".join(parts)
 
 
@@ -257,10 +343,21 @@ def top_table(results: Path = RESULTS) -> str:
     """The table at the top of the README: the default run, its score on the held-out patients, and the sweep at
     the default drop rate."""
     m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
-    rows = [[f"default run `{DEFAULT_RUN}` (template, test)", f"{_pm(m['test_psnr'])}", f"{_pm(m['zero_filled_test_psnr'])}"],
-            [f"`{DEFAULT_RUN}` on the held-out patients", _pm(e["psnr"]), _pm(e["zero_filled_psnr"])]]
-    rows += [[f"sweep, drop 0.3, {r['model']}, {r['mask']} mask", f"{r['test_psnr_mean']:.2f} ± "
-                                                                  f"{r['test_psnr_std']:.2f}",
-              f"{r['zero_filled_test_psnr_mean']:.2f} ± {r['zero_filled_test_psnr_std']:.2f}"]
-             for r in sweep_rows(results / "sweep") if r["drop_rate"] == 0.3]
+    rows = [
+        [
+            f"default run `{DEFAULT_RUN}` (template, test)",
+            f"{_pm(m['test_psnr'])}",
+            f"{_pm(m['zero_filled_test_psnr'])}",
+        ],
+        [f"`{DEFAULT_RUN}` on the held-out patients", _pm(e["psnr"]), _pm(e["zero_filled_psnr"])],
+    ]
+    rows += [
+        [
+            f"sweep, drop 0.3, {r['model']}, {r['mask']} mask",
+            f"{r['test_psnr_mean']:.2f} ± {r['test_psnr_std']:.2f}",
+            f"{r['zero_filled_test_psnr_mean']:.2f} ± {r['zero_filled_test_psnr_std']:.2f}",
+        ]
+        for r in sweep_rows(results / "sweep")
+        if r["drop_rate"] == 0.3
+    ]
     return md_table(rows, ["run", "PSNR (dB)", "zero-filled PSNR (dB), same mask"], ("left", "right", "right"))

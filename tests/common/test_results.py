@@ -1,4 +1,5 @@
 """common.results / common.publish / common.blocks, and the README blocks cog generates from results/."""
+
 import pytest
 
 from common import blocks, results
@@ -97,4 +98,6 @@ def test_readme_numbers_match_the_committed_results(assignment):
 
     readme = results.REPO_ROOT / assignment / "README.md"
     assert "[[[cog" in readme.read_text(encoding="utf-8")
-    assert Cog().main(["cog", "--check", "-I", str(results.REPO_ROOT), str(readme)]) == 0, f"run: cog -r -I . {assignment}/README.md"
+    assert Cog().main(["cog", "--check", "-I", str(results.REPO_ROOT), str(readme)]) == 0, (
+        f"run: cog -r -I . {assignment}/README.md"
+    )
