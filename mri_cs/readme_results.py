@@ -215,36 +215,21 @@ def _course(row: dict) -> bool:
     return row["family"] == course_family(row["mask"] == "learned")
 
 
-def _gains(path: Path) -> tuple[list[float], dict[str, float], dict[str, float]]:
-    """``(drop rates, density gain by drop, learning gain by drop)`` from a sweep's ``yardsticks.csv``."""
-    rows = csv_rows(path)
-    pick = lambda key: {r["drop_rate"]: float(r[key]) for r in rows if r[key]}  # noqa: E731
-    return [float(r["drop_rate"]) for r in rows], pick("density_gain_db"), pick("learning_gain_db")
-
-
 def headline(results: Path = RESULTS) -> str:
-    """What each part of the learned mask's gain over the course's uniform mask comes from, per sweep: density
-    (the variable-density mask, fixed, over uniform) and learning (the learned mask over the best fixed family)."""
-    lines = []
-    for name, data in (
-        ("sweep", "the template's test slabs"),
-        (PATIENTS_SWEEP, "held-out patients (trained on the patients)"),
-    ):
-        if not (results / name / "yardsticks.csv").is_file():
-            continue
-        _, density, learning = _gains(results / name / "yardsticks.csv")
-        if density:
-            both = sorted(set(density) & set(learning), key=float)
+    """What the learned mask's gain over the course's uniform mask is made of, per sweep: density (the
+    variable-density mask, fixed, over uniform) and learning (the learned mask over the best fixed family)."""
+    lines = ["Where the learned mask's gain over the uniform random mask comes from (U-Net test PSNR per slice):"]
+    for name, data in (("sweep", "the template's test slabs"), (PATIENTS_SWEEP, "held-out patients")):
+        rows = {r["drop_rate"]: r for r in csv_rows(results / name / "yardsticks.csv") if r["density_gain_db"]}
+        if rows:
+            best = sorted({r["best_fixed"] for r in rows.values()})
             lines.append(
-                f"* {data} (`{name}`, drop rates {', '.join(both)}): density "
-                f"{_span([density[d] for d in both], signed=True)}, "
-                f"learning {_span([learning[d] for d in both], signed=True)}."
+                f"* {data} (`{name}`, drop rates {', '.join(rows)}): density (variable-density over uniform, "
+                f"nothing learned) {_span([float(r['density_gain_db']) for r in rows.values()], signed=True)}; "
+                f"learning (learned over the best fixed mask, {', '.join(best)}) "
+                f"{_span([float(r['learning_gain_db']) for r in rows.values()], signed=True)}."
             )
-    return (
-        "\n".join(lines)
-        if lines
-        else "Not published yet: run `python sweep.py --fixed-masks uniform variable-density cartesian-random`."
-    )
+    return "\n".join(lines)
 
 
 def yardsticks(results: Path = RESULTS, name: str = "sweep") -> str:
@@ -340,8 +325,8 @@ def sweep_cross(results: Path = RESULTS) -> str:
 
 
 def top_table(results: Path = RESULTS) -> str:
-    """The table at the top of the README: the default run, its score on the held-out patients, and the sweep at
-    the default drop rate."""
+    """The table at the top of the README: the default run, its score on the held-out patients, and both sweeps'
+    cases (every mask family) at the default drop rate."""
     m, e = load_run(results / DEFAULT_RUN)[1], _evaluation(results / DEFAULT_RUN)
     rows = [
         [
@@ -353,11 +338,14 @@ def top_table(results: Path = RESULTS) -> str:
     ]
     rows += [
         [
-            f"sweep, drop 0.3, {r['model']}, {r['mask']} mask",
+            f"{sweep}, drop 0.3, {r['model']}, "
+            + ("learned mask" if r["mask"] == "learned" else f"fixed {r['family']} mask"),
             f"{r['test_psnr_mean']:.2f} ± {r['test_psnr_std']:.2f}",
             f"{r['zero_filled_test_psnr_mean']:.2f} ± {r['zero_filled_test_psnr_std']:.2f}",
         ]
-        for r in sweep_rows(results / "sweep")
+        for sweep in ("sweep", PATIENTS_SWEEP)
+        for r in sweep_rows(results / sweep)
         if r["drop_rate"] == 0.3
     ]
-    return md_table(rows, ["run", "PSNR (dB)", "zero-filled PSNR (dB), same mask"], ("left", "right", "right"))
+    headers = ["run (test split)", "PSNR per slice (dB)", "zero-filled PSNR per slice (dB), same mask"]
+    return md_table(rows, headers, ("left", "right", "right"))
