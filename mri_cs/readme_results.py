@@ -229,6 +229,15 @@ def headline(results: Path = RESULTS) -> str:
                 f"learning (learned over the best fixed mask, {', '.join(best)}) "
                 f"{_span([float(r['learning_gain_db']) for r in rows.values()], signed=True)}."
             )
+        cs = [r for r in csv_rows(results / name / "cs.csv") if r["network_psnr"] not in ("", "nan")]
+        if cs:
+            lines.append(
+                f"* {data}, the classical baseline (TV, same mask, same {cs[0]['n_slices']} test slices): U-Net - TV "
+                + ", ".join(
+                    f"{float(r['network_over_tv_db']):+.2f} dB at drop {r['drop_rate']} ({r['family']})" for r in cs
+                )
+                + "."
+            )
     return "\n".join(lines)
 
 
