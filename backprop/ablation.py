@@ -19,32 +19,22 @@ from tqdm import tqdm
 
 from backprop.loaders import random_patches
 from backprop.models import ResidualDenoiser
-from backprop.restoration_eval import load_image_splits, mean_psnr, model_psnr, restore, save_plot, show_grid
+from backprop.restoration_eval import (
+    PATCH_TRAINING_FIXED,
+    load_image_splits,
+    mean_psnr,
+    model_psnr,
+    restore,
+    save_plot,
+    show_grid,
+)
 from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
 from common.noise import add_noise
 from common.runs import open_run, save_json, save_text, seed_everything
 
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
-FIXED_ON_RESUME = (
-    "seed",
-    "quick",
-    "precision",
-    "command",
-    "data_dir",
-    "test_dir",
-    "val_count",
-    "val_crop",
-    "patch_size",
-    "batch_size",
-    "steps",
-    "lr",
-    "eval_every",
-    "depth",
-    "channels",
-    "train_sigma",
-    "test_sigmas",
-)
+FIXED_ON_RESUME = PATCH_TRAINING_FIXED + ("channels", "train_sigma", "test_sigmas")
 
 Batch = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 

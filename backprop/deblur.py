@@ -17,32 +17,13 @@ import torch
 from backprop.ablation import Batch, markdown_table, train_image_net
 from backprop.loaders import ImageSplits, random_patches
 from backprop.models import ResidualDenoiser
-from backprop.restoration_eval import load_image_splits, mean_psnr, restore, save_plot, show_grid
+from backprop.restoration_eval import PATCH_TRAINING_FIXED, load_image_splits, mean_psnr, restore, save_plot, show_grid
 from backprop.wiener import blur, make_kernel, wiener_deconv
 from common.noise import add_noise
 from common.runs import open_run, save_json, save_text, seed_everything
 
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
-FIXED_ON_RESUME = (
-    "seed",
-    "quick",
-    "precision",
-    "command",
-    "data_dir",
-    "test_dir",
-    "val_count",
-    "val_crop",
-    "patch_size",
-    "batch_size",
-    "steps",
-    "lr",
-    "eval_every",
-    "depth",
-    "kernel",
-    "kernel_size",
-    "sigmas",
-    "channels",
-)
+FIXED_ON_RESUME = PATCH_TRAINING_FIXED + ("kernel", "kernel_size", "sigmas", "channels")
 SNR_GRID = torch.logspace(-1, 6, 57).tolist()  # 8 values per decade
 REFRESH = 200  # training noise is drawn afresh every REFRESH steps
 

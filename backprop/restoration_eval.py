@@ -13,6 +13,24 @@ from backprop.loaders import ImageSplits, load_natural_images
 from common.metrics import psnr
 from common.runs import save_figure
 
+# What the patch-trained denoisers (ablation.py, deblur.py) keep fixed on --resume: the run's data and schedule.
+PATCH_TRAINING_FIXED = (
+    "seed",
+    "quick",
+    "precision",
+    "command",
+    "data_dir",
+    "test_dir",
+    "val_count",
+    "val_crop",
+    "patch_size",
+    "batch_size",
+    "steps",
+    "lr",
+    "eval_every",
+    "depth",
+)
+
 
 def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     """The central ``size x size`` part of an ``(..., H, W)`` image (the whole side when it is smaller)."""
