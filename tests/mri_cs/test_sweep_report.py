@@ -57,21 +57,19 @@ def test_quick_sweep_writes_its_table_and_resumes(swept, capsys):
     assert load_json(root / "config.json")["command"].endswith("--resume")
 
 
+def quick_sweep(results_root, *families_and_flags: str) -> None:
+    """A quick sweep at drop 0.3 with the given ``--fixed-masks`` families (and flags such as ``--resume``)."""
+    flags = [f for f in families_and_flags if f.startswith("--")]
+    families = [f for f in families_and_flags if not f.startswith("--")]
+    sweep.main(
+        ["--drop-rates", "0.3", "--quick", "--results-root", str(results_root), "--fixed-masks", *families, *flags]
+    )
+
+
 def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
     """--fixed-masks: one fixed case per family, named after it, trained with that family's mask."""
     torch.set_num_threads(1)
-    sweep.main(
-        [
-            "--drop-rates",
-            "0.3",
-            "--quick",
-            "--results-root",
-            str(tmp_path),
-            "--fixed-masks",
-            "variable-density",
-            "cartesian-random",
-        ]
-    )
+    quick_sweep(tmp_path, "variable-density", "cartesian-random")
     root = tmp_path / "sweep_quick"
     with open(root / "results.csv") as f:
         rows = [(r["model"], r["mask"], r["family"], r["run"]) for r in csv.DictReader(f)]
@@ -99,46 +97,12 @@ def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
     best = max(psnr, key=psnr.get)
     assert yard[:2] == ("0.3", best) and float(yard[2]) == pytest.approx(learned - psnr[best]) and yard[3] == ""
     # A TV reconstruction of one case shows in cs.csv once the sweep is resumed.
-    evaluate.main(
-        [
-            str(root / "drop0.3_fixed_variable-density"),
-            "--cs",
-            "tv",
-            "--cs-iters",
-            "5",
-            "--cs-slices",
-            "2",
-            "--cs-val-slices",
-            "1",
-        ]
-    )
-    sweep.main(
-        [
-            "--drop-rates",
-            "0.3",
-            "--quick",
-            "--results-root",
-            str(tmp_path),
-            "--resume",
-            "--fixed-masks",
-            "variable-density",
-            "cartesian-random",
-        ]
-    )
+    cs_args = ["--cs", "tv", "--cs-iters", "5", "--cs-slices", "2", "--cs-val-slices", "1"]
+    evaluate.main([str(root / "drop0.3_fixed_variable-density"), *cs_args])
+    quick_sweep(tmp_path, "variable-density", "cartesian-random", "--resume")
     (cs,) = csv_rows_of(root / "cs.csv", "run", "n_slices", "network_psnr", "tv_psnr", "network_over_tv_db")
     # A sweep over fewer families keeps the cases it does not list in its tables.
-    sweep.main(
-        [
-            "--drop-rates",
-            "0.3",
-            "--quick",
-            "--results-root",
-            str(tmp_path),
-            "--resume",
-            "--fixed-masks",
-            "variable-density",
-        ]
-    )
+    quick_sweep(tmp_path, "variable-density", "--resume")
     assert len(csv_rows_of(root / "results.csv", "run")) == 4 and (root / "cs.csv").is_file()
     assert cs[:2] == ("drop0.3_fixed_variable-density", "2")
     assert float(cs[4]) == pytest.approx(float(cs[2]) - float(cs[3]))
