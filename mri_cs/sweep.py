@@ -273,9 +273,9 @@ def _pm(r: dict, key: str) -> str:
 
 
 def _markdown(header: list[str], cells: list[list[str]]) -> str:
-    from tabulate import tabulate
+    from common.results import md_table
 
-    return tabulate(cells, headers=header, tablefmt="github", disable_numparse=True) + "\n"
+    return md_table(cells, header) + "\n"
 
 
 def cross_markdown(rows: list[dict]) -> str:
