@@ -2,8 +2,10 @@
 
     python -m common.report [ASSIGNMENT ...] [--in-place]   # reports/<name>.html; --in-place saves the notebooks
 
-Each notebook runs in its own folder with ``REPORT_RUNS`` unset, so it reads ``results/<assignment>``;
-the HTML pages embed their figures. ``dry/answers.md`` is rendered the same way, equations included.
+Each notebook runs in its own folder with ``REPORT_RUNS`` unset, so it reads ``results/<assignment>``.
+Notebooks show the published figures with :func:`figure`, a relative link rather than an embedded copy,
+so a figure is stored once; ``reports/`` sits as deep as the notebooks, so the links hold in the HTML
+pages too. ``dry/answers.md`` is rendered the same way, equations included.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from pathlib import Path
 from common.results import ASSIGNMENTS, REPO_ROOT
 
 REPORTS = REPO_ROOT / "reports"
+
+
+def figure(path: Path, width: int = 800):
+    """A notebook output showing the image file at ``path`` (relative to the notebook) by reference."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    return HTML(f'<img src="{escape(Path(path).as_posix())}" width="{width}" alt="{escape(Path(path).name)}">')
 
 
 def execute(path: Path, timeout: int = 600):
@@ -31,7 +42,7 @@ def execute(path: Path, timeout: int = 600):
 
 
 def to_html(nb, title: str) -> str:
-    """A self-contained HTML page of ``nb`` (nbconvert embeds the images as data URIs)."""
+    """An HTML page of ``nb``: plots drawn in the notebook are embedded, published figures linked."""
     from nbconvert import HTMLExporter
 
     nb.metadata["title"] = title

@@ -4,7 +4,7 @@ A run a README or a report cites is *published*: ``python -m common.publish <ass
 copies its small files (JSON, CSV, Markdown, text, PNG, small ``.npz``; never checkpoints) to
 ``results/<assignment>/<name>/``, which is committed. Reports read ``results/<assignment>`` unless
 ``REPORT_RUNS`` names another folder (:func:`report_dir`); each ``<assignment>/readme_results.py``
-renders README blocks from it with :func:`load_run`, :func:`command`, :func:`md_table` and :func:`show`.
+renders README blocks from it with :func:`load_run`, :func:`made_with`, :func:`md_table` and :func:`show`.
 """
 
 from __future__ import annotations
@@ -141,6 +141,17 @@ def load_run(run: Path) -> tuple[dict, dict]:
 def command(config: dict) -> str:
     """The command that made a run, as its ``config.json`` records it (``argv``), in backticks."""
     return f"`{shlex.join(config['argv'])}`"
+
+
+def made_with(run: Path, config: dict, seconds: float | None = None) -> str:
+    """One line naming a published run folder, the command that made it, and where it ran (and for how long)."""
+    where = [
+        f"device `{config['device']}`" if "device" in config else "",
+        f"torch {config['torch']}" if "torch" in config else "",
+    ]
+    where.append("" if seconds is None else f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min")
+    rel = run.relative_to(REPO_ROOT).as_posix() if run.is_relative_to(REPO_ROOT) else run.name
+    return f"Run `{rel}/`, made with {command(config)} ({', '.join(w for w in where if w)})."
 
 
 def md_table(rows: list[list], headers: list[str], align: tuple[str, ...] | None = None) -> str:

@@ -1,6 +1,7 @@
 """The five report notebooks: committed executed, with relative paths only, and they execute on results/."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ def test_committed_notebook_is_executed_without_errors_or_machine_paths(assignme
     text = outputs_text(nb)
     assert '"output_type": "error"' not in text
     assert str(REPO_ROOT) not in text and str(Path.home()) + "/" not in text
+    linked = re.findall(r'<img src=\\"([^"\\]+)\\"', text)  # published figures are linked, not embedded
+    assert all((REPO_ROOT / assignment / src).resolve().is_file() for src in linked), linked
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -28,4 +31,4 @@ def test_notebook_executes_on_the_committed_results(assignment, execute_notebook
     nb = execute_notebook(REPO_ROOT / assignment / "report.ipynb")
     text = outputs_text(nb)
     assert f"results/{assignment}" in text  # it says where it read from
-    assert "image/png" in text or "image/jpeg" in text  # and shows at least one figure
+    assert "<img src=" in text or "image/png" in text  # and shows at least one figure

@@ -1,6 +1,7 @@
 """common.report: notebooks and Markdown to self-contained HTML (``make report``)."""
 
 import base64
+from pathlib import Path
 
 import nbformat
 
@@ -17,6 +18,11 @@ def test_html_embeds_figures_and_renders_markdown():
     html = report.to_html(nb, "t")
     assert f"data:image/png;base64,{png}" in html  # the figure travels inside the page
     assert "<table>" in html and "<h1" in html
+
+
+def test_figures_are_linked_by_their_relative_path_not_embedded():
+    html = report.figure(Path("../results/mri_cs/run/a&b.png"), width=300).data
+    assert html == '<img src="../results/mri_cs/run/a&amp;b.png" width="300" alt="a&amp;b.png">'
 
 
 def test_dry_answers_render_with_their_equations(tmp_path):

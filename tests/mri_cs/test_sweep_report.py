@@ -163,18 +163,33 @@ def test_report_on_an_empty_folder_shows_the_commands(tmp_path, execute_notebook
 
 def test_readme_blocks_from_published_runs(swept):
     _, _, published = swept
-    blocks = {
-        name: getattr(readme_results, name)(published)
-        for name in ("default_run", "sweep", "sweep_summary", "bench_targets")
-    }
+    blocks = {name: getattr(readme_results, name)(published) for name in ("default_run", "bench_targets")}
     metrics = load_json(published / "unet_drop0.3_learned" / "metrics.json")
-    assert f"{metrics['test_psnr']['mean']:.2f} ± {metrics['test_psnr']['std']:.2f}" in blocks["default_run"]
-    rows = readme_results.sweep_rows(published / "sweep")
-    assert f"| unet | 0.3 | fixed | uniform | {rows[0]['train_psnr_mean']:.2f}" in squeeze(blocks["sweep"])
+    assert f"| test ({metrics['n_slices']['test']}) | {readme_results._pm(metrics['test_psnr'])} |" in squeeze(
+        blocks["default_run"]
+    )
+    argv = load_json(published / "unet_drop0.3_learned" / "config.json")["argv"]
+    assert (
+        f"made with `{shlex.join(argv)}`" in blocks["default_run"] and "held-out patients" not in blocks["default_run"]
+    )
+    table = readme_results.sweep_table("sweep", "results.md", "yardsticks.md", results=published)
     argv = load_json(published / "sweep" / "config.json")["argv"]
-    assert blocks["sweep"].startswith(f"`{shlex.join(argv)}`: ")  # the command as run_folder recorded it
-    assert "largest at drop rate 0.3" in blocks["sweep_summary"]
+    assert table.startswith(f"`{shlex.join(argv)}` ")  # the command as run_folder recorded it
+    rows = readme_results.csv_rows(published / "sweep" / "results.csv")
+    assert f"| unet | 0.3 | fixed | uniform | {float(rows[0]['train_psnr_mean']):.2f}" in squeeze(table)
+    assert (published / "sweep" / "yardsticks.md").read_text() in table
     assert "default run unet_drop0.3_learned" in blocks["bench_targets"]
+
+
+def test_headline_splits_the_gain(tmp_path):
+    """Density and learning gains per drop rate, signed; learning only where density is known (with uniform
+    and variable-density both run); TV from the fixed mask's row of cs.csv."""
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    (sweep_dir / "yardsticks.csv").write_text("drop_rate,density_gain_db,learning_gain_db\n0.3,18.5,2.25\n0.7,,16.0\n")
+    (sweep_dir / "cs.csv").write_text("drop_rate,mask,network_over_tv_db\n0.3,fixed,-20.125\n0.3,learned,nan\n")
+    lines = squeeze(readme_results.headline(tmp_path)).splitlines()
+    assert lines[2].startswith("| 0.3 | +18.50 | +2.25 | -20.12 |") and lines[3].startswith("| 0.7 | | | |")
 
 
 def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
@@ -193,13 +208,8 @@ def test_sweep_scores_its_cases_on_other_data(swept, tmp_path, capsys):
         assert float(r["zero_filled_psnr_mean"]) == pytest.approx(own["zero_filled_test_psnr"]["mean"], abs=1e-4)
         assert (copy / root.name / r["run"] / "eval_mni152_test" / "metrics.json").is_file()
     assert "| unet | 0.3 | learned |" in squeeze((copy / root.name / "cross_data.md").read_text())
-    fixed, learned = rows["unet", "fixed"], rows["unet", "learned"]
-    block = squeeze(readme_results.sweep_cross(copy))  # the README's table: fixed against learned per drop rate
-    assert (
-        f"| 0.3 | {float(fixed['psnr_mean']):.2f} ({float(fixed['zero_filled_psnr_mean']):.2f}, "
-        f"{float(fixed['gain_db']):+.2f}) | {float(learned['psnr_mean']):.2f} (" in block
-    )
-    assert f"| {float(learned['psnr_mean']) - float(fixed['psnr_mean']):+.2f} |" in block and "vanilla" not in block
+    block = readme_results.sweep_table(root.name, "cross_data.md", results=copy)  # the README's block
+    assert block.endswith((copy / root.name / "cross_data.md").read_text())
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
         sweep.main(
