@@ -1,9 +1,6 @@
-"""The result blocks of ``mri_cs/README.md``, rendered from the published runs in ``results/mri_cs/``.
-
-The default run and its fp32 twin, the two sweeps (the tables ``sweep.py`` wrote: ``results.md``,
-``yardsticks.md``, ``cs.md``, ``cross_data.md``), the benchmark and ``evaluate.py``'s scores of
-published runs on other data. The README calls these functions from ``[[[cog ...]]]`` blocks.
-"""
+"""The result blocks of ``mri_cs/README.md`` (its ``[[[cog ...]]]`` blocks), from the runs in ``results/mri_cs/``:
+the default run and its fp32 twin, the two sweeps (the tables ``sweep.py`` wrote), the benchmark, and
+``evaluate.py``'s scores of published runs on other data."""
 
 from __future__ import annotations
 
@@ -51,12 +48,8 @@ def headline(results: Path = RESULTS) -> str:
         tv = {
             r["drop_rate"]: r["network_over_tv_db"] for r in csv_rows(results / name / "cs.csv") if r["mask"] == "fixed"
         }
-        for d in sorted(rows, key=float):
-            cells = (
-                rows[d]["density_gain_db"],
-                rows[d]["learning_gain_db"] if rows[d]["density_gain_db"] else "",
-                tv.get(d),
-            )
+        for d, r in sorted(rows.items(), key=lambda item: float(item[0])):
+            cells = (r["density_gain_db"], r["learning_gain_db"] if r["density_gain_db"] else "", tv.get(d))
             gains.setdefault(d, [d]).extend(f"{float(c):+.2f}" if c else "" for c in cells)
     headers = [f"{data}: {k}" for data in SWEEPS.values() for k in ("density", "learning", "U-Net - TV")]
     return md_table(list(gains.values()), ["drop rate", *headers])
