@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from html import escape
 from pathlib import Path
 
 from common.results import ASSIGNMENTS, REPO_ROOT
@@ -22,8 +23,6 @@ REPORTS = REPO_ROOT / "reports"
 
 def figure(path: Path, width: int = 800):
     """A notebook output showing the image file at ``path`` (relative to the notebook) by reference."""
-    from html import escape
-
     from IPython.display import HTML
 
     return HTML(f'<img src="{escape(Path(path).as_posix())}" width="{width}" alt="{escape(Path(path).name)}">')

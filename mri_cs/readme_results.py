@@ -22,16 +22,14 @@ def _pm(stat: dict, digits: int = 2) -> str:
 def _score_rows(run: Path) -> list[list[str]]:
     """Rows ``[data (slices), PSNR, SSIM, zero-filled PSNR]`` of a run: train, test, and held-out patients if scored."""
     m, patients = load_run(run)[1], run / PATIENTS / "metrics.json"
-    rows = [
-        [f"{s} ({m['n_slices'][s]})", _pm(m[f"{s}_psnr"]), _pm(m[f"{s}_ssim"], 3), _pm(m[f"zero_filled_{s}_psnr"])]
+    scores = [
+        (f"{s} ({m['n_slices'][s]})", m[f"{s}_psnr"], m[f"{s}_ssim"], m[f"zero_filled_{s}_psnr"])
         for s in ("train", "test")
     ]
     if patients.is_file():
         e = json.loads(patients.read_text())
-        rows.append(
-            [f"held-out patients ({e['n_slices']})", _pm(e["psnr"]), _pm(e["ssim"], 3), _pm(e["zero_filled_psnr"])]
-        )
-    return rows
+        scores.append((f"held-out patients ({e['n_slices']})", e["psnr"], e["ssim"], e["zero_filled_psnr"]))
+    return [[label, _pm(psnr), _pm(ssim, 3), _pm(zero_filled)] for label, psnr, ssim, zero_filled in scores]
 
 
 def top_table(results: Path = RESULTS) -> str:
@@ -57,9 +55,7 @@ def headline(results: Path = RESULTS) -> str:
 
 def default_run(results: Path = RESULTS) -> str:
     config, m = load_run(results / DEFAULT_RUN)
-    table = md_table(
-        _score_rows(results / DEFAULT_RUN), ["data (slices)", "PSNR (dB)", "SSIM", "zero-filled PSNR (dB)"]
-    )
+    table = md_table(_score_rows(results / DEFAULT_RUN), ["data (slices)", "PSNR (dB)", "SSIM", "zero-filled PSNR"])
     return f"{made_with(results / DEFAULT_RUN, config, m['wall_time_s'])}\n\n{table}"
 
 
@@ -93,13 +89,17 @@ def bench_targets(results: Path = RESULTS) -> str:
     return "`python bench.py --skip-throughput` on the published runs:\n\n" + "\n".join(lines)
 
 
-def cross_data(results: Path = RESULTS) -> str:
-    """Trained on -> tested on: every ``eval_*/metrics.json`` of a published run (a sweep's are in its tables)."""
+def cross_data(*runs: str, results: Path = RESULTS) -> str:
+    """Trained on -> tested on: every ``eval_*/metrics.json`` of the published runs matching ``runs`` (globs)."""
     rows = []
-    for path in sorted(results.glob("*/eval_*/metrics.json")):
+    for path in sorted(p for run in runs or ("*",) for p in results.glob(f"{run}/eval_*/metrics.json")):
         m = json.loads(path.read_text())
         rows.append(
-            [f"`{path.parent.parent.name}`", m["trained_on"]["dataset"], m["tested_on"]["dataset"]]
+            [
+                f"`{path.parent.parent.relative_to(results).as_posix()}`",
+                m["trained_on"]["dataset"],
+                m["tested_on"]["dataset"],
+            ]
             + [f"{m['tested_on']['split']} ({m['n_slices']})", _pm(m["psnr"]), _pm(m["zero_filled_psnr"])]
             + [f"{m['gain_db']:+.2f}", _pm(m["ssim"], 3)]
         )

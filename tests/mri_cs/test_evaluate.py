@@ -139,7 +139,7 @@ def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
     published = publish(run, "mri_cs", results_root=tmp_path)
     assert (published / "eval_brain_tumor_test" / "metrics.json").is_file() and not list(published.rglob("*.pt"))
     m = load_json(published / "eval_brain_tumor_test" / "metrics.json")
-    block = re.sub(r" {2,}", " ", readme_results.cross_data(tmp_path / "mri_cs"))
+    block = re.sub(r" {2,}", " ", readme_results.cross_data(results=tmp_path / "mri_cs"))
     assert (
         f"| `{run.name}` | MR magnitude images, brain_tumor/images "
         "| MR magnitude images, brain_tumor/images | test (8) | "
@@ -148,8 +148,8 @@ def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
     case = tmp_path / "mri_cs" / "sweep" / "drop0.3_fixed"  # a sweep's cases have their own table (sweep_cross)
     shutil.copytree(published, case)
     assert "`sweep/" not in readme_results.cross_data(
-        tmp_path / "mri_cs"
-    ) and "`drop0.3_fixed`" not in readme_results.cross_data(tmp_path / "mri_cs")
+        results=tmp_path / "mri_cs"
+    ) and "`drop0.3_fixed`" not in readme_results.cross_data(results=tmp_path / "mri_cs")
 
 
 @pytest.fixture(scope="module")
