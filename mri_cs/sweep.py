@@ -454,7 +454,7 @@ def cs_rows(rows: list[dict], root: Path) -> list[dict]:
                     "seconds_per_slice": m["seconds_per_slice"],
                 }
             )
-    return out
+    return sorted(out, key=lambda r: (float(r["drop_rate"]), r["mask"], r["family"]))
 
 
 def cs_markdown(rows: list[dict]) -> str:
