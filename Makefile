@@ -38,7 +38,7 @@ lint: setup
 # Execute the five report notebooks on the committed results/ and write self-contained HTML
 # (plus dry/answers.md) into reports/ (ignored by git).
 report: setup
-	$(PY) -m common.report
+	$(PY) -m lab.report
 
 # Points per problem from the graded tests (rubric: grading/rubric.py). SUBMISSION=DIR grades a student's
 # files (one folder per assignment, or ASSIGNMENT=name and the files themselves) in a temporary copy.

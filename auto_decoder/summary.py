@@ -72,7 +72,7 @@ def missing(name: str) -> str:
     return (
         f"{name} is not there: make it with cd auto_decoder && "
         f"{' '.join(['python main.py', *EXPECTED[name], '--data-dir DATA'])}, "
-        f"then, from the repository root, python -m common.publish auto_decoder/runs/{name}"
+        f"then, from the repository root, python -m lab.publish auto_decoder/runs/{name}"
     )
 
 
@@ -143,10 +143,12 @@ def cell(key: str, value) -> str:
 
 
 def markdown_table(rows: list[dict], keys: list[str] | None = None) -> str:
-    from common.results import md_table
+    """The rows as a Markdown table (tabulate's ``pipe`` format) with the columns' headers and formats."""
+    from tabulate import tabulate
 
     keys = keys or list(COLUMNS)
-    return md_table([[cell(k, r[k]) for k in keys] for r in rows], [COLUMNS[k][0] for k in keys])
+    cells = [[cell(k, r[k]) for k in keys] for r in rows]
+    return tabulate(cells, [COLUMNS[k][0] for k in keys], tablefmt="pipe", disable_numparse=True)
 
 
 VAE_FD_RATIO = 1.25  # the target: the best VAD's Frechet distance within 25 % of the VAE's

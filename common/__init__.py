@@ -1,1 +1,2 @@
-"""Shared metrics for every assignment (the only module the assignment folders share)."""
+"""What the assignments' ``main.py`` files and report notebooks share at run time: the command line, run folders,
+checkpoints, data checks, metrics, precision, noise and pretrained weights. The lab tools live in ``lab/``."""

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import blocks as blocks_md
+from lab import blocks as blocks_md
 
 ANSWERS = Path(__file__).resolve().parent / "answers.md"
 

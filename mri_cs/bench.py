@@ -69,7 +69,7 @@ def measure(
     import torch.nn.functional as F
 
     from common.precision import autocast
-    from common.speed import measure_step, resident_mib
+    from lab.speed import measure_step, resident_mib
     from mri_cs.models.model import ReconstructionModel
     from mri_cs.models.vanilla import VanillaModel
 
@@ -103,7 +103,7 @@ def throughput(args: argparse.Namespace) -> list[dict]:
     """One row per model/device/precision (:func:`common.speed.throughput_rows`), slices per second for samples."""
     import torch
 
-    from common.speed import bench_devices, bench_precisions, throughput_rows
+    from lab.speed import bench_devices, bench_precisions, throughput_rows
 
     cases = []
     for device in bench_devices(args.device):
@@ -140,7 +140,7 @@ def verdict(name: str, ok: bool, text: str) -> dict:
 
 def speed_targets(rows: list[dict]) -> list[dict]:
     """The U-Net's bf16 training throughput over its fp32 one, per device where both were measured."""
-    from common.speed import bf16_speedups
+    from lab.speed import bf16_speedups
 
     rate = {(r["device"], r["precision"]): r["samples_per_s"] for r in rows if r["model"] == "unet"}
     return [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.results import RESULTS_ROOT, command, load_run, made_with, md_table, show  # noqa: F401  (show: README)
+from lab.results import RESULTS_ROOT, command, load_run, made_with, md_table, show  # noqa: F401  (show: README)
 from mri_cs.bench import DEFAULT_RUN, FP32_RUN, check_targets, csv_rows
 
 RESULTS = RESULTS_ROOT / "mri_cs"
@@ -69,7 +69,7 @@ def precision(results: Path = RESULTS) -> str:
 
 
 def bench_throughput(results: Path = RESULTS) -> str:
-    from common.speed import throughput_markdown
+    from lab.speed import throughput_markdown
 
     config, m = load_run(results / "bench")
     settings = ", ".join(f"{k} {v}" for k, v in m["settings"].items())

@@ -273,7 +273,7 @@ def _pm(r: dict, key: str) -> str:
 
 
 def _markdown(header: list[str], cells: list[list[str]]) -> str:
-    from common.results import md_table
+    from lab.results import md_table
 
     return md_table(cells, header) + "\n"
 

@@ -18,7 +18,7 @@ def execute_notebook(monkeypatch):
     exported to it (e.g. the run folder the report should read), and it starts in the
     notebook's own folder. A failing cell raises ``nbclient.exceptions.CellExecutionError``.
     """
-    from common.report import execute
+    from lab.report import execute
 
     def run(path, env=None, timeout=600):
         monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from common.cli import COMMON_DEFAULTS
-from common.results import ASSIGNMENTS
+from lab.results import ASSIGNMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON_FLAGS = ["--" + k.replace("_", "-") for k in COMMON_DEFAULTS]

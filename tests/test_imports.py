@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-ASSIGNMENTS = ["mri_cs", "medical_cnn", "autoencoders", "auto_decoder", "backprop", "dry", "common"]
+ASSIGNMENTS = ["mri_cs", "medical_cnn", "autoencoders", "auto_decoder", "backprop", "dry", "common", "lab"]
 
 
 def _all_modules(package_name: str) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from common.results import ASSIGNMENTS, REPO_ROOT
+from lab.results import ASSIGNMENTS, REPO_ROOT
 
 
 def outputs_text(nb: dict) -> str:
@@ -17,7 +17,7 @@ def outputs_text(nb: dict) -> str:
 def test_committed_notebook_is_executed_without_errors_or_machine_paths(assignment):
     nb = json.loads((REPO_ROOT / assignment / "report.ipynb").read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert code and all(c["execution_count"] is not None for c in code), "run: python -m common.report --in-place"
+    assert code and all(c["execution_count"] is not None for c in code), "run: python -m lab.report --in-place"
     text = outputs_text(nb)
     assert '"output_type": "error"' not in text
     assert str(REPO_ROOT) not in text and str(Path.home()) + "/" not in text

@@ -4,10 +4,10 @@ import re
 import shlex
 from pathlib import Path
 
-from auto_decoder import readme_results
 from auto_decoder.summary import EXPECTED
-from common.results import publish
 from common.runs import load_json
+from lab.auto_decoder import readme_results
+from lab.results import publish
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "auto_decoder" / "report.ipynb"
 

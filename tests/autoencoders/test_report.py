@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from autoencoders import readme_results
 from common.runs import load_json
+from lab.autoencoders import readme_results
 
-REPORT = Path(readme_results.__file__).resolve().parent / "report.ipynb"
+REPORT = Path(__file__).resolve().parents[2] / "autoencoders" / "report.ipynb"
 PUBLISHED = {
     "cifar_quick": "cifar",
     "mnist_quick": "mnist",
@@ -52,7 +52,7 @@ def test_report_runs_on_published_runs(published, execute_notebook):
 
 def test_report_on_an_empty_folder_says_how_to_make_the_runs(tmp_path, execute_notebook):
     text, images = outputs_text(execute_notebook(REPORT, env={"REPORT_RUNS": tmp_path}))
-    assert "python main.py cifar" in text and "python -m common.publish" in text and images == 0
+    assert "python main.py cifar" in text and "python -m lab.publish" in text and images == 0
 
 
 def cells(block: str) -> list[list[str]]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backprop import readme_results
+from lab.backprop import readme_results
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "backprop" / "report.ipynb"
 SIGMAS = ["0.01", "0.1", "0.2"]

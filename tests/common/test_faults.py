@@ -192,7 +192,7 @@ def test_a_real_full_disk_when_tmpfs_can_be_mounted(tmp_path):
 
 
 def test_publish_refuses_a_target_that_is_not_one_folder_name(tmp_path):
-    from common.results import publish
+    from lab.results import publish
 
     run = tmp_path / "mri_cs" / "runs" / "bad\tname"
     run.mkdir(parents=True)
@@ -203,7 +203,7 @@ def test_publish_refuses_a_target_that_is_not_one_folder_name(tmp_path):
 
 
 def test_a_full_disk_while_publishing_leaves_the_published_folder_as_it_was(tmp_path, monkeypatch):
-    from common.results import publish
+    from lab.results import publish
 
     run = tmp_path / "mri_cs" / "runs" / "a"
     run.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""--precision: how auto resolves, what autocast changes, and the speed figures of common.speed."""
+"""--precision: how auto resolves, what autocast changes, and the speed figures of lab.speed."""
 
 import re
 
@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from common import precision, speed
+from common import precision
+from lab import speed
 
 CPU = torch.device("cpu")
 

@@ -6,7 +6,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from medical_cnn import readme_results
+from lab.medical_cnn import readme_results
 
 ABSOLUTE = re.compile(r"(?<![.\w])/(tmp|work|home|root)/")  # a path that does not start with ../
 REPORT = Path(__file__).resolve().parents[2] / "medical_cnn" / "report.ipynb"

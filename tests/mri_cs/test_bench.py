@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from common import speed
 from common.precision import fast_bf16
+from lab import speed
 from mri_cs import bench
 from mri_cs.models.masks import course_family
 from mri_cs.sweep import COLUMNS

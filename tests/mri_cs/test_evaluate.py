@@ -13,8 +13,8 @@ import torch
 from torch.utils.data import Subset
 
 from common.metrics import batch_psnr
-from common.results import publish
 from common.runs import load_checkpoint, load_json
+from lab.results import publish
 from mri_cs import evaluate, readme_results
 from mri_cs import main as mri_main
 from mri_cs.data import build_datasets

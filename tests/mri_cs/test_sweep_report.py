@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from common.results import publish
 from common.runs import load_json
+from lab.results import publish
 from mri_cs import evaluate, readme_results, sweep
 
 from .fixtures import snapshot

@@ -1,7 +1,7 @@
 """Checks the Part 1 runs against the assignment's targets and prints the figures.
 
-    python benchmark.py --data-dir DIR                  # train cifar and mnist (default options), then check
-    python benchmark.py --report-only [--results-root runs]   # check existing runs, train nothing
+    cd autoencoders && python -m lab.autoencoders.benchmark --data-dir DIR   # train cifar and mnist, then check
+    cd autoencoders && python -m lab.autoencoders.benchmark --report-only    # check the runs in runs/, train nothing
 
 What it measures, from the run folders ``<results-root>/cifar`` and ``<results-root>/mnist``:
 
@@ -14,7 +14,7 @@ What it measures, from the run folders ``<results-root>/cifar`` and ``<results-r
 The exit status is 0 when every target is met, 1 otherwise (or when a run is missing).
 
 ``--throughput`` measures the CIFAR-10 CNN's training step instead, in fp32 and (where the device
-has fast bf16) bf16, each case in a fresh process (``common.speed``): images per second, FLOPs
+has fast bf16) bf16, each case in a fresh process (``lab.speed``): images per second, FLOPs
 per image, achieved GFLOP/s against the machine's peak, peak memory; written to
 ``<results-root>/throughput/metrics.json``.
 """
@@ -103,7 +103,7 @@ def measure(model: str, device: str, precision: str, batch_size: int, steps: int
 
     from autoencoders.models import CifarCNN
     from common.precision import autocast
-    from common.speed import measure_step, resident_mib
+    from lab.speed import measure_step, resident_mib
 
     torch.manual_seed(0)
     idle_rss, dev = resident_mib(), torch.device(device)
@@ -124,9 +124,9 @@ def measure(model: str, device: str, precision: str, batch_size: int, steps: int
 
 
 def throughput(results_root: Path, device: str, batch_size: int, steps: int, rounds: int = 3) -> list[dict]:
-    """The CifarCNN rows of :func:`common.speed.throughput_rows`, also written to ``results_root/throughput``."""
+    """The CifarCNN rows of :func:`lab.speed.throughput_rows`, also written to ``results_root/throughput``."""
     from common.runs import save_json
-    from common.speed import bench_devices, bench_precisions, throughput_rows
+    from lab.speed import bench_devices, bench_precisions, throughput_rows
 
     cases = [
         {"model": "CifarCNN", "device": str(d), "precision": p}
@@ -139,12 +139,15 @@ def throughput(results_root: Path, device: str, batch_size: int, steps: int, rou
         results_root / "throughput" / "metrics.json",
         {"throughput": rows, "settings": {"batch_size": batch_size, "steps": steps}},
     )
-    save_json(results_root / "throughput" / "config.json", {"argv": ["python", Path(sys.argv[0]).name, *sys.argv[1:]]})
+    save_json(
+        results_root / "throughput" / "config.json",
+        {"argv": ["python", "-m", "lab.autoencoders.benchmark", *sys.argv[1:]]},
+    )
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.autoencoders.benchmark", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--data-dir", default="data", help="holds CIFAR10/ (or train/, test/) and MNIST/raw/ (default: data)"
     )

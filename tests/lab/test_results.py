@@ -1,10 +1,10 @@
-"""common.results / common.publish / common.blocks, and the README blocks cog generates from results/."""
+"""lab.results / lab.publish / lab.blocks, and the README blocks cog generates from results/."""
 
 import pytest
 
-from common import blocks, results
 from common.cli import RunError
-from common.results import ASSIGNMENTS
+from lab import blocks, results
+from lab.results import ASSIGNMENTS
 
 
 def make_run(root, name="run1"):
@@ -66,19 +66,11 @@ def test_publish_refuses_unfinished_runs_and_unknown_places(tmp_path):
 
 
 def test_publish_command_is_one_line_on_error(tmp_path, capsys):
-    from common import publish
+    from lab import publish
 
     with pytest.raises(SystemExit) as e:
         publish.main([str(tmp_path / "missing")])
     assert e.value.code == 2 and capsys.readouterr().err.count("\n") == 1
-
-
-def test_report_dir_follows_the_environment(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REPORT_RUNS", raising=False)
-    assert (tmp_path / results.report_dir("mri_cs")).resolve() == results.RESULTS_ROOT / "mri_cs"
-    monkeypatch.setenv("REPORT_RUNS", str(tmp_path / "runs"))
-    assert str(results.report_dir("mri_cs")) == "runs"
 
 
 def test_blocks_fill_and_detect_a_changed_number():

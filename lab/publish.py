@@ -1,6 +1,6 @@
-"""Publish finished runs into the tracked ``results/`` tree (see :mod:`common.results`).
+"""Publish finished runs into the tracked ``results/`` tree (see :mod:`lab.results`).
 
-python -m common.publish mri_cs/runs/unet_drop0.3_learned [more run folders ...]
+python -m lab.publish mri_cs/runs/unet_drop0.3_learned [more run folders ...]
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 from common.cli import OneLineParser, run_command
-from common.results import ASSIGNMENTS, REPO_ROOT, publish, publishable_files
+from lab.results import ASSIGNMENTS, REPO_ROOT, publish, publishable_files
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = OneLineParser(prog="python -m common.publish", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m lab.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="+", help="finished run folders (holding metrics.json or a .csv table)")
     parser.add_argument(
         "--exclude",

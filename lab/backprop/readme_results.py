@@ -3,7 +3,7 @@ command a :func:`made_with` line and a table of its recorded numbers; :func:`hea
 
 from pathlib import Path
 
-from common.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
+from lab.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
 
 RESULTS = RESULTS_ROOT / "backprop"
 

@@ -4,7 +4,7 @@ with the table rows of ``summary.py``, which the report notebook shows as well."
 from pathlib import Path
 
 from auto_decoder import summary
-from common.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
+from lab.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
 
 RESULTS = RESULTS_ROOT / "auto_decoder"
 TOP = ["run", "train_size", "kl", "test_bce", "test_psnr", "fd", "confident"]

@@ -207,7 +207,7 @@ def throughput_markdown(rows: list[dict], unit: str, units: str) -> str:
     ``unit``), then how each peak was worked out; the number of rounds is read off the rows."""
     rows = [r for r in rows if r.get("samples_per_s") is not None]
     rounds = max(len(r.get("rounds_samples_per_s", [None])) for r in rows)
-    from common.results import md_table
+    from lab.results import md_table
 
     table = md_table(
         [

@@ -1,10 +1,10 @@
 """The result blocks of ``medical_cnn/README.md``, rendered by cog from the runs published in ``results/medical_cnn/``:
-each is its runs' provenance lines (:func:`common.results.made_with`) and one table; the headline is a table only."""
+each is its runs' provenance lines (:func:`lab.results.made_with`) and one table; the headline is a table only."""
 
 from statistics import mean, stdev
 
-from common.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
-from common.speed import throughput_markdown
+from lab.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
+from lab.speed import throughput_markdown
 
 RESULTS, MODELS = RESULTS_ROOT / "medical_cnn", ("mlp", "mobilenet")
 DATASETS, SEEDS = ("pneumoniamnist", "brain_tumor_mri", "brain_tumor_mri_64"), (0, 1, 2)  # classify-<d>[-seed<s>]
@@ -73,6 +73,6 @@ def segment(*names: str, results=RESULTS) -> str:
 
 
 def segment_speed(results=RESULTS) -> str:
-    """``python bench.py``: the DRIVE U-Net's training throughput per precision."""
+    """``python -m lab.medical_cnn.bench``: the DRIVE U-Net's training throughput per precision."""
     config, m = load_run(results / "bench")
     return f"{made_with(results / 'bench', config)}\n\n" + throughput_markdown(m["throughput"], "patch", "patches")

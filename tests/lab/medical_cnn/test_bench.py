@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from common import speed
 from common.precision import fast_bf16
-from medical_cnn import bench
+from lab import speed
+from lab.medical_cnn import bench
 
 
 def test_quick_bench_measures_both_models(tmp_path, monkeypatch):

@@ -1,9 +1,8 @@
-"""The tracked ``results/`` tree: publishing finished runs, where reports read from, and what READMEs need.
+"""The tracked ``results/`` tree: publishing finished runs, and what the README blocks need.
 
-A run a README or a report cites is *published*: ``python -m common.publish <assignment>/runs/<name>``
+A run a README or a report cites is *published*: ``python -m lab.publish <assignment>/runs/<name>``
 copies its small files (JSON, CSV, Markdown, text, PNG, small ``.npz``; never checkpoints) to
-``results/<assignment>/<name>/``, which is committed. Reports read ``results/<assignment>`` unless
-``REPORT_RUNS`` names another folder (:func:`report_dir`); each ``<assignment>/readme_results.py``
+``results/<assignment>/<name>/``, which is committed. Each ``lab/<assignment>/readme_results.py``
 renders README blocks from it with :func:`load_run`, :func:`made_with`, :func:`md_table` and :func:`show`.
 """
 
@@ -110,27 +109,6 @@ def publish(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest
-
-
-def report_dir(assignment: str) -> Path:
-    """The folder a report reads its runs from: ``$REPORT_RUNS`` if set, else ``results/<assignment>``.
-
-    Returned relative to the working directory when it lies below it or beside it (a notebook
-    runs in its assignment folder, so this is ``../results/<assignment>``), so printed paths
-    carry no machine-specific prefix.
-    """
-    folder = Path(os.environ["REPORT_RUNS"]) if os.environ.get("REPORT_RUNS") else RESULTS_ROOT / assignment
-    try:
-        return Path(os.path.relpath(folder.resolve(), Path.cwd()))
-    except ValueError:  # another drive on Windows
-        return folder
-
-
-def finished_runs(folder: Path) -> list[Path]:
-    """Run folders directly under ``folder`` that hold a ``metrics.json``, sorted by name."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if (p / "metrics.json").is_file())
 
 
 def load_run(run: Path) -> tuple[dict, dict]:

@@ -1,9 +1,9 @@
 """Training throughput of the DRIVE vessel U-Net, in fp32 and (where the device has fast bf16) bf16.
 
-    python bench.py                 # the segment command's default shapes, CPU (and CUDA when present)
-    python bench.py --quick         # a smoke run in seconds
+    cd medical_cnn && python -m lab.medical_cnn.bench           # the segment command's default shapes, CPU (and CUDA)
+    cd medical_cnn && python -m lab.medical_cnn.bench --quick   # a smoke run in seconds
 
-One case per model/device/precision, each in a fresh process (``common.speed``): patches per
+One case per model/device/precision, each in a fresh process (``lab.speed``): patches per
 second of the segment training step (random patches; speed does not depend on the values),
 FLOPs per patch, achieved GFLOP/s against the machine's peak, peak memory. The quality side of
 bf16 (test Dice against fp32) comes from the parity runs, not from here. Written to
@@ -25,7 +25,7 @@ from common.cli import (
     run_name,
 )
 
-PROG = "bench.py"
+PROG = "python -m lab.medical_cnn.bench"
 
 
 def measure(
@@ -36,7 +36,7 @@ def measure(
     import torch
 
     from common.precision import autocast
-    from common.speed import measure_step, resident_mib
+    from lab.speed import measure_step, resident_mib
     from medical_cnn.unet import UNet
     from medical_cnn.utils import DiceCELoss
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> dict:
     import torch
 
     from common.runs import run_folder, save_json
-    from common.speed import bench_devices, bench_precisions, throughput_rows
+    from lab.speed import bench_devices, bench_precisions, throughput_rows
 
     if args.resume:
         raise RunError("a benchmark has nothing to resume; run it again with --overwrite")

@@ -5,8 +5,8 @@ Column sets for :func:`table`: header -> format string of a run's metrics (or ``
 
 from pathlib import Path
 
-from autoencoders.benchmark import CIFAR_TARGET
-from common.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
+from lab.autoencoders.benchmark import CIFAR_TARGET
+from lab.results import RESULTS_ROOT, load_run, made_with, md_table, show  # noqa: F401  (show: for the README)
 
 RESULTS = RESULTS_ROOT / "autoencoders"
 REAL_SEGMENT = ("segment_brain_tumor", "segment_brain_tumor_aug")  # a run and its fine-tuned continuation
@@ -52,7 +52,7 @@ def table(names: tuple[str, ...], columns: dict, figures: tuple[str, ...] = (), 
 
 
 def throughput(results: Path = RESULTS) -> str:
-    from common.speed import throughput_markdown
+    from lab.speed import throughput_markdown
 
     config, m = load_run(run := results / "throughput")
     return f"{made_with(run, config)} " + throughput_markdown(m["throughput"], "image", "images")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from autoencoders import benchmark
+from lab.autoencoders import benchmark
 
 
 def cifar_metrics(acc, params=420_330):
@@ -81,8 +81,8 @@ def test_missing_runs_fail(tmp_path, capsys):
 def test_throughput_rows_for_each_precision(tmp_path, monkeypatch):
     import torch
 
-    from common import speed
     from common.precision import fast_bf16
+    from lab import speed
 
     monkeypatch.setattr(speed, "isolated", lambda fn, *args: fn(*args))  # a fresh process per case costs seconds
     rows = benchmark.throughput(tmp_path, "cpu", batch_size=4, steps=1, rounds=1)
