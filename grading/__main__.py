@@ -32,11 +32,11 @@ def parser() -> OneLineParser:
     g.add_argument("--submission", type=Path, help="folder of a student's files (default: grade this repository)")
     g.add_argument("--assignment", action="append", choices=list(RUBRIC), help="grade only this one (repeatable)")
     g.add_argument("--results", type=Path, help="also write Gradescope's results.json here")
-    g.add_argument("--test-timeout", type=positive, default=60.0, help="seconds per test (default 60)")
-    g.add_argument("--run-timeout", type=positive, default=900.0, help="seconds for the whole test run (default 900)")
     g.add_argument(
-        "--import-timeout", type=positive, default=60.0, help="seconds to import one student file (default 60)"
+        "--worker-timeout", type=positive, default=25.0, help="wall-clock seconds per problem's worker (default 25)"
     )
+    g.add_argument("--memory-mb", type=int, default=2048, help="memory a worker may add, MB (default 2048)")
+    g.add_argument("--hide", type=Path, action="append", default=[], help="another folder workers must not see")
     r = sub.add_parser("release", help="build the student starter tree")
     r.add_argument("--out", type=Path, default=DIST / "starter", help="default dist/starter")
     z = sub.add_parser("gradescope", help="build the Gradescope autograder zip of each assignment")
@@ -66,11 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.submission is not None:
             check_submission(p, args)
         start = time.monotonic()
-        scores = grade(
-            args.assignment,
-            args.submission and args.submission.resolve(),
-            Limits(test=args.test_timeout, run=args.run_timeout, imports=args.import_timeout),
-        )
+        limits = Limits(wall_s=args.worker_timeout, cpu_s=args.worker_timeout, memory_mb=args.memory_mb)
+        hide = tuple(args.hide) + ((args.results.resolve().parent,) if args.results else ())
+        scores = grade(args.assignment, args.submission and args.submission.resolve(), limits, hide=hide)
         print(render(scores))
         if args.results:
             write_results(args.results, scores, time.monotonic() - start)
@@ -82,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             stubbed = build(args.out)
         except FileExistsError as exc:
             p.error(str(exc))
-        print(f"starter release in {args.out} ({len(stubbed)} student files stubbed)")
+        size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
+        print(f"starter release in {args.out} ({len(stubbed)} student files stubbed, {size / 2**20:.1f} MB)")
     else:
         import tempfile
 

@@ -1,60 +1,184 @@
-"""Grade the repository itself, or a student's submission in a temporary overlay: one pytest run for all."""
+"""Grade the repository or a student's submission: reference first, then one sandboxed worker per problem.
+
+1. The starter (stubs) is built from this checkout into a private work folder, and the probe code is copied
+   beside it (the worker imports it from there, never from the checkout).
+2. The reference solution is run through every probe (trusted, before any student code starts); its
+   outputs stay in the grader's memory and in a folder only the grader can read.
+3. For each problem a fresh tree (the starter plus the submitted files) is run by a fresh worker under the
+   limits of :class:`grading.sandbox.Limits`; everything it started is killed before its output is read.
+4. The verdicts are computed here (:mod:`grading.judge`); a hidden check says only "hidden check failed".
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
-from dataclasses import dataclass
+import sys
+import tempfile
 from pathlib import Path
 
-from grading.rubric import RUBRIC
-from grading.runner import run_checks, selectors
-from grading.score import AssignmentScore, score_problem
-from grading.submission import ROOT, build_overlay, child_env, temporary_folder
+from grading import judge
+from grading.probes import checks_of
+from grading.release import build_code
+from grading.rubric import Assignment, Problem
+from grading.sandbox import Fate, Limits, Zygote, clean_env, free_uid, is_root, user_name
+from grading.score import AssignmentScore, ProblemScore
+from grading.submission import ROOT, Submitted, build_tree, collect, graded_assignments, repository_files
+
+__all__ = ["Limits", "grade"]
+RUNTIME_FILES = ("__init__.py", "worker.py", "probes")
 
 
-@dataclass(frozen=True)
-class Limits:
-    test: float = 60.0  # seconds per test (pytest-timeout)
-    run: float = 900.0  # seconds for the whole pytest run
-    imports: float = 60.0  # seconds to import one of the student's files
+def install_runtime(dest: Path) -> Path:
+    """The worker's code (zygote, probes), copied out of the checkout: root-owned, read-only to workers."""
+    package = dest / "grading"
+    package.mkdir(parents=True)
+    for name in RUNTIME_FILES:
+        source = ROOT / "grading" / name
+        if source.is_dir():
+            shutil.copytree(source, package / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, package / name)
+    for top, dirs, files in os.walk(dest):
+        os.chmod(top, 0o755)
+        for f in files:
+            os.chmod(os.path.join(top, f), 0o644)
+    return dest
+
+
+def hidden_paths(work: Path, extra: tuple[Path, ...]) -> list[str]:
+    """What a worker must not see: the checkout (but the interpreter, when it lives inside it), the probes."""
+    prefix = Path(sys.prefix).resolve()
+    if prefix.is_relative_to(ROOT):
+        top = prefix.relative_to(ROOT).parts[0]
+        paths = [str(p) for p in ROOT.iterdir() if p.is_dir() and p.name != top]
+    else:
+        paths = [str(ROOT)]
+    paths += [str(p) for p in extra if p.is_dir() and not work.is_relative_to(p)]  # never the workers' own trees
+    return paths + [str(work / "runtime")]
+
+
+def interpreter_exposure() -> list[list[str]]:
+    """``[path, blocker]`` for each of the interpreter's folders that sits below a folder others cannot enter
+    (a pyenv under /root): the worker re-mounts it so the unprivileged user can run Python."""
+    pairs = []
+    for path in dict.fromkeys(Path(p).resolve() for p in (sys.base_prefix, sys.prefix)):
+        blockers = [a for a in reversed(path.parents) if not os.stat(a).st_mode & 0o001]
+        if blockers:
+            pairs.append([str(path), str(blockers[0])])
+    return pairs
+
+
+def hidden_names(problem: Problem) -> set[str]:
+    return {c.split("::", 1)[1].split("[")[0] for c in problem.hidden if "::" in c}
+
+
+def reference_outputs(zygote: Zygote, assignment: Assignment, work: Path, seed: int, limits: Limits) -> dict:
+    """``{problem: {check: {key: array}}}`` of the reference solution (a trusted worker, before any student's)."""
+    tree = build_tree(
+        work / f"solution-{assignment.name}", work / "starter", assignment.name, repository_files(assignment).files, None
+    )
+    numbers = [p.number for p in assignment.problems]
+    job = {"tree": str(tree), "out": str(tree / "out"), "assignment": assignment.name, "problems": numbers}
+    job.update(seed=seed, hide=[], env=clean_env(str(tree)))
+    wall = limits.wall_s * len(numbers) + 60
+    fate = zygote.run(job, Limits(wall_s=wall, cpu_s=wall, memory_mb=limits.memory_mb * 2, processes=256), None)
+    outputs = {n: judge.load_output(tree / "out" / f"{n}.npz") for n in numbers}
+    shutil.rmtree(tree)
+    if any(v is None for v in outputs.values()):
+        raise RuntimeError(f"the reference solution of {assignment.name} failed its probes: {fate.describe(wall)}")
+    return outputs
+
+
+def run_problem(zygote: Zygote, assignment: Assignment, problem: Problem, tree: Path, job: dict) -> tuple:
+    """Run one problem's worker; ``(its output or None, why there is none)``."""
+    uid, limits = job.pop("uid"), job.pop("limits")
+    fate: Fate = zygote.run(job, limits, uid)
+    output = judge.load_output(tree / "out" / f"{problem.number}.npz", uid)
+    why = fate.describe(limits.wall_s)
+    where = judge.read_private(tree / "out" / "status.txt", 200, uid)
+    if output is None and where and fate.timed_out:
+        why += f" ({where.decode(errors='replace').strip()})"
+    if not fate.clean:
+        output, why = None, "a process of the worker could not be stopped"
+    return output, why
+
+
+def score_problem(problem: Problem, checks: list, output: dict | None, why: str, reference: dict) -> ProblemScore:
+    """All of the problem's points when every probe's values match the reference's, else 0 with the reasons."""
+    hidden, reasons = hidden_names(problem), []
+    for check in checks:
+        got = None if output is None else output.get(check.name)
+        why_none = why if output is None else "the worker returned no value for this check"
+        want = reference.get(check.name)
+        reason = "no reference value: a grader bug, tell the staff" if want is None else judge.verdict(
+            check, got, want, why_none
+        )
+        if reason:
+            reasons.append(f"{check.name}: {judge.HIDDEN if check.name in hidden else reason}")
+    return ProblemScore(problem, 0.0 if reasons else float(problem.points), reasons)
+
+
+
+def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitted, context: dict) -> AssignmentScore:
+    """One assignment: a worker per problem whose files are all there; points from the trusted comparison."""
+    work, limits, uid = context["work"], context["limits"], context["uid"]
+    reference = reference_outputs(zygote, assignment, work, context["seed"], limits)
+    problems = []
+    for problem in assignment.problems:
+        lost = [f"{rel}: {submitted.missing[rel]}" for rel in problem.files if rel in submitted.missing]
+        if lost:
+            problems.append(ProblemScore(problem, 0.0, lost))
+            continue
+        tree = build_tree(work / f"{assignment.name}-{problem.number}", work / "starter", assignment.name,
+                          submitted.files, uid)  # fmt: skip
+        job = {"tree": str(tree), "out": str(tree / "out"), "assignment": assignment.name}
+        job.update(problems=[problem.number], seed=context["seed"], hide=context["hide"], env=clean_env(str(tree)))
+        job.update(expose=context["expose"], stage=str(work / "stage"))
+        output, why = run_problem(zygote, assignment, problem, tree, dict(job, uid=uid, limits=limits))
+        checks = checks_of(assignment.name, problem.number)
+        problems.append(score_problem(problem, checks, output, why, reference[problem.number]))
+        shutil.rmtree(tree, ignore_errors=True)
+    notes = list(submitted.refused)
+    if uid is None:
+        notes.append(f"not run as root: the student's code ran as {user_name()}, without file isolation")
+    return AssignmentScore(assignment, problems, notes)
 
 
 def grade(
-    names: list[str] | None = None, submission: Path | None = None, limits: Limits = Limits(), keep: bool = False
+    names: list[str] | None = None,
+    submission: Path | None = None,
+    limits: Limits = Limits(),
+    keep: bool = False,
+    hide: tuple[Path, ...] = (),
 ) -> list[AssignmentScore]:
-    """Scores of the named assignments (all by default, in rubric order): of the repository when
-    ``submission`` is None, else of that folder's files laid over a temporary copy of it.
+    """Scores of the named assignments (all by default, in rubric order): of the repository's own files when
+    ``submission`` is None, else of the handout's files found in that folder."""
+    import time
 
-    One pytest process runs every check: the libraries and test modules are imported once, and a hang is
-    cut per test (pytest-timeout) or per imported file, so one assignment cannot stall the others.
-    """
-    chosen = [RUBRIC[n] for n in (names or list(RUBRIC))]
-    work = temporary_folder("grade-")
+    chosen = graded_assignments(names)
+    work = Path(tempfile.mkdtemp(prefix="grade-"))
+    os.chmod(work, 0o711)
+    start = time.monotonic()
     try:
-        if submission is None:
-            root, file_problems = ROOT, {}
-        else:
-            root = work / "repo"
-            root.mkdir()
-            file_problems = build_overlay(chosen, submission, root, limits.imports, child_env(root)).problems
-        present, absent = [], []
-        for assignment in chosen:
-            found, missing = selectors(assignment, root)
-            present += found
-            absent += missing
-        run = run_checks(present, root, child_env(root), limits.test, limits.run, work)
-        scores = []
-        for assignment in chosen:
-            problems = [
-                score_problem(p, run, file_problems.get(assignment.name, {}), absent) for p in assignment.problems
-            ]
-            notes = [run.stopped] if run.stopped else []
-            hidden_absent = [c for p in assignment.problems for c in p.hidden if c in absent]
-            if hidden_absent:
-                notes.append(
-                    f"{len(hidden_absent)} hidden check(s) are not in this copy; the course's grader runs them"
-                )
-            scores.append(AssignmentScore(assignment, problems, notes, run.seconds))
+        build_code(work / "starter")
+        install_runtime(work / "runtime")
+        uid = free_uid() if is_root() else None
+        extra = (*hide, submission) if submission is not None else hide
+        context = {"work": work, "limits": limits, "uid": uid, "seed": secrets.randbits(31)}
+        context["hide"] = hidden_paths(work, tuple(p for p in extra if p is not None))
+        context["expose"] = interpreter_exposure()
+        names_all = tuple(a.name for a in chosen)
+        zygote = Zygote(work / "runtime", work, work / "zygote.log")
+        try:
+            scores = []
+            for a in chosen:
+                submitted = repository_files(a) if submission is None else collect(a, submission, names_all)
+                scores.append(grade_assignment(zygote, a, submitted, context))
+                scores[-1].seconds = time.monotonic() - start
+        finally:
+            zygote.close()
         return scores
     finally:
         if not keep:

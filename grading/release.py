@@ -1,25 +1,45 @@
-"""The student starter release, built from the solution: ``make release`` -> ``dist/starter/``.
+"""The student starter release, built from the solution: ``make release`` -> ``dist/starter/`` (or ``--out``).
 
-Copies the tracked files, replaces every marked solution block by a ``NotImplementedError`` stub
-(:mod:`grading.markers`), removes the hidden tests of the rubric and this grader's own tests,
-leaves out the written theory answers (``dry/``), and clears the notebooks' outputs. The same tree,
-with the hidden tests kept, is the source of the Gradescope autograder.
+Only the course goes in: each assignment's package (solution blocks replaced by ``NotImplementedError`` stubs,
+:mod:`grading.markers`; any module that imports the lab left out), ``common/``, the public tests (the rubric's
+hidden tests removed; tests of the lab left out), the report notebooks with their outputs cleared, and a
+student README per assignment, a root README, a Makefile and a report runner (:mod:`grading.starter`).
+Never in it: ``lab/``, ``results/``, ``docs/``, ``dry/``, the grader (``grading/`` and its tests), the
+solution READMEs. :func:`build_code` is the same stubbed code without tests or notebooks: the tree the
+grader runs submissions against.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from grading.markers import BEGIN, stub
 from grading.rubric import RUBRIC
+from grading.starter import generated_files
 from grading.submission import ROOT
 
-LEFT_OUT = ("dry/", "tests/dry/", "tests/grading/", ".ci/")
+LEFT_OUT = (
+    "dry/",
+    "lab/",
+    "results/",
+    "docs/",
+    "grading/",
+    "reports/",
+    ".ci/",
+    "tests/dry/",
+    "tests/grading/",
+    "tests/lab/",
+    "CONTRIBUTING.md",
+)
+REPLACED = ("README.md", "Makefile", *(f"{name}/README.md" for name in RUBRIC))
 STAMP = ".starter-release"
 _IGNORED_PARTS = {"runs", "__pycache__", ".git", ".venv", "dist", "reports", "data_cache", ".ipynb_checkpoints"}
+_IMPORTS_LAB = re.compile(r"^\s*(from|import)\s+lab(\.|\s|$)", re.M)
+_LAB_MODULES = ("readme_results.py",)  # lab code that may still sit in an assignment folder
 
 
 def tracked_files(root: Path = ROOT) -> list[str]:
@@ -87,31 +107,62 @@ def prepare(dest: Path) -> None:
     (dest / STAMP).write_text("built by `python -m grading release`; rebuilt (deleted) on every build\n")
 
 
+def is_course(rel: str, root: Path) -> bool:
+    """Whether ``rel`` belongs in the starter: not lab, results, docs, the grader, or code that imports the lab."""
+    if rel.startswith(LEFT_OUT) or rel in REPLACED or Path(rel).name in _LAB_MODULES:
+        return False
+    return not (rel.endswith(".py") and _IMPORTS_LAB.search((root / rel).read_text(errors="replace")))
+
+
+def _write(rel: str, source: Path, target: Path, hidden: dict[str, set[str]]) -> bool:
+    """Copy one file into the starter, stubbed, without hidden tests, or cleared; True when it was stubbed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if rel in student_files():
+        target.write_text(stub(source.read_text(), rel))
+        return True
+    if rel in hidden:
+        target.write_text(without_tests(source.read_text(), hidden[rel]))
+    elif rel.endswith(".ipynb"):
+        clear_notebook(source, target)
+    else:
+        shutil.copy2(source, target)
+    return False
+
+
 def build(dest: Path, keep_hidden: bool = False, root: Path = ROOT, leave_out: tuple[str, ...] = ()) -> list[str]:
     """Write the starter tree into ``dest``; returns the student files that were stubbed.
 
-    ``keep_hidden`` keeps the hidden tests (the autograder's tree); ``leave_out`` drops more path prefixes.
+    ``keep_hidden`` keeps the hidden tests; ``leave_out`` drops more path prefixes.
     """
     prepare(dest)
-    students, hidden = student_files(), ({} if keep_hidden else hidden_tests())
+    hidden = {} if keep_hidden else hidden_tests()
     stubbed = []
     for rel in tracked_files(root):
-        if rel.startswith(LEFT_OUT + leave_out):
+        if not is_course(rel, root) or rel.startswith(leave_out) or (rel in hidden and not hidden[rel]):
             continue
-        if rel in hidden and not hidden[rel]:
-            continue
-        source, target = root / rel, dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if rel in students:
-            target.write_text(stub(source.read_text(), rel))
+        if _write(rel, root / rel, dest / rel, hidden):
             stubbed.append(rel)
-        elif rel in hidden:
-            target.write_text(without_tests(source.read_text(), hidden[rel]))
-        elif rel.endswith(".ipynb"):
-            clear_notebook(source, target)
-        else:
-            shutil.copy2(source, target)
-    leftovers = [rel for rel in students if BEGIN in (dest / rel).read_text()]
+    for rel, text in generated_files(root).items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+    _check_no_solution(dest)
+    return stubbed
+
+
+def build_code(dest: Path, root: Path = ROOT) -> list[str]:
+    """Only the stubbed code the graded assignments run on (``common/`` and the packages; no tests, notebooks)."""
+    dest.mkdir(parents=True)
+    parts = ("common/", *(f"{name}/" for name in RUBRIC))
+    stubbed = []
+    for rel in tracked_files(root):
+        if rel.startswith(parts) and rel.endswith(".py") and is_course(rel, root):
+            if _write(rel, root / rel, dest / rel, {}):
+                stubbed.append(rel)
+    _check_no_solution(dest)
+    return stubbed
+
+
+def _check_no_solution(dest: Path) -> None:
+    leftovers = [rel for rel in student_files() if (dest / rel).exists() and BEGIN in (dest / rel).read_text()]
     if leftovers:
         raise RuntimeError(f"solution markers left in {leftovers}")
-    return stubbed

@@ -308,6 +308,7 @@ RUBRIC: dict[str, Assignment] = {
                     _in(
                         _MRI,
                         "test_data_consistency_returns_the_measurement_when_nothing_is_dropped",
+                        "test_output_ignores_the_unmeasured_samples",
                         "test_mask_changes_after_mask_grad_only_when_learning",
                     ),
                 ),

@@ -1,182 +1,130 @@
-"""A student's submission: find the handout's files, and lay them over a temporary copy of the repository.
+"""A student's submission: the handout's files found in it, what was refused, and the trees workers run in.
 
-The overlay is a fresh folder holding the shared code, the assignments and the reference tests, with
-each found student file copied over the reference one (all graded assignments in one overlay). A
-missing file, or one that does not import (error, or no answer within the time limit), is replaced by
-its release stub, so the other problems of the same test module still run; its own problems score 0
-with the reason. The repository's own files are only ever read.
+Only regular files whose names the rubric lists are taken (``folder/<rel>``, ``folder/<basename>``, or the
+one file of that name below the folder), read into memory by the trusted grader. A symbolic link anywhere on
+the way, a file over 1 MB, or any other file in the submission is refused with a reason (a note in the
+report); nothing of the submission is ever followed or executed here. A worker's tree is the starter (the
+stubs, :mod:`grading.release`) with these files written over it, so the solution checkout is never part of it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.markers import stub
-from grading.rubric import Assignment
+from grading.rubric import RUBRIC, Assignment
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = (
-    "common",
-    "grading",
-    "tests",
-    "pyproject.toml",
-    "mri_cs",
-    "medical_cnn",
-    "autoencoders",
-    "auto_decoder",
-    "backprop",
-)
-_SKIP = shutil.ignore_patterns("runs", "__pycache__", "*.pt", "*.pth", "data_cache", ".ipynb_checkpoints", "*.ipynb")
+MAX_FILE = 2**20
+_IGNORED = {"__pycache__", ".DS_Store", "__MACOSX", ".ipynb_checkpoints"}
+_TREE_SKIP = shutil.ignore_patterns("__pycache__", "*.ipynb", "*.md", "runs", "data_cache", "*.pt", "*.pth")
 
 
 @dataclass
-class Overlay:
-    """The folder the tests run in, and why some of the student's files were not used."""
+class Submitted:
+    """One assignment's files: ``files`` by rubric path, ``missing`` (why each scores 0), ``refused`` notes."""
 
-    root: Path
-    problems: dict[str, dict[str, str]] = field(default_factory=dict)  # assignment -> {student file: why it scores 0}
-
-
-def find_file(folder: Path, rel: str) -> Path | None:
-    """``folder/rel``, else ``folder/<basename>``, else the one file of that name below ``folder``."""
-    for candidate in (folder / rel, folder / Path(rel).name):
-        if candidate.is_file():
-            return candidate
-    found = [
-        p
-        for p in folder.rglob(Path(rel).name)
-        if p.is_file() and not any(s.startswith(".") or s == "__pycache__" for s in p.relative_to(folder).parts)
-    ]
-    return found[0] if len(found) == 1 else None
+    files: dict[str, bytes] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
 
 
 def submission_folder(submission: Path, assignment: str) -> Path:
     """Where an assignment's files are: ``SUBMISSION/<assignment>/`` when it exists, else ``SUBMISSION``."""
     sub = submission / assignment
-    return sub if sub.is_dir() else submission
+    return sub if sub.is_dir() and not sub.is_symlink() else submission
 
 
-def copy_repository(dest: Path, source: Path = ROOT) -> None:
-    """The parts of the repository the graded tests need (no run folders, checkpoints or notebooks)."""
-    for name in COPIED:
-        path = source / name
-        if path.is_dir():
-            shutil.copytree(path, dest / name, ignore=_SKIP)
-        elif path.is_file():
-            shutil.copy2(path, dest / name)
-    shutil.rmtree(dest / "tests" / "grading", ignore_errors=True)
+def listing(folder: Path) -> tuple[list[str], list[str]]:
+    """``(regular files, links and other non-files)`` below ``folder``, relative, never following a link."""
+    files, odd = [], []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        rel_top = Path(top).relative_to(folder)
+        for name in list(dirs):
+            if name in _IGNORED:
+                dirs.remove(name)
+            elif os.path.islink(os.path.join(top, name)):
+                odd.append((rel_top / name).as_posix())
+                dirs.remove(name)
+        for name in names:
+            if name in _IGNORED or name.endswith(".pyc"):
+                continue
+            mode = os.lstat(os.path.join(top, name)).st_mode
+            (files if stat.S_ISREG(mode) else odd).append((rel_top / name).as_posix())
+    return files, odd
 
 
-def module_name(assignment: str, rel: str) -> str:
-    return f"{assignment}." + rel.removesuffix(".py").replace("/", ".")
+def match(rel: str, files: list[str]) -> str | None:
+    """Which listed file is the handout's ``rel``: the exact path, the base name at the top, or a unique name."""
+    base = Path(rel).name
+    for candidate in (rel, base):
+        if candidate in files:
+            return candidate
+    found = [f for f in files if Path(f).name == base]
+    return found[0] if len(found) == 1 else None
 
 
-_CHECK = """
-import importlib, json, math, signal, sys, traceback
-class Hung(BaseException):
-    pass
-def alarm(signum, frame):
-    raise Hung()
-signal.signal(signal.SIGALRM, alarm)
-for heavy in ("numpy", "torch"):  # shared by every file: not counted in a file's limit
+def read_regular(path: Path) -> bytes:
+    """The file's bytes, refusing links and anything that is not a small regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        importlib.import_module(heavy)
-    except BaseException:
-        pass
-out, limit = open(sys.argv[1], "a"), float(sys.argv[2])
-for name in sys.argv[3:]:
-    out.write(json.dumps({"module": name, "started": True}) + "\\n"); out.flush()
-    try:
-        signal.alarm(math.ceil(limit))
-        importlib.import_module(name)
-        signal.alarm(0)
-        out.write(json.dumps({"module": name, "ok": True}) + "\\n")
-    except Hung:
-        out.write(json.dumps({"module": name, "ok": False, "error": f"import did not finish within {limit:g} s"}) + "\\n")
-    except BaseException as exc:
-        signal.alarm(0)
-        line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        out.write(json.dumps({"module": name, "ok": False, "error": "does not import: " + line[:300]}) + "\\n")
-    out.flush()
-"""  # noqa: E501  (a script run in a subprocess: its text is kept as written)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError("not a regular file")
+        if info.st_size > MAX_FILE:
+            raise OSError(f"larger than {MAX_FILE // 2**20} MB")
+        return os.read(fd, MAX_FILE + 1)
+    finally:
+        os.close(fd)
 
 
-def import_problems(root: Path, modules: list[str], limit: float, env: dict[str, str]) -> dict[str, str]:
-    """``{module: reason}`` for the modules that fail to import or take over ``limit`` seconds, imported in ``root``.
-
-    Each import has its own alarm; a file that ignores it or ends the interpreter is caught by the
-    process's overall limit and the check restarts after it.
-    """
-    problems: dict[str, str] = {}
-    pending = list(modules)
-    while pending:
-        log = root / ".import_check.jsonl"
-        log.unlink(missing_ok=True)
+def collect(assignment: Assignment, submission: Path, others: tuple[str, ...] = ()) -> Submitted:
+    """The handout's files of ``assignment`` in ``submission`` (``others``: other graded assignments' folders)."""
+    folder = submission_folder(submission, assignment.name)
+    files, odd = listing(folder)
+    out = Submitted(refused=[f"{p}: refused (a link or not a regular file)" for p in odd])
+    used = set()
+    for rel in assignment.files:
+        found = match(rel, files)
+        if found is None:
+            out.missing[rel] = f"missing (looked for {rel} in {folder})"
+            continue
         try:
-            subprocess.run(
-                [sys.executable, "-c", _CHECK, str(log), str(limit), *pending],
-                cwd=root,
-                env=env,
-                timeout=limit * (len(pending) + 1) + 60,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            pass
-        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        done = {d["module"]: d for d in lines if "ok" in d}
-        problems.update({name: d["error"] for name, d in done.items() if not d["ok"]})
-        rest = [m for m in pending if m not in done]
-        if rest:  # the check process died or was stopped in rest[0]
-            problems[rest[0]] = (
-                f"import did not finish within {limit:g} s"
-                if any(d.get("started") and d["module"] == rest[0] for d in lines)
-                else "import ended the interpreter"
-            )
-        pending = rest[1:]
-    return problems
+            out.files[rel] = read_regular(folder / found)
+            used.add(found)
+        except OSError as exc:
+            out.missing[rel] = f"refused: {found} ({exc.strerror or exc})"
+    if folder == submission:
+        files = [f for f in files if f.split("/")[0] not in others]
+    out.refused += [f"{f}: refused (not a file this assignment grades)" for f in files if f not in used]
+    return out
 
 
-def build_overlay(
-    assignments: list[Assignment], submission: Path, dest: Path, import_timeout: float, env: dict[str, str]
-) -> Overlay:
-    """Copy the repository to ``dest`` and the student's files of each of ``assignments`` over it."""
-    copy_repository(dest)
-    overlay = Overlay(dest)
-    names: dict[str, tuple[str, str]] = {}
-    for assignment in assignments:
-        folder, package = submission_folder(submission, assignment.name), dest / assignment.name
-        problems = overlay.problems.setdefault(assignment.name, {})
-        for rel in assignment.files:
-            found = find_file(folder, rel)
-            if found is None:
-                problems[rel] = f"missing (looked for {rel} in {folder})"
-                (package / rel).write_text(stub((package / rel).read_text(), rel))
-            else:
-                shutil.copyfile(found, package / rel)
-                names[module_name(assignment.name, rel)] = (assignment.name, rel)
-    for module, reason in import_problems(dest, list(names), import_timeout, env).items():
-        name, rel = names[module]
-        overlay.problems[name][rel] = reason
-        (dest / name / rel).write_text(stub((ROOT / name / rel).read_text(), rel))
-    return overlay
+def repository_files(assignment: Assignment, root: Path = ROOT) -> Submitted:
+    """The reference solution's files, read as a submission (``make grade`` without ``SUBMISSION``)."""
+    return Submitted(files={rel: (root / assignment.name / rel).read_bytes() for rel in assignment.files})
 
 
-def temporary_folder(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
+def build_tree(dest: Path, starter: Path, assignment: str, files: dict[str, bytes], uid: int | None) -> Path:
+    """``dest``: the starter's shared code and ``assignment`` package with ``files`` over it, owned by ``uid``."""
+    dest.mkdir(mode=0o700)
+    shutil.copytree(starter / "common", dest / "common", ignore=_TREE_SKIP)
+    shutil.copytree(starter / assignment, dest / assignment, ignore=_TREE_SKIP)
+    for rel, data in files.items():
+        target = dest / assignment / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        target.write_bytes(data)
+    (dest / "out").mkdir()
+    if uid is not None:
+        for top, dirs, names in os.walk(dest):
+            for name in [top, *(os.path.join(top, n) for n in dirs + names)]:
+                os.lchown(name, uid, uid)
+    return dest
 
 
-def child_env(root: Path) -> dict[str, str]:
-    """The environment of the grader's subprocesses: ``root`` first on the path, one thread per process."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
-    return env
+def graded_assignments(names: list[str] | None) -> list[Assignment]:
+    return [RUBRIC[n] for n in (names or list(RUBRIC))]

@@ -125,6 +125,19 @@ def test_data_consistency_returns_the_measurement_when_nothing_is_dropped():
         model(torch.randn(2, 8, 8, 2))
 
 
+def test_output_ignores_the_unmeasured_samples():
+    """Whatever the network's weights, k-space changed only where the mask dropped it gives the same output
+    (an inverted data-consistency mask reads exactly those samples)."""
+    torch.manual_seed(0)
+    model = ReconstructionModel(0.5, "cpu", False, shape=(16, 16), width=4).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        k = torch.randn(2, 16, 16, 2)
+        changed = k + 5 * torch.randn_like(k) * (1 - model.subsample.hard_mask())[None, :, :, None]
+        torch.testing.assert_close(model(changed), model(k), atol=1e-5, rtol=0)
+
+
 def with_gradient(layer: SubsamplingLayer, scores: torch.Tensor, grad: torch.Tensor) -> SubsamplingLayer:
     with torch.no_grad():
         layer.scores.copy_(scores)
