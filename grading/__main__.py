@@ -12,7 +12,6 @@ from grading.rubric import RUBRIC
 from grading.submission import ROOT
 
 DIST = ROOT / "dist"
-AUTOGRADER_LEAVES_OUT = ("results/", "reports/")  # published runs: not needed to grade, most of the size
 
 
 def positive(text: str) -> float:
@@ -83,16 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
         print(f"starter release in {args.out} ({len(stubbed)} student files stubbed, {size / 2**20:.1f} MB)")
     else:
-        import tempfile
-
         from grading.gradescope import build_autograder
-        from grading.release import build
 
-        with tempfile.TemporaryDirectory() as tmp:
-            tree = Path(tmp) / "source"
-            build(tree, keep_hidden=True, leave_out=AUTOGRADER_LEAVES_OUT)
-            for name in args.assignment or list(RUBRIC):
-                print(f"autograder: {build_autograder(name, tree, args.out)}")
+        for name in args.assignment or list(RUBRIC):
+            print(f"autograder: {build_autograder(name, ROOT, args.out)}")
     return 0
 
 

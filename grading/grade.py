@@ -22,7 +22,7 @@ from grading import judge
 from grading.probes import checks_of
 from grading.release import build_code
 from grading.rubric import Assignment, Problem
-from grading.sandbox import Fate, Limits, Zygote, clean_env, free_uid, is_root, user_name
+from grading.sandbox import Fate, Limits, Zygote, clean_env, free_uid, is_root, namespaces_available, user_name
 from grading.score import AssignmentScore, ProblemScore
 from grading.submission import ROOT, Submitted, build_tree, collect, graded_assignments, repository_files
 
@@ -40,7 +40,7 @@ def install_runtime(dest: Path) -> Path:
             shutil.copytree(source, package / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, package / name)
-    for top, dirs, files in os.walk(dest):
+    for top, _dirs, files in os.walk(dest):
         os.chmod(top, 0o755)
         for f in files:
             os.chmod(os.path.join(top, f), 0o644)
@@ -59,15 +59,20 @@ def hidden_paths(work: Path, extra: tuple[Path, ...]) -> list[str]:
     return paths + [str(work / "runtime")]
 
 
-def interpreter_exposure() -> list[list[str]]:
-    """``[path, blocker]`` for each of the interpreter's folders that sits below a folder others cannot enter
-    (a pyenv under /root): the worker re-mounts it so the unprivileged user can run Python."""
-    pairs = []
+PRIVATE = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable: a worker gets empty ones of its own
+
+
+def covers_and_keep() -> tuple[list[list[str]], list[str]]:
+    """``(covers, keep)`` of every worker: fresh private temporary folders, and for each of the interpreter's
+    folders below a folder others cannot enter (a pyenv under /root), that folder covered and the
+    interpreter kept, so the unprivileged user can run Python but read nothing else there."""
+    covers, keep = [[p, "1777"] for p in PRIVATE], []
     for path in dict.fromkeys(Path(p).resolve() for p in (sys.base_prefix, sys.prefix)):
         blockers = [a for a in reversed(path.parents) if not os.stat(a).st_mode & 0o001]
         if blockers:
-            pairs.append([str(path), str(blockers[0])])
-    return pairs
+            covers.append([str(blockers[0]), "0755"])
+            keep.append(str(path))
+    return covers, keep
 
 
 def hidden_names(problem: Problem) -> set[str]:
@@ -77,7 +82,11 @@ def hidden_names(problem: Problem) -> set[str]:
 def reference_outputs(zygote: Zygote, assignment: Assignment, work: Path, seed: int, limits: Limits) -> dict:
     """``{problem: {check: {key: array}}}`` of the reference solution (a trusted worker, before any student's)."""
     tree = build_tree(
-        work / f"solution-{assignment.name}", work / "starter", assignment.name, repository_files(assignment).files, None
+        work / f"solution-{assignment.name}",
+        work / "starter",
+        assignment.name,
+        repository_files(assignment).files,
+        None,
     )
     numbers = [p.number for p in assignment.problems]
     job = {"tree": str(tree), "out": str(tree / "out"), "assignment": assignment.name, "problems": numbers}
@@ -112,13 +121,14 @@ def score_problem(problem: Problem, checks: list, output: dict | None, why: str,
         got = None if output is None else output.get(check.name)
         why_none = why if output is None else "the worker returned no value for this check"
         want = reference.get(check.name)
-        reason = "no reference value: a grader bug, tell the staff" if want is None else judge.verdict(
-            check, got, want, why_none
+        reason = (
+            "no reference value: a grader bug, tell the staff"
+            if want is None
+            else judge.verdict(check, got, want, why_none)
         )
         if reason:
             reasons.append(f"{check.name}: {judge.HIDDEN if check.name in hidden else reason}")
     return ProblemScore(problem, 0.0 if reasons else float(problem.points), reasons)
-
 
 
 def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitted, context: dict) -> AssignmentScore:
@@ -135,7 +145,7 @@ def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitte
                           submitted.files, uid)  # fmt: skip
         job = {"tree": str(tree), "out": str(tree / "out"), "assignment": assignment.name}
         job.update(problems=[problem.number], seed=context["seed"], hide=context["hide"], env=clean_env(str(tree)))
-        job.update(expose=context["expose"], stage=str(work / "stage"))
+        job.update(covers=context["covers"], keep=context["keep"], namespaces=context["namespaces"])
         output, why = run_problem(zygote, assignment, problem, tree, dict(job, uid=uid, limits=limits))
         checks = checks_of(assignment.name, problem.number)
         problems.append(score_problem(problem, checks, output, why, reference[problem.number]))
@@ -143,6 +153,8 @@ def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitte
     notes = list(submitted.refused)
     if uid is None:
         notes.append(f"not run as root: the student's code ran as {user_name()}, without file isolation")
+    elif not context["namespaces"]:
+        notes.append("no mount namespace here: the grader's files are protected by their permissions only")
     return AssignmentScore(assignment, problems, notes)
 
 
@@ -168,7 +180,8 @@ def grade(
         extra = (*hide, submission) if submission is not None else hide
         context = {"work": work, "limits": limits, "uid": uid, "seed": secrets.randbits(31)}
         context["hide"] = hidden_paths(work, tuple(p for p in extra if p is not None))
-        context["expose"] = interpreter_exposure()
+        context["covers"], context["keep"] = covers_and_keep()
+        context["namespaces"] = uid is not None and namespaces_available()
         names_all = tuple(a.name for a in chosen)
         zygote = Zygote(work / "runtime", work, work / "zygote.log")
         try:

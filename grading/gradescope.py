@@ -69,18 +69,44 @@ python3 -m venv /autograder/venv
 # the CPU build of the pinned torch pair (the PyPI wheel is the 6 GB CUDA build)
 /autograder/venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu
 /autograder/venv/bin/pip install -q -r /autograder/source/requirements.txt
+chmod -R go-rwx /autograder/source   # the grader and the solution: root only
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this per submission: the student's files are in /autograder/submission.
+# Gradescope runs this per submission, as root. The grader (trusted, root) runs the reference solution, then
+# each problem's worker as an unprivileged uid of its own, in mount and network namespaces where
+# /autograder/source, /autograder/submission and /autograder/results are hidden, with CPU, memory, process
+# and file-size limits; it kills every process of a worker before reading its arrays, and writes
+# results.json itself once the last worker is gone.
+set -u
+chmod 700 /autograder/source /autograder/results 2>/dev/null || true
 cd /autograder/source
-exec /autograder/venv/bin/python -m grading grade --assignment {assignment} \\
+/autograder/venv/bin/python -m grading grade --assignment {assignment} \\
     --submission /autograder/submission --results /autograder/results/results.json
+status=$?
+if [ ! -s /autograder/results/results.json ]; then  # the grader itself failed: say so instead of no result
+    printf '{{"score": 0, "output": "the autograder failed (exit %s); tell the staff", "tests": []}}\\n' "$status" \\
+        > /autograder/results/results.json
+fi
 """
+SOURCE_PARTS = ("grading/", "common/", "pyproject.toml", "requirements.txt")
 
 
-def build_autograder(assignment: str, tree: Path, out: Path) -> Path:
-    """``out/<assignment>.zip``: ``setup.sh``, ``run_autograder`` and the grader's source ``tree``."""
+def source_files(root: Path, assignment: str) -> list[str]:
+    """What the autograder needs: the grader, the shared code and the assignment's package with its solution
+    (the reference the probes compare against), never the lab, the results, the docs or the tests."""
+    from grading.release import is_course, tracked_files
+
+    parts = (*SOURCE_PARTS, f"{assignment}/")
+    return [
+        rel
+        for rel in tracked_files(root)
+        if rel.startswith(parts) and (rel.startswith("grading/") or is_course(rel, root)) and not rel.endswith(".ipynb")
+    ]
+
+
+def build_autograder(assignment: str, root: Path, out: Path) -> Path:
+    """``out/<assignment>.zip``: ``setup.sh``, ``run_autograder`` and the grader's source from ``root``."""
     out.mkdir(parents=True, exist_ok=True)
     scripts = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER.format(assignment=assignment)}
     zip_path = out / f"{assignment}.zip"
@@ -90,8 +116,8 @@ def build_autograder(assignment: str, tree: Path, out: Path) -> Path:
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             z.writestr(info, text)
-        for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-            z.write(path, path.relative_to(tree).as_posix())
+        for rel in source_files(root, assignment):
+            z.write(root / rel, rel)
     os.replace(tmp, zip_path)
     return zip_path
 

@@ -135,7 +135,9 @@ class Fate:
         if os.WIFSIGNALED(self.status):
             sig = os.WTERMSIG(self.status)
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-            hint = " (CPU time limit)" if sig == signal.SIGXCPU else " (file size limit)" if sig == signal.SIGXFSZ else ""
+            hint = (
+                " (CPU time limit)" if sig == signal.SIGXCPU else " (file size limit)" if sig == signal.SIGXFSZ else ""
+            )
             return f"the worker was killed by {name}{hint}"
         return f"the worker ended with exit code {os.WEXITSTATUS(self.status)} before writing its results"
 
@@ -198,6 +200,18 @@ class Zygote:
         kill_all(self.proc.pid, None, patience=2.0)
         self.proc.wait()
         self._log.close()
+
+
+NAMESPACE_PROBE = (
+    "import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+    "sys.exit(libc.unshare(0x00020000 | 0x40000000) != 0 or libc.mount(b'none', b'/', None, 0x4000 | 0x40000, None))"
+)
+
+
+def namespaces_available() -> bool:
+    """Whether this (root) process may create mount and network namespaces (a container may forbid it)."""
+    done = subprocess.run([sys.executable, "-I", "-c", NAMESPACE_PROBE], capture_output=True, check=False)
+    return done.returncode == 0
 
 
 def user_name() -> str:

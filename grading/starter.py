@@ -42,7 +42,12 @@ def title(assignment: str, root: Path) -> str:
 
 def student_readme(a: Assignment, root: Path) -> str:
     """What to implement (names and points from the rubric), the commands, how to check the work locally."""
-    out = [title(a.name, root), "", "This is the starter: every graded function raises `NotImplementedError` until you write it.", ""]
+    out = [
+        title(a.name, root),
+        "",
+        "This is the starter: every graded function raises `NotImplementedError` until you write it.",
+        "",
+    ]
     out += ["## What you implement", "", "| problem | what | file | points |", "| --- | --- | --- | --- |"]
     out += [f"| {p.number} | {p.title} | `{'`, `'.join(p.files)}` | {p.points:g} |" for p in a.problems]
     out += ["", f"Points: {a.points:g} in all ({a.points_source}). A problem scores its points when all of its", ""]
@@ -59,7 +64,10 @@ def student_readme(a: Assignment, root: Path) -> str:
     out += ["## Check your work", "", "```bash", f"pytest tests/{a.name}        # from the starter's root", "```", ""]
     out += ["The course's grader asks the same questions as these public tests, plus a few hidden ones;"]
     out += ["it runs your files in a sandbox against this starter, so hand in only the files listed above.", ""]
-    out += ["`make report` (at the root) executes `report.ipynb` on your runs and writes `reports/" + a.name + ".html`.", ""]
+    out += [
+        "`make report` (at the root) executes `report.ipynb` on your runs and writes `reports/" + a.name + ".html`.",
+        "",
+    ]
     return "\n".join(out)
 
 

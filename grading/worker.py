@@ -43,26 +43,26 @@ def _call(name: str, *args) -> None:
         raise OSError(errno, f"{name}: {os.strerror(errno)}")
 
 
-def expose(pairs: list[list[str]], stage: str) -> None:
-    """Make each ``path`` usable below its private ``blocker`` (e.g. an interpreter under /root): the path is
-    bound aside, the blocker covered by an empty tmpfs, the path re-created in it and bound back."""
-    for i, (path, _) in enumerate(pairs):
-        os.makedirs(f"{stage}/{i}", exist_ok=True)
-        _call("mount", os.fsencode(path), os.fsencode(f"{stage}/{i}"), None, MS_BIND | MS_REC, None)
-    for blocker in dict.fromkeys(b for _, b in pairs):
-        _call("mount", b"tmpfs", os.fsencode(blocker), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755")
-    for i, (path, _) in enumerate(pairs):
-        os.makedirs(path, exist_ok=True)
-        _call("mount", os.fsencode(f"{stage}/{i}"), os.fsencode(path), None, MS_BIND | MS_REC, None)
+def cover(covers: list[list[str]], keep: list[str]) -> None:
+    """Lay an empty tmpfs (of the given mode) over each folder of ``covers``: a private /tmp, no /root; each
+    path of ``keep`` (the job's tree, the interpreter) is bound back at its own place below them."""
+    fds = [os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep]
+    for path, mode in covers:
+        if os.path.isdir(path):
+            options = f"size=256m,mode={mode}".encode()
+            _call("mount", b"tmpfs", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    for path, fd in zip(keep, fds):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _call("mount", os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(path), None, MS_BIND | MS_REC, None)
+        os.close(fd)
 
 
-def isolate(hide: list[str], pairs: list[list[str]], stage: str) -> None:
-    """New mount and network namespaces; each path of ``hide`` covered by an empty read-only tmpfs (root only)."""
+def isolate(job: dict) -> None:
+    """New mount and network namespaces; the job's ``covers`` emptied, its ``hide`` paths empty and read-only."""
     _call("unshare", CLONE_NEWNS | CLONE_NEWNET)
     _call("mount", b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    if pairs:
-        expose(pairs, stage)
-    for path in hide:
+    cover(job.get("covers", []), [*job.get("keep", []), job["tree"]])
+    for path in job.get("hide", []):
         if os.path.isdir(path):
             flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
             _call("mount", b"tmpfs", os.fsencode(path), b"tmpfs", flags, b"size=4k,mode=0555")
@@ -118,8 +118,8 @@ STUDENT_PACKAGES = ("medical_cnn", "autoencoders", "auto_decoder", "backprop", "
 def enter(job: dict) -> None:
     """Everything before the student's code may run: session, namespaces, limits, user, stdio, environment."""
     os.setsid()
-    if job.get("uid") is not None:
-        isolate(job.get("hide", []), job.get("expose", []), job.get("stage", ""))
+    if job.get("uid") is not None and job.get("namespaces"):
+        isolate(job)
     log = os.open(os.path.join(job["tree"], "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     if job.get("uid") is not None:
         os.fchown(log, job["uid"], job["uid"])

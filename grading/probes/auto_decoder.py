@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from grading.probes import probe, rand, randn, raised, raised_with
+from grading.probes import probe, raised, raised_with, rand, randn
 
 A = "auto_decoder"
 FAMILY_NAMES = ("gaussian", "laplace", "logistic")

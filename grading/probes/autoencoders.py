@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grading.probes import probe, rand, raised
+from grading.probes import probe, raised, rand
 
 A = "autoencoders"
 

@@ -8,7 +8,7 @@ backward costs problems 1 or 2 only, never problem 3 as well.
 
 from __future__ import annotations
 
-from grading.probes import probe, randn, raised
+from grading.probes import probe, raised, randn
 
 A = "backprop"
 
@@ -121,7 +121,7 @@ def _seeded_net(functions, sizes: list[int], rng):
 
     net = functions.FullyConnectedNet(sizes).to(torch.float64)
     with torch.no_grad():
-        for name, p in net.named_parameters():
+        for _name, p in net.named_parameters():
             p.copy_(randn(rng, *p.shape, dtype="float64"))
     return net
 
@@ -136,7 +136,12 @@ def test_network_gradcheck_in_input_and_all_parameters(rng):
     import torch
 
     param_grads = torch.autograd.grad(net(x), params, randn(rng, 4, 2, dtype="float64"))
-    return {"parameters": len(params), "out": out, "grad_x": grads[0], **{f"grad{i}": g for i, g in enumerate(param_grads)}}
+    return {
+        "parameters": len(params),
+        "out": out,
+        "grad_x": grads[0],
+        **{f"grad{i}": g for i, g in enumerate(param_grads)},
+    }
 
 
 @probe(A, "3", rtol=1e-7, atol=1e-9)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from grading.probes import probe, randn, raised, raised_with
+from grading.probes import probe, raised, raised_with, randn
 
 A = "medical_cnn"
 
@@ -160,7 +160,14 @@ def test_forward_flattens_images_and_uses_the_activation(rng):
 
 
 # ------------------------------------------------------------------ problem 2: 2-D convolution (test_utils.py)
-SHAPES = [((16, 16), (3, 3)), ((13, 20), (5, 5)), ((9, 7), (4, 3)), ((8, 8), (2, 6)), ((5, 6), (9, 9)), ((1, 1), (1, 1))]
+SHAPES = [
+    ((16, 16), (3, 3)),
+    ((13, 20), (5, 5)),
+    ((9, 7), (4, 3)),
+    ((8, 8), (2, 6)),
+    ((5, 6), (9, 9)),
+    ((1, 1), (1, 1)),
+]
 
 
 @probe(A, "2", rtol=0, atol=1e-9)

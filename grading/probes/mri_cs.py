@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grading.probes import probe, rand, randn, raised
+from grading.probes import probe, raised, rand, randn
 
 A = "mri_cs"
 
@@ -31,7 +31,7 @@ def test_output_ignores_the_unmeasured_samples(rng):
 
     model = ReconstructionModel(0.5, "cpu", False, shape=(16, 16), width=4).eval()
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for _name, p in model.named_parameters():
             p.add_(randn(rng, *p.shape) * 0.1)
         k = randn(rng, 2, 16, 16, 2)
         dropped = (1 - model.subsample.hard_mask())[None, :, :, None]
