@@ -33,7 +33,7 @@ from common.checkpoint import load_progress, save_extra, save_progress
 from common.cli import DataError
 from common.guard import DivergenceGuard
 from common.metrics import accuracy
-from common.runs import check_run, load_checkpoint, open_run, save_json
+from common.runs import append_log, check_run, load_checkpoint, open_run, save_json
 
 NUM_CLASSES = 10
 NUM_FEATURES = 128
@@ -242,20 +242,19 @@ def run(args: argparse.Namespace) -> dict:
     )
     generator = torch.Generator().manual_seed(args.seed)
     generators = {"augment": generator, "loader": data.train_dl.generator}
-    with open_run(
-        args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device), torch=torch.__version__
-    ) as run_dir:
+    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device)) as run_dir:
         ckpt_path = run_dir / "checkpoint.pt"
         progress = load_progress(ckpt_path, model, opt, scheduler, generators, resume=args.resume, device=device)
         state = progress.extra
         state.setdefault("history", [])
         val_images = data.val.batch(torch.arange(len(data.val)))
         t0, seconds_before, guard = time.time(), state.setdefault("train_seconds", 0.0), DivergenceGuard("classifier")
-        for epoch in (bar := tqdm(range(progress.step, args.epochs), desc="classifier", unit="epoch")):
+        for epoch in (bar := tqdm(range(progress.step, args.epochs), desc="classifier", unit="epoch", disable=None)):
             loss = train_one_epoch(model, data.train_dl, data.train.labels, opt, device, scheduler, generator, guard)
             val_accuracy = accuracy(classify(model, val_images, device), data.val.labels)
             bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_accuracy:.4f}")
             state["history"].append({"epoch": epoch + 1, "loss": loss, "val_accuracy": val_accuracy})
+            append_log(run_dir, state["history"][-1])
             if progress.improves(val_accuracy):
                 progress.keep_best(model, val_accuracy, epoch + 1)
             progress.step, state["train_seconds"] = epoch + 1, seconds_before + time.time() - t0

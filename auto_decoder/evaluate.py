@@ -174,7 +174,7 @@ def fit_latents(
     try:
         if tol is not None:
             checks.append(mean_objective(model, latents, batches, device))
-        for epoch in tqdm(range(epochs), desc=desc, unit="epoch", leave=False):
+        for epoch in tqdm(range(epochs), desc=desc, unit="epoch", leave=False, disable=None):
             total, count = 0.0, 0
             for indices, x in batches:
                 indices, x = indices.to(device), x.to(device)

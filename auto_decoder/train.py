@@ -45,7 +45,7 @@ from auto_decoder.VariationalAutoDecoder import VariationalLatentTable
 from common.checkpoint import Progress, load_progress, load_state, save_extra, save_progress
 from common.cli import DataError
 from common.guard import DivergenceGuard
-from common.runs import check_run, open_run
+from common.runs import append_log, check_run, open_run
 
 # Changing these mid-run would make the checkpoint meaningless, so --resume refuses it.
 FIXED_ON_RESUME = (
@@ -269,7 +269,7 @@ def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunDa
         model_name(args), factor=BCE_EXPLODE_FACTOR
     )  # a diverged run stops with common.cli.Diverged
     epochs = [] if state["plateau_stop"] else range(progress.step, args.epochs)
-    for epoch in (bar := tqdm(epochs, desc=model_name(args), unit="epoch")):
+    for epoch in (bar := tqdm(epochs, desc=model_name(args), unit="epoch", disable=None)):
         record = {"epoch": epoch + 1, "lr": learner.lr(), **learner.train_epoch(data.train_dl, device)}
         if plateau is not None:
             record["val_loss"] = learner.validation_loss(data.val, device)
@@ -280,6 +280,7 @@ def train(args: argparse.Namespace, run_dir: Path, learner: Learner, data: RunDa
                 learner.scale_lr(plateau.factor)
             state.update(plateau=plateau.state_dict(), plateau_stop=decision.action == "stop")
         state["history"].append(record)
+        append_log(run_dir, record)
         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", "val_loss")})
         state.pop("test_latents", None)  # trained further: an earlier test fit no longer applies
         progress.step, state["train_seconds"] = epoch + 1, seconds_before + time.time() - t0
@@ -349,9 +350,7 @@ def run(args: argparse.Namespace) -> dict:
     except ValueError as err:  # --init pca with more latent dimensions than pixels
         raise DataError(str(err)) from None
     scorer = find_classifier(args, device)
-    with open_run(
-        args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device), torch=torch.__version__
-    ) as run_dir:
+    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device)) as run_dir:
         progress = train(args, run_dir, learner, data, device)
         test_latents = fit_test_latents(args, run_dir, progress.extra, learner.decoder, test_ds, learner.start, device)
         with torch.no_grad():

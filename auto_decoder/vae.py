@@ -150,9 +150,7 @@ def run(args: argparse.Namespace) -> dict:
     pair = interpolation_pair(test_ds, args.interp)
     learner = VAELearner(args, device)
     scorer = find_classifier(args, device)
-    with open_run(
-        args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device), torch=torch.__version__
-    ) as run_dir:
+    with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device)) as run_dir:
         progress = train(args, run_dir, learner, data, device)
         codes = {"train": learner.train_codes(data.train, device), "test": learner.encode(test_ds, device)}
         return finish(

@@ -98,7 +98,7 @@ def train(
         scores = {"val_acc": helper.evaluate_accuracy(model, val_loader, device)}
         if test_loader is not None:
             scores["test_acc"] = helper.evaluate_accuracy(model, test_loader, device)
-        helper.append(history, train_loss=loss, **scores, epoch_seconds=seconds)
+        helper.record_epoch(history, run_dir, tag, epoch + 1, train_loss=loss, **scores, epoch_seconds=seconds)
         if test_loader is not None and scores["test_acc"] > max(history["test_acc"][:-1], default=-1.0):
             save_checkpoint(
                 Path(run_dir) / f"best_test{tag}.pth", model.state_dict()

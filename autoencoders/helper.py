@@ -34,8 +34,8 @@ from tqdm import tqdm
 from common.metrics import accuracy, dice, iou
 from common.noise import add_noise
 from common.precision import fp32_only, resolve_precision
+from common.runs import append_log, save_json
 from common.runs import open_run as open_run_folder
-from common.runs import save_json
 
 TASKS = ("reconstruction", "denoising")
 # Arguments a --resume must repeat: they change the data, the model or the optimisation.
@@ -194,9 +194,11 @@ def best_epoch(history: dict, monitor: str, higher_is_better: bool) -> int:
     return int(np.argmax(scores) if higher_is_better else np.argmin(scores)) + 1
 
 
-def append(history: dict[str, list[float]], **values: float) -> None:
+def record_epoch(history: dict[str, list[float]], run_dir: str | Path, tag: str, epoch: int, **values: float) -> None:
+    """Append one epoch's ``values`` to ``history`` and as a row to ``run_dir/log<tag>.csv``."""
     for key, value in values.items():
         history.setdefault(key, []).append(value)
+    append_log(run_dir, {"epoch": epoch, **values}, f"log{tag}.csv")
 
 
 # The tasks with a bf16 training path whose bf16 quality matches fp32 (results/autoencoders/cifar-bf16).

@@ -86,7 +86,7 @@ def train(
         )
         seconds = time.perf_counter() - t0
         mse = helper.autoencoder_test_mse(model, val_loader, device, task, noise_std)
-        helper.append(history, train_loss=loss, val_mse=mse, epoch_seconds=seconds)
+        helper.record_epoch(history, run_dir, tag, epoch + 1, train_loss=loss, val_mse=mse, epoch_seconds=seconds)
         if progress.improves(mse, higher_is_better=False):
             progress.keep_best(model, mse, epoch + 1)
             save_checkpoint(Path(run_dir) / f"best{tag}.pth", model.state_dict())

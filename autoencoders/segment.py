@@ -96,8 +96,11 @@ def train(
         t0 = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{epochs}", guard)
         seconds = time.perf_counter() - t0
-        helper.append(
+        helper.record_epoch(
             history,
+            run_dir,
+            "",
+            epoch + 1,
             train_loss=loss,
             **helper.evaluate_segmentation(model, val_loader, device, "val"),
             epoch_seconds=seconds,

@@ -31,7 +31,7 @@ from backprop.restoration_eval import (
 from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
 from common.noise import add_noise
-from common.runs import open_run, save_json, save_text, seed_everything
+from common.runs import append_log, open_run, save_json, save_text, seed_everything
 
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
 FIXED_ON_RESUME = PATCH_TRAINING_FIXED + ("channels", "train_sigma", "test_sigmas")
@@ -65,7 +65,9 @@ def train_image_net(
     history = progress.extra.setdefault("history", [])
 
     t0, guard = time.time() - progress.extra.setdefault("train_seconds", 0.0), DivergenceGuard(desc)
-    bar = tqdm(range(progress.step, args.steps), desc=desc, initial=progress.step, total=args.steps, leave=False)
+    bar = tqdm(
+        range(progress.step, args.steps), desc=desc, initial=progress.step, total=args.steps, leave=False, disable=None
+    )
     for step in bar:
         inputs, targets = sample_batch(generator)
         loss = F.mse_loss(model(inputs.to(device)), targets.to(device))
@@ -77,6 +79,7 @@ def train_image_net(
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             val = model_psnr(model, val_inputs, val_targets, device)
             history.append({"step": step + 1, "loss": loss.item(), "val_psnr": val})
+            append_log(ckpt_path.parent, history[-1], f"log_{ckpt_path.stem}.csv")
             if progress.improves(val):
                 progress.keep_best(model, val, step + 1)
             progress.step, progress.extra["train_seconds"] = step + 1, time.time() - t0
@@ -173,7 +176,6 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
         FIXED_ON_RESUME,
         dataset=splits.source,
         device=str(device),
-        torch=torch.__version__,
         started=time.strftime("%Y-%m-%d %H:%M:%S"),
     ) as run_dir:
         for channels in args.channels:

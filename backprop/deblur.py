@@ -126,7 +126,6 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
         FIXED_ON_RESUME,
         dataset=splits.source,
         device=str(device),
-        torch=torch.__version__,
         started=time.strftime("%Y-%m-%d %H:%M:%S"),
     ) as run_dir:
         for key, inputs in (("noisy", val_noisy), ("wiener", val_wiener)):

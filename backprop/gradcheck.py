@@ -60,7 +60,6 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
         FIXED_ON_RESUME,
         dataset={"name": "random float64 tensors"},
         device=str(device),
-        torch=torch.__version__,
         started=time.strftime("%Y-%m-%d %H:%M:%S"),
     ) as run_dir:
         metrics = gradchecks(device)

@@ -22,7 +22,7 @@ from common.checkpoint import load_progress, save_progress
 from common.cli import DataError
 from common.guard import DivergenceGuard
 from common.metrics import psnr
-from common.runs import open_run, save_json, seed_everything
+from common.runs import append_log, open_run, save_json, seed_everything
 
 # Arguments a --resume must repeat: all but --device, --results-root, --name, --resume, --overwrite and --download.
 FIXED_ON_RESUME = (
@@ -102,7 +102,7 @@ def train_one_epoch(
     ``guard`` stops a diverged run (:class:`common.cli.Diverged`) before the step."""
     known = data.known.to(device)
     perm = torch.randperm(len(data.train), generator=generator)
-    bar = tqdm(perm.split(args.batch_size), desc=desc, leave=False)
+    bar = tqdm(perm.split(args.batch_size), desc=desc, leave=False, disable=None)
     for idx in bar:
         x = data.train[idx].flatten(1).to(device)
         pred = net(known * x)
@@ -157,7 +157,6 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
         FIXED_ON_RESUME,
         dataset=data.source,
         device=str(device),
-        torch=torch.__version__,
         started=time.strftime("%Y-%m-%d %H:%M:%S"),
     ) as run_dir:
         ckpt_path, generators = run_dir / "inpaint_net.pt", {"batches": generator}
@@ -171,6 +170,7 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
             )
             val_psnr = mean_psnr(evaluate(net, data.val, data.known, device), data.val)
             history.append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr})
+            append_log(run_dir, history[-1])
             if progress.improves(val_psnr):
                 progress.keep_best(net, val_psnr, epoch + 1)
             progress.step, progress.extra["train_seconds"] = epoch + 1, time.time() - t0

@@ -283,6 +283,18 @@ def _last_line(error: Exception) -> str:
     return re.sub(r"^[\w.]+: ", "", text.strip().splitlines()[-1])  # "common.cli.DataError: ..." -> "..."
 
 
+def check_checkout(script: str | Path | None = None) -> None:
+    """Refuse to run the ``main.py`` of one checkout with the course code of another (a virtual environment whose
+    editable install points at a second clone would otherwise read and write that clone's files)."""
+    script = Path(script if script is not None else sys.argv[0]).resolve()
+    checkout, here = script.parent.parent, Path(__file__).resolve().parents[1]
+    if script.name == "main.py" and (checkout / "common" / "cli.py").is_file() and checkout != here:
+        raise RunError(
+            f"{script} belongs to the checkout {checkout}, but this Python imports the course from {here}; "
+            f"run `make setup` in {checkout} (it points the environment at it)"
+        )
+
+
 def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = None) -> Any:
     """Call ``func`` and turn the errors a user can cause into one line and an exit code.
 
@@ -298,6 +310,7 @@ def run_command(prog: str, func: Callable[[], Any], resume_hint: str | None = No
         _OUTER_HOOK[0], sys.unraisablehook = sys.unraisablehook, _quiet_when_signalled
     try:
         try:
+            check_checkout()
             return func()
         except Exception:
             if _SIGNALLED[0]:  # after SIGTERM: the error of a DataLoader worker the scheduler signalled with the

@@ -4,7 +4,8 @@ run folders, JSON records and atomic, resumable checkpoints.
 A run folder looks like::
 
     <results_root>/<name>/
-        config.json     # the arguments, the dataset used, the device
+        config.json     # the arguments, the dataset used, the device, package versions and the git commit
+        log.csv         # one row per epoch (or validation), appended as the run goes (append_log)
         metrics.json    # the numbers the run produced
         checkpoint.pt   # written atomically (common.checkpoint's layout); ``--resume`` continues from it
         *.png           # figures
@@ -12,15 +13,19 @@ A run folder looks like::
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,8 @@ import torch
 from common.cli import Diverged, RunError
 
 LOCK_NAME = ".lock"  # held by the process writing the run folder; removed when it ends
+LOG_NAME = "log.csv"
+RECORDED_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "scikit-image", "medmnist")
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -120,11 +127,18 @@ def run_folder(
     to record this session's others (a longer ``--epochs``), and left as it was when the resume fails.
 
     ``config`` holds the arguments under ``"args"``; ``"argv"`` is added: the command as typed, from the script's
-    name on (``["python", "main.py", "--learn-mask"]``), which the READMEs show. If the body fails before any
-    checkpoint (``*.pt``) exists, a folder created here is removed again, so a failed
-    run leaves nothing behind; an interrupted run with a checkpoint stays for ``--resume``.
+    name on (``["python", "main.py", "--learn-mask"]``), which the READMEs show, and what the numbers depend on:
+    the Python version, ``versions`` (:func:`package_versions`) and ``commit`` (:func:`git_commit`). If the body
+    fails before any checkpoint (``*.pt``) exists, a folder created here is removed again, so a failed run leaves
+    nothing behind; an interrupted run with a checkpoint stays for ``--resume``.
     """
-    config = {"argv": ["python", Path(sys.argv[0]).name, *sys.argv[1:]], **config}
+    config = {
+        "argv": ["python", Path(sys.argv[0]).name, *sys.argv[1:]],
+        **config,
+        "python": sys.version.split()[0],
+        "versions": package_versions(),
+        "commit": git_commit(),
+    }
     run_dir = check_run_dir(
         results_root, name, resume=resume, overwrite=overwrite, args=config.get("args"), fixed_on_resume=fixed_on_resume
     )
@@ -156,6 +170,56 @@ def run_folder(
                 except OSError:
                     break
         raise
+
+
+def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, str]:
+    """The version of each package in ``names`` that is installed, so a run says what it ran on; torch's with its
+    build tag (``2.14.1+cu130``), which tells a CUDA build from a CPU one."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {**found, "torch": torch.__version__}
+
+
+def _git(folder: Path, *cmd: str) -> str:
+    return subprocess.run(["git", *cmd], cwd=folder, capture_output=True, text=True, timeout=10, check=True).stdout
+
+
+CODE_FOLDER = Path(__file__).resolve().parent
+
+
+def git_commit(folder: Path = CODE_FOLDER) -> str | None:
+    """The commit checked out where the code lives (with ``+dirty`` when files differ from it); None outside git."""
+    try:
+        dirty = bool(_git(folder, "status", "--porcelain", "--untracked-files=no").strip())
+        return _git(folder, "rev-parse", "HEAD").strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def append_log(run_dir: str | Path, row: dict[str, Any], name: str = LOG_NAME) -> None:
+    """Add ``row`` to ``run_dir/name`` (the header is the first row's keys), so a running job can be followed.
+
+    Called once per epoch or validation. A row whose ``epoch`` (or ``step``) is already in the log replaces it
+    and every later row, so a resumed run's log reads as one history. A key the header lacks is a ``ValueError``.
+    """
+    path = Path(run_dir) / name
+    row = _jsonable(row)
+    rows = list(csv.DictReader(io.StringIO(path.read_text()))) if path.is_file() else []
+    header = list(rows[0]) if rows else list(row)
+    if unknown := [k for k in row if k not in header]:
+        raise ValueError(f"{path}: columns {unknown} are not in its header {header}")
+    key = next((k for k in ("epoch", "step") if k in row), None)
+    if key is not None:
+        rows = [r for r in rows if r.get(key) in (None, "") or float(r[key]) < float(row[key])]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([*rows, row])
+    save_text(path, out.getvalue())
 
 
 def check_run(args: Any, fixed_on_resume: tuple[str, ...] = ()) -> Path:

@@ -124,7 +124,8 @@ def command(config: dict) -> str:
 def made_with(run: Path, config: dict, seconds: float | None = None) -> str:
     """One line naming a published run folder, the command that made it, and where it ran (and for how long)."""
     parts = [f"device `{config['device']}`"] if "device" in config else []
-    parts += [f"torch {config['torch']}"] if "torch" in config else []
+    torch = config.get("versions", {}).get("torch", config.get("torch"))  # runs published before 'versions' existed
+    parts += [f"torch {torch}"] if torch else []
     parts += [] if seconds is None else [f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"]
     where = f" ({', '.join(parts)})" if parts else ""
     rel = run.relative_to(REPO_ROOT).as_posix() if run.is_relative_to(REPO_ROOT) else run.name

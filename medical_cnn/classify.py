@@ -28,7 +28,7 @@ from tqdm import tqdm
 from common.checkpoint import load_progress, save_progress
 from common.guard import DivergenceGuard
 from common.metrics import accuracy
-from common.runs import save_figure, seed_everything
+from common.runs import append_log, save_figure, seed_everything
 from medical_cnn.data_io import find_or_download, load_medmnist_npz
 from medical_cnn.mlp import MLP
 from medical_cnn.mobileNet import MobileNet
@@ -185,7 +185,9 @@ def train_classifier(
     progress = load_progress(ckpt_path, model, optimizer, resume=args.resume, device=device)
     history = progress.extra.setdefault("history", {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
     start_epoch, start, guard = progress.step, time.time(), DivergenceGuard(name)
-    for epoch in tqdm(range(start_epoch, args.epochs), desc=f"train {name}", initial=start_epoch, total=args.epochs):
+    for epoch in tqdm(
+        range(start_epoch, args.epochs), desc=f"train {name}", initial=start_epoch, total=args.epochs, disable=None
+    ):
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # same order whether resumed or not
         train_loss, train_acc = train_one_epoch(
             model, optimizer, x["train"], y["train"], weight, generator, args, device, guard
@@ -199,6 +201,7 @@ def train_classifier(
             ("val_acc", val["acc"]),
         ):
             history[key].append(value)
+        append_log(ckpt_path.parent, {"epoch": epoch + 1, **{k: v[-1] for k, v in history.items()}}, f"log_{name}.csv")
         if progress.improves(val["acc"]):
             progress.keep_best(model, val["acc"], epoch + 1)
         progress.step = epoch + 1

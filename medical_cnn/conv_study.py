@@ -117,7 +117,7 @@ def run(args: argparse.Namespace, data: None, run_dir: Path, device) -> dict:
     """Time every (size, kernel) case, check the outputs against scipy, write the two figures."""
     rng = np.random.default_rng(args.seed)
     rows, max_error = [], 0.0
-    for size, k in tqdm([(s, k) for s in args.sizes for k in args.kernels], desc="conv timings"):
+    for size, k in tqdm([(s, k) for s in args.sizes for k in args.kernels], desc="conv timings", disable=None):
         image, kernel = rng.random((size, size)), rng.standard_normal((k, k))
         max_error = max(
             max_error,

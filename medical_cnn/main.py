@@ -266,7 +266,6 @@ def main(argv: list[str] | None = None) -> dict:
     config = {
         "command": args.command,
         "device": device,
-        "torch": torch.__version__,
         "cpu_threads": torch.get_num_threads(),
     }
     hint = (

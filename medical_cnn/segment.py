@@ -36,7 +36,7 @@ from common.guard import DivergenceGuard
 from common.metrics import dice
 from common.precision import autocast, resolve_precision
 from common.pretrained import resnet18_weights
-from common.runs import save_figure, seed_everything
+from common.runs import append_log, save_figure, seed_everything
 from medical_cnn.augment import AUGMENTATIONS, augment, sample_patches
 from medical_cnn.data_io import load_drive, preprocess_fundus
 from medical_cnn.unet import UNet
@@ -198,7 +198,7 @@ def train_segmenter(
 
     start, running, guard = time.time(), [], DivergenceGuard(name)
     first = progress.step if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
-    bar = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters)
+    bar = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters, disable=None)
     for it in bar:
         loss = train_step(model, optimizer, loss_fn, sets["fit"], augmentation, generator, args, device, precision)
         try:
@@ -214,6 +214,7 @@ def train_segmenter(
             val_dice = validate(model, sets["val"], multiple, args, device)
             for key, value in (("iteration", it + 1), ("train_loss", float(np.mean(running))), ("val_dice", val_dice)):
                 state["history"][key].append(value)
+            append_log(ckpt_path.parent, {k: v[-1] for k, v in state["history"].items()}, f"log_{name}.csv")
             running = []
             if progress.improves(val_dice):
                 progress.keep_best(model, val_dice, it + 1)

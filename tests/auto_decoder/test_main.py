@@ -32,6 +32,8 @@ def test_runs_write_complete_folders_and_training_helps(tiny_runs):
         ):
             assert (run / f).is_file(), f"{name}/{f} missing"
         m, c = load_json(run / "metrics.json"), load_json(run / "config.json")
+        log = (run / "log.csv").read_text().splitlines()  # one row per epoch, written as the run went
+        assert log[0].startswith("epoch,") and len(log) == 1 + len(m["history"]), name
         assert c["args"]["quick"] and c["args"]["batch_size"] == 16 and c["command"] == name.split("-")[0]
         assert c["dataset"]["train_size"] == m["train_size"] and "CSV" in c["dataset"]["train"] and c["device"] == "cpu"
         assert m["train_size"] + m["val_size"] == 60 and m["test_size"] == 30

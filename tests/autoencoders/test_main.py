@@ -48,6 +48,11 @@ def test_every_sub_command_writes_a_complete_run_folder(quick_runs):
         for f in files:
             assert (run / f).exists(), f"{name}/{f}"
     assert len(load_json(quick_runs / "cifar_quick" / "metrics.json")["history"]["val_acc"]) == 2
+    log = (quick_runs / "cifar_quick" / "log.csv").read_text().splitlines()  # one row per epoch, as it ran
+    assert log[0] == "epoch,train_loss,val_acc,test_acc,epoch_seconds" and [r.split(",")[0] for r in log[1:]] == [
+        "1",
+        "2",
+    ]
     assert "SYNTHETIC" in load_json(quick_runs / "segment_synthetic_quick" / "config.json")["dataset"]
     for record in ("config.json", "metrics.json"):  # a random backbone is never called pretrained
         assert "RANDOM" in load_json(quick_runs / "stl10-resnet_random_quick" / record)["backbone"]

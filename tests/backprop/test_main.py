@@ -87,6 +87,8 @@ def test_inpaint_run_folder(runs):
     assert (folder / "inpainting.png").stat().st_size > 0
     weights = load_checkpoint(folder / "inpaint_net.pt")["best_model"]
     assert weights["0.weight"].shape == (64, 784)
+    log = (folder / "log.csv").read_text().splitlines()  # one row per epoch, written as the run went
+    assert log[0] == "epoch,loss,val_psnr" and len(log) == 1 + config["args"]["epochs"]
 
 
 def test_ablation_run_folder_has_the_full_table(runs):

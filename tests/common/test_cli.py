@@ -1,6 +1,7 @@
 """common.cli: the shared flags, argparse types and the one-line error exit."""
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,16 @@ def test_run_command_turns_errors_into_one_line(exc, code, text, capsys):
 
 def test_run_command_returns_the_result():
     assert cli.run_command("prog", lambda: 42) == 42
+
+
+def test_a_main_py_of_another_checkout_is_refused(tmp_path):
+    from common.cli import RunError, check_checkout
+
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "cli.py").write_text("")
+    (tmp_path / "medical_cnn").mkdir()
+    with pytest.raises(RunError, match="make setup"):
+        check_checkout(tmp_path / "medical_cnn" / "main.py")
+    here = Path(__file__).resolve().parents[2]
+    check_checkout(here / "medical_cnn" / "main.py")  # this checkout's own main.py runs
+    check_checkout(tmp_path / "medical_cnn" / "bench.py")  # only main.py files are checked

@@ -56,3 +56,23 @@ def test_execute_notebook_fixture(tmp_path, execute_notebook):
     nbformat.write(nb, path)
     out = execute_notebook(path, env={"REPORT_RUNS": "some/dir"})
     assert out.cells[0].outputs[0]["text"].strip() == "some/dir"
+
+
+def test_config_records_package_versions_and_the_commit(tmp_path, monkeypatch):
+    with runs.run_folder(tmp_path, "r", {"args": {"seed": 0}}) as run_dir:
+        pass
+    config = runs.load_json(run_dir / "config.json")
+    assert config["versions"]["torch"] == torch.__version__ and config["versions"]["numpy"] == np.__version__
+    assert config["commit"] is None or len(config["commit"].split("+")[0]) == 40
+    assert runs.git_commit(tmp_path) is None  # outside git
+
+
+def test_append_log_writes_one_row_per_call_and_a_resume_replaces_the_repeated_epochs(tmp_path):
+    for epoch, loss in ((1, 0.9), (2, 0.5), (3, 0.4)):
+        runs.append_log(tmp_path, {"epoch": epoch, "loss": torch.tensor(loss, dtype=torch.float64)})
+    runs.append_log(tmp_path, {"epoch": 3, "loss": 0.45})  # resumed after epoch 2's checkpoint
+    assert (tmp_path / "log.csv").read_text() == "epoch,loss\n1,0.9\n2,0.5\n3,0.45\n"
+    with pytest.raises(ValueError, match="not in its header"):
+        runs.append_log(tmp_path, {"epoch": 4, "accuracy": 1.0})
+    runs.append_log(tmp_path, {"step": 10}, "log_b.csv")
+    assert (tmp_path / "log_b.csv").read_text() == "step\n10\n"

@@ -54,6 +54,8 @@ def test_classify_run_names_the_dataset_and_the_trained_mlp_beats_chance(quick_r
     assert m["mlp"]["test_acc"] >= 0.9 and m["mlp"]["test_auc"] >= 0.9
     for name in ("mlp", "mobilenet"):
         assert len(m[name]["history"]["val_acc"]) == 1
+        log = (root / "classify-pneumoniamnist_quick" / f"log_{name}.csv").read_text().splitlines()
+        assert log[0] == "epoch,train_loss,train_acc,val_loss,val_acc" and len(log) == 2
         assert set(load_checkpoint(root / "classify-pneumoniamnist_quick" / f"{name}.pt")) >= {
             "model",
             "optimizer",
@@ -93,6 +95,8 @@ def test_segment_skip_study_scores_inside_the_fov(quick_runs):
         assert v["status"] == "ok" and 0.0 <= v["test"]["dice_mean"] <= 1.0 and len(v["test"]["dice_per_image"]) == 2
     for figure in ("curves.png", "predictions.png"):
         assert (root / "segment-skip_quick" / figure).is_file()
+    log = (root / "segment-skip_quick" / "log_unet-skip.csv").read_text().splitlines()  # one row per validation
+    assert log[0] == "iteration,train_loss,val_dice" and len(log) > 1
     config = json.loads((root / "segment-skip_quick" / "config.json").read_text())
     assert config["dataset"]["name"] == "DRIVE" and config["dataset"]["images"]["test"] == ["01", "02"]
 

@@ -1,0 +1,185 @@
+"""The realistic benchmark: classical compressed sensing and trained networks on the same held-out test slices.
+
+    python -m lab.mri_cs.realistic density --data-dir DATA                  # tune the variable-density mask
+    python -m lab.mri_cs.realistic classical --data-dir DATA --drop-rate 0.3 [--run RUN_DIR]
+    python -m lab.mri_cs.realistic network RUN_DIR --data-dir DATA          # a trained run on the same slices
+    python -m lab.mri_cs.realistic bart --data-dir DATA --drop-rate 0.3     # cross-check TV with BART
+    python -m lab.mri_cs.realistic table                                    # the tables, from the files
+
+Every method sees the same measurements: the data's validation and test splits acquired as ``main.py``
+acquires them (``--seed 0``, realistic acquisition, seeded draws), ``--val-slices`` validation slices to
+choose the weights on and ``--test-slices`` test slices (patients no model trained on), spread evenly over
+each split and recorded. Each command writes one JSON file into ``--out`` (``results/mri_cs/realistic``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.metrics import batch_psnr, batch_ssim
+from mri_cs import cs
+from mri_cs.data.transforms import complex_abs, ifft2
+from mri_cs.models.subsampling import SubsamplingLayer
+from mri_cs.train import acquired, load_data
+
+OUT = Path("results/mri_cs/realistic")
+DENSITY_GRID = (0.3, 0.5, 0.7, 0.85, 1.0)
+DENSITY_LAMBDA = 0.0032  # TV weight while the density is tuned (the best of the grid at weight 0.5, drop 0.3 and 0.6)
+DENSITY_ITERATIONS = 400
+
+
+def measurements(args: argparse.Namespace) -> dict:
+    """``{"val": (kspace, target), "test": (kspace, target), "val_idx", "test_idx", "data"}``: the recorded
+    subsets of the acquired splits."""
+    run_args = argparse.Namespace(
+        data_dir=args.data_dir, resolution=128, seed=0, quick=False, acquisition="realistic", noise_sigma=args.sigma
+    )
+    datasets, info = load_data(run_args)
+    measured = acquired(datasets, run_args)
+    out = {"data": info["dataset"]}
+    for split, n in (("val", args.val_slices), ("test", args.test_slices)):
+        idx = cs.subset(len(measured[split]), n)
+        pairs = [measured[split][i] for i in idx]
+        out[split] = (torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
+        out[f"{split}_idx"] = idx
+    return out
+
+
+def vd_mask(drop: float, weight: float) -> torch.Tensor:
+    """The fixed variable-density mask ``(H, W)`` of ``main.py --mask variable-density --vd-weight weight``."""
+    layer = SubsamplingLayer(drop, "cpu", False, (128, 128), seed=0, mask="variable-density", prior_weight=weight)
+    return layer.hard_mask()
+
+
+def quality(recon: torch.Tensor, target: torch.Tensor) -> dict:
+    """Per-slice PSNR and SSIM, mean and std, and the per-slice PSNRs (for paired comparisons)."""
+    p, s = batch_psnr(recon, target).numpy(), batch_ssim(recon, target).numpy()
+    return {"psnr": float(p.mean()), "psnr_std": float(p.std()), "ssim": float(s.mean()), "per_slice_psnr": p.tolist()}
+
+
+def zero_filled(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return complex_abs(ifft2(kspace * mask[None, :, :, None])).unsqueeze(1)
+
+
+def write(args: argparse.Namespace, name: str, record: dict) -> Path:
+    out = Path(args.out) / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"command": " ".join(sys.argv), "sigma": args.sigma, **record}
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(out)
+    print(f"-> {out}")
+    return out
+
+
+def density(args: argparse.Namespace) -> None:
+    """Per drop rate, the variable-density prior weight with the best validation PSNR of TV (fixed weight)."""
+    data = measurements(args)
+    k, t = data["val"]
+    record = {"data": data["data"], "val_slices": data["val_idx"], "lambda": DENSITY_LAMBDA, "by_drop": {}}
+    for drop in args.drop_rates:
+        tried = {
+            f"{w:g}": cs.mean_psnr(cs.reconstruct("tv", k, vd_mask(drop, w), DENSITY_LAMBDA, DENSITY_ITERATIONS), t)
+            for w in DENSITY_GRID
+        }
+        best = max(tried, key=tried.get)
+        record["by_drop"][f"{drop:g}"] = {"best": float(best), "val_psnr": tried}
+        print(f"drop {drop:g}: weight {best} ({tried[best]:.2f} dB); tried {tried}")
+    write(args, "density", record)
+
+
+def run_mask(run_dir: Path) -> torch.Tensor:
+    """The hard mask ``(H, W)`` of a finished run's ``best.pt``."""
+    from mri_cs.scoring import load_run
+
+    return load_run(run_dir, torch.device("cpu"))[0].subsample.hard_mask()
+
+
+def mask_for(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
+    """The mask to reconstruct with: a run's (``--run``), else the tuned variable-density mask."""
+    if args.run:
+        return run_mask(Path(args.run)), Path(args.run).name
+    weight = json.loads((Path(args.out) / "density.json").read_text())["by_drop"][f"{args.drop_rate:g}"]["best"]
+    return vd_mask(args.drop_rate, weight), f"vd{weight:g}_drop{args.drop_rate:g}"
+
+
+def classical(args: argparse.Namespace) -> None:
+    """Zero-filled, TV and L1-wavelet on the mask; weights chosen on validation, convergence recorded."""
+    data = measurements(args)
+    mask, label = mask_for(args)
+    (vk, vt), (tk, tt) = data["val"], data["test"]
+    record = {"data": data["data"], "mask": label, "keep_fraction": float(mask.mean()), "drop_rate": args.drop_rate}
+    record.update(val_slices=data["val_idx"], test_slices=data["test_idx"])
+    record["zero_filled"] = quality(zero_filled(tk, mask), tt)
+    for method in args.methods:
+        t0 = time.time()
+        lam, tried = cs.choose_lambda(method, vk, vt, mask, args.lambdas)
+        check = cs.convergence(method, vk, vt, mask, lam)
+        result = quality(cs.reconstruct(method, tk, mask, lam), tt)
+        record[method] = {**result, "lambda": lam, "val_psnr_by_lambda": tried, "convergence": check}
+        record[method]["seconds"] = time.time() - t0
+        print(f"{label} {method}: lambda {lam:g}, test PSNR {result['psnr']:.2f} dB, check {check['change_db']:+.4f}")
+    write(args, f"classical_{label}", record)
+
+
+@torch.no_grad()
+def network(args: argparse.Namespace) -> None:
+    """A trained run (``best.pt``) scored on the recorded test slices, beside its zero-filled input."""
+    from mri_cs.scoring import load_run
+
+    data = measurements(args)
+    model, run_args, config, _ = load_run(Path(args.run), torch.device("cpu"))
+    tk, tt = data["test"]
+    recon = torch.cat([model(tk[i : i + 16]) for i in range(0, len(tk), 16)])
+    mask = model.subsample.hard_mask()
+    record = {"data": data["data"], "run": Path(args.run).name, "model": run_args.model, "config": config["args"]}
+    record.update(drop_rate=run_args.drop_rate, learn_mask=run_args.learn_mask, test_slices=data["test_idx"])
+    record.update(network=quality(recon, tt), zero_filled=quality(zero_filled(tk, mask), tt))
+    record["full"] = quality(zero_filled(tk, torch.ones_like(mask)), tt)
+    print(f"{record['run']}: test PSNR {record['network']['psnr']:.2f} dB")
+    write(args, f"network_{record['run']}", record)
+
+
+COMMANDS = {"density": density, "classical": classical, "network": network}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lab.mri_cs.realistic", description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=list(COMMANDS) + ["bart", "table"])
+    p.add_argument("run", nargs="?", default=None, help="network: the run folder; classical: reconstruct on its mask")
+    p.add_argument("--data-dir", default=None, help="the data (default: the MNI152 template)")
+    p.add_argument("--drop-rate", type=float, default=0.3)
+    p.add_argument("--drop-rates", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    p.add_argument("--methods", nargs="+", choices=cs.METHODS, default=list(cs.METHODS))
+    p.add_argument("--lambdas", type=float, nargs="+", default=list(cs.LAMBDAS[2:10]))
+    p.add_argument("--sigma", type=float, default=0.0125, help="noise per component (main.py --noise-sigma)")
+    p.add_argument("--val-slices", type=int, default=16)
+    p.add_argument("--test-slices", type=int, default=64)
+    p.add_argument("--out", default=str(OUT))
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "bart":
+        from lab.mri_cs.bart import cross_check
+
+        return cross_check(args)
+    if args.command == "table":
+        from lab.mri_cs.tables import write_tables
+
+        return write_tables(Path(args.out))
+    torch.manual_seed(0)
+    np.random.seed(0)
+    COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
