@@ -161,7 +161,7 @@ def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitte
 def grade(
     names: list[str] | None = None,
     submission: Path | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     keep: bool = False,
     hide: tuple[Path, ...] = (),
 ) -> list[AssignmentScore]:
@@ -169,7 +169,7 @@ def grade(
     ``submission`` is None, else of the handout's files found in that folder."""
     import time
 
-    chosen = graded_assignments(names)
+    chosen, limits = graded_assignments(names), limits or Limits()
     work = Path(tempfile.mkdtemp(prefix="grade-"))
     os.chmod(work, 0o711)
     start = time.monotonic()

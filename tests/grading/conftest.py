@@ -1,14 +1,21 @@
-"""Submissions for the grader's tests: the reference files with one known bug per problem, or broken files."""
+"""Submissions for the grader's tests: the reference files with one known bug per problem, stubs with an attack,
+broken files; and one grading run per key, shared by the tests that read it."""
 
 from pathlib import Path
 
 import pytest
 
+from grading.markers import stub
 from grading.submission import ROOT
 
 
 def reference(assignment: str, rel: str) -> str:
     return (ROOT / assignment / rel).read_text()
+
+
+def starter(assignment: str, rel: str) -> str:
+    """The starter's stub of a student file: every solution block raises NotImplementedError."""
+    return stub(reference(assignment, rel), rel)
 
 
 def with_bug(assignment: str, rel: str, old: str, new: str) -> str:
@@ -23,6 +30,14 @@ def write(folder: Path, files: dict[str, str]) -> Path:
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_text(text)
     return folder
+
+
+def points(score) -> dict[str, float]:
+    return {p.problem.number: p.earned for p in score.problems}
+
+
+def reasons(score, number: str) -> str:
+    return "\n".join(next(p.reasons for p in score.problems if p.problem.number == number))
 
 
 @pytest.fixture(scope="session")
