@@ -24,9 +24,10 @@ from __future__ import annotations
 import argparse
 
 from common.cli import (
-    OneLineParser,
+    HelpFormatter,
     add_common_args,
     fill_common_defaults,
+    main_parser,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -35,23 +36,13 @@ from common.cli import (
     run_name,
 )
 
-PROG = "auto_decoder"
+PROG = "main.py"
 FAMILIES = (
     "gaussian",
     "laplace",
     "logistic",
 )  # VariationalAutoDecoder.FAMILIES, listed here to keep torch out of --help
 QUICK = {"subset": 256, "epochs": 2, "test_steps": 20, "tsne_points": 100, "samples": 100}
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Append ``(default: ...)`` unless the help text already states the default or there is none to show."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "(default" in text or action.default in (None, False, argparse.SUPPRESS):
-            return text
-        return super()._get_help_string(action)
 
 
 def add_data_args(p: argparse.ArgumentParser, batch_size: int, subset: int) -> None:
@@ -165,7 +156,7 @@ def add_generative_args(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
+    parser = main_parser(__doc__)
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 

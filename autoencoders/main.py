@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 
 from common.cli import (
+    HelpFormatter,
     OneLineParser,
     RunError,
     add_common_args,
     fill_common_defaults,
     fraction,
+    main_parser,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -182,11 +184,11 @@ def _add_task_args(p: argparse.ArgumentParser, name: str, defaults: dict) -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser = main_parser(__doc__)
     add_common_args(parser)
-    sub = parser.add_subparsers(dest="task", required=True, metavar="TASK", parser_class=OneLineParser)
+    sub = parser.add_subparsers(dest="task", required=True, parser_class=OneLineParser)
     for name, (_, help_text, defaults) in TASKS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         _add_task_args(p, name, defaults)
         add_common_args(p, sub_command=True)
     return parser

@@ -220,6 +220,6 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
             "train_sigma": args.train_sigma,
         }
         print(write_outputs(run_dir, metrics, models, test_noisy, splits.test[0], args.test_sigmas, device), end="")
-    return f"run folder: {run_dir}; chosen on validation: {chosen['model']}, test PSNR " + ", ".join(
+    return f"{run_dir}: chosen on validation: {chosen['model']}, test PSNR " + ", ".join(
         f"sigma={s}: {v:.2f} dB (noisy {noisy_psnr[s]:.2f})" for s, v in chosen["test_psnr"].items()
     )

@@ -161,6 +161,6 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
         }
         metrics = {"test_psnr": table, "snr": dict(zip(map(str, sigmas), snrs)), "kernel": kernel, "networks": infos}
         print(write_outputs(run_dir, metrics, methods, splits.test[0], kernel, args), end="")
-    return f"run folder: {run_dir}; test PSNR Wiener+net " + ", ".join(
+    return f"{run_dir}: test PSNR Wiener+net " + ", ".join(
         f"sigma={s}: {table['Wiener+net'][str(s)]:.2f} dB (Wiener {table['Wiener'][str(s)]:.2f})" for s in sigmas
     )

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
     m = metrics["first_layer_manual_vs_autograd"]
     passed = sum(metrics["gradcheck"].values())
     return (
-        f"run folder: {run_dir}; gradcheck {passed}/{len(metrics['gradcheck'])} passed; first layer "
+        f"{run_dir}: gradcheck {passed}/{len(metrics['gradcheck'])} passed; first layer "
         f"hand-derived vs autograd max |dW| diff {m['max_abs_diff_weight']:.2e}, "
         f"max |db| diff {m['max_abs_diff_bias']:.2e}"
     )

@@ -187,7 +187,7 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
         )
         write_outputs(run_dir, metrics, data.test, measured, recon)
     return (
-        f"run folder: {run_dir}; test PSNR {metrics['test_psnr']:.2f} dB (whole digit; hidden half alone "
+        f"{run_dir}: test PSNR {metrics['test_psnr']:.2f} dB (whole digit; hidden half alone "
         f"{metrics['test_psnr_hidden_half']:.2f} dB; measurement {metrics['test_psnr_measurement']:.2f} dB, "
         f"mean-digit fill {metrics['test_psnr_mean_digit_fill']:.2f} dB)"
     )

@@ -23,10 +23,11 @@ import importlib
 import sys
 
 from common.cli import (
-    OneLineParser,
+    HelpFormatter,
     RunError,
     add_common_args,
     fill_common_defaults,
+    main_parser,
     positive_float,
     positive_int,
     run_command,
@@ -86,15 +87,21 @@ def add_image_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = main_parser(__doc__)
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{gradcheck,inpaint,ablation,wiener}")
 
     p = sub.add_parser(
-        "gradcheck", help="gradcheck of the hand-written Functions and network; manual first-layer gradients"
+        "gradcheck",
+        formatter_class=HelpFormatter,
+        help="gradcheck of the hand-written Functions and network; manual first-layer gradients",
     )
 
-    p = sub.add_parser("inpaint", help="MNIST inpainting with the hand-written layers and hand-written SGD")
+    p = sub.add_parser(
+        "inpaint",
+        formatter_class=HelpFormatter,
+        help="MNIST inpainting with the hand-written layers and hand-written SGD",
+    )
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw/, torchvision's layout (default: data)")
     p.add_argument(
         "--download",
@@ -111,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--val-count", type=positive_int, default=5000, help="training digits held out for validation (default: 5000)"
     )
 
-    p = sub.add_parser("ablation", help="denoiser with/without biases, two widths, three noise levels")
+    p = sub.add_parser(
+        "ablation", formatter_class=HelpFormatter, help="denoiser with/without biases, two widths, three noise levels"
+    )
     add_image_args(p)
     p.add_argument(
         "--channels", type=positive_int, nargs="+", default=[32, 64], help="hidden widths to compare (default: 32 64)"
@@ -132,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="test noise levels (default: 0.01 0.1 0.2)",
     )
 
-    p = sub.add_parser("wiener", help="Wiener deconvolution, a CNN, and Wiener followed by a CNN")
+    p = sub.add_parser(
+        "wiener", formatter_class=HelpFormatter, help="Wiener deconvolution, a CNN, and Wiener followed by a CNN"
+    )
     add_image_args(p)
     p.add_argument(
         "--kernel", choices=["motion", "gaussian"], default="motion", help="blur kernel shape (default: motion)"

@@ -73,6 +73,29 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(EXIT_ERROR)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` of every ``main.py``: the description and examples as written, and ``(default: ...)`` after each
+    option unless its help text already states the default or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+def main_parser(doc: str) -> OneLineParser:
+    """The top-level parser of a ``main.py``: its docstring's first paragraph as the description and the docstring's
+    example commands (its indented ``python main.py ...`` lines) under "examples:" at the end of ``--help``."""
+    examples = [line.strip() for line in doc.splitlines() if line.lstrip().startswith("python main.py")]
+    return OneLineParser(
+        prog="main.py",
+        description=" ".join(doc.split("\n\n")[0].split()),
+        epilog="examples:\n" + "\n".join(f"  {line}" for line in examples),
+        formatter_class=HelpFormatter,
+    )
+
+
 def _int_at_least(text: str, minimum: int) -> int:
     try:
         value = int(text)

@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 from common.cli import (
-    OneLineParser,
+    HelpFormatter,
     add_common_args,
     fill_common_defaults,
     folder_name,
+    main_parser,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -59,13 +60,6 @@ QUICK = {
         "lrs": [1e-1, 1e-3],
     },
 }
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends ``(default: ...)`` unless the help text already states its default, so each shows once."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        return action.help if "(default" in (action.help or "") else super()._get_help_string(action)
 
 
 def add_conv(sub) -> argparse.ArgumentParser:
@@ -188,7 +182,7 @@ def add_segment(sub) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
+    parser = main_parser(__doc__)
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     parser.commands = {

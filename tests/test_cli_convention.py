@@ -65,3 +65,15 @@ def test_every_command_has_the_common_flags_and_shows_defaults_once(package):
         for flag, text in entries.items():
             assert text.lower().count("default") <= 1, f"{package} {' '.join(argv)} {flag}: {text}"
             assert "default: None" not in text and "/work/" not in text, f"{package} {flag}: {text}"
+
+
+# Assignments whose main.py has not moved to common.cli.main_parser yet (issue 36); each leaves this list once done.
+NOT_ON_MAIN_PARSER = ("mri_cs",)
+
+
+@pytest.mark.parametrize("package", [a for a in ASSIGNMENTS if a not in NOT_ON_MAIN_PARSER])
+def test_help_has_one_style_and_ends_with_examples(package):
+    text = help_text(package)
+    assert text.startswith("usage: main.py ")
+    examples = text.split("\nexamples:\n")[1].splitlines()
+    assert examples and all(line.startswith("  python main.py ") for line in examples), examples

@@ -31,7 +31,7 @@ def test_a_name_that_leaves_its_root_is_refused_before_anything_is_written(comma
         lambda: main([command, "--quick", "--results-root", str(tmp_path / "runs"), "--name", name]),
         tmp_path,
         capsys,
-        f"auto_decoder {command}: error: argument --name",
+        f"main.py {command}: error: argument --name",
     )
 
 
@@ -39,7 +39,7 @@ def test_a_full_disk_keeps_the_last_checkpoint(csv_dir, tmp_path, monkeypatch, c
     hit = faults.disk_full_on_second_checkpoint(monkeypatch)
     assert faults.exit_code(lambda: main(quick("ad", csv_dir, tmp_path))) == 2
     line = faults.one_line(capsys.readouterr().err)
-    assert line.startswith(f"auto_decoder ad: error: cannot write {hit[0]}: No space left on device")
+    assert line.startswith(f"main.py ad: error: cannot write {hit[0]}: No space left on device")
     assert load_checkpoint(hit[0])["step"] == 1 and faults.no_temporary_files(tmp_path)
 
 
@@ -48,7 +48,7 @@ def test_sigterm_keeps_the_last_checkpoint_and_says_how_to_resume(csv_dir, tmp_p
     assert faults.exit_code(lambda: main(quick("ad", csv_dir, tmp_path))) == 143
     err = capsys.readouterr().err
     assert (
-        "auto_decoder ad: terminated (SIGTERM); continue with the same command plus --resume" in err
+        "main.py ad: terminated (SIGTERM); continue with the same command plus --resume" in err
         and "Traceback" not in err
     )
     assert load_checkpoint(hit[0])["step"] == 1
@@ -69,7 +69,7 @@ def test_a_diverged_run_exits_3_with_its_status_and_no_headline(argv, folder, wh
     code = faults.exit_code(lambda: main(quick(argv[0], csv_dir, tmp_path, *argv[1:])))
     out, err = capsys.readouterr()
     line = err.strip().splitlines()[-1]  # after the test fit's progress bar
-    assert code == 3 and f"auto_decoder {argv[0]}: diverged: {where}: the loss" in line and "Traceback" not in err
+    assert code == 3 and f"main.py {argv[0]}: diverged: {where}: the loss" in line and "Traceback" not in err
     metrics = load_json(tmp_path / folder / "metrics.json")
     assert metrics["status"] == "diverged" and metrics["where"] == where and str(tmp_path / folder) + ":" not in out
 

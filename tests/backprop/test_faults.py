@@ -87,7 +87,8 @@ def test_a_diverged_run_exits_3_with_its_status_and_no_headline(command, data, t
     out, err = capsys.readouterr()
     assert code == 3 and f"main.py {command}: diverged: " in faults.one_line(err) and "the loss" in err
     assert (
-        load_json(tmp_path / f"{command}_quick" / "metrics.json")["status"] == "diverged" and "run folder:" not in out
+        load_json(tmp_path / f"{command}_quick" / "metrics.json")["status"] == "diverged"
+        and f"{tmp_path / (command + '_quick')}: " not in out
     )
 
 

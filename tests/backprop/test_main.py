@@ -61,7 +61,7 @@ def test_quick_runs_get_their_own_folders_and_say_so_last(runs):
         "wiener_quick",
     ]
     for command, line in last.items():
-        assert line.startswith(f"run folder: {root / (command + '_quick')};")
+        assert line.startswith(f"{root / (command + '_quick')}: ")
         assert ("dB" in line) if command != "gradcheck" else ("4/4 passed" in line)
         assert read(root / f"{command}_quick" / "config.json")["args"]["quick"] is True
 
