@@ -81,3 +81,26 @@ def test_hidden_tests_are_cut_with_their_decorators():
     out = without_tests(text, {"test_hidden"})
     assert "test_hidden" not in out and "parametrize" not in out and "def test_kept" in out
     ast.parse(out)
+
+
+def _test_names(check: str) -> list[str]:
+    """The test functions a rubric check stands for (every one of a file's tests when it names a file)."""
+    path, _, name = check.partition("::")
+    if name:
+        return [name.split("[")[0]]
+    return re.findall(r"^def (test_\w+)\(", (ROOT / path).read_text(), re.M)
+
+
+@pytest.mark.parametrize("name", sorted(RUBRIC))
+def test_every_check_has_a_probe_and_every_probe_a_check(name):
+    """The grader asks what the public tests ask: one probe per graded test, named after it (a probe that
+    stands for one parametrisation adds a suffix), and nothing else."""
+    from grading.probes import checks_of
+
+    for problem in RUBRIC[name].problems:
+        probes = [c.name for c in checks_of(name, problem.number)]
+        tests = [t for check in problem.checks for t in _test_names(check)]
+        for test in tests:
+            assert any(p == test or p.startswith(test + "_") for p in probes), (problem.number, test)
+        for probe in probes:
+            assert any(probe == t or probe.startswith(t + "_") for t in tests), (problem.number, probe)
