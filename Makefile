@@ -40,16 +40,19 @@ lint: setup
 report: setup
 	$(PY) -m lab.report
 
-# Points per problem from the graded tests (rubric: grading/rubric.py). SUBMISSION=DIR grades a student's
-# files (one folder per assignment, or ASSIGNMENT=name and the files themselves) in a temporary copy.
+# Points per problem (rubric: grading/rubric.py) of this repository's files, or SUBMISSION=DIR's (one folder per
+# assignment, or ASSIGNMENT=name and the files themselves): each problem's worker runs the files against the
+# starter, sandboxed (an unprivileged uid of its own when run as root); the verdicts are computed by the grader.
 grade: setup
 	$(PY) -m grading grade $(if $(SUBMISSION),--submission "$(SUBMISSION)") $(foreach a,$(ASSIGNMENT),--assignment $(a)) $(if $(RESULTS),--results "$(RESULTS)")
 
-# The student starter tree (solution blocks stubbed, hidden tests removed) in dist/starter (ignored by git).
+# The student starter (the course only: stubs, public tests, cleared notebooks, student READMEs; no lab,
+# results, docs, dry or grader) in dist/starter, or OUT=DIR (outside the tree).
 release: setup
-	$(PY) -m grading release
+	$(PY) -m grading release $(if $(OUT),--out "$(OUT)")
 
-# One Gradescope autograder zip (setup.sh, run_autograder, grader + tests) per assignment in dist/gradescope.
+# One Gradescope autograder zip per assignment in dist/gradescope: setup.sh, run_autograder (drops privileges
+# for the student's code, writes results.json itself), the grader and the assignment's reference solution.
 gradescope: setup
 	$(PY) -m grading gradescope $(foreach a,$(ASSIGNMENT),--assignment $(a))
 

@@ -50,7 +50,8 @@ def student_readme(a: Assignment, root: Path) -> str:
     ]
     out += ["## What you implement", "", "| problem | what | file | points |", "| --- | --- | --- | --- |"]
     out += [f"| {p.number} | {p.title} | `{'`, `'.join(p.files)}` | {p.points:g} |" for p in a.problems]
-    out += ["", f"Points: {a.points:g} in all ({a.points_source}). A problem scores its points when all of its", ""]
+    source = "the handout's" if a.points_source == "the handout" else "the course's own; the handout gives none"
+    out += ["", f"Points: {a.points:g} in all ({source}). A problem scores its points when all of its", ""]
     out[-2] += " checks pass, else 0."
     out += ["## Functions to write", ""]
     for rel in a.files:
