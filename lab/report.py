@@ -1,9 +1,11 @@
 """``make report``: execute the five report notebooks on the committed results and write self-contained HTML.
 
     python -m lab.report [ASSIGNMENT ...] [--in-place]   # reports/<name>.html; --in-place saves the notebooks
+    python -m lab.report medical_cnn --runs medical_cnn/runs   # the report of your own runs
 
-Each notebook runs in its own folder with ``REPORT_RUNS`` unset and this checkout first on the kernel's
-``PYTHONPATH``, so it reads this tree's ``results/<assignment>`` whatever the virtual environment points at.
+Each notebook runs in its own folder with ``REPORT_RUNS`` unset (or set to ``--runs``) and this checkout first
+on the kernel's ``PYTHONPATH``, so it reads this tree's ``results/<assignment>`` whatever the virtual environment
+points at.
 The HTML page hides the code, embeds every image as data (a copied page shows its figures), numbers the
 figure captions and renders the equations as MathML, which browsers draw offline (no script from a CDN).
 ``dry/answers.md`` is rendered the same way.
@@ -116,14 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--in-place", action="store_true", help="save each executed notebook over its source")
     parser.add_argument("--out", type=Path, default=REPORTS, help="folder for the HTML files")
+    parser.add_argument("--runs", type=Path, help="read the runs in this folder instead of results/<assignment>")
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all five, plus dry")
     args = parser.parse_args(argv)
     names = args.assignments or [*ASSIGNMENTS, "dry"]
     if unknown := sorted(set(names) - {*ASSIGNMENTS, "dry"}):
         parser.error(f"unknown assignment {', '.join(unknown)}")
+    if args.runs and (len(names) != 1 or names == ["dry"] or args.in_place):
+        parser.error("--runs takes one assignment and no --in-place (the committed notebooks show results/)")
     import nbformat
 
-    os.environ.pop("REPORT_RUNS", None)  # the reports read the committed results/
+    os.environ.pop("REPORT_RUNS", None)  # the reports read the committed results/, or --runs
+    if args.runs:
+        os.environ["REPORT_RUNS"] = str(args.runs.resolve())
     args.out.mkdir(parents=True, exist_ok=True)
     for name in names:
         path = REPO_ROOT / name / ("answers.md" if name == "dry" else "report.ipynb")

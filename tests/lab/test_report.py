@@ -59,3 +59,14 @@ def test_unknown_assignment_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         report.main(["nonsense"])
     assert e.value.code == 2 and "unknown assignment" in capsys.readouterr().err
+
+
+def test_runs_takes_one_assignment_and_never_overwrites_the_notebooks(capsys):
+    for argv in (
+        ["--runs", "x"],
+        ["medical_cnn", "backprop", "--runs", "x"],
+        ["medical_cnn", "--runs", "x", "--in-place"],
+    ):
+        with pytest.raises(SystemExit) as e:
+            report.main(argv)
+        assert e.value.code == 2 and "--runs takes one assignment" in capsys.readouterr().err

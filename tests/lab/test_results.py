@@ -83,13 +83,22 @@ def test_blocks_fill_and_detect_a_changed_number():
         blocks.fill_blocks(text, {"psnr": "1", "other": "2"}, "results")
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_readme_numbers_match_the_committed_results(assignment):
-    """Every generated block of the README is what cog renders from results/ now (``cog --check``)."""
+GENERATED_PAGES = sorted(
+    p.relative_to(results.REPO_ROOT).as_posix()
+    for p in [*(results.REPO_ROOT / a / "README.md" for a in ASSIGNMENTS), *(results.REPO_ROOT / "docs").glob("*.md")]
+    if "[[[cog" in p.read_text(encoding="utf-8")
+)
+
+
+def test_every_assignment_readme_has_generated_results():
+    assert {f"{a}/README.md" for a in ASSIGNMENTS} <= set(GENERATED_PAGES)
+
+
+@pytest.mark.parametrize("page", GENERATED_PAGES)
+def test_generated_numbers_match_the_committed_results(page):
+    """Every generated block of a README or docs page is what cog renders from results/ now (``cog --check``)."""
     from cogapp import Cog
 
-    readme = results.REPO_ROOT / assignment / "README.md"
-    assert "[[[cog" in readme.read_text(encoding="utf-8")
-    assert Cog().main(["cog", "--check", "-I", str(results.REPO_ROOT), str(readme)]) == 0, (
-        f"run: cog -r -I . {assignment}/README.md"
+    assert Cog().main(["cog", "--check", "-I", str(results.REPO_ROOT), str(results.REPO_ROOT / page)]) == 0, (
+        f"run: cog -r -I . {page}"
     )
