@@ -142,3 +142,53 @@ def test_bad_submission_path_is_one_line_and_exit_2(tmp_path):
         )
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.count("\n") == 1 and "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def more_bugs(tmp_path_factory, grade_once):
+    """A second submission: one more known bug in the problems the first one left intact."""
+    folder = tmp_path_factory.mktemp("more_bugs")
+    conv = with_bug("medical_cnn", "utils.py", "out += windows @ ker[i]", "out += windows @ ker[kh - 1 - i][::-1]")
+    stride = with_bug("medical_cnn", "mobileNet.py", "(128, 2),", "(128, 1),")
+    write(
+        folder / "medical_cnn",
+        {
+            "utils.py": conv,
+            "mobileNet.py": stride,
+            "mlp.py": reference("medical_cnn", "mlp.py"),
+            "unet.py": reference("medical_cnn", "unet.py"),
+        },
+    )
+    last_batch = with_bug(
+        "autoencoders",
+        "helper.py",
+        "accuracy(torch.cat(preds), torch.cat(targets))",
+        "accuracy(preds[-1], targets[-1])",
+    )
+    no_indices = with_bug(
+        "autoencoders", "models.py", "self.pool2 = nn.MaxPool2d(2, return_indices=True)", "self.pool2 = nn.MaxPool2d(2)"
+    )
+    write(folder / "autoencoders", {"helper.py": last_batch, "models.py": no_indices})
+    laplace = with_bug("auto_decoder", "VariationalAutoDecoder.py", "return 2 * scale**2", "return scale**2")
+    write(
+        folder / "auto_decoder",
+        {"AutoDecoder.py": reference("auto_decoder", "AutoDecoder.py"), "VariationalAutoDecoder.py": laplace},
+    )
+    relu = with_bug(
+        "backprop", "functions.py", "grad_out * (x > 0).to(grad_out.dtype)", "grad_out * (x >= 0).to(grad_out.dtype)"
+    )
+    write(folder / "backprop", {"functions.py": relu})
+    write(folder / "mri_cs" / "models", {"model.py": reference("mri_cs", "models/model.py")})
+    return grade_once("more bugs", None, folder, wall_s=20.0, cpu_s=20.0)
+
+
+def test_more_planted_bugs_each_lose_exactly_their_problem(more_bugs):
+    assert points(more_bugs["medical_cnn"]) == {"1": 10, "2": 0, "3": 5, "4": 0, "5": 10, "6": 5}
+    assert "test_is_correlation_not_convolution" in reasons(more_bugs["medical_cnn"], "2")
+    assert "test_mobilenet_layout_follows_table_1: strides" in reasons(more_bugs["medical_cnn"], "4")
+    assert points(more_bugs["autoencoders"]) == {"1": 5, "2": 0, "3": 5, "4": 4, "5": 0}
+    assert points(more_bugs["auto_decoder"]) == {"1": 10, "2": 0}
+    assert "laplace: variance() is not 2 scale^2" in reasons(more_bugs["auto_decoder"], "2")
+    assert points(more_bugs["backprop"]) == {"1": 6, "2": 0, "3": 10}
+    assert "test_relu_gradient_is_zero_at_exactly_zero_like_torch" in reasons(more_bugs["backprop"], "2")
+    assert points(more_bugs["mri_cs"]) == {"1": 10}
