@@ -51,6 +51,13 @@ def figure(path: Path, caption: str = "", width: int = 800):
     )
 
 
+def caption(text: str):
+    """A caption for the plot drawn just above it in the notebook, numbered like :func:`figure`'s by ``make report``."""
+    from IPython.display import HTML
+
+    return HTML(f"<figure><figcaption>{escape(text)}</figcaption></figure>")
+
+
 def table(frame, caption: str | None = None, precision: int = 3):
     """A pandas table as a report shows it: no index column, "–" for a missing value, an optional caption."""
     styler = frame.style.hide(axis="index").format(na_rep="–", precision=precision)

@@ -32,3 +32,25 @@ def test_notebook_executes_on_the_committed_results(assignment, execute_notebook
     text = outputs_text(nb)
     assert f"results/{assignment}" in text  # it says where it read from
     assert "<img src=" in text or "image/png" in text  # and shows at least one figure
+
+
+# Reports whose figures and tables have not moved to common.notebook's figure/table yet (issue 36).
+NOT_YET_CAPTIONED = ("mri_cs",)
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if a not in NOT_YET_CAPTIONED])
+def test_committed_report_captions_its_figures_and_shows_readable_tables(assignment):
+    nb = json.loads((REPO_ROOT / assignment / "report.ipynb").read_text())
+    html = [
+        "".join(o.get("data", {}).get("text/html", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    ]
+    figures = [h for h in html if "<img " in h]
+    assert figures and all(re.search(r"<figcaption>[^<]{10,}</figcaption>", h) for h in figures)
+    tables = [h for h in html if "<table" in h]
+    assert tables, "the report shows its numbers in tables"
+    for h in tables:
+        assert 'class="dataframe"' not in h, "a raw pandas table: show it with common.notebook.table"
+        assert not re.search(r">\s*(nan|NaN|None)\s*<", h), "a missing value shows as a dash"

@@ -20,6 +20,7 @@ def outputs(nb) -> str:
                 o.get("text", "")
                 + str(o.get("data", {}).get("text/plain", ""))
                 + str(o.get("data", {}).get("text/markdown", ""))
+                + str(o.get("data", {}).get("text/html", ""))
             )
     return "".join(parts)
 

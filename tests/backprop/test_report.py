@@ -241,6 +241,7 @@ def outputs_text(nb) -> str:
         str(o.get("text", ""))
         + str(o.get("data", {}).get("text/markdown", ""))
         + str(o.get("data", {}).get("text/plain", ""))
+        + str(o.get("data", {}).get("text/html", ""))
         for c in nb.cells
         if c.cell_type == "code"
         for o in c.get("outputs", [])
@@ -259,7 +260,7 @@ def test_report_on_fixture_runs_shows_tables_and_figures(results, execute_notebo
     nb = execute_notebook(NOTEBOOK, env={"REPORT_RUNS": results})
     text = outputs_text(nb)
     assert "No finished" not in text and not absolute(results, text)
-    assert "64ch_nobias" in text and "Wiener+net" in text and "best model - noisy input" in text
+    assert "64ch_nobias" in text and "Wiener+net" in text and "best model − noisy input" in text
     assert "18.67" in text and "29.97" in text
     data = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     images = [d for d in data if "image/jpeg" in d or "<img " in str(d.get("text/html", ""))]  # embedded or linked

@@ -35,3 +35,7 @@ def test_table_hides_the_index_and_shows_a_dash_for_missing_values():
     html = notebook.table(pd.DataFrame({"PSNR (dB)": [30.12345, float("nan")]}), "two runs").to_html()
     assert "30.123" in html and "–" in html and "nan" not in html.lower().replace("nan-", "")
     assert "row_heading" not in html and "two runs" in html
+
+
+def test_caption_is_a_figure_caption_for_a_plot_drawn_above_it():
+    assert notebook.caption("a < b").data == "<figure><figcaption>a &lt; b</figcaption></figure>"

@@ -14,7 +14,9 @@ REPORT = Path(__file__).resolve().parents[2] / "medical_cnn" / "report.ipynb"
 
 def outputs_text(nb) -> str:
     return "\n".join(
-        str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
+        str(out.get("text", ""))
+        + str(out.get("data", {}).get("text/plain", ""))
+        + str(out.get("data", {}).get("text/html", ""))
         for cell in nb.cells
         if cell.cell_type == "code"
         for out in cell.get("outputs", [])
