@@ -25,29 +25,26 @@ from common.runs import save_checkpoint
 def train_one_epoch(
     model: nn.Module,
     loader: Iterable,
-    optimizer: torch.optim.Optimizer,
-    device: torch.device,
-    scheduler=None,
+    fit: helper.Fit,
     label_smoothing: float = 0.0,
     desc: str = "train",
-    precision: str = "fp32",
     guard: DivergenceGuard | None = None,
 ) -> float:
     """One pass over ``loader`` with the cross-entropy loss; returns the mean training loss.
-    ``scheduler`` (e.g. one-cycle) is stepped after every batch; the forward pass runs in ``precision``
+    ``fit.scheduler`` (e.g. one-cycle) is stepped after every batch; the forward pass runs in ``fit.precision``
     (:mod:`common.precision`), the loss in float32."""
     model.train()
     total, count = 0.0, 0
     for x, y in helper.bar(loader, desc):
-        x, y = x.to(device), y.to(device)
-        with autocast(device, precision):
+        x, y = x.to(fit.device), y.to(fit.device)
+        with autocast(fit.device, fit.precision):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
+        fit.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        fit.optimizer.step()
+        if fit.scheduler is not None:
+            fit.scheduler.step()
         total, count = total + (guard.check(loss) if guard is not None else loss.item()) * len(y), count + len(y)
     return total / max(count, 1)
 
@@ -56,59 +53,41 @@ def train(
     model: nn.Module,
     train_loader: Iterable,
     val_loader: Iterable,
-    optimizer: torch.optim.Optimizer,
-    epochs: int,
-    device: torch.device,
-    run_dir: str | Path,
-    scheduler=None,
+    fit: helper.Fit,
     label_smoothing: float = 0.0,
-    resume: bool = False,
-    tag: str = "",
     test_loader: Iterable | None = None,
-    precision: str = "fp32",
 ) -> dict[str, list[float]]:
-    """Train for ``epochs`` epochs, validating after each; returns the histories
+    """Train for ``fit.epochs`` epochs, validating after each; returns the histories
     ``{"train_loss", "val_acc", "epoch_seconds"}`` (one value per epoch).
 
     ``run_dir/best<tag>.pth`` keeps the weights with the best validation accuracy and
-    ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``resume`` continues from it).
+    ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``fit.resume`` continues from it).
     With ``test_loader`` (the course's CIFAR-10 protocol) the test split is scored every epoch too
     (``"test_acc"``) and ``best_test<tag>.pth`` keeps the weights of the best TEST accuracy.
     ``model`` ends with the validation-selected weights.
     """
-    ckpt_path, generator = Path(run_dir) / f"checkpoint{tag}.pt", getattr(train_loader, "generator", None)
+    run_dir, tag = Path(fit.run_dir), fit.tag
+    ckpt_path, generator = run_dir / f"checkpoint{tag}.pt", getattr(train_loader, "generator", None)
     generators = {"loader": generator} if generator is not None else None
-    progress = load_progress(ckpt_path, model, optimizer, scheduler, generators, resume=resume)
+    progress = load_progress(ckpt_path, model, fit.optimizer, fit.scheduler, generators, resume=fit.resume)
     history = progress.extra.setdefault("history", {})
     guard = DivergenceGuard(f"{type(model).__name__}{tag}")  # stops a diverged run (common.cli.Diverged)
-    for epoch in range(progress.step, epochs):
+    for epoch in range(progress.step, fit.epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(
-            model,
-            train_loader,
-            optimizer,
-            device,
-            scheduler,
-            label_smoothing,
-            f"epoch {epoch + 1}/{epochs}",
-            precision,
-            guard=guard,
-        )
+        loss = train_one_epoch(model, train_loader, fit, label_smoothing, f"epoch {epoch + 1}/{fit.epochs}", guard)
         seconds = time.perf_counter() - t0
-        scores = {"val_acc": helper.evaluate_accuracy(model, val_loader, device)}
+        scores = {"val_acc": helper.evaluate_accuracy(model, val_loader, fit.device)}
         if test_loader is not None:
-            scores["test_acc"] = helper.evaluate_accuracy(model, test_loader, device)
+            scores["test_acc"] = helper.evaluate_accuracy(model, test_loader, fit.device)
         helper.record_epoch(history, run_dir, tag, epoch + 1, train_loss=loss, **scores, epoch_seconds=seconds)
         if test_loader is not None and scores["test_acc"] > max(history["test_acc"][:-1], default=-1.0):
-            save_checkpoint(
-                Path(run_dir) / f"best_test{tag}.pth", model.state_dict()
-            )  # the course's protocol: optimistic
+            save_checkpoint(run_dir / f"best_test{tag}.pth", model.state_dict())  # the course's protocol: optimistic
         if progress.improves(scores["val_acc"]):
             progress.keep_best(model, scores["val_acc"], epoch + 1)
-            save_checkpoint(Path(run_dir) / f"best{tag}.pth", model.state_dict())
+            save_checkpoint(run_dir / f"best{tag}.pth", model.state_dict())
         progress.step = epoch + 1
         helper.report_epoch(epoch + 1, tag, history)
-        save_progress(ckpt_path, progress, model, optimizer, scheduler, generators)
+        save_progress(ckpt_path, progress, model, fit.optimizer, fit.scheduler, generators)
     model.load_state_dict(progress.best_model)
     return history
 
@@ -158,20 +137,8 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     )
     precision = helper.run_precision(args, device)
     with helper.open_run(args, device, data["source"], parameters=params, **sizes) as run_dir:
-        history = train(
-            model,
-            train_loader,
-            val_loader,
-            optimizer,
-            args.epochs,
-            device,
-            run_dir,
-            scheduler=scheduler,
-            label_smoothing=0.1,
-            resume=args.resume,
-            test_loader=test_loader,
-            precision=precision,
-        )
+        fit = helper.Fit(optimizer, args.epochs, device, run_dir, scheduler, args.resume, precision=precision)
+        history = train(model, train_loader, val_loader, fit, label_smoothing=0.1, test_loader=test_loader)
         m = headline(model, history, test_loader, device)
         helper.finish_run(run_dir, history, "CIFAR-10 CNN", parameters=params, **m, **sizes)
     print(

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +40,22 @@ from common.runs import append_log, save_json
 from common.runs import open_run as open_run_folder
 
 TASKS = ("reconstruction", "denoising")
+
+
+@dataclass
+class Fit:
+    """How a training loop of this package optimises and where it keeps its files, in one argument."""
+
+    optimizer: torch.optim.Optimizer
+    epochs: int
+    device: torch.device
+    run_dir: Path
+    scheduler: Any = None  # stepped after every batch (one-cycle); None: the optimizer's rate throughout
+    resume: bool = False  # continue from run_dir/checkpoint<tag>.pt
+    tag: str = ""  # suffix of the checkpoint, weights and log files, for a run folder holding several models
+    precision: str = "fp32"  # of the forward pass (common.precision)
+
+
 # Arguments a --resume must repeat: they change the data, the model or the optimisation.
 FIXED_ON_RESUME = (
     "seed",

@@ -82,7 +82,90 @@ def val_fraction_type(text: str) -> float:
     return value
 
 
+def _mnist_args(g: argparse._ArgumentGroup) -> None:
+    """The denoising noise of ``mnist``."""
+    g.add_argument(
+        "--noise-std", type=non_negative_float, default=0.4, help="std of the denoising noise (default: 0.4)"
+    )
+
+
+def _stl10_resnet_args(g: argparse._ArgumentGroup) -> None:
+    """The backbone weights of ``stl10-resnet``."""
+    weights = g.add_mutually_exclusive_group()
+    weights.add_argument(
+        "--weights",
+        metavar="imagenet|PATH",
+        default=None,
+        help="the backbone's ImageNet weights: 'imagenet' takes torchvision's IMAGENET1K_V1 from the torch hub "
+        "cache or downloads it there once; PATH is a ResNet-18 state dict such as resnet18-f37072fd.pth "
+        "(default: none; without weights, or offline, the run is recorded as skipped and nothing trains)",
+    )
+    weights.add_argument(
+        "--no-pretrained",
+        action="store_true",
+        help="RANDOM backbone instead of ImageNet weights, for smoke tests only (run folder stl10-resnet_random)",
+    )
+
+
+def _stl10_ae_args(g: argparse._ArgumentGroup) -> None:
+    """The unlabelled images and the classifier of ``stl10-ae``."""
+    g.add_argument(
+        "--max-unlabeled",
+        type=positive_int,
+        default=None,
+        help="train the autoencoder on the first N unlabelled images (default: all 100,000)",
+    )
+    g.add_argument(
+        "--classifier-lr", type=positive_float, default=2e-3, help="classifier learning rate (default: 0.002)"
+    )
+    g.add_argument("--classifier-epochs", type=positive_int, default=20, help="classifier epochs (default: 20)")
+
+
+def _segment_args(g: argparse._ArgumentGroup) -> None:
+    """The data, split, augmentation and start of ``segment``."""
+    g.add_argument(
+        "--synthetic",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="offline demo: N real MNI152 slices with SYNTHETIC lesions instead of the Figshare files "
+        "(default: 0, i.e. the real files)",
+    )
+    g.add_argument(
+        "--sample-every", type=positive_int, default=2, help="keep sample predictions every N epochs (default: 2)"
+    )
+    g.add_argument("--size", type=size_type, default=240, help="slices are resized to size x size (default: 240)")
+    g.add_argument(
+        "--guard",
+        type=non_negative_int,
+        default=5,
+        help="files dropped on each side of every border between the train/validation/test blocks (default: 5)",
+    )
+    g.add_argument(
+        "--augment",
+        action="store_true",
+        help="random flips, rotations (15 degrees), scaling (0.9-1.1) and intensity gain (0.9-1.1) "
+        "of the training slices (off by default)",
+    )
+    g.add_argument(
+        "--init-from",
+        metavar="PATH",
+        default=None,
+        help="start from these weights (a best.pth of an earlier segment run) instead of random ones; "
+        "the optimiser starts afresh (default: none)",
+    )
+
+
+TASK_ARGS = {  # each task's own options
+    "mnist": _mnist_args,
+    "stl10-resnet": _stl10_resnet_args,
+    "stl10-ae": _stl10_ae_args,
+    "segment": _segment_args,
+}
+
+
 def _add_task_args(p: argparse.ArgumentParser, name: str, defaults: dict) -> None:
+    """The options every task has, with its defaults, then its own (:data:`TASK_ARGS`)."""
     g = p.add_argument_group(f"options of {name}")
     g.add_argument("--data-dir", default="data", help="dataset root, see README.md for each layout (default: data)")
     g.add_argument(
@@ -119,68 +202,8 @@ def _add_task_args(p: argparse.ArgumentParser, name: str, defaults: dict) -> Non
             default=defaults["weight_decay"],
             help=f"(default: {defaults['weight_decay']:g})",
         )
-    if name == "mnist":
-        g.add_argument(
-            "--noise-std", type=non_negative_float, default=0.4, help="std of the denoising noise (default: 0.4)"
-        )
-    if name == "stl10-resnet":
-        weights = g.add_mutually_exclusive_group()
-        weights.add_argument(
-            "--weights",
-            metavar="imagenet|PATH",
-            default=None,
-            help="the backbone's ImageNet weights: 'imagenet' takes torchvision's IMAGENET1K_V1 from the torch hub "
-            "cache or downloads it there once; PATH is a ResNet-18 state dict such as resnet18-f37072fd.pth "
-            "(default: none; without weights, or offline, the run is recorded as skipped and nothing trains)",
-        )
-        weights.add_argument(
-            "--no-pretrained",
-            action="store_true",
-            help="RANDOM backbone instead of ImageNet weights, for smoke tests only (run folder stl10-resnet_random)",
-        )
-    if name == "stl10-ae":
-        g.add_argument(
-            "--max-unlabeled",
-            type=positive_int,
-            default=None,
-            help="train the autoencoder on the first N unlabelled images (default: all 100,000)",
-        )
-        g.add_argument(
-            "--classifier-lr", type=positive_float, default=2e-3, help="classifier learning rate (default: 0.002)"
-        )
-        g.add_argument("--classifier-epochs", type=positive_int, default=20, help="classifier epochs (default: 20)")
-    if name == "segment":
-        g.add_argument(
-            "--synthetic",
-            type=non_negative_int,
-            default=0,
-            metavar="N",
-            help="offline demo: N real MNI152 slices with SYNTHETIC lesions instead of the Figshare files "
-            "(default: 0, i.e. the real files)",
-        )
-        g.add_argument(
-            "--sample-every", type=positive_int, default=2, help="keep sample predictions every N epochs (default: 2)"
-        )
-        g.add_argument("--size", type=size_type, default=240, help="slices are resized to size x size (default: 240)")
-        g.add_argument(
-            "--guard",
-            type=non_negative_int,
-            default=5,
-            help="files dropped on each side of every border between the train/validation/test blocks (default: 5)",
-        )
-        g.add_argument(
-            "--augment",
-            action="store_true",
-            help="random flips, rotations (15 degrees), scaling (0.9-1.1) and intensity gain (0.9-1.1) "
-            "of the training slices (off by default)",
-        )
-        g.add_argument(
-            "--init-from",
-            metavar="PATH",
-            default=None,
-            help="start from these weights (a best.pth of an earlier segment run) instead of random ones; "
-            "the optimiser starts afresh (default: none)",
-        )
+    if name in TASK_ARGS:
+        TASK_ARGS[name](g)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,8 +28,7 @@ MODELS = (("linear", models.LinearAutoEncoder), ("conv", models.AutoEncoder_CNN)
 def train_one_epoch(
     model: nn.Module,
     loader: Iterable,
-    optimizer: torch.optim.Optimizer,
-    device: torch.device,
+    fit: helper.Fit,
     task: str,
     noise_std: float,
     desc: str = "train",
@@ -40,12 +39,12 @@ def train_one_epoch(
     model.train()
     total, count = 0.0, 0
     for batch in helper.bar(loader, desc):
-        clean = helper.images(batch).to(device)
+        clean = helper.images(batch).to(fit.device)
         inputs = add_noise(clean, noise_std, clamp=(0, 1)) if task == "denoising" else clean
         loss = F.mse_loss(model(inputs), clean)
-        optimizer.zero_grad(set_to_none=True)
+        fit.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        fit.optimizer.step()
         total, count = (
             total + (guard.check(loss) if guard is not None else loss.item()) * len(clean),
             count + len(clean),
@@ -57,42 +56,36 @@ def train(
     model: nn.Module,
     train_loader: Iterable,
     val_loader: Iterable,
-    optimizer: torch.optim.Optimizer,
-    epochs: int,
-    device: torch.device,
-    run_dir: str | Path,
+    fit: helper.Fit,
     task: str = "reconstruction",
     noise_std: float = 0.3,
-    resume: bool = False,
-    tag: str = "",
 ) -> dict[str, list[float]]:
-    """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "val_mse", "epoch_seconds"}``.
+    """Train for ``fit.epochs`` epochs; returns the histories ``{"train_loss", "val_mse", "epoch_seconds"}``.
 
     ``run_dir/best<tag>.pth`` keeps the weights with the lowest validation MSE and
-    ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``resume`` continues from it).
+    ``run_dir/checkpoint<tag>.pt`` the state after the last epoch (``fit.resume`` continues from it).
     ``model`` ends with the validation-selected weights.
     """
     if task not in helper.TASKS:
         raise ValueError(f"task must be one of {helper.TASKS}, got {task!r}")
-    ckpt_path, generator = Path(run_dir) / f"checkpoint{tag}.pt", getattr(train_loader, "generator", None)
+    run_dir, tag = Path(fit.run_dir), fit.tag
+    ckpt_path, generator = run_dir / f"checkpoint{tag}.pt", getattr(train_loader, "generator", None)
     generators = {"loader": generator} if generator is not None else None
-    progress = load_progress(ckpt_path, model, optimizer, None, generators, resume=resume)
+    progress = load_progress(ckpt_path, model, fit.optimizer, None, generators, resume=fit.resume)
     history = progress.extra.setdefault("history", {})
     guard = DivergenceGuard(f"{type(model).__name__} ({task})")  # stops a diverged run (common.cli.Diverged)
-    for epoch in range(progress.step, epochs):
+    for epoch in range(progress.step, fit.epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(
-            model, train_loader, optimizer, device, task, noise_std, f"{task} {epoch + 1}/{epochs}", guard
-        )
+        loss = train_one_epoch(model, train_loader, fit, task, noise_std, f"{task} {epoch + 1}/{fit.epochs}", guard)
         seconds = time.perf_counter() - t0
-        mse = helper.autoencoder_test_mse(model, val_loader, device, task, noise_std)
+        mse = helper.autoencoder_test_mse(model, val_loader, fit.device, task, noise_std)
         helper.record_epoch(history, run_dir, tag, epoch + 1, train_loss=loss, val_mse=mse, epoch_seconds=seconds)
         if progress.improves(mse, higher_is_better=False):
             progress.keep_best(model, mse, epoch + 1)
-            save_checkpoint(Path(run_dir) / f"best{tag}.pth", model.state_dict())
+            save_checkpoint(run_dir / f"best{tag}.pth", model.state_dict())
         progress.step = epoch + 1
         helper.report_epoch(epoch + 1, tag, history)
-        save_progress(ckpt_path, progress, model, optimizer, None, generators)
+        save_progress(ckpt_path, progress, model, fit.optimizer, None, generators)
     model.load_state_dict(progress.best_model)
     return history
 
@@ -112,19 +105,8 @@ def train_all(args: argparse.Namespace, device: torch.device, run_dir: Path, dat
             train_loader = datasets.TensorBatches(train_x, train_y, args.batch_size, shuffle=True, generator=g)
             model = cls().to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-            history = train(
-                model,
-                train_loader,
-                val_loader,
-                optimizer,
-                args.epochs,
-                device,
-                run_dir,
-                task=task,
-                noise_std=args.noise_std,
-                resume=args.resume,
-                tag=f"_{name}_{task}",
-            )
+            fit = helper.Fit(optimizer, args.epochs, device, run_dir, resume=args.resume, tag=f"_{name}_{task}")
+            history = train(model, train_loader, val_loader, fit, task=task, noise_std=args.noise_std)
             model.eval()  # train() ends with the validation-selected weights: the figures and the table show them
             histories[f"{name}_{task}"], trained[(name, task)] = history, model
             table.append(

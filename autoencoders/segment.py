@@ -69,48 +69,38 @@ def train(
     model: nn.Module,
     train_loader: Iterable,
     val_loader: Iterable,
-    optimizer: torch.optim.Optimizer,
-    epochs: int,
-    device: torch.device,
-    run_dir: str | Path,
+    fit: helper.Fit,
     sample_images: torch.Tensor,
     sample_every: int = 2,
-    resume: bool = False,
 ) -> dict[str, list[float]]:
-    """Train for ``epochs`` epochs; returns the histories ``{"train_loss", "val_loss", "val_dice",
+    """Train for ``fit.epochs`` epochs; returns the histories ``{"train_loss", "val_loss", "val_dice",
     "val_iou", "epoch_seconds"}``. Every ``sample_every`` epochs (and after the last) the predictions
     for ``sample_images`` ``(S, 1, H, W)`` go to ``run_dir/samples/epoch_XXX.npz``; ``best.pth``
-    keeps the weights with the best validation Dice, ``checkpoint.pt`` the last state (for ``resume``).
+    keeps the weights with the best validation Dice, ``checkpoint.pt`` the last state (for ``fit.resume``).
 
     The learning rate halves after :data:`LR_PATIENCE` epochs in a row without a better validation Dice:
     at a constant rate the validation Dice of the real set stalls and swings by a few points from epoch
     to epoch while the training loss keeps falling, and smaller steps let it settle.
     """
-    ckpt_path, generator = Path(run_dir) / "checkpoint.pt", getattr(train_loader, "generator", None)
+    run_dir, device, optimizer = Path(fit.run_dir), fit.device, fit.optimizer
+    ckpt_path, generator = run_dir / "checkpoint.pt", getattr(train_loader, "generator", None)
     generators = {"loader": generator} if generator is not None else None
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=LR_PATIENCE - 1)
-    progress = load_progress(ckpt_path, model, optimizer, scheduler, generators, resume=resume)
+    progress = load_progress(ckpt_path, model, optimizer, scheduler, generators, resume=fit.resume)
     history = progress.extra.setdefault("history", {})
     guard = DivergenceGuard(type(model).__name__)
-    for epoch in range(progress.step, epochs):
+    for epoch in range(progress.step, fit.epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{epochs}", guard)
+        loss = train_one_epoch(model, train_loader, optimizer, device, f"segment {epoch + 1}/{fit.epochs}", guard)
         seconds = time.perf_counter() - t0
-        helper.record_epoch(
-            history,
-            run_dir,
-            "",
-            epoch + 1,
-            train_loss=loss,
-            **helper.evaluate_segmentation(model, val_loader, device, "val"),
-            epoch_seconds=seconds,
-        )
+        scores = helper.evaluate_segmentation(model, val_loader, device, "val")
+        helper.record_epoch(history, run_dir, "", epoch + 1, train_loss=loss, **scores, epoch_seconds=seconds)
         scheduler.step(history["val_dice"][-1])
-        if (epoch + 1) % sample_every == 0 or epoch + 1 == epochs:
-            keep_samples(model, sample_images, device, Path(run_dir) / "samples" / f"epoch_{epoch + 1:03d}.npz")
+        if (epoch + 1) % sample_every == 0 or epoch + 1 == fit.epochs:
+            keep_samples(model, sample_images, device, run_dir / "samples" / f"epoch_{epoch + 1:03d}.npz")
         if progress.improves(history["val_dice"][-1]):
             progress.keep_best(model, history["val_dice"][-1], epoch + 1)
-            save_checkpoint(Path(run_dir) / "best.pth", model.state_dict())
+            save_checkpoint(run_dir / "best.pth", model.state_dict())
         progress.step = epoch + 1
         helper.report_epoch(epoch + 1, "", history)
         save_progress(ckpt_path, progress, model, optimizer, scheduler, generators)
@@ -240,10 +230,11 @@ def write_outputs(
     plots.save(figure, run_dir / "test_cases.png")
 
 
-def run(args: argparse.Namespace, device: torch.device) -> None:
-    full, slices, source = load_slices(args)
-    split, described = make_split(args, slices)
-    try:  # every slice the run uses read once, so bad values (NaN pixels, masks that are not binary) stop it here
+def loaders(args: argparse.Namespace, full: Dataset, split: dict) -> tuple[DataLoader, DataLoader]:
+    """The training batches (augmented with ``--augment``, shuffled with the seed) and the validation batches,
+    once every slice the run uses has been read, so bad values (NaN pixels, masks that are not binary) stop it
+    before training."""
+    try:
         for i in sorted({i for name in datasets.SPLITS for i in split[name]}):
             full[i]
     except DataError as e:
@@ -253,7 +244,13 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     if args.augment:
         train_set = datasets.AugmentedSlices(train_set)
     train_loader = DataLoader(train_set, args.batch_size, shuffle=True, num_workers=args.workers, generator=g)
-    val_loader = DataLoader(Subset(full, split["val"]), args.batch_size, num_workers=args.workers)
+    return train_loader, DataLoader(Subset(full, split["val"]), args.batch_size, num_workers=args.workers)
+
+
+def run(args: argparse.Namespace, device: torch.device) -> None:
+    full, slices, source = load_slices(args)
+    split, described = make_split(args, slices)
+    train_loader, val_loader = loaders(args, full, split)
     sample_images, sample_masks = map(torch.stack, zip(*[full[i] for i in split["val"][:4]]))
     model = models.SegmentationNet().to(device)
     if args.init_from:
@@ -267,19 +264,9 @@ def run(args: argparse.Namespace, device: torch.device) -> None:
     with helper.open_run(args, device, source, parameters=params, split=described, **sizes) as run_dir:
         save_npz(run_dir / "samples_inputs.npz", images=sample_images.numpy(), masks=sample_masks.numpy())
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+        fit = helper.Fit(optimizer, args.epochs, device, run_dir, resume=args.resume)
         try:
-            history = train(
-                model,
-                train_loader,
-                val_loader,
-                optimizer,
-                args.epochs,
-                device,
-                run_dir,
-                sample_images,
-                sample_every=args.sample_every,
-                resume=args.resume,
-            )
+            history = train(model, train_loader, val_loader, fit, sample_images, sample_every=args.sample_every)
             test, dices = test_once(model, full, split["test"], slices, device, args)
             figure = test_cases_figure(
                 model,

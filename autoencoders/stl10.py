@@ -42,8 +42,14 @@ def source(args: argparse.Namespace) -> str:
     return f"STL-10 binary files in {Path(args.data_dir) / 'stl10_binary'}"
 
 
-def train_classifier(args, device, model, run_dir, data, norm: tuple, lr: float, epochs: int, tag: str = "") -> dict:
-    """Train the trainable part of ``model`` (AdamW, one-cycle) on the labelled training split minus a held-out
+def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters of ``model`` (a frozen backbone or encoder stays as it is)."""
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+
+
+def train_classifier(args, fit: helper.Fit, model: torch.nn.Module, data, norm: tuple) -> tuple[dict, dict]:
+    """Train the trainable part of ``model`` with ``fit.optimizer`` under a one-cycle rate (set here, as
+    ``fit.scheduler``, once the batches per epoch are known) on the labelled training split minus a held-out
     validation part (which chooses ``best<tag>.pth``); returns the history and the headline numbers
     (:func:`autoencoders.cifar.headline`: the test accuracy of the validation-selected weights)."""
     train_x, train_y, test_x, test_y = data
@@ -57,24 +63,11 @@ def train_classifier(args, device, model, run_dir, data, norm: tuple, lr: float,
     val_loader, test_loader = (
         datasets.TensorBatches(x, y, 200, mean=mean, std=std) for x, y in ((val_x, val_y), (test_x, test_y))
     )
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=args.weight_decay
-    )
-    scheduler = helper.one_cycle(optimizer, lr, epochs * len(train_loader))
-    history = cifar.train(
-        model,
-        train_loader,
-        val_loader,
-        optimizer,
-        epochs,
-        device,
-        run_dir,
-        scheduler=scheduler,
-        resume=args.resume,
-        tag=tag,
-    )
+    lr = fit.optimizer.param_groups[0]["lr"]
+    fit.scheduler = helper.one_cycle(fit.optimizer, lr, fit.epochs * len(train_loader))
+    history = cifar.train(model, train_loader, val_loader, fit)
     return history, {
-        **cifar.headline(model, history, test_loader, device),
+        **cifar.headline(model, history, test_loader, fit.device),
         "train_images": len(train_y),
         "val_images": len(val_y),
         "test_images": len(test_y),
@@ -90,9 +83,8 @@ def run_cnn(args: argparse.Namespace, device: torch.device) -> None:
     model = models.STL10CNN().to(device)
     params = models.count_parameters(model)
     with helper.open_run(args, device, source(args), parameters=params) as run_dir:
-        history, m = train_classifier(
-            args, device, model, run_dir, data, (datasets.STL10_MEAN, datasets.STL10_STD), args.lr, args.epochs
-        )
+        fit = helper.Fit(adamw(model, args.lr, args.weight_decay), args.epochs, device, run_dir, resume=args.resume)
+        history, m = train_classifier(args, fit, model, data, (datasets.STL10_MEAN, datasets.STL10_STD))
         helper.finish_run(run_dir, history, "STL-10 CNN", parameters=params, **m)
     print(_last_line(run_dir, m))
 
@@ -121,9 +113,8 @@ def run_resnet(args: argparse.Namespace, device: torch.device) -> None:
     print(f"ResNet-18 backbone: {backbone}; {trainable:,} trainable parameters")
     title = "STL-10 ResNet-18 (frozen, " + ("RANDOM backbone)" if weights is None else "pretrained backbone)")
     with helper.open_run(args, device, source(args), backbone=backbone, trainable_parameters=trainable) as run_dir:
-        history, m = train_classifier(
-            args, device, model, run_dir, data, (datasets.IMAGENET_MEAN, datasets.IMAGENET_STD), args.lr, args.epochs
-        )
+        fit = helper.Fit(adamw(model, args.lr, args.weight_decay), args.epochs, device, run_dir, resume=args.resume)
+        history, m = train_classifier(args, fit, model, data, (datasets.IMAGENET_MEAN, datasets.IMAGENET_STD))
         helper.finish_run(run_dir, history, title, status="ok", backbone=backbone, trainable_parameters=trainable, **m)
     print(_last_line(run_dir, m) + (" [RANDOM backbone, not pretrained]" if weights is None else ""))
 
@@ -146,18 +137,8 @@ def train_autoencoder(
     val_loader = DataLoader(Subset(images, sorted(order[:n_val])), 200, num_workers=args.workers)
     ae = models.STL10AutoEncoder().to(device)
     optimizer = torch.optim.Adam(ae.parameters(), lr=args.lr)
-    history = mnist_ae.train(
-        ae,
-        train_loader,
-        val_loader,
-        optimizer,
-        args.epochs,
-        device,
-        run_dir,
-        task="reconstruction",
-        resume=args.resume,
-        tag="_autoencoder",
-    )
+    fit = helper.Fit(optimizer, args.epochs, device, run_dir, resume=args.resume, tag="_autoencoder")
+    history = mnist_ae.train(ae, train_loader, val_loader, fit, task="reconstruction")
     test_mse = helper.autoencoder_test_mse(
         ae, DataLoader(test_set, 200, num_workers=args.workers), device, "reconstruction", 0.0
     )
@@ -181,17 +162,10 @@ def run_ae(args: argparse.Namespace, device: torch.device) -> None:
     with helper.open_run(args, device, source(args), unlabeled_images=n_unlabeled, parameters=params) as run_dir:
         ae, ae_history, ae_test_mse = train_autoencoder(args, device, run_dir, unlabeled, test_x)
         clf = models.EncoderClassifier(ae.encoder, models.code_classifier_head(ae.code_channels)).to(device)
-        clf_history, m = train_classifier(
-            args,
-            device,
-            clf,
-            run_dir,
-            data,
-            (None, None),
-            args.classifier_lr,
-            1 if args.quick else args.classifier_epochs,
-            tag="_classifier",
-        )
+        optimizer = adamw(clf, args.classifier_lr, args.weight_decay)
+        epochs = 1 if args.quick else args.classifier_epochs
+        fit = helper.Fit(optimizer, epochs, device, run_dir, resume=args.resume, tag="_classifier")
+        clf_history, m = train_classifier(args, fit, clf, data, (None, None))
         helper.finish_run(
             run_dir,
             clf_history,

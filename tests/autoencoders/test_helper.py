@@ -50,7 +50,7 @@ def test_supervised_loop_learns_returns_histories_and_keeps_the_best_weights(tmp
     train = list(zip(*[t.split(16) for t in _blobs(128, 0)]))
     val = list(zip(*[t.split(32) for t in _blobs(64, 1)]))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    history = cifar.train(model, train, val, optimizer, 3, CPU, tmp_path)
+    history = cifar.train(model, train, val, helper.Fit(optimizer, 3, CPU, tmp_path))
     assert len(history["train_loss"]) == len(history["val_acc"]) == 3 and "test_acc" not in history
     assert history["val_acc"][-1] > 0.9 and history["train_loss"][-1] < history["train_loss"][0]
     model.load_state_dict(load_checkpoint(tmp_path / "best.pth"))
@@ -81,14 +81,14 @@ def test_resume_continues_the_same_history_and_weights(tmp_path):
 
     model, loader, opt, folder = fresh(tmp_path / "straight")
     folder.mkdir()
-    straight = cifar.train(model, loader, test, opt, 2, CPU, folder)
+    straight = cifar.train(model, loader, test, helper.Fit(opt, 2, CPU, folder))
     folder = tmp_path / "resumed"
     folder.mkdir()
     model1, loader1, opt1, _ = fresh(folder)
-    first = cifar.train(model1, loader1, test, opt1, 1, CPU, folder)  # "interrupted" after epoch 1
+    first = cifar.train(model1, loader1, test, helper.Fit(opt1, 1, CPU, folder))  # "interrupted" after epoch 1
     model2, loader2, opt2, _ = fresh(folder)
     torch.manual_seed(123)  # a resumed process starts from another random state
-    resumed = cifar.train(model2, loader2, test, opt2, 2, CPU, folder, resume=True)
+    resumed = cifar.train(model2, loader2, test, helper.Fit(opt2, 2, CPU, folder, resume=True))
     assert resumed["train_loss"][0] == first["train_loss"][0] and len(resumed["train_loss"]) == 2
     for key in ("train_loss", "val_acc"):
         assert resumed[key] == straight[key], key
@@ -113,9 +113,8 @@ class _Spy(nn.Module):
 def test_unsupervised_loop_feeds_clean_or_noisy_images_and_targets_the_clean_one(tmp_path, task):
     images = torch.rand(8, 1, 28, 28) * 0.5 + 0.25
     spy = _Spy()
-    history = mnist_ae.train(
-        spy, [images], [images], torch.optim.SGD(spy.parameters(), lr=0.0), 1, CPU, tmp_path, task=task, noise_std=0.2
-    )
+    fit = helper.Fit(torch.optim.SGD(spy.parameters(), lr=0.0), 1, CPU, tmp_path)
+    history = mnist_ae.train(spy, [images], [images], fit, task=task, noise_std=0.2)
     fed = spy.inputs[0]
     if task == "reconstruction":
         assert torch.equal(fed, images)
@@ -127,7 +126,7 @@ def test_unsupervised_loop_feeds_clean_or_noisy_images_and_targets_the_clean_one
 
 def test_unsupervised_loop_rejects_an_unknown_task(tmp_path):
     with pytest.raises(ValueError):
-        mnist_ae.train(_Spy(), [], [], None, 1, CPU, tmp_path, task="inpainting")
+        mnist_ae.train(_Spy(), [], [], helper.Fit(None, 1, CPU, tmp_path), task="inpainting")
 
 
 def _strokes(n: int, seed: int) -> torch.Tensor:
@@ -148,9 +147,8 @@ def test_denoising_autoencoder_beats_the_noisy_input(tmp_path):
     model = models.AutoEncoder_CNN()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     untrained = helper.autoencoder_test_mse(model, [test], CPU, "denoising", 0.4)
-    history = mnist_ae.train(
-        model, list(train.split(32)), [test], optimizer, 4, CPU, tmp_path, task="denoising", noise_std=0.4
-    )
+    fit = helper.Fit(optimizer, 4, CPU, tmp_path)
+    history = mnist_ae.train(model, list(train.split(32)), [test], fit, task="denoising", noise_std=0.4)
     noisy = add_noise(test, 0.4, torch.Generator().manual_seed(0), clamp=(0, 1))
     input_mse = float(((noisy - test) ** 2).mean())
     assert history["val_mse"][-1] < 0.5 * input_mse < untrained
@@ -161,17 +159,8 @@ def test_segmentation_loop_keeps_sample_outputs_every_few_epochs(tmp_path):
     x = torch.rand(4, 1, 16, 16)
     t = (x > 0.5).float()
     model = nn.Conv2d(1, 1, 1)
-    history = segment.train(
-        model,
-        [(x, t)] * 10,
-        [(x, t)],
-        torch.optim.Adam(model.parameters(), lr=0.1),
-        5,
-        CPU,
-        tmp_path,
-        x[:2],
-        sample_every=2,
-    )
+    fit = helper.Fit(torch.optim.Adam(model.parameters(), lr=0.1), 5, CPU, tmp_path)
+    history = segment.train(model, [(x, t)] * 10, [(x, t)], fit, x[:2], sample_every=2)
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
         "epoch_002.npz",
         "epoch_004.npz",

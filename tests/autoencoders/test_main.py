@@ -297,8 +297,9 @@ def test_segmentation_halves_the_learning_rate_when_validation_dice_stalls(tmp_p
     monkeypatch.setattr(segment.helper, "evaluate_segmentation", lambda *a, **k: {"val_dice": next(scores)})
     model = torch.nn.Conv2d(1, 1, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    segment.train(model, [], [], optimizer, 3, torch.device("cpu"), tmp_path, torch.zeros(1, 1, 4, 4))
+    segment.train(model, [], [], helper.Fit(optimizer, 3, torch.device("cpu"), tmp_path), torch.zeros(1, 1, 4, 4))
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)  # one epoch without a better Dice
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    segment.train(model, [], [], optimizer, 4, torch.device("cpu"), tmp_path, torch.zeros(1, 1, 4, 4), resume=True)
+    fit = helper.Fit(optimizer, 4, torch.device("cpu"), tmp_path, resume=True)
+    segment.train(model, [], [], fit, torch.zeros(1, 1, 4, 4))
     assert optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)  # the second one, after the resume

@@ -155,9 +155,8 @@ def test_validation_not_test_chooses_the_reported_cifar_weights(tmp_path, monkey
     monkeypatch.setattr(cifar, "train_one_epoch", _advance)
     val, test = _classification_set([0.5, 1.0, 0.75]), _classification_set([1.0, 0.25, 0.5])
     model = Scripted()
-    history = cifar.train(
-        model, [None], val, torch.optim.SGD(model.parameters(), lr=0.0), 3, CPU, tmp_path, test_loader=test
-    )
+    fit = helper.Fit(torch.optim.SGD(model.parameters(), lr=0.0), 3, CPU, tmp_path)
+    history = cifar.train(model, [None], val, fit, test_loader=test)
     m = cifar.headline(model, history, test, CPU)
     assert history["val_acc"] == [0.5, 1.0, 0.75] and history["test_acc"] == [1.0, 0.25, 0.5]
     assert m["best_epoch"] == 2 and m["val_acc"] == 1.0 and m["test_acc"] == 0.25  # the headline: epoch 2's test score
@@ -183,17 +182,8 @@ def test_validation_not_test_chooses_the_reported_segmentation_weights(tmp_path,
     val_x, val_t = scripted([1, 3, 2])
     test_x, test_t = scripted([1, 2, 4])
     model = Scripted()
-    history = segment.train(
-        model,
-        [None],
-        [(val_x, val_t)],
-        torch.optim.SGD(model.parameters(), lr=0.0),
-        3,
-        CPU,
-        tmp_path,
-        val_x[:1],
-        sample_every=5,
-    )
+    fit = helper.Fit(torch.optim.SGD(model.parameters(), lr=0.0), 3, CPU, tmp_path)
+    history = segment.train(model, [None], [(val_x, val_t)], fit, val_x[:1], sample_every=5)
     assert history["val_dice"] == [0.25, 0.75, 0.5]
     args = argparse.Namespace(batch_size=2, workers=0)
     slices = [datasets.TumourSlice(i + 1, tmp_path, tmp_path, [1, 2, 3, 3][i]) for i in range(4)]
