@@ -15,6 +15,7 @@ import argparse
 import math
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -140,29 +141,31 @@ def build_model(name: str, data: dict, args: argparse.Namespace) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- training
+@dataclass
+class Fit:
+    """What every epoch of one model's training uses: its optimizer, the class weights of the loss (None: plain
+    cross-entropy), the device, and the guard that stops a diverged run (:class:`common.cli.Diverged`)."""
+
+    optimizer: torch.optim.Optimizer
+    weight: torch.Tensor | None
+    device: torch.device
+    guard: DivergenceGuard
+
+
 def train_one_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    weight: torch.Tensor | None,
-    generator: torch.Generator,
-    args: argparse.Namespace,
-    device: torch.device,
-    guard: DivergenceGuard | None = None,
+    model: nn.Module, fit: Fit, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, args: argparse.Namespace
 ) -> tuple[float, float]:
-    """One pass over the shuffled, randomly shifted training images; returns (mean loss, accuracy).
-    ``guard`` stops a diverged run (:class:`common.cli.Diverged`)."""
+    """One pass over the shuffled, randomly shifted training images; returns (mean loss, accuracy)."""
     model.train()
     loss_sum, correct = 0.0, 0
     for idx in iterate_batches(len(x), args.batch_size, generator):
-        inputs, targets = random_shift(x[idx], args.shift, generator).to(device), y[idx].to(device)
+        inputs, targets = random_shift(x[idx], args.shift, generator).to(fit.device), y[idx].to(fit.device)
         logits = model(inputs)
-        loss = F.cross_entropy(logits, targets, weight=weight)
-        optimizer.zero_grad()
+        loss = F.cross_entropy(logits, targets, weight=fit.weight)
+        fit.optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
-        loss_sum += (guard.check(loss) if guard is not None else loss.item()) * len(idx)
+        fit.optimizer.step()
+        loss_sum += fit.guard.check(loss) * len(idx)
         correct += int((logits.argmax(1) == targets).sum())
     return loss_sum / len(x), correct / len(x)
 
@@ -170,30 +173,28 @@ def train_one_epoch(
 def train_classifier(
     name: str,
     model: nn.Module,
-    x: dict,
-    y: dict,
+    data: dict,
     weight: torch.Tensor | None,
     args: argparse.Namespace,
     device: torch.device,
     ckpt_path: Path,
 ) -> dict:
-    """Adam + (optionally class-weighted) cross-entropy for ``args.epochs``; a checkpoint after every epoch;
-    the epoch with the best validation accuracy is scored on the test split."""
+    """Adam + (optionally class-weighted) cross-entropy for ``args.epochs`` on ``data["x"]``/``data["y"]``'s splits;
+    a checkpoint after every epoch; the epoch with the best validation accuracy is scored on the test split."""
+    x, y = data["x"], data["y"]
     model.to(device)
-    weight = weight.to(device) if weight is not None else None
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    fit = Fit(optimizer, weight.to(device) if weight is not None else None, device, DivergenceGuard(name))
     progress = load_progress(ckpt_path, model, optimizer, resume=args.resume, device=device)
     history = progress.extra.setdefault("history", {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
-    start_epoch, start, guard = progress.step, time.time(), DivergenceGuard(name)
+    start_epoch, start = progress.step, time.time()
     for epoch in tqdm(
         range(start_epoch, args.epochs), desc=f"train {name}", initial=start_epoch, total=args.epochs, disable=None
     ):
         generator = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # same order whether resumed or not
-        train_loss, train_acc = train_one_epoch(
-            model, optimizer, x["train"], y["train"], weight, generator, args, device, guard
-        )
+        train_loss, train_acc = train_one_epoch(model, fit, x["train"], y["train"], generator, args)
         val = evaluate_classifier(model, x["val"], y["val"], args.batch_size, device)
-        guard.check(val["loss"], epoch=epoch + 1, split="val")  # a run of one step per epoch diverges here too
+        fit.guard.check(val["loss"], epoch=epoch + 1, split="val")  # a run of one step per epoch diverges here too
         for key, value in (
             ("train_loss", train_loss),
             ("train_acc", train_acc),
@@ -244,7 +245,7 @@ def run(args: argparse.Namespace, data: dict, run_dir: Path, device: torch.devic
     for name in MODELS:
         seed_everything(args.seed)
         results[name] = train_classifier(
-            name, build_model(name, data, args), data["x"], data["y"], weight, args, device, run_dir / f"{name}.pt"
+            name, build_model(name, data, args), data, weight, args, device, run_dir / f"{name}.pt"
         )
         print(
             f"{name}: test accuracy {results[name]['test_acc']:.4f}, AUC {results[name]['test_auc']} ({data['name']})"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -119,31 +120,40 @@ def score_segmentation(
 
 
 # --------------------------------------------------------------------------- training
+@dataclass
+class Step:
+    """What a training step of one variant uses besides the model: its optimizer and loss, the patch generator
+    (seeded, checkpointed), and where and in which precision the forward pass runs."""
+
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.Module
+    generator: torch.Generator
+    device: torch.device
+    precision: str = "fp32"
+
+
 def train_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: nn.Module,
-    fit: dict,
-    augmentation: str,
-    generator: torch.Generator,
-    args: argparse.Namespace,
-    device: torch.device,
-    precision: str = "fp32",
+    model: nn.Module, step: Step, patches: dict, augmentation: str, args: argparse.Namespace
 ) -> torch.Tensor:
-    """One Adam step on a batch of random augmented patches, the forward pass in ``precision`` and the
-    loss in float32; returns the loss (not stepped when non-finite)."""
+    """One Adam step on a batch of random augmented patches of ``patches`` (``x``, ``y``), the forward pass in
+    ``step.precision`` and the loss in float32; returns the loss (not stepped when non-finite)."""
     model.train()
-    x, y = augment(
-        *sample_patches(fit["x"], fit["y"], args.patch_size, args.batch_size, generator), augmentation, generator
-    )
-    with autocast(device, precision):
-        logits = model(x.to(device))
-    loss = loss_fn(logits.float(), y.to(device))
+    batch = sample_patches(patches["x"], patches["y"], args.patch_size, args.batch_size, step.generator)
+    x, y = augment(*batch, augmentation, step.generator)
+    with autocast(step.device, step.precision):
+        logits = model(x.to(step.device))
+    loss = step.loss_fn(logits.float(), y.to(step.device))
     if torch.isfinite(loss):
-        optimizer.zero_grad()
+        step.optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
+        step.optimizer.step()
     return loss
+
+
+def pad_multiple(model: nn.Module) -> int:
+    """Whole images are zero-padded to a multiple of this before prediction: 32 for smp's ResNet encoder (five
+    halvings), 16 for the U-Net (four)."""
+    return 32 if isinstance(model, smp.Unet) else 16
 
 
 def validate(model: nn.Module, val: dict, multiple: int, args: argparse.Namespace, device: torch.device) -> float:
@@ -164,43 +174,35 @@ def lr_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> t
 
 
 def train_segmenter(
-    name: str,
-    model: nn.Module,
-    sets: dict,
-    lr: float,
-    augmentation: str,
-    args: argparse.Namespace,
-    device: torch.device,
-    ckpt_path: Path,
+    variant: dict, model: nn.Module, sets: dict, args: argparse.Namespace, device: torch.device, ckpt_path: Path
 ) -> dict:
-    """Adam + DiceCE loss on random patches for ``args.iters`` iterations; every ``--eval-every`` iterations the
-    validation Dice is recorded, the best weights kept and a checkpoint written. A non-finite or exploding loss
-    (:class:`common.guard.DivergenceGuard`) stops the run and marks it ``diverged``; the caller goes on with the
-    next variant.
+    """Adam at ``variant["lr"]`` + DiceCE loss on random patches (``variant["augmentation"]``) for ``args.iters``
+    iterations; every ``--eval-every`` iterations the validation Dice is recorded, the best weights kept and a
+    checkpoint written. A non-finite or exploding loss (:class:`common.guard.DivergenceGuard`) stops the run and
+    marks it ``diverged``; the caller goes on with the next variant.
 
     ``--lr-schedule cosine`` lowers the rate along a half cosine to 0 at the last iteration: late small steps
     settle the weights that a constant rate keeps moving around, which is what a longer schedule needs."""
-    multiple = 32 if isinstance(model, smp.Unet) else 16
+    name = variant["name"]
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=variant["lr"])
     schedule = lr_schedule(optimizer, args)
-    loss_fn, generator = DiceCELoss(), torch.Generator().manual_seed(args.seed)
     precision = resolve_precision(args.precision, device, BF16_OK)  # main.py has checked it
-    progress = load_progress(
-        ckpt_path, model, optimizer, schedule, {"patches": generator}, resume=args.resume, device=device
-    )
+    step = Step(optimizer, DiceCELoss(), torch.Generator().manual_seed(args.seed), device, precision)
+    generators = {"patches": step.generator}
+    progress = load_progress(ckpt_path, model, optimizer, schedule, generators, resume=args.resume, device=device)
     state = progress.extra.setdefault(
         "state", {"status": "ok", "history": {"iteration": [], "train_loss": [], "val_dice": []}}
     )
 
     def save() -> None:
-        save_progress(ckpt_path, progress, model, optimizer, schedule, {"patches": generator})
+        save_progress(ckpt_path, progress, model, optimizer, schedule, generators)
 
     start, running, guard = time.time(), [], DivergenceGuard(name)
     first = progress.step if state["status"] == "ok" else args.iters  # a resumed diverged run stays diverged
     bar = tqdm(range(first, args.iters), desc=f"train {name}", initial=first, total=args.iters, disable=None)
     for it in bar:
-        loss = train_step(model, optimizer, loss_fn, sets["fit"], augmentation, generator, args, device, precision)
+        loss = train_step(model, step, sets["fit"], variant["augmentation"], args)
         try:
             guard.check(loss, it)
         except Diverged as e:
@@ -211,7 +213,7 @@ def train_segmenter(
         schedule.step()
         running.append(loss.item())
         if (it + 1) % args.eval_every == 0 or it + 1 == args.iters:
-            val_dice = validate(model, sets["val"], multiple, args, device)
+            val_dice = validate(model, sets["val"], pad_multiple(model), args, device)
             for key, value in (("iteration", it + 1), ("train_loss", float(np.mean(running))), ("val_dice", val_dice)):
                 state["history"][key].append(value)
             append_log(ckpt_path.parent, {k: v[-1] for k, v in state["history"].items()}, f"log_{name}.csv")
@@ -221,28 +223,20 @@ def train_segmenter(
             progress.step = it + 1
             bar.set_postfix(loss=state["history"]["train_loss"][-1], val_dice=round(val_dice, 4))
             save()
-    return test_segmenter(model, progress, sets["test"], multiple, lr, augmentation, args, device, time.time() - start)
+    return test_segmenter(model, progress, variant, sets["test"], args, time.time() - start)
 
 
 def test_segmenter(
-    model: nn.Module,
-    progress: Progress,
-    test: dict,
-    multiple: int,
-    lr: float,
-    augmentation: str,
-    args: argparse.Namespace,
-    device: torch.device,
-    seconds: float,
+    model: nn.Module, progress: Progress, variant: dict, test: dict, args: argparse.Namespace, seconds: float
 ) -> dict:
     """The record of one variant; the best validation weights scored on the test images (``test`` is None
     when no evaluation happened, e.g. a run that diverged before its first one)."""
     state = progress.extra["state"]
     result = {
         "status": state["status"],
-        "lr": lr,
+        "lr": variant["lr"],
         "lr_schedule": args.lr_schedule,
-        "augmentation": augmentation,
+        "augmentation": variant["augmentation"],
         "parameters": sum(p.numel() for p in model.parameters()),
         "iterations_done": progress.step,
         "best_iteration": progress.best_step,
@@ -254,7 +248,8 @@ def test_segmenter(
     }
     if progress.best_model is not None:
         model.load_state_dict(progress.best_model)
-        probs = predict_full(model, test["x"], multiple, device)
+        device = next(model.parameters()).device
+        probs = predict_full(model, test["x"], pad_multiple(model), device)
         result["test"] = score_segmentation(probs, test["y"], test["fov"], args.threshold, with_auc=True)
         result["example"] = probs[0]
     return result
@@ -387,9 +382,7 @@ def run(args: argparse.Namespace, sets: dict, run_dir: Path, device: torch.devic
         if weights is not None:
             load_encoder_weights(model, weights.state_dict)
             print(f"{name}: encoder weights {weights.source}")
-        result = train_segmenter(
-            name, model, sets, variant["lr"], variant["augmentation"], args, device, run_dir / f"{name}.pt"
-        )
+        result = train_segmenter(variant, model, sets, args, device, run_dir / f"{name}.pt")
         if "example" in result:
             examples[name] = result.pop("example")
         results[name] = {"model": variant["kind"], **result}

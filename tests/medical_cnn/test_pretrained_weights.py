@@ -21,8 +21,8 @@ def study(drive_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     starts = {}
 
-    def train(name, model, *args, **kwargs):
-        starts[name] = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    def train(variant, model, *args, **kwargs):
+        starts[variant["name"]] = {k: v.clone() for k, v in model.encoder.state_dict().items()}
         return {"status": "ok", "history": {"iteration": [1], "train_loss": [1.0], "val_dice": [0.5]}, "test": None}
 
     monkeypatch.setattr(segment, "train_segmenter", train)
