@@ -47,7 +47,7 @@ def install_runtime(dest: Path) -> Path:
     return dest
 
 
-def hidden_paths(work: Path, extra: tuple[Path, ...]) -> list[str]:
+def hidden_paths(work: Path, session: Path, extra: tuple[Path, ...]) -> list[str]:
     """What a worker must not see: the checkout (but the interpreter, when it lives inside it), the probes."""
     prefix = Path(sys.prefix).resolve()
     if prefix.is_relative_to(ROOT):
@@ -56,7 +56,7 @@ def hidden_paths(work: Path, extra: tuple[Path, ...]) -> list[str]:
     else:
         paths = [str(ROOT)]
     paths += [str(p) for p in extra if p.is_dir() and not work.is_relative_to(p)]  # never the workers' own trees
-    return paths + [str(work / "runtime")]
+    return paths + [str(session / "runtime")]
 
 
 PRIVATE = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable: a worker gets empty ones of its own
@@ -116,7 +116,7 @@ def run_problem(zygote: Zygote, assignment: Assignment, problem: Problem, tree: 
 
 def score_problem(problem: Problem, checks: list, output: dict | None, why: str, reference: dict) -> ProblemScore:
     """All of the problem's points when every probe's values match the reference's, else 0 with the reasons."""
-    hidden, reasons = hidden_names(problem), []
+    hidden, failed = hidden_names(problem), []
     for check in checks:
         got = None if output is None else output.get(check.name)
         why_none = why if output is None else "the worker returned no value for this check"
@@ -127,14 +127,26 @@ def score_problem(problem: Problem, checks: list, output: dict | None, why: str,
             else judge.verdict(check, got, want, why_none)
         )
         if reason:
-            reasons.append(f"{check.name}: {judge.HIDDEN if check.name in hidden else reason}")
-    return ProblemScore(problem, 0.0 if reasons else float(problem.points), reasons)
+            failed.append((check.name, judge.HIDDEN if check.name in hidden else reason))
+    return ProblemScore(problem, 0.0 if failed else float(problem.points), merged(failed))
 
 
-def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitted, context: dict) -> AssignmentScore:
+def merged(failed: list[tuple[str, str]]) -> list[str]:
+    """One line per failed check; visible checks that failed for the same reason (a file that does not import,
+    a worker cut off) share one line."""
+    visible = [reason for _, reason in failed if reason != judge.HIDDEN]
+    if len(visible) > 1 and len(set(visible)) == 1:
+        hidden = [f"{name}: {reason}" for name, reason in failed if reason == judge.HIDDEN]
+        return [f"every check ({len(visible)}): {visible[0]}", *hidden]
+    return [f"{name}: {reason}" for name, reason in failed]
+
+
+def grade_assignment(assignment: Assignment, submitted: Submitted, context: dict) -> AssignmentScore:
     """One assignment: a worker per problem whose files are all there; points from the trusted comparison."""
-    work, limits, uid = context["work"], context["limits"], context["uid"]
-    reference = reference_outputs(zygote, assignment, work, context["seed"], limits)
+    work, limits, uid, session = context["work"], context["limits"], context["uid"], context["session"]
+    if assignment.name not in session.references:
+        session.references[assignment.name] = reference_outputs(session.zygote, assignment, work, session.seed, limits)
+    reference, zygote = session.references[assignment.name], session.zygote
     problems = []
     for problem in assignment.problems:
         lost = [f"{rel}: {submitted.missing[rel]}" for rel in problem.files if rel in submitted.missing]
@@ -144,7 +156,7 @@ def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitte
         tree = build_tree(work / f"{assignment.name}-{problem.number}", work / "starter", assignment.name,
                           submitted.files, uid)  # fmt: skip
         job = {"tree": str(tree), "out": str(tree / "out"), "assignment": assignment.name}
-        job.update(problems=[problem.number], seed=context["seed"], hide=context["hide"], env=clean_env(str(tree)))
+        job.update(problems=[problem.number], seed=session.seed, hide=context["hide"], env=clean_env(str(tree)))
         job.update(covers=context["covers"], keep=context["keep"], namespaces=context["namespaces"])
         output, why = run_problem(zygote, assignment, problem, tree, dict(job, uid=uid, limits=limits))
         checks = checks_of(assignment.name, problem.number)
@@ -158,41 +170,57 @@ def grade_assignment(zygote: Zygote, assignment: Assignment, submitted: Submitte
     return AssignmentScore(assignment, problems, notes)
 
 
+class Session:
+    """A zygote and the reference outputs it computed, shared by the gradings run with it (a batch of
+    submissions, the tests): torch is imported and the reference run once per assignment and seed."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="grader-"))
+        os.chmod(self.folder, 0o711)
+        install_runtime(self.folder / "runtime")
+        self.zygote = Zygote(self.folder / "runtime", self.folder, self.folder / "zygote.log")
+        self.seed = secrets.randbits(31) if seed is None else seed
+        self.references: dict[str, dict] = {}
+
+    def close(self) -> None:
+        self.zygote.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def grade(
     names: list[str] | None = None,
     submission: Path | None = None,
     limits: Limits | None = None,
-    keep: bool = False,
     hide: tuple[Path, ...] = (),
+    session: Session | None = None,
 ) -> list[AssignmentScore]:
     """Scores of the named assignments (all by default, in rubric order): of the repository's own files when
-    ``submission`` is None, else of the handout's files found in that folder."""
+    ``submission`` is None, else of the handout's files found in that folder. Without a ``session``, one is
+    opened (a fresh seed) and closed."""
     import time
 
+    own = session is None
+    session = session or Session()
     chosen, limits = graded_assignments(names), limits or Limits()
     work = Path(tempfile.mkdtemp(prefix="grade-"))
     os.chmod(work, 0o711)
     start = time.monotonic()
     try:
         build_code(work / "starter")
-        install_runtime(work / "runtime")
         uid = free_uid() if is_root() else None
         extra = (*hide, submission) if submission is not None else hide
-        context = {"work": work, "limits": limits, "uid": uid, "seed": secrets.randbits(31)}
-        context["hide"] = hidden_paths(work, tuple(p for p in extra if p is not None))
+        context = {"work": work, "limits": limits, "uid": uid, "session": session}
+        context["hide"] = hidden_paths(work, session.folder, tuple(p for p in extra if p is not None))
         context["covers"], context["keep"] = covers_and_keep()
         context["namespaces"] = uid is not None and namespaces_available()
-        names_all = tuple(a.name for a in chosen)
-        zygote = Zygote(work / "runtime", work, work / "zygote.log")
-        try:
-            scores = []
-            for a in chosen:
-                submitted = repository_files(a) if submission is None else collect(a, submission, names_all)
-                scores.append(grade_assignment(zygote, a, submitted, context))
-                scores[-1].seconds = time.monotonic() - start
-        finally:
-            zygote.close()
+        scores = []
+        for a in chosen:
+            names_all = tuple(c.name for c in chosen)
+            submitted = repository_files(a) if submission is None else collect(a, submission, names_all)
+            scores.append(grade_assignment(a, submitted, context))
+            scores[-1].seconds = time.monotonic() - start
         return scores
     finally:
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        if own:
+            session.close()

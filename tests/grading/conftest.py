@@ -41,7 +41,17 @@ def reasons(score, number: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def grade_once():
+def session():
+    """One grading session for the grader's tests: torch imported and each reference run once."""
+    from grading.grade import Session
+
+    opened = Session()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def grade_once(session):
     """``run(key, names, submission=None, **limits)``: grade once per key, shared by the tests that read it."""
     from grading.grade import Limits, grade
 
@@ -49,7 +59,7 @@ def grade_once():
 
     def run(key, names, submission=None, **limits):
         if key not in cache:
-            cache[key] = {s.assignment.name: s for s in grade(names, submission, Limits(**limits))}
+            cache[key] = {s.assignment.name: s for s in grade(names, submission, Limits(**limits), session=session)}
         return cache[key]
 
     return run

@@ -154,7 +154,7 @@ def marked_processes() -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
+def attacked(tmp_path_factory, session):
     """``{attack: (score, seconds)}`` for every attack, graded one after the other, then the honest grade."""
     before, out = fingerprint(), {}
     os.environ["GRADER_SECRET"] = MARKER
@@ -164,10 +164,10 @@ def attacked(tmp_path_factory):
             code = code.replace("ROOT", str(ROOT)).replace("MARKER", MARKER).replace("RESULTS", str(results))
             folder = write(tmp_path_factory.mktemp(name), {"functions.py": starter("backprop", "functions.py") + code})
             start = time.monotonic()
-            (score,) = grade(["backprop"], folder, Limits(wall_s=5.0, cpu_s=5.0, memory_mb=512))
+            (score,) = grade(["backprop"], folder, Limits(wall_s=5.0, cpu_s=5.0, memory_mb=512), session=session)
             out[name] = (score, time.monotonic() - start)
         honest = write(tmp_path_factory.mktemp("honest"), {"functions.py": reference("backprop", "functions.py")})
-        out["honest"] = (grade(["backprop"], honest, Limits(wall_s=20.0, cpu_s=20.0))[0], 0.0)
+        out["honest"] = (grade(["backprop"], honest, Limits(wall_s=20.0, cpu_s=20.0), session=session)[0], 0.0)
     finally:
         del os.environ["GRADER_SECRET"]
     time.sleep(0.5)  # a process left behind would be forging now
@@ -216,25 +216,25 @@ def test_runaway_processes_and_memory_end_with_a_reason(attacked):
     assert "MemoryError" in reasons(memory, "1") or "killed" in reasons(memory, "1")
 
 
-def test_a_link_or_an_unexpected_file_is_refused_with_a_reason(tmp_path):
+def test_a_link_or_an_unexpected_file_is_refused_with_a_reason(tmp_path, session):
     folder = tmp_path / "sub"
     folder.mkdir()
     (folder / "functions.py").symlink_to(ROOT / "backprop" / "functions.py")
     (folder / "notes.txt").write_text("hello")
-    (score,) = grade(["backprop"], folder, Limits(wall_s=5.0, cpu_s=5.0))
+    (score,) = grade(["backprop"], folder, Limits(wall_s=5.0, cpu_s=5.0), session=session)
     assert score.earned == 0
     assert all("missing" in p.reasons[0] for p in score.problems)
     assert any("functions.py: refused (a link" in n for n in score.notes)
     assert any("notes.txt: refused" in n for n in score.notes)
 
 
-def test_an_exit_in_one_function_costs_that_problem_only(tmp_path):
+def test_an_exit_in_one_function_costs_that_problem_only(tmp_path, session):
     code = reference("backprop", "functions.py").replace(
         "        ctx.save_for_backward(x, weight)\n        ctx.has_bias",
         "        import os\n        os._exit(0)\n        ctx.has_bias",
         1,
     )
     folder = write(tmp_path / "sub", {"functions.py": code})
-    (score,) = grade(["backprop"], folder, Limits(wall_s=10.0, cpu_s=10.0))
+    (score,) = grade(["backprop"], folder, Limits(wall_s=10.0, cpu_s=10.0), session=session)
     assert points(score) == {"1": 0, "2": 4, "3": 10}
     assert "exit code 0 before writing its results" in reasons(score, "1")
