@@ -42,8 +42,7 @@ Batch = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 def train_image_net(
     model: torch.nn.Module,
     sample_batch: Batch,
-    val_inputs: list[torch.Tensor],
-    val_targets: list[torch.Tensor],
+    val: tuple[list[torch.Tensor], list[torch.Tensor]],
     args: argparse.Namespace,
     ckpt_path: Path,
     device: torch.device,
@@ -51,12 +50,14 @@ def train_image_net(
 ) -> dict:
     """Train an image-to-image network on random patches with Adam and a cosine learning-rate decay.
 
-    ``sample_batch(generator)`` returns ``(inputs, targets)`` of shape ``(B, 1, P, P)``.
+    ``sample_batch(generator)`` returns ``(inputs, targets)`` of shape ``(B, 1, P, P)``; ``val`` is the validation
+    images' ``(inputs, targets)``.
     Every ``args.eval_every`` steps the mean validation PSNR is measured and the best weights
     so far are kept: that is the model the test images see. The checkpoint (written atomically
     after each validation) lets ``--resume`` pick up where a stopped run left off; a finished
     checkpoint is simply reloaded.
     """
+    val_inputs, val_targets = val
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps, eta_min=args.lr / 20)
     generator = torch.Generator().manual_seed(args.seed)
@@ -160,56 +161,45 @@ def write_outputs(
     return table
 
 
+def train_variants(
+    args: argparse.Namespace, device: torch.device, run_dir: Path, sample_batch: Batch, val: tuple, test: tuple
+) -> tuple[list[dict], dict]:
+    """Every width with and without biases, each from the same seed, scored on the ``test`` images
+    (``(noisy versions per sigma, clean)``); returns their records and the trained models."""
+    test_noisy, test_clean = test
+    results, models = [], {}
+    for channels in args.channels:
+        for bias in (True, False):
+            name = f"{channels}ch_{'bias' if bias else 'nobias'}"
+            seed_everything(args.seed)
+            model = ResidualDenoiser(channels, args.depth, bias).to(device)
+            info = train_image_net(model, sample_batch, val, args, run_dir / f"{name}.pt", device, desc=f"train {name}")
+            test_psnr = {str(s): model_psnr(model, test_noisy[s], test_clean, device) for s in args.test_sigmas}
+            parameters = sum(p.numel() for p in model.parameters())
+            results.append(
+                {"model": name, "channels": channels, "bias": bias, "parameters": parameters, "test_psnr": test_psnr}
+                | info
+            )
+            models[name] = model
+            print(
+                f"{name}: validation PSNR {info['best_val_psnr']:.2f} dB (step {info['best_step']}), test PSNR "
+                + ", ".join(f"sigma={s}: {v:.2f}" for s, v in test_psnr.items())
+            )
+    return results, models
+
+
 def run(args: argparse.Namespace, device: torch.device) -> str:
     """The ``ablation`` command; returns its last line (run folder and headline numbers)."""
     splits = load_image_splits(args)
     low, high = args.train_sigma
     val_sigmas = [s for s in args.test_sigmas if low <= s <= high] or [high]
     val_noisy = noisy_versions(splits.val, val_sigmas, args.seed + 1)
-    val_inputs, val_targets = [x for s in val_sigmas for x in val_noisy[s]], splits.val * len(val_sigmas)
+    val = [x for s in val_sigmas for x in val_noisy[s]], splits.val * len(val_sigmas)
     test_noisy = noisy_versions(splits.test, args.test_sigmas, args.seed + 2)
     sample_batch = patch_sampler(splits.train, args)
-
-    results, models = [], {}
-    with open_run(
-        args,
-        FIXED_ON_RESUME,
-        dataset=splits.source,
-        device=str(device),
-        started=time.strftime("%Y-%m-%d %H:%M:%S"),
-    ) as run_dir:
-        for channels in args.channels:
-            for bias in (True, False):
-                name = f"{channels}ch_{'bias' if bias else 'nobias'}"
-                seed_everything(args.seed)
-                model = ResidualDenoiser(channels, args.depth, bias).to(device)
-                info = train_image_net(
-                    model,
-                    sample_batch,
-                    val_inputs,
-                    val_targets,
-                    args,
-                    run_dir / f"{name}.pt",
-                    device,
-                    desc=f"train {name}",
-                )
-                test_psnr = {str(s): model_psnr(model, test_noisy[s], splits.test, device) for s in args.test_sigmas}
-                results.append(
-                    {
-                        "model": name,
-                        "channels": channels,
-                        "bias": bias,
-                        "parameters": sum(p.numel() for p in model.parameters()),
-                        "test_psnr": test_psnr,
-                        **info,
-                    }
-                )
-                models[name] = model
-                print(
-                    f"{name}: validation PSNR {info['best_val_psnr']:.2f} dB (step {info['best_step']}), test PSNR "
-                    + ", ".join(f"sigma={s}: {v:.2f}" for s, v in test_psnr.items())
-                )
-
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open_run(args, FIXED_ON_RESUME, dataset=splits.source, device=str(device), started=started) as run_dir:
+        results, models = train_variants(args, device, run_dir, sample_batch, val, (test_noisy, splits.test))
         noisy_psnr = {str(s): mean_psnr(test_noisy[s], splits.test) for s in args.test_sigmas}
         chosen = max(results, key=lambda r: r["best_val_psnr"])
         metrics = {

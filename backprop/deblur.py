@@ -131,15 +131,10 @@ def run(args: argparse.Namespace, device: torch.device) -> str:
         for key, inputs in (("noisy", val_noisy), ("wiener", val_wiener)):
             seed_everything(args.seed)
             model = ResidualDenoiser(args.channels, args.depth, bias=True).to(device)
+            val = [y[k] for y in inputs for k in range(len(sigmas))], val_targets
+            sampler = make_sampler(key, splits, kernel, sigmas, snrs, args)
             infos[key] = train_image_net(
-                model,
-                make_sampler(key, splits, kernel, sigmas, snrs, args),
-                [y[k] for y in inputs for k in range(len(sigmas))],
-                val_targets,
-                args,
-                run_dir / f"net_{key}.pt",
-                device,
-                desc=f"train net on {key} input",
+                model, sampler, val, args, run_dir / f"net_{key}.pt", device, desc=f"train net on {key} input"
             )
             nets[key] = model
 

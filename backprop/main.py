@@ -86,22 +86,8 @@ def add_image_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth", type=positive_int, default=6, help="3x3 convolution layers per network (default: 6)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = main_parser(__doc__)
-    add_common_args(parser)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{gradcheck,inpaint,ablation,wiener}")
-
-    p = sub.add_parser(
-        "gradcheck",
-        formatter_class=HelpFormatter,
-        help="gradcheck of the hand-written Functions and network; manual first-layer gradients",
-    )
-
-    p = sub.add_parser(
-        "inpaint",
-        formatter_class=HelpFormatter,
-        help="MNIST inpainting with the hand-written layers and hand-written SGD",
-    )
+def add_inpaint_args(p: argparse.ArgumentParser) -> None:
+    """The data, network and SGD options of ``inpaint``."""
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw/, torchvision's layout (default: data)")
     p.add_argument(
         "--download",
@@ -118,9 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--val-count", type=positive_int, default=5000, help="training digits held out for validation (default: 5000)"
     )
 
-    p = sub.add_parser(
-        "ablation", formatter_class=HelpFormatter, help="denoiser with/without biases, two widths, three noise levels"
-    )
+
+def add_ablation_args(p: argparse.ArgumentParser) -> None:
+    """The image options and the widths and noise levels of ``ablation``."""
     add_image_args(p)
     p.add_argument(
         "--channels", type=positive_int, nargs="+", default=[32, 64], help="hidden widths to compare (default: 32 64)"
@@ -141,9 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="test noise levels (default: 0.01 0.1 0.2)",
     )
 
-    p = sub.add_parser(
-        "wiener", formatter_class=HelpFormatter, help="Wiener deconvolution, a CNN, and Wiener followed by a CNN"
-    )
+
+def add_wiener_args(p: argparse.ArgumentParser) -> None:
+    """The image options, the blur and the noise levels of ``wiener``."""
     add_image_args(p)
     p.add_argument(
         "--kernel", choices=["motion", "gaussian"], default="motion", help="blur kernel shape (default: motion)"
@@ -157,7 +143,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="noise levels (default: 0.005 0.01 0.02)",
     )
     p.add_argument("--channels", type=positive_int, default=32, help="hidden width of both networks (default: 32)")
-    for p in sub.choices.values():
+
+
+COMMANDS = {  # name: (help, its own options)
+    "gradcheck": ("gradcheck of the hand-written Functions and network; manual first-layer gradients", None),
+    "inpaint": ("MNIST inpainting with the hand-written layers and hand-written SGD", add_inpaint_args),
+    "ablation": ("denoiser with/without biases, two widths, three noise levels", add_ablation_args),
+    "wiener": ("Wiener deconvolution, a CNN, and Wiener followed by a CNN", add_wiener_args),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = main_parser(__doc__)
+    add_common_args(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{gradcheck,inpaint,ablation,wiener}")
+    for name, (help_text, add_args) in COMMANDS.items():
+        p = sub.add_parser(name, formatter_class=HelpFormatter, help=help_text)
+        if add_args is not None:
+            add_args(p)
         add_common_args(p, sub_command=True)
     parser.subcommands = sub.choices
     return parser

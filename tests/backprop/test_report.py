@@ -63,10 +63,7 @@ ARGV = {
 IMAGES = {"name": "image folders", "n_train": 380, "n_val": 20, "n_test": 68}
 
 
-@pytest.fixture
-def results(tmp_path):
-    """A results/backprop folder with one run of each command."""
-    root = tmp_path / "backprop"
+def write_gradcheck(root):
     write_run(
         root / "gradcheck",
         {**ARGV, "args": base_args("gradcheck"), "dataset": {"name": "random float64 tensors"}, **RUN_INFO},
@@ -79,6 +76,9 @@ def results(tmp_path):
             },
         },
     )
+
+
+def write_inpaint(root):
     write_run(
         root / "inpaint",
         {
@@ -108,6 +108,9 @@ def results(tmp_path):
         },
         ("inpainting.png",),
     )
+
+
+def write_ablation(root):
     models = [
         {
             "model": f"{c}ch_{b}",
@@ -141,6 +144,9 @@ def results(tmp_path):
         },
         ("denoising_examples.png", "validation_curves.png"),
     )
+
+
+def write_wiener(root):
     methods = {"blurred+noisy input": 23.89, "Wiener": 28.16, "net": 25.12, "Wiener+net": 29.9712}
     write_run(
         root / "wiener",
@@ -165,6 +171,14 @@ def results(tmp_path):
         },
         ("deblurring_grid.png",),
     )
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A results/backprop folder with one run of each command."""
+    root = tmp_path / "backprop"
+    for write in (write_gradcheck, write_inpaint, write_ablation, write_wiener):
+        write(root)
     return root
 
 
