@@ -1,9 +1,10 @@
 """``python evaluate.py RUN_DIR --cs tv``: the classical CS baseline on a finished run's mask.
 
 ``score_cs(args)`` takes the run's mask (from ``best.pt``, or from ``example.npz`` in a published copy), makes
-the data's split as ``main.py`` would, chooses the TV weight on a fixed subset of the validation split, and
-scores TV, the zero-filled image and (with ``best.pt``) the run's network on a fixed subset of the chosen split,
-with the same PSNR/SSIM as the run. Writes ``RUN_DIR/cs_tv_<name>/config.json`` and ``metrics.json``.
+and acquires the data's split as ``main.py`` would, chooses the method's weight (``--cs tv`` or ``wavelet``) on a
+fixed subset of the validation split, records the solver's convergence check there, and scores the method,
+the zero-filled image and (with ``best.pt``) the run's network on a fixed subset of the chosen split, with the
+same PSNR/SSIM as the run. Writes ``RUN_DIR/cs_tv_<name>/config.json`` and ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from common.cli import RunError
 from common.metrics import batch_psnr, batch_ssim
 from common.runs import load_json, save_json
 from mri_cs import cs, utils
+from mri_cs.main import check_run_args
 from mri_cs.scoring import evaluation_folder, load_run, split_data
 
 
@@ -32,7 +34,10 @@ def run_mask(run_dir: Path, device: torch.device) -> tuple[torch.Tensor, torch.n
         model, run_args, _, _ = load_run(run_dir, device)
         return model.subsample.hard_mask().cpu(), model, run_args
     if (run_dir / "example.npz").is_file():
-        run_args = argparse.Namespace(**load_json(run_dir / "config.json")["args"])
+        try:
+            run_args = check_run_args(load_json(run_dir / "config.json")["args"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise RunError(f"{run_dir / 'config.json'} is not a valid main.py config ({e})") from None
         return torch.from_numpy(np.load(run_dir / "example.npz")["mask"].astype(np.float32)), None, run_args
     raise RunError(f"{run_dir} has no mask to reconstruct with (neither best.pt nor example.npz)")
 
@@ -65,11 +70,12 @@ def score_cs(args: argparse.Namespace) -> dict:
     )
     val_k, val_t = stack(val_set, val_idx)
     t0 = time.time()
-    lam, tried = cs.choose_lambda(val_k.to(device), val_t, mask, cs.LAMBDAS, args.cs_iters)
+    lam, tried = cs.choose_lambda(args.cs, val_k, val_t, mask)
+    check = cs.convergence(args.cs, val_k, val_t, mask, lam)
     choose_s = time.time() - t0
     kspace, target = stack(test_set, test_idx)
     t0 = time.time()
-    recon = cs.tv_reconstruct(kspace.to(device), mask, lam, args.cs_iters).cpu()
+    recon = cs.reconstruct(args.cs, kspace, mask, lam)
     per_slice_s = (time.time() - t0) / len(test_idx)
     zero_filled = utils.freq_to_image(kspace * mask[None, :, :, None]).unsqueeze(1)
     metrics = {
@@ -77,7 +83,8 @@ def score_cs(args: argparse.Namespace) -> dict:
         "method": args.cs,
         "lambda": lam,
         "val_psnr_by_lambda": tried,
-        "tv": quality(recon, target),
+        "convergence": check,
+        args.cs: quality(recon, target),
         "zero_filled": quality(zero_filled, target),
         "network": quality(net_output(model, kspace, device), target) if model is not None else None,
         "split": args.split,
@@ -90,13 +97,13 @@ def score_cs(args: argparse.Namespace) -> dict:
         "device": str(device),
         "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
     }
-    metrics["gain_over_zero_filled_db"] = metrics["tv"]["psnr"]["mean"] - metrics["zero_filled"]["psnr"]["mean"]
+    metrics["gain_over_zero_filled_db"] = metrics[args.cs]["psnr"]["mean"] - metrics["zero_filled"]["psnr"]["mean"]
     config = {
         "run": run_dir.name,
         "method": args.cs,
-        "iterations": args.cs_iters,
-        "prox_iterations": 20,
+        "iterations": cs.ITERATIONS[args.cs],
         "lambdas": list(cs.LAMBDAS),
+        "acquisition": {"kind": run_args.acquisition, "sigma": run_args.noise_sigma},
         "data_dir": args.data_dir,
         "split": args.split,
         "data": info,
@@ -108,7 +115,7 @@ def score_cs(args: argparse.Namespace) -> dict:
     write(out_dir, config, metrics)
     net = f", network {metrics['network']['psnr']['mean']:.2f}" if model is not None else ""
     print(
-        f"TV (lambda {lam:g}) PSNR {metrics['tv']['psnr']['mean']:.2f} dB (zero-filled "
+        f"{args.cs} (lambda {lam:g}) PSNR {metrics[args.cs]['psnr']['mean']:.2f} dB (zero-filled "
         f"{metrics['zero_filled']['psnr']['mean']:.2f}{net}) on {len(test_idx)} {args.split} slices, "
         f"{per_slice_s:.2f} s per slice -> {out_dir}"
     )

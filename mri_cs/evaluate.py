@@ -12,9 +12,10 @@ run's ``--seed`` and ``--resolution`` (and ``--quick``'s subset for a quick run)
 run on its own data gives back the test numbers the run reported. Reported: PSNR and SSIM
 (mean ± std over slices) of the reconstructions and of the zero-filled images of the same
 mask. Writes ``RUN_DIR/eval_<name>/metrics.json`` and ``examples.png`` (three slices),
-atomically; ``python -m common.publish RUN_DIR`` publishes them with the run. ``--cs tv`` instead
-reconstructs with total variation on the run's mask (``cs.py``; its weight chosen on the validation split)
-and writes ``RUN_DIR/cs_tv_<name>/`` (``cs_scoring.py``).
+atomically; ``python -m common.publish RUN_DIR`` publishes them with the run. ``--cs tv`` (or
+``wavelet``) instead reconstructs with total variation (or L1-wavelet) on the run's mask (``cs.py``; its
+weight chosen on the validation split) and writes ``RUN_DIR/cs_<method>_<name>/`` (``cs_scoring.py``).
+A ``config.json`` whose run arguments are missing, of the wrong type or out of range is refused in one line.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from common.cli import OneLineParser, RunError, device_name, folder_name, positi
 
 PROG = "evaluate.py"
 SPLITS = ("test", "val", "all")
-CS_METHODS = ("tv",)  # cs.py METHODS
+CS_METHODS = ("tv", "wavelet")  # cs.py METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CS_METHODS,
         default=None,
         help="instead of the network: the classical compressed-sensing reconstruction on the run's mask, "
-        "tv (total variation, deepinv), its weight chosen on the validation split, written to "
-        "RUN_DIR/cs_tv_<name> (default: none)",
+        "tv (complex total variation) or wavelet (L1 on Daubechies-4 wavelets), run to convergence, its "
+        "weight chosen on the validation split, written to RUN_DIR/cs_<method>_<name> (default: none)",
     )
     p.add_argument(
         "--cs-slices",
@@ -81,7 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="--cs: validation slices the weight is chosen on (default: 4)",
     )
-    p.add_argument("--cs-iters", type=positive_int, default=100, help="--cs: solver iterations (default: 100)")
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
         if not Path(args.run_dir).is_dir():
             raise RunError(f"{args.run_dir} is not a run folder")
         if args.cs is not None:
-            from mri_cs.cs_scoring import score_cs  # torch, deepinv and the data loaders load only now
+            from mri_cs.cs_scoring import score_cs  # torch and the data loaders load only now
 
             return score_cs(args)
         from mri_cs.scoring import score_run  # torch and the data loaders load only now

@@ -24,7 +24,8 @@ from common.cli import RunError
 from common.runs import check_run_dir, load_checkpoint, load_json, pick_device, save_json
 from mri_cs import utils
 from mri_cs.data.mni152 import LAYOUT as MNI152_LAYOUT
-from mri_cs.train import build_model, load_data
+from mri_cs.main import check_run_args
+from mri_cs.train import acquired, build_model, load_data
 
 
 def load_run(run_dir: Path, device: torch.device) -> tuple[torch.nn.Module, argparse.Namespace, dict, dict]:
@@ -39,12 +40,13 @@ def load_run(run_dir: Path, device: torch.device) -> tuple[torch.nn.Module, argp
         )
     try:
         config = load_json(config_path)
-        run_args = argparse.Namespace(**config["args"])
+        run_args = check_run_args(config["args"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as e:
+        raise RunError(f"{config_path} is not a valid main.py config ({e})") from None
+    try:
         model = build_model(run_args, device)
         ckpt = load_checkpoint(best, device)
         model.load_state_dict(ckpt["model"])
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-        raise RunError(f"{config_path} is not a main.py config ({e.__class__.__name__}: {e})") from None
     except (RuntimeError, pickle.UnpicklingError, EOFError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
         raise RunError(f"{best} does not load into the run's {run_args.model} model ({first})") from None
@@ -53,11 +55,11 @@ def load_run(run_dir: Path, device: torch.device) -> tuple[torch.nn.Module, argp
 
 
 def split_data(data_dir: str | None, run_args: argparse.Namespace, split: str):
-    """The chosen split of ``data_dir`` made as the run's ``main.py`` would (seed, resolution, --quick subset)."""
-    data_args = argparse.Namespace(
-        data_dir=data_dir, resolution=run_args.resolution, seed=run_args.seed, quick=getattr(run_args, "quick", False)
-    )
+    """The chosen split of ``data_dir`` made and acquired as the run's ``main.py`` would (seed, resolution,
+    --quick subset, acquisition and its seeded draws)."""
+    data_args = argparse.Namespace(**{**vars(run_args), "data_dir": data_dir})
     datasets, info = load_data(data_args)
+    datasets = acquired(datasets, data_args)
     dataset = datasets[split] if split in datasets else ConcatDataset([datasets[k] for k in ("train", "val", "test")])
     return dataset, info
 

@@ -1,7 +1,9 @@
 """One run: data, model, the training loop, the checkpoint chosen on validation, the test at the end.
 
 ``run(args)`` is what ``python main.py ...`` does. Every training batch is augmented
-(``--augment``, ``augment.py``; validation and test never are). With ``--learn-mask`` the
+(``--augment``, ``augment.py``; validation and test never are), then acquired with a new phase and
+noise (``--acquisition``, ``data/acquisition.py``); validation and test slices are acquired with seeded
+draws, the same for every run and method. With ``--learn-mask`` the
 loop calls ``model.subsample.mask_grad(mask_lr)`` after every ``optimizer.step()``; the
 optimizer itself only updates the network. ``mask_lr`` decays along a half cosine to 0 at
 the start of the last ``--mask-freeze`` of the epochs and stays 0 there
@@ -32,12 +34,15 @@ from common.runs import check_run, open_run, pick_device, save_checkpoint, save_
 from mri_cs import utils
 from mri_cs.augment import augment_batch
 from mri_cs.data import build_datasets, describe_split
-from mri_cs.models.masks import course_family
+from mri_cs.data.acquisition import AcquiredSlices, Acquisition, fully_sampled_psnr
+from mri_cs.models.cascade import CascadeModel
+from mri_cs.models.masks import PRIOR_WEIGHT, course_family
 from mri_cs.models.model import ReconstructionModel
 from mri_cs.models.subsampling import SubsamplingLayer
 from mri_cs.models.vanilla import VanillaModel
 
-MODELS = {"unet": ReconstructionModel, "vanilla": VanillaModel}
+MODELS = {"unet": ReconstructionModel, "cascade": CascadeModel, "vanilla": VanillaModel}
+DRAW_SEEDS = {"train": 0, "val": 1, "test": 2}  # the seeded acquisition of each split: 1000 * --seed + this
 # Arguments that must not change when a run is resumed.
 FIXED_ON_RESUME = (
     "drop_rate",
@@ -52,6 +57,11 @@ FIXED_ON_RESUME = (
     "mask_freeze",
     "mask",
     "centre_fraction",
+    "acquisition",
+    "noise_sigma",
+    "loss",
+    "stages",
+    "vd_weight",
 )
 STABLE_DIP_DB = (
     1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
@@ -62,7 +72,7 @@ BF16_OK = True
 
 
 def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
-    """The train/val/test datasets (a few slices of each with ``--quick``) and their description."""
+    """The clean train/val/test datasets (a few slices of each with ``--quick``) and their description."""
     datasets, data_info = build_datasets(args.data_dir, args.resolution, args.seed)
     if args.quick:  # a few slices spread over each split
         datasets = {
@@ -73,13 +83,44 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
     return datasets, data_info
 
 
+def acquisition_of(args: argparse.Namespace) -> Acquisition:
+    return Acquisition(args.acquisition, args.noise_sigma)
+
+
+def acquired(datasets: dict, args: argparse.Namespace) -> dict:
+    """Every split acquired with its seeded draw (``DRAW_SEEDS``): what the model is evaluated on."""
+    acq = acquisition_of(args)
+    return {k: AcquiredSlices(d, acq, 1000 * args.seed + DRAW_SEEDS[k]) for k, d in datasets.items()}
+
+
+def acquisition_record(measured: dict, args: argparse.Namespace) -> dict:
+    """The config's ``acquisition``: kind, noise, phase model, draw seeds and the fully sampled PSNR per split."""
+    return {
+        **acquisition_of(args).record(),
+        "draw_seeds": {k: 1000 * args.seed + v for k, v in DRAW_SEEDS.items()},
+        "fully_sampled_psnr": {k: fully_sampled_psnr(measured[k]) for k in ("val", "test")},
+    }
+
+
+def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss, MSE)`` of ``output`` against ``target`` ``(B, 1, H, W)``: ``psnr`` is the mean over slices of
+    ``10 log10(MSE)`` (minus the mean PSNR up to a constant per slice), ``mse`` or ``l1``."""
+    mse = (output - target).pow(2).flatten(1).mean(1)
+    if kind == "psnr":
+        return 10 * torch.log10(mse.clamp_min(1e-12)).mean(), mse.mean()
+    return (mse.mean() if kind == "mse" else F.l1_loss(output, target)), mse.mean()
+
+
 def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
     """The run's model; a mask family other than the course's (``--mask``) replaces its ``subsample`` layer, so
     any model with the course's signature and its layer as ``self.subsample`` takes every family."""
-    kwargs = {"width": args.width} if args.model == "unet" else {}
+    kwargs = {"unet": {"width": args.width}, "cascade": {"width": args.width, "stages": args.stages}}
     shape = (args.resolution, args.resolution)
-    model = MODELS[args.model](args.drop_rate, device, args.learn_mask, shape, mask_seed=args.seed, **kwargs)
-    if args.mask != course_family(args.learn_mask) or args.centre_fraction is not None:
+    model = MODELS[args.model](
+        args.drop_rate, device, args.learn_mask, shape, mask_seed=args.seed, **kwargs.get(args.model, {})
+    )
+    custom = args.mask != course_family(args.learn_mask) or args.centre_fraction is not None
+    if custom or args.vd_weight is not None:
         model.subsample = SubsamplingLayer(
             args.drop_rate,
             device,
@@ -88,6 +129,7 @@ def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Modu
             seed=args.seed,
             mask=args.mask,
             centre_fraction=args.centre_fraction,
+            prior_weight=PRIOR_WEIGHT if args.vd_weight is None else args.vd_weight,
         )
     return model.to(device)
 
@@ -107,30 +149,32 @@ def train_one_epoch(
     mask_lr: float,
     device: torch.device,
     desc: str,
-    augment: list[str] | tuple[str, ...] = (),
-    generator: torch.Generator | None = None,
+    args: argparse.Namespace,
+    generator: torch.Generator,
     precision: str = "fp32",
     guard: DivergenceGuard | None = None,
 ) -> tuple[float, float]:
-    """One pass over ``loader``: augment the batch (``augment``, drawn from ``generator``), the forward pass in
-    ``precision`` (the U-Net's convolutions; the FFTs and data consistency are no autocast ops and stay
-    float32), L1 loss, a network step, then a mask step; returns the mean loss and the largest change of a
-    mask score in one step."""
+    """One pass over ``loader``: augment the batch (``args.augment``) and acquire it (``args.acquisition``), both
+    drawn from ``generator``; the forward pass in ``precision`` (the convolutions; the FFTs and data consistency
+    are no autocast ops and stay float32), ``args.loss``, a network step, then a mask step; returns the mean
+    loss and the largest change of a mask score in one step."""
     model.train()
     losses, max_step = [], 0.0
     bar = tqdm(loader, desc=desc, leave=False, disable=None)  # bars only on a terminal
     for kspace, target in bar:
-        kspace, target = kspace.to(device), target.to(device)
-        if augment:
-            kspace, target = augment_batch(kspace, augment, generator)
+        if args.augment:
+            kspace, target = augment_batch(kspace, args.augment, generator)
+        kspace, target = acquisition_of(args)(kspace, generator).to(device), target.to(device)
         with autocast(device, precision):
             output = model(kspace)
-        loss = F.l1_loss(output.float(), target)
+        loss, mse = reconstruction_loss(output.float(), target, args.loss)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         max_step = max(max_step, model.subsample.mask_grad(mask_lr))  # does nothing for a fixed mask
-        losses.append(guard.check(loss) if guard is not None else loss.item())  # stops a diverged run
+        if guard is not None:
+            guard.check(mse)  # stops a diverged run; the MSE, whose growth the guard measures, not its logarithm
+        losses.append(loss.item())
         bar.set_postfix(loss=f"{loss.item():.4f}")
     return float(np.mean(losses)), max_step
 
@@ -191,6 +235,7 @@ def final_metrics(
     mask = model.subsample.hard_mask().cpu().numpy()
     s = utils.summarize
     return {
+        "loss": args.loss,
         "train_psnr": s(train["psnr"]),
         "train_ssim": s(train["ssim"]),
         "test_psnr": s(test["psnr"]),
@@ -204,7 +249,7 @@ def final_metrics(
         "keep_fraction": float(mask.mean()),
         "num_keep": int(mask.sum()),
         "keep_in_center": utils.center_keep_fraction(mask),
-        "n_slices": {k: len(ld.dataset) for k, ld in loaders.items()},
+        "n_slices": {k: len(loaders[k].dataset) for k in ("train", "val", "test")},
         "model_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
         "wall_time_s": progress.extra["elapsed_s"],
@@ -286,17 +331,14 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}, {precision}"
     )
     print("\n".join(describe_split(data_info)))
+    measured = acquired(datasets, args)
     shuffle_gen = torch.Generator()
     loaders = {
-        k: DataLoader(
-            d,
-            batch_size=args.batch_size,
-            shuffle=k == "train",
-            num_workers=args.num_workers,
-            generator=shuffle_gen if k == "train" else None,
-        )
-        for k, d in datasets.items()
-    }
+        k: DataLoader(d, batch_size=args.batch_size, num_workers=args.num_workers) for k, d in measured.items()
+    }  # evaluation: every split with its seeded acquisition, in order
+    loaders["train_step"] = DataLoader(  # training: clean slices, shuffled, acquired anew in every step
+        datasets["train"], args.batch_size, shuffle=True, num_workers=args.num_workers, generator=shuffle_gen
+    )
     model = build_model(args, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -307,6 +349,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         "model_parameters": sum(p.numel() for p in model.parameters()),
         "num_keep": model.subsample.num_keep,
         "mask": mask_record(model, args),
+        "acquisition": acquisition_record(measured, args),
         "torch": torch.__version__,
     }
 
@@ -331,12 +374,12 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             mask_lr = args.mask_lr * mask_step_factor(epoch, frozen)
             loss, max_step = train_one_epoch(
                 model,
-                loaders["train"],
+                loaders["train_step"],
                 optimizer,
                 mask_lr,
                 device,
                 f"epoch {epoch}/{args.epochs}",
-                args.augment,
+                args,
                 augment_gen,
                 precision,
                 guard=guard,
@@ -368,7 +411,8 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
         metrics = final_metrics(model, loaders, device, progress, args)
         metrics["wall_time_s"] = time.time() - t0  # training and evaluation
         metrics["precision"] = precision
-        write_figures(model, datasets["test"], device, history, run_dir, args)
+        metrics["acquisition"] = config["acquisition"]
+        write_figures(model, measured["test"], device, history, run_dir, args)
         save_json(run_dir / "metrics.json", metrics)  # last: a run folder with metrics.json is finished
     print(summary_line(metrics, run_dir))
     return metrics

@@ -146,8 +146,9 @@ def save_curves_figure(history: list[dict], path: Path) -> None:
     """Training loss and validation PSNR against epoch."""
     epochs = [h["epoch"] for h in history]
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
-    ax0.plot(epochs, [h["train_loss"] for h in history], marker="o")
-    ax0.set(xlabel="epoch", ylabel="train L1 loss", yscale="log")
+    losses = [h["train_loss"] for h in history]
+    ax0.plot(epochs, losses, marker="o")
+    ax0.set(xlabel="epoch", ylabel="train loss", yscale="log" if min(losses) > 0 else "linear")
     ax1.plot(epochs, [h["val_psnr"] for h in history], marker="o", label="reconstruction")
     ax1.plot(epochs, [h["val_zero_filled_psnr"] for h in history], ls="--", label="zero-filled")
     ax1.set(xlabel="epoch", ylabel="validation PSNR (dB)")

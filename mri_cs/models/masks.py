@@ -4,8 +4,10 @@ Every family gives scores ``(H, W)`` in ``[0, 1]`` whose top ``num_keep`` entrie
 top-k (and a learned mask's first step) works the same for all of them:
 
 * ``uniform``: uniform random scores, the course's fixed mask.
-* ``variable-density``: the learned mask's start, ``PRIOR_WEIGHT * (1 - r) + (1 - PRIOR_WEIGHT) * u`` with the
-  central ``CENTRE_FRACTION`` always measured (the layer adds that region), dense centre, exact budget.
+* ``variable-density``: the learned mask's start, ``w * (1 - r) + (1 - w) * u`` with the central
+  ``CENTRE_FRACTION`` always measured (the layer adds that region), dense centre, exact budget. The prior's
+  weight ``w`` (``PRIOR_WEIGHT`` by default) shapes the density: 0 is uniform, 1 a fully sampled disc; the
+  benchmark tunes it on validation slices before calling it the baseline.
 * ``cartesian-random`` / ``cartesian-equispaced``: whole phase-encode lines (columns, the W axis, each a full
   line of H samples, as fastMRI's ``RandomMaskFunc`` / ``EquispacedMaskFunc`` mask the last axis): a fully
   sampled band of ``round(centre_fraction * W)`` central columns starting at ``(W - n_band + 1) // 2``, the
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 FAMILIES = ("uniform", "variable-density", "cartesian-random", "cartesian-equispaced")
 CARTESIAN = ("cartesian-random", "cartesian-equispaced")
-PRIOR_WEIGHT = 0.5  # share of the centre-first prior in the variable-density scores (the rest: uniform noise)
+PRIOR_WEIGHT = 0.5  # the course's share of the centre-first prior in the variable-density scores (rest: uniform)
 # The central band holds this share of the measured lines: fastMRI's pairs, 0.08 of the lines at 4x, 0.04 at 8x.
 BAND_SHARE = 0.32
 
@@ -104,7 +106,12 @@ def cartesian_mask(
 
 
 def initial_scores(
-    family: str, shape: tuple[int, int], drop_rate: float, seed: int = 0, centre_fraction: float | None = None
+    family: str,
+    shape: tuple[int, int],
+    drop_rate: float,
+    seed: int = 0,
+    centre_fraction: float | None = None,
+    prior_weight: float = PRIOR_WEIGHT,
 ) -> tuple[torch.Tensor, int]:
     """``(scores (H, W) in [0, 1], num_keep)`` of a family; the mask is the top ``num_keep`` scores.
 
@@ -119,7 +126,9 @@ def initial_scores(
     if family == "uniform":
         return uniform, round((1.0 - drop_rate) * shape[0] * shape[1])
     if family == "variable-density":
-        scores = PRIOR_WEIGHT * (1 - centre_distance(tuple(shape))) + (1 - PRIOR_WEIGHT) * uniform
+        if not 0.0 <= prior_weight <= 1.0:
+            raise ValueError(f"the variable-density prior weight must be in [0, 1], got {prior_weight}")
+        scores = prior_weight * (1 - centre_distance(tuple(shape))) + (1 - prior_weight) * uniform
         return scores, round((1.0 - drop_rate) * shape[0] * shape[1])
     mask = cartesian_mask(tuple(shape), drop_rate, family == "cartesian-equispaced", seed, centre_fraction)
     return 0.5 * mask + 0.5 * uniform * (1 - 1e-6), int(mask.sum())  # measured lines above every other score

@@ -25,6 +25,7 @@ from torch import nn
 from mri_cs.data.transforms import complex_abs, ifft2
 from mri_cs.models.masks import (
     CARTESIAN,
+    PRIOR_WEIGHT,
     cartesian_lines,
     centre_distance,  # noqa: F401 (re-exported)
     course_family,
@@ -46,6 +47,7 @@ class SubsamplingLayer(nn.Module):
         mask: the family of the (initial) mask, one of ``masks.FAMILIES``; ``None``: the course's
             (:func:`course_family`). A Cartesian family keeps whole lines, ``num_keep`` a multiple of ``H``.
         centre_fraction: a Cartesian mask's central band, a fraction of the lines (``None``: fastMRI's).
+        prior_weight: the variable-density family's share of the centre-first prior (``masks.PRIOR_WEIGHT``).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class SubsamplingLayer(nn.Module):
         seed: int = 0,
         mask: str | None = None,
         centre_fraction: float | None = None,
+        prior_weight: float = PRIOR_WEIGHT,
     ):
         super().__init__()
         if not 0.0 <= drop_rate < 1.0:
@@ -65,7 +68,8 @@ class SubsamplingLayer(nn.Module):
         self.learn_mask = learn_mask
         self.shape = tuple(shape)
         self.family, self.centre_fraction = mask or course_family(learn_mask), centre_fraction
-        scores, self.num_keep = initial_scores(self.family, self.shape, drop_rate, seed, centre_fraction)
+        self.prior_weight = prior_weight
+        scores, self.num_keep = initial_scores(self.family, self.shape, drop_rate, seed, centre_fraction, prior_weight)
         # A buffer, not a Parameter: saved in state_dict (the mask travels with the checkpoint)
         # but invisible to optimizer(model.parameters()).
         self.register_buffer("scores", scores.to(device))
@@ -146,6 +150,8 @@ class SubsamplingLayer(nn.Module):
             "keep_fraction": self.num_keep / (h * w),
             "target_keep_fraction": 1.0 - self.drop_rate,
         }
+        if self.family == "variable-density":
+            info["prior_weight"] = self.prior_weight
         if self.family in CARTESIAN:
             lines, band = cartesian_lines(w, self.drop_rate, self.centre_fraction)
             info.update(

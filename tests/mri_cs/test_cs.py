@@ -1,4 +1,5 @@
-"""The TV baseline: known answers on a piecewise-constant phantom, only measured samples used, evaluate.py --cs."""
+"""The classical baselines (TV, L1-wavelet): known answers on a piecewise-constant phantom, only measured samples
+used, the convergence check, evaluate.py --cs."""
 
 import json
 import shutil
@@ -26,32 +27,55 @@ def phantom(n: int = 2, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return fft2(images), images[..., 0].unsqueeze(1)
 
 
-def test_full_sampling_recovers_a_piecewise_constant_image_and_the_weight_shrinks_it():
+@pytest.mark.parametrize("method", cs.METHODS)
+def test_full_noiseless_sampling_recovers_a_piecewise_constant_phantom_and_the_weight_shrinks_it(method):
     kspace, target = phantom()
     full = torch.ones(32, 32)
-    recovered = cs.tv_reconstruct(kspace, full, 1e-4, iterations=10)
-    assert recovered.shape == (2, 1, 32, 32) and float((recovered - target).abs().max()) < 5e-3
-    assert float((cs.tv_reconstruct(kspace, full, 3e-2, iterations=10) - target).abs().max()) > 5 * 5e-3
+    recovered = cs.reconstruct(method, kspace, full, 1e-5)
+    assert recovered.shape == (2, 1, 32, 32) and float((recovered - target).abs().max()) < 1e-3
+    assert float((cs.reconstruct(method, kspace, full, 3e-2) - target).abs().max()) > 1e-2
 
 
-def test_tv_beats_zero_filled_from_subsampled_kspace_and_uses_only_the_measured_samples():
+@pytest.mark.parametrize("method", cs.METHODS)
+def test_cs_beats_zero_filled_from_subsampled_kspace_and_uses_only_the_measured_samples(method):
     kspace, target = phantom()
     mask = SubsamplingLayer(0.6, "cpu", False, (32, 32), seed=0, mask="variable-density").hard_mask()
-    recon = cs.tv_reconstruct(kspace, mask, 1e-2, iterations=40)
+    recon = cs.reconstruct(method, kspace, mask, 1e-2)
     zero_filled = freq_to_image(kspace * mask[None, :, :, None]).unsqueeze(1)
-    assert float(batch_psnr(recon, target).min()) > float(batch_psnr(zero_filled, target).max()) + 5
+    assert float(batch_psnr(recon, target).min()) > float(batch_psnr(zero_filled, target).max()) + 3
     other = kspace + 10 * (1 - mask)[None, :, :, None] * torch.randn_like(kspace)  # the dropped samples changed
-    torch.testing.assert_close(cs.tv_reconstruct(other, mask, 1e-2, iterations=40), recon)
+    torch.testing.assert_close(cs.reconstruct(method, other, mask, 1e-2), recon)
     with pytest.raises(ValueError, match="kspace"):
-        cs.tv_reconstruct(kspace, torch.ones(16, 16), 1e-2)
+        cs.reconstruct(method, kspace, torch.ones(16, 16), 1e-2)
+
+
+def test_tv_denoises_a_noisy_fully_sampled_phantom():
+    kspace, target = phantom()
+    noisy = kspace + 0.05 * torch.randn(kspace.shape, generator=torch.Generator().manual_seed(0))
+    before = float(batch_psnr(freq_to_image(noisy).unsqueeze(1), target).mean())
+    assert float(batch_psnr(cs.tv_reconstruct(noisy, torch.ones(32, 32), 0.02), target).mean()) > before + 3
 
 
 def test_the_weight_is_the_best_on_validation_and_the_subset_is_fixed():
     kspace, target = phantom()
     mask = SubsamplingLayer(0.6, "cpu", False, (32, 32), seed=1, mask="variable-density").hard_mask()
-    lam, tried = cs.choose_lambda(kspace, target, mask, (1e-4, 1e-2, 1.0), iterations=20)
-    assert set(tried) == {"0.0001", "0.01", "1"} and lam == 1e-2 == float(max(tried, key=tried.get))
+    lam, tried = cs.choose_lambda("tv", kspace, target, mask, (1e-4, 1e-2, 1.0))
+    assert set(tried) == {"0.0001", "0.01", "1"} and lam == float(max(tried, key=tried.get)) != 1.0
+    with pytest.raises(ValueError, match="no positive value"):
+        cs.choose_lambda("tv", kspace, target, mask, (0.0, -1.0))
     assert cs.subset(61, 4) == [0, 20, 40, 60] and cs.subset(3, 16) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("method", cs.METHODS)
+def test_the_convergence_check_tells_a_converged_solver_from_a_stopped_one(method, monkeypatch):
+    kspace, target = phantom()
+    kspace = kspace + 0.02 * torch.randn(kspace.shape, generator=torch.Generator().manual_seed(1))  # measured noise
+    mask = SubsamplingLayer(0.5, "cpu", False, (32, 32), seed=2, mask="variable-density").hard_mask()
+    converged = cs.convergence(method, kspace, target, mask, 1e-2)
+    assert converged["iterations"] == cs.ITERATIONS[method] and abs(converged["change_db"]) < 0.01
+    monkeypatch.setitem(cs.ITERATIONS, method, 3)
+    stopped = cs.convergence(method, kspace, target, mask, 1e-2)
+    assert stopped["iterations"] == 3 and abs(stopped["change_db"]) > 0.1
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +101,7 @@ def run(tmp_path_factory):
     return root / "vanilla_drop0.5_fixed_cartesian-equispaced_quick"
 
 
-CS_ARGS = ["--cs", "tv", "--cs-iters", "10", "--cs-slices", "3", "--cs-val-slices", "2"]
+CS_ARGS = ["--cs", "tv", "--cs-slices", "3", "--cs-val-slices", "2"]
 
 
 def test_evaluate_cs_writes_its_folder_beside_the_run(run, capsys):
@@ -85,12 +109,13 @@ def test_evaluate_cs_writes_its_folder_beside_the_run(run, capsys):
     out = run / "cs_tv_mni152_test"
     assert json.loads((out / "metrics.json").read_text())["tv"] == metrics["tv"]
     config = json.loads((out / "config.json").read_text())
-    assert config["mask_family"] == "cartesian-equispaced" and config["iterations"] == 10
+    assert config["mask_family"] == "cartesian-equispaced" and config["iterations"] == cs.ITERATIONS["tv"]
     assert metrics["slices"] == [0, 4, 7] and metrics["n_slices"] == 3 and len(metrics["val_slices"]) == 2
     assert metrics["lambda"] in cs.LAMBDAS and metrics["network"] is not None and metrics["seconds_per_slice"] > 0
     mask = np.load(run / "example.npz")["mask"]
     assert metrics["keep_fraction"] == pytest.approx(mask.mean()) and bool((mask == mask[:1]).all())
     assert metrics["tv"]["psnr"]["mean"] > metrics["zero_filled"]["psnr"]["mean"]
+    assert abs(metrics["convergence"]["change_db"]) < 0.01 and config["acquisition"]["kind"] == "realistic"
     assert "s per slice ->" in capsys.readouterr().out.strip().splitlines()[-1]
     published = run.parent / "published"  # example.npz carries the mask when best.pt does not travel
     shutil.copytree(run, published, ignore=shutil.ignore_patterns("*.pt", "cs_*"))
@@ -107,7 +132,7 @@ def test_cs_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, capsy
     for argv, message in (
         ([str(maskless)], "has no mask"),
         ([str(run)], "already holds an evaluation"),
-        ([str(run), "--cs", "wavelet"], "argument --cs"),
+        ([str(run), "--cs", "fista"], "argument --cs"),
     ):
         before = snapshot(tmp_path), snapshot(run)
         with pytest.raises(SystemExit) as exc:
