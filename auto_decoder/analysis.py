@@ -1,8 +1,8 @@
 """What every generative run (``ad``, ``vad``, ``vae``) reports once its model is trained.
 
-:func:`finish` takes the decoder, a sampler of the prior and the latent codes of the
-training and test images, whatever made them (a latent table, test-time optimisation or an
-encoder), and writes:
+:func:`finish` takes a :class:`Trained` model: the decoder, a sampler of the prior and the latent codes of
+the training and test images, whatever made them (a latent table, test-time optimisation or an encoder),
+and writes:
 
 * the reconstruction scores: BCE per pixel and PSNR of the training images (their learned
   codes) and of the test images (their fitted or encoded codes), and the gap;
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,6 +32,18 @@ from auto_decoder.utils import CLASS_NAMES, IndexedImages, RunData, plot_tsne, s
 from common.checkpoint import Progress
 from common.cli import DataError
 from common.runs import save_json, save_npz
+
+
+@dataclass
+class Trained:
+    """A trained generative model as the analysis sees it."""
+
+    decoder: nn.Module
+    sample_prior: Callable[[int], torch.Tensor]  # n -> (n, latent_dim) draws from the model's prior
+    codes: dict[str, torch.Tensor]  # {"train": (len(data.train), D), "test": (len(test_ds), D)} latent codes (CPU)
+    data: RunData
+    test_ds: IndexedImages  # the test images the codes belong to (the first --test-size)
+    pair: tuple[int, int]  # the two test images the interpolation runs between
 
 
 def model_name(args: argparse.Namespace) -> str:
@@ -123,23 +136,15 @@ def interpolation_figure(name: str, run_dir: Path, decoder, test_codes, test_ds:
     return {"interpolation_pair": [a, b], "interpolation_classes": classes}
 
 
-def score_samples(
-    name: str,
-    run_dir: Path,
-    decoder,
-    sample_prior,
-    num_samples: int,
-    scorer,
-    device,
-    val_ds: IndexedImages | None = None,
-) -> dict:
+def score_samples(name: str, run_dir: Path, model: Trained, num_samples: int, scorer, device) -> dict:
     """Decode ``num_samples`` prior draws, save 50 of them, and score them with the classifier (if there is one):
     :func:`~auto_decoder.classifier.sample_quality` and the Frechet distance to the classifier's test images.
 
-    With ``val_ds`` (the held-out training images) also their Frechet distance to those images: the score that
-    chooses between runs (the KL weight), so that the test images only report. It is not the test-image
+    With held-out training images (``model.data.val``) also their Frechet distance to those images: the score
+    that chooses between runs (the KL weight), so that the test images only report. It is not the test-image
     distance (2,000 other images, whose covariance is estimated less well): compare it between runs with
     the same validation images only."""
+    decoder, sample_prior, val_ds = model.decoder, model.sample_prior, model.data.val
     samples = decode(decoder, torch.cat([sample_prior(len(c)) for c in torch.arange(num_samples).split(2000)]), device)
     save_image_grid(
         {f"{r}": samples[10 * r : 10 * r + 10] for r in range(5)},
@@ -167,44 +172,24 @@ def score_samples(
 
 
 # -------------------------------------------------------------------------------- finish
-def finish(
-    args: argparse.Namespace,
-    run_dir: Path,
-    progress: Progress,
-    decoder: nn.Module,
-    sample_prior: Callable[[int], torch.Tensor],
-    codes: dict[str, torch.Tensor],
-    data: RunData,
-    test_ds: IndexedImages,
-    pair: tuple[int, int],
-    scorer,
-    device: torch.device,
-    **extra,
-) -> dict:
-    """Score and draw a trained model, write ``metrics.json`` (with ``extra``) and print the closing line.
+def reconstruction_metrics(args: argparse.Namespace, progress: Progress, model: Trained, device: torch.device) -> dict:
+    """The reconstruction scores of the training and test codes, and how the training went.
 
-    Args:
-        progress: what :func:`auto_decoder.train.train` returns (best epoch; history, stop reason,
-            timings in ``extra``).
-        sample_prior: ``n -> (n, latent_dim)`` draws from the model's prior.
-        codes: ``{"train": (len(data.train), D), "test": (len(test_ds), D)}`` latent codes (CPU).
-        test_ds: the test images the codes belong to (the first ``--test-size``).
-        scorer: ``(classifier, reference)`` of :func:`find_classifier`, or None.
-    """
-    name = model_name(args)
-    train_scores = reconstruction_scores(decoder, codes["train"], data.train, device)
-    test_scores = reconstruction_scores(decoder, codes["test"], test_ds, device)
+    ``progress`` is what :func:`auto_decoder.train.train` returns (best epoch; history, stop reason and timings
+    in ``extra``)."""
+    train_scores = reconstruction_scores(model.decoder, model.codes["train"], model.data.train, device)
+    test_scores = reconstruction_scores(model.decoder, model.codes["test"], model.test_ds, device)
     print(
         f"reconstruction (BCE per pixel / PSNR): train {train_scores['bce']:.4f} / {train_scores['psnr']:.2f} dB, "
         f"test {test_scores['bce']:.4f} / {test_scores['psnr']:.2f} dB"
     )
     state, history = progress.extra, progress.extra["history"]
-    metrics = {
-        "model": name,
+    return {
+        "model": model_name(args),
         "family": args.family if args.command == "vad" else None,
-        "train_size": len(data.train),
-        "val_size": len(data.val) if data.val is not None else 0,
-        "test_size": len(test_ds),
+        "train_size": len(model.data.train),
+        "val_size": len(model.data.val) if model.data.val is not None else 0,
+        "test_size": len(model.test_ds),
         "untrained_train_reconstruction_loss": state["untrained_loss"],
         "train_reconstruction_loss": train_scores["bce"],
         "test_reconstruction_loss": test_scores["bce"],
@@ -216,18 +201,11 @@ def finish(
         "best_epoch": progress.best_step if progress.best_model is not None else None,
         "history": history,
         "train_seconds": state["train_seconds"],
-        "test_fit_seconds": extra.get("test_fit", {}).get("seconds", 0.0),
-        "device": str(device),
-        **extra,
     }
-    torch.manual_seed(args.seed)  # the same prior draws whatever happened before
-    sample_figures(name, run_dir, decoder, sample_prior, codes["test"], test_ds, device)
-    tsne_figure(name, run_dir, codes, {"train": data.train, "test": test_ds}, args.tsne_points, args.seed)
-    metrics.update(interpolation_figure(name, run_dir, decoder, codes["test"], test_ds, pair, device))
-    # How far the codes are from the prior's spread (1 for N(0, I)): prior draws land among them only if close.
-    metrics["train_latent_std"] = float(codes["train"].std())
-    metrics.update(score_samples(name, run_dir, decoder, sample_prior, args.samples, scorer, device, data.val))
-    save_json(run_dir / "metrics.json", metrics)
+
+
+def closing_line(run_dir: Path, metrics: dict) -> str:
+    """The command's last line: the run folder, the test reconstruction and the sample scores."""
     quality = metrics.get("sample_quality")
     score = (
         f"; prior samples: Frechet distance {quality['frechet_distance']:.2f} (floor {quality['frechet_floor']:.2f}), "
@@ -235,8 +213,32 @@ def finish(
         if quality
         else "; samples not scored (no classifier)"
     )
-    print(
-        f"{run_dir}: test BCE {test_scores['bce']:.4f} (train {train_scores['bce']:.4f}), "
-        f"test PSNR {test_scores['psnr']:.2f} dB{score}"
+    return (
+        f"{run_dir}: test BCE {metrics['test_reconstruction_loss']:.4f} "
+        f"(train {metrics['train_reconstruction_loss']:.4f}), test PSNR {metrics['test_psnr']:.2f} dB{score}"
     )
+
+
+def finish(
+    args: argparse.Namespace, run_dir: Path, progress: Progress, model: Trained, scorer, device: torch.device, **extra
+) -> dict:
+    """Score and draw a trained model, write ``metrics.json`` (with ``extra``) and print the closing line.
+    ``scorer`` is ``(classifier, reference)`` of :func:`find_classifier`, or None."""
+    name = model_name(args)
+    metrics = {
+        **reconstruction_metrics(args, progress, model, device),
+        "test_fit_seconds": extra.get("test_fit", {}).get("seconds", 0.0),
+        "device": str(device),
+        **extra,
+    }
+    codes, test_ds = model.codes, model.test_ds
+    torch.manual_seed(args.seed)  # the same prior draws whatever happened before
+    sample_figures(name, run_dir, model.decoder, model.sample_prior, codes["test"], test_ds, device)
+    tsne_figure(name, run_dir, codes, {"train": model.data.train, "test": test_ds}, args.tsne_points, args.seed)
+    metrics.update(interpolation_figure(name, run_dir, model.decoder, codes["test"], test_ds, model.pair, device))
+    # How far the codes are from the prior's spread (1 for N(0, I)): prior draws land among them only if close.
+    metrics["train_latent_std"] = float(codes["train"].std())
+    metrics.update(score_samples(name, run_dir, model, args.samples, scorer, device))
+    save_json(run_dir / "metrics.json", metrics)
+    print(closing_line(run_dir, metrics))
     return metrics

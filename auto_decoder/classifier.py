@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -202,15 +203,16 @@ def train_one_epoch(
     model: nn.Module,
     train_dl,
     labels: torch.Tensor,
-    opt: torch.optim.Optimizer,
+    steps: tuple[torch.optim.Optimizer, Any],
     device: torch.device,
-    scheduler=None,
     generator: torch.Generator | None = None,
     guard: DivergenceGuard | None = None,
 ) -> float:
     """One pass of cross-entropy training; ``labels`` are the dataset's labels, looked up by the batch's indices.
-    With a ``generator`` the images are augmented (:func:`augment`); ``scheduler`` steps after every batch;
-    ``guard`` stops a diverged run (:class:`common.cli.Diverged`). Returns the mean training loss."""
+    ``steps`` is the optimizer and the scheduler (None: none) that steps after every batch. With a ``generator``
+    the images are augmented (:func:`augment`); ``guard`` stops a diverged run (:class:`common.cli.Diverged`).
+    Returns the mean training loss."""
+    opt, scheduler = steps
     model.train()
     total, count = 0.0, 0
     for indices, x in train_dl:
@@ -224,6 +226,30 @@ def train_one_epoch(
             scheduler.step()
         total, count = total + (guard.check(loss) if guard is not None else loss.item()) * len(x), count + len(x)
     return total / max(count, 1)
+
+
+def score_classifier(args: argparse.Namespace, model: nn.Module, data, device: torch.device) -> tuple[dict, dict]:
+    """The reference every generator is scored against, the test images' features, and the floor: a fixed
+    random set of real training images scored exactly like a generator's samples. Returns the reference and the
+    classifier's test metrics."""
+    test_features, probs = score_images(model, data.test.batch(torch.arange(len(data.test))), device)
+    floor_idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(args.seed))[:FLOOR_IMAGES]
+    floor_features, _ = score_images(model, data.train.batch(floor_idx), device)
+    reference = {
+        "test": feature_statistics(test_features),
+        "test_size": len(data.test),
+        "floor": frechet_distance(feature_statistics(floor_features), feature_statistics(test_features)),
+    }
+    metrics = {
+        "test_accuracy": accuracy(probs, data.test.labels),
+        "real_test_images": sample_quality(probs),  # the ceiling a generator could reach
+        "frechet_floor": reference["floor"],
+        "frechet_floor_images": len(floor_idx),
+        "train_size": len(data.train),
+        "val_size": len(data.val),
+        "test_size": len(data.test),
+    }
+    return reference, metrics
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -250,7 +276,7 @@ def run(args: argparse.Namespace) -> dict:
         val_images = data.val.batch(torch.arange(len(data.val)))
         t0, seconds_before, guard = time.time(), state.setdefault("train_seconds", 0.0), DivergenceGuard("classifier")
         for epoch in (bar := tqdm(range(progress.step, args.epochs), desc="classifier", unit="epoch", disable=None)):
-            loss = train_one_epoch(model, data.train_dl, data.train.labels, opt, device, scheduler, generator, guard)
+            loss = train_one_epoch(model, data.train_dl, data.train.labels, (opt, scheduler), device, generator, guard)
             val_accuracy = accuracy(classify(model, val_images, device), data.val.labels)
             bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_accuracy:.4f}")
             state["history"].append({"epoch": epoch + 1, "loss": loss, "val_accuracy": val_accuracy})
@@ -260,29 +286,13 @@ def run(args: argparse.Namespace) -> dict:
             progress.step, state["train_seconds"] = epoch + 1, seconds_before + time.time() - t0
             save_progress(ckpt_path, progress, model, opt, scheduler, generators)
         model.load_state_dict(progress.best_model)
-        # The reference every generator is scored against: the test images' features; and the floor,
-        # a fixed random set of real training images scored exactly like a generator's samples.
-        test_features, probs = score_images(model, data.test.batch(torch.arange(len(data.test))), device)
-        floor_idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(args.seed))[:FLOOR_IMAGES]
-        floor_features, _ = score_images(model, data.train.batch(floor_idx), device)
-        reference = {
-            "test": feature_statistics(test_features),
-            "test_size": len(data.test),
-            "floor": frechet_distance(feature_statistics(floor_features), feature_statistics(test_features)),
-        }
+        reference, metrics = score_classifier(args, model, data, device)
         save_extra(ckpt_path, {**state, "reference": reference})  # what load_classifier reads, with best_model
-        metrics = {
-            "test_accuracy": accuracy(probs, data.test.labels),
+        metrics |= {
             "best_epoch": progress.best_step,
             "val_accuracy": progress.best_score,
-            "real_test_images": sample_quality(probs),  # the ceiling a generator could reach
-            "frechet_floor": reference["floor"],
-            "frechet_floor_images": len(floor_idx),
             "epochs": progress.step,
             "history": state["history"],
-            "train_size": len(data.train),
-            "val_size": len(data.val),
-            "test_size": len(data.test),
             "train_seconds": state["train_seconds"],
         }
         save_json(run_dir / "metrics.json", metrics)

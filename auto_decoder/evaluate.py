@@ -141,8 +141,7 @@ def fit_latents(
     latents: nn.Module,
     epochs: int,
     device: torch.device | str,
-    tol: float | None = None,
-    window: int = 50,
+    stop: tuple[float, int] | None = None,
     desc: str = "fit latents",
 ) -> Fit:
     """Optimise ``latents`` for the images of ``batches`` with ``model`` frozen.
@@ -157,11 +156,12 @@ def fit_latents(
         latents: a :class:`~auto_decoder.AutoDecoder.LatentTable` or
             :class:`~auto_decoder.VariationalAutoDecoder.VariationalLatentTable` with one row per image.
         epochs: the most passes over ``batches``.
-        tol: stop early once the noise-free objective improved by less than this fraction over
-            the last ``window`` epochs. It is checked on :func:`mean_objective` rather than on the
-            training loss because a variational table's loss is a random draw, whose noise alone
+        stop: ``(tol, window)``: stop early once the noise-free objective improved by less than the
+            fraction ``tol`` over the last ``window`` epochs. It is checked on :func:`mean_objective` rather than
+            on the training loss because a variational table's loss is a random draw, whose noise alone
             could fake (or hide) an improvement of 0.1 %. None runs all ``epochs``.
     """
+    tol, window = stop if stop is not None else (None, 0)
     model.to(device).eval()
     latents.to(device).train()
     was_trainable = [p.requires_grad for p in model.parameters()]

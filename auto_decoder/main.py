@@ -57,8 +57,8 @@ def add_data_args(p: argparse.ArgumentParser, batch_size: int, subset: int) -> N
     p.add_argument("--subset", type=non_negative_int, default=subset, help="first N images of each split (0: all)")
 
 
-def add_generative_args(p: argparse.ArgumentParser, command: str) -> None:
-    """The flags of ``ad``, ``vad`` and ``vae``: one set of names, so their runs compare like for like."""
+def add_training_args(p: argparse.ArgumentParser, command: str) -> None:
+    """The size, optimisation and stopping of ``ad``, ``vad`` and ``vae``."""
     p.add_argument("--latent-dim", type=positive_int, default=32, help="size of each image's latent vector")
     p.add_argument(
         "--epochs", type=positive_int, default=150, help="passes over the training images (with --val-size: the most)"
@@ -94,34 +94,41 @@ def add_generative_args(p: argparse.ArgumentParser, command: str) -> None:
         default=2000,
         help="the first N test images get latents (fitted or encoded) and reconstruction scores",
     )
-    if command != "vae":
-        p.add_argument(
-            "--init",
-            choices=("pca", "random"),
-            default="pca",
-            help="where latents start: their images' probabilistic-PCA posterior, or random (the course's)",
-        )
-        p.add_argument(
-            "--latent-lr", type=positive_float, default=0.1, help="training latents' learning rate (row-wise Adam)"
-        )
-        p.add_argument(
-            "--val-steps",
-            type=positive_int,
-            default=10,
-            help="with --val-size: full-batch steps refitting the validation latents after each epoch",
-        )
-        p.add_argument(
-            "--test-steps",
-            type=positive_int,
-            default=800,
-            help="most full-batch steps fitting the test latents (fewer once converged)",
-        )
-        p.add_argument(
-            "--test-lr",
-            type=positive_float,
-            default=0.05,
-            help="learning rate (Adam) of the test and validation latent fits",
-        )
+
+
+def add_latent_args(p: argparse.ArgumentParser) -> None:
+    """How the auto-decoders (not the VAE) start, train and fit their latents."""
+    p.add_argument(
+        "--init",
+        choices=("pca", "random"),
+        default="pca",
+        help="where latents start: their images' probabilistic-PCA posterior, or random (the course's)",
+    )
+    p.add_argument(
+        "--latent-lr", type=positive_float, default=0.1, help="training latents' learning rate (row-wise Adam)"
+    )
+    p.add_argument(
+        "--val-steps",
+        type=positive_int,
+        default=10,
+        help="with --val-size: full-batch steps refitting the validation latents after each epoch",
+    )
+    p.add_argument(
+        "--test-steps",
+        type=positive_int,
+        default=800,
+        help="most full-batch steps fitting the test latents (fewer once converged)",
+    )
+    p.add_argument(
+        "--test-lr",
+        type=positive_float,
+        default=0.05,
+        help="learning rate (Adam) of the test and validation latent fits",
+    )
+
+
+def add_prior_args(p: argparse.ArgumentParser, command: str) -> None:
+    """The KL term of ``vad`` and ``vae``, and ``vad``'s latent family."""
     if command != "ad":
         p.add_argument(
             "--kl-weight", type=non_negative_float, default=1.0, help="weight of KL(q || prior); 1 is the exact ELBO"
@@ -131,6 +138,10 @@ def add_generative_args(p: argparse.ArgumentParser, command: str) -> None:
         p.add_argument(
             "--init-scale", type=positive_float, default=0.1, help="initial scale of every q_i with --init random"
         )
+
+
+def add_report_args(p: argparse.ArgumentParser) -> None:
+    """What a finished run scores and draws."""
     p.add_argument(
         "--samples",
         type=positive_int,
@@ -153,6 +164,15 @@ def add_generative_args(p: argparse.ArgumentParser, command: str) -> None:
         default=None,
         help="classifier checkpoint that scores the samples (default: RESULTS_ROOT/classifier/checkpoint.pt)",
     )
+
+
+def add_generative_args(p: argparse.ArgumentParser, command: str) -> None:
+    """The flags of ``ad``, ``vad`` and ``vae``: one set of names, so their runs compare like for like."""
+    add_training_args(p, command)
+    if command != "vae":
+        add_latent_args(p)
+    add_prior_args(p, command)
+    add_report_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from auto_decoder.analysis import find_classifier, finish, interpolation_pair, model_name
+from auto_decoder.analysis import Trained, find_classifier, finish, interpolation_pair, model_name
 from auto_decoder.AutoDecoder import Decoder, LatentTable, PCAStart, RowAdam
 from auto_decoder.evaluate import (
     BCE_EXPLODE_FACTOR,
@@ -319,8 +319,7 @@ def fit_test_latents(
             test_latents,
             args.test_steps,
             device,
-            tol=TEST_TOL,
-            window=TEST_WINDOW,
+            stop=(TEST_TOL, TEST_WINDOW),
             desc="test latents",
         )
         state["test_latents"] = test_latents.state_dict()
@@ -356,16 +355,13 @@ def run(args: argparse.Namespace) -> dict:
         with torch.no_grad():
             test_codes = test_latents.mean(torch.arange(len(test_ds), device=device)).cpu()
         fit = progress.extra["test_fit"]
+        codes = {"train": learner.train_codes(data.train, device), "test": test_codes}
+        model = Trained(learner.decoder, learner.modules["latents"].sample_prior, codes, data, test_ds, pair)
         return finish(
             args,
             run_dir,
             progress,
-            learner.decoder,
-            learner.modules["latents"].sample_prior,
-            {"train": learner.train_codes(data.train, device), "test": test_codes},
-            data,
-            test_ds,
-            pair,
+            model,
             scorer,
             device,
             test_fit={k: v for k, v in fit.items() if k != "reconstruction_before"},

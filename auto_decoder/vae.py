@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from auto_decoder.analysis import find_classifier, finish, interpolation_pair
+from auto_decoder.analysis import Trained, find_classifier, finish, interpolation_pair
 from auto_decoder.AutoDecoder import Decoder
 from auto_decoder.evaluate import penalised_loss
 from auto_decoder.train import Learner, train
@@ -153,16 +153,5 @@ def run(args: argparse.Namespace) -> dict:
     with open_run(args, FIXED_ON_RESUME, command=args.command, dataset=dataset, device=str(device)) as run_dir:
         progress = train(args, run_dir, learner, data, device)
         codes = {"train": learner.train_codes(data.train, device), "test": learner.encode(test_ds, device)}
-        return finish(
-            args,
-            run_dir,
-            progress,
-            learner.decoder,
-            learner.vae.sample_prior,
-            codes,
-            data,
-            test_ds,
-            pair,
-            scorer,
-            device,
-        )
+        model = Trained(learner.decoder, learner.vae.sample_prior, codes, data, test_ds, pair)
+        return finish(args, run_dir, progress, model, scorer, device)

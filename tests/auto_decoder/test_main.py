@@ -258,7 +258,7 @@ def test_bad_input_is_one_line_and_changes_no_file(case, tiny_runs, csv_dir, tmp
     err = capsys.readouterr().err
     assert exc.value.code == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert message in err and err.startswith("auto_decoder")
+    assert message in err and err.startswith("main.py")
     assert snapshot(existing) == before and sorted(p.name for p in tiny_runs.iterdir()) == folders
 
 

@@ -225,7 +225,7 @@ def test_fit_latents_stops_once_the_noise_free_objective_converges(variational):
     latents = VariationalLatentTable(16, 4, "gaussian") if variational else LatentTable(16, 4)
     weights = {k: v.clone() for k, v in decoder.state_dict().items()}
     fit = fit_latents(
-        decoder, batches, RowAdam(list(latents.parameters()), lr=0.05), latents, 3000, "cpu", tol=1e-3, window=20
+        decoder, batches, RowAdam(list(latents.parameters()), lr=0.05), latents, 3000, "cpu", stop=(1e-3, 20)
     )
     assert (
         fit.converged
@@ -335,7 +335,7 @@ def test_classifier_learns_the_fixture():
     model = FashionClassifier()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(4):
-        train_one_epoch(model, dl, ds.labels, opt, "cpu")
+        train_one_epoch(model, dl, ds.labels, (opt, None), "cpu")
     test_images, test_labels = fake_split(30, 5)
     probs = classify(model, torch.from_numpy(test_images).unsqueeze(1).float() / 255, "cpu")
     assert probs.shape == (30, 10) and torch.allclose(probs.sum(1), torch.ones(30))
