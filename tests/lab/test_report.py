@@ -1,6 +1,8 @@
 """lab.report: notebooks and Markdown to self-contained HTML (``make report``)."""
 
 import base64
+import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -70,3 +72,17 @@ def test_runs_takes_one_assignment_and_never_overwrites_the_notebooks(capsys):
         with pytest.raises(SystemExit) as e:
             report.main(argv)
         assert e.value.code == 2 and "--runs takes one assignment" in capsys.readouterr().err
+
+
+def test_the_kernel_imports_this_checkout_first(tmp_path, monkeypatch):
+    decoy = tmp_path / "other_clone"
+    (decoy / "common").mkdir(parents=True)
+    (decoy / "common" / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(decoy))  # as if the environment pointed at another clone
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import common; print(common.__file__)")]), path
+    )
+    printed = report.execute(path, timeout=120).cells[0].outputs[0]["text"].strip()
+    assert Path(printed).resolve() == report.REPO_ROOT / "common" / "__init__.py"
