@@ -6,7 +6,6 @@ harm stays inside one problem) with code that runs at import or in one function.
 workers run as an unprivileged uid in their own namespaces; the file-system attacks are skipped otherwise.
 """
 
-import hashlib
 import os
 import time
 import uuid
@@ -110,11 +109,14 @@ while True:
 
 FORK_BOMB = """
 import os, time
+worker = os.getpid()
 for _ in range(5000):
     try:
         os.fork()
     except OSError:
         break
+if os.getpid() == worker:
+    os._exit(0)  # the worker ends at once; the grader must still find and kill every child
 time.sleep(600)
 """
 
@@ -136,19 +138,22 @@ ATTACKS = {
 }
 
 
-def fingerprint() -> dict[str, str]:
-    """A hash of every file of the repository the grader or the tests read."""
+def touched() -> list[str]:
+    """The repository's files that hold the attacks' marker (other sessions may edit the tree meanwhile, so
+    the check looks for what an attack would have written, not for any change)."""
     files = [p for part in ("grading", "tests", "backprop", "common") for p in (ROOT / part).rglob("*.py")]
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    return [str(p) for p in files if MARKER.encode() in p.read_bytes()]
 
 
-def marked_processes() -> list[int]:
+def processes_with(text: str) -> list[int]:
+    """Live processes whose command line holds ``text`` (the attacks' marker, the session's zygote)."""
     found = []
     for name in os.listdir("/proc"):
         try:
-            if name.isdigit() and MARKER.encode() in open(f"/proc/{name}/cmdline", "rb").read():
+            alive = name.isdigit() and not open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+            if alive and text.encode() in open(f"/proc/{name}/cmdline", "rb").read():
                 found.append(int(name))
-        except OSError:
+        except (OSError, IndexError):
             pass
     return found
 
@@ -156,7 +161,7 @@ def marked_processes() -> list[int]:
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory, session):
     """``{attack: (score, seconds)}`` for every attack, graded one after the other, then the honest grade."""
-    before, out = fingerprint(), {}
+    out = {}
     os.environ["GRADER_SECRET"] = MARKER
     results = tmp_path_factory.mktemp("results") / "results.json"
     try:
@@ -164,14 +169,14 @@ def attacked(tmp_path_factory, session):
             code = code.replace("ROOT", str(ROOT)).replace("MARKER", MARKER).replace("RESULTS", str(results))
             folder = write(tmp_path_factory.mktemp(name), {"functions.py": starter("backprop", "functions.py") + code})
             start = time.monotonic()
-            (score,) = grade(["backprop"], folder, Limits(wall_s=5.0, cpu_s=5.0, memory_mb=512), session=session)
+            (score,) = grade(["backprop"], folder, Limits(wall_s=3.0, cpu_s=3.0, memory_mb=512), session=session)
             out[name] = (score, time.monotonic() - start)
         honest = write(tmp_path_factory.mktemp("honest"), {"functions.py": reference("backprop", "functions.py")})
         out["honest"] = (grade(["backprop"], honest, Limits(wall_s=20.0, cpu_s=20.0), session=session)[0], 0.0)
     finally:
         del os.environ["GRADER_SECRET"]
     time.sleep(0.5)  # a process left behind would be forging now
-    return out, before, results
+    return out, results
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
@@ -182,10 +187,11 @@ def test_every_attack_gains_nothing(attacked, name):
 
 
 @ROOT_ONLY
-def test_no_attack_changed_a_file_or_left_a_process_or_a_trace(attacked):
-    _, before, results = attacked
-    assert fingerprint() == before
-    assert not marked_processes()
+def test_no_attack_changed_a_file_or_left_a_process_or_a_trace(attacked, session):
+    _, results = attacked
+    assert not touched()
+    assert not processes_with(MARKER)
+    assert processes_with(str(session.folder / "runtime")) == [session.zygote.proc.pid]  # the forks of the bomb too
     assert not results.exists()
     leftovers = [p for place in ("/tmp", "/dev/shm", "/var/tmp") for p in os.listdir(place) if MARKER in p]
     assert not leftovers
@@ -205,14 +211,15 @@ def test_nothing_secret_or_hidden_leaks_into_the_output(attacked):
 
 def test_a_hang_that_ignores_every_signal_is_cut_per_problem(attacked):
     score, seconds = attacked[0]["hang"]
-    assert all("did not finish within 5 s" in p.reasons[0] for p in score.problems)
-    assert seconds < 3 * 5 + 30
+    assert all("did not finish within 3 s" in p.reasons[0] for p in score.problems)
+    assert seconds < 3 * 3 + 30
 
 
 def test_runaway_processes_and_memory_end_with_a_reason(attacked):
     bomb, _ = attacked[0]["fork_bomb"]
     memory, _ = attacked[0]["memory"]
     assert all(p.reasons for p in bomb.problems + memory.problems)
+    assert "ended with exit code 0" in reasons(bomb, "1")
     assert "MemoryError" in reasons(memory, "1") or "killed" in reasons(memory, "1")
 
 
