@@ -107,10 +107,18 @@ def prepare(dest: Path) -> None:
     (dest / STAMP).write_text("built by `python -m grading release`; rebuilt (deleted) on every build\n")
 
 
+PUBLIC_TESTS = ("tests/common/", *(f"tests/{name}/" for name in RUBRIC), "tests/conftest.py", "tests/faults.py")
+
+
 def is_course(rel: str, root: Path) -> bool:
-    """Whether ``rel`` belongs in the starter: not lab, results, docs, the grader, or code that imports the lab."""
+    """Whether ``rel`` belongs in the starter: not lab, results, docs, the grader, tests of the repository
+    itself (READMEs, docstrings, the lab), or code that imports the lab."""
     if rel.startswith(LEFT_OUT) or rel in REPLACED or Path(rel).name in _LAB_MODULES:
         return False
+    if rel.startswith("tests/") and not rel.startswith(PUBLIC_TESTS):
+        return False
+    if rel == "tests/conftest.py":  # its lab import sits inside the report fixture, which no public test uses
+        return True
     return not (rel.endswith(".py") and _IMPORTS_LAB.search((root / rel).read_text(errors="replace")))
 
 

@@ -76,13 +76,27 @@ def _vm_size() -> int:
     return 0
 
 
-def set_limits(limits: dict) -> None:
-    """Hard limits (soft == hard, so the student's code cannot raise them again)."""
+def _user_tasks() -> int:
+    """Processes and threads this user runs now (RLIMIT_NPROC counts them all, not the worker's alone)."""
+    count, uid = 0, os.getuid()
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and os.stat(f"/proc/{name}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{name}/task"))
+        except OSError:
+            continue
+    return count
+
+
+def set_limits(limits: dict, own_uid: bool) -> None:
+    """Hard limits (soft == hard, so the student's code cannot raise them again). Under a uid of its own the
+    process limit is the worker's; under the TA's user it comes on top of what that user already runs."""
     memory = _vm_size() + int(limits["memory_mb"]) * 2**20
+    processes = int(limits["processes"]) + (0 if own_uid else _user_tasks())
     for name, value in (
         ("RLIMIT_CPU", int(limits["cpu_s"])),
         ("RLIMIT_AS", memory),
-        ("RLIMIT_NPROC", int(limits["processes"])),
+        ("RLIMIT_NPROC", processes),
         ("RLIMIT_FSIZE", int(limits["file_mb"]) * 2**20),
         ("RLIMIT_CORE", 0),
         ("RLIMIT_NOFILE", 256),
@@ -124,7 +138,7 @@ def enter(job: dict) -> None:
     if job.get("uid") is not None:
         os.fchown(log, job["uid"], job["uid"])
         drop_privileges(job["uid"])
-    set_limits(job["limits"])
+    set_limits(job["limits"], job.get("uid") is not None)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)
