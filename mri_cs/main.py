@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch-size", type=positive_int, default=8, help="slices per training step (default: 8)")
     p.add_argument(
+        "--train-slices",
+        type=positive_int,
+        default=None,
+        help="train on this many slices spread evenly over the training split, a shorter epoch on a slow "
+        "machine (default: all)",
+    )
+    p.add_argument(
         "--data-dir",
         default=None,
         help=f"a folder in one of three layouts: {DATA_LAYOUTS} "

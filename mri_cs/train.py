@@ -62,6 +62,7 @@ FIXED_ON_RESUME = (
     "loss",
     "stages",
     "vd_weight",
+    "train_slices",
 )
 STABLE_DIP_DB = (
     1.0  # a learned mask's run: the last third of the epochs at most this far below the best validation PSNR
@@ -80,6 +81,10 @@ def load_data(args: argparse.Namespace) -> tuple[dict, dict]:
             for k, d in datasets.items()
         }
         data_info["sizes_used"] = {k: len(d) for k, d in datasets.items()}
+    if getattr(args, "train_slices", None) and args.train_slices < len(datasets["train"]):
+        n = len(datasets["train"])
+        datasets["train"] = Subset(datasets["train"], np.linspace(0, n - 1, args.train_slices).astype(int).tolist())
+        data_info["train_slices_used"] = args.train_slices
     return datasets, data_info
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lab.mri_cs.bench import DEFAULT_RUN, FP32_RUN, check_targets, csv_rows
 from lab.results import RESULTS_ROOT, command, load_run, made_with, md_table, show  # noqa: F401  (show: README)
-from mri_cs.bench import DEFAULT_RUN, FP32_RUN, check_targets, csv_rows
 
 RESULTS = RESULTS_ROOT / "mri_cs"
 SWEEPS = {"sweep": "template, test slabs", "sweep_brain_tumor": "held-out patients"}

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from common.runs import load_json
+from lab.mri_cs import readme_results, sweep
 from lab.results import publish
-from mri_cs import evaluate, readme_results, sweep
-
-from .fixtures import snapshot
+from mri_cs import evaluate
+from tests.mri_cs.fixtures import snapshot
 
 MRI_DIR = readme_results.Path(sweep.__file__).parent
 NOTEBOOK = MRI_DIR / "report.ipynb"

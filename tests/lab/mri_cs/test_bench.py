@@ -8,9 +8,9 @@ import torch
 
 from common.precision import fast_bf16
 from lab import speed
-from mri_cs import bench
+from lab.mri_cs import bench
+from lab.mri_cs.sweep import COLUMNS
 from mri_cs.models.masks import course_family
-from mri_cs.sweep import COLUMNS
 
 
 def write_runs(root, wall_time_s, psnr, default_dip=0.4):
@@ -230,7 +230,7 @@ def write_sweep(root, name, layout, own, cross=None):
     """A sweep folder: results.csv with ``own[(drop, mask[, family])] = (test PSNR, zero-filled)`` (the family
     defaults to the course's: uniform fixed, variable-density learned), one case config.json saying what it
     trained on, and cross_data.csv rows ``cross[(drop, mask)] = (PSNR, gain)`` on patients."""
-    from mri_cs.sweep import CROSS_COLUMNS
+    from lab.mri_cs.sweep import CROSS_COLUMNS
 
     sweep = root / name
     (sweep / "drop0.1_fixed").mkdir(parents=True)
