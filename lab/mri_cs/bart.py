@@ -56,7 +56,7 @@ def cross_check(args: argparse.Namespace) -> None:
     from lab.mri_cs.realistic import mask_for, measurements, write
 
     if shutil.which("bart") is None:
-        raise SystemExit("realistic bart: error: bart is not installed (apt-get install bart); cross-check skipped")
+        raise ValueError("bart is not installed (apt-get install bart); the cross-check is skipped")
     ours = json.loads((Path(args.out) / f"classical_{mask_for(args)[1]}.json").read_text())["tv"]["lambda"]
     data = measurements(args)
     mask, label = mask_for(args)

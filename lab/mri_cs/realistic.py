@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.cli import OneLineParser
 from common.metrics import batch_psnr, batch_ssim
 from mri_cs import cs
 from mri_cs.data.transforms import complex_abs, ifft2
@@ -103,9 +104,15 @@ def run_mask(run_dir: Path) -> torch.Tensor:
 
 
 def mask_for(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
-    """The mask to reconstruct with: a run's (``--run``), else the tuned variable-density mask."""
+    """The mask to reconstruct with: a run's (``--run``), every sample (``--drop-rate 0``), a Cartesian mask
+    (``--cartesian``), else the tuned variable-density mask."""
     if args.run:
         return run_mask(Path(args.run)), Path(args.run).name
+    if args.drop_rate == 0:
+        return torch.ones(128, 128), "full"
+    if args.cartesian:
+        layer = SubsamplingLayer(args.drop_rate, "cpu", False, (128, 128), seed=0, mask="cartesian-random")
+        return layer.hard_mask(), f"cartesian-random_drop{args.drop_rate:g}"
     weight = json.loads((Path(args.out) / "density.json").read_text())["by_drop"][f"{args.drop_rate:g}"]["best"]
     return vd_mask(args.drop_rate, weight), f"vd{weight:g}_drop{args.drop_rate:g}"
 
@@ -151,12 +158,13 @@ COMMANDS = {"density": density, "classical": classical, "network": network}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lab.mri_cs.realistic", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m lab.mri_cs.realistic", description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=list(COMMANDS) + ["bart", "table"])
     p.add_argument("run", nargs="?", default=None, help="network: the run folder; classical: reconstruct on its mask")
     p.add_argument("--data-dir", default=None, help="the data (default: the MNI152 template)")
     p.add_argument("--drop-rate", type=float, default=0.3)
     p.add_argument("--drop-rates", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    p.add_argument("--cartesian", action="store_true", help="classical: a Cartesian random-line mask")
     p.add_argument("--methods", nargs="+", choices=cs.METHODS, default=list(cs.METHODS))
     p.add_argument("--lambdas", type=float, nargs="+", default=list(cs.LAMBDAS[2:10]))
     p.add_argument("--sigma", type=float, default=0.0125, help="noise per component (main.py --noise-sigma)")
@@ -167,7 +175,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    """Parse and run one command; bad input (a weight grid without a positive value, a noise level that is not
+    positive and finite, ``bart`` missing, a missing file) is one line on stderr and exit 2, nothing written."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not any(v > 0 for v in args.lambdas):
+        parser.error("--lambdas: the weight grid holds no positive value")
+    if not (np.isfinite(args.sigma) and args.sigma > 0):
+        parser.error(f"--sigma must be a finite number > 0, got {args.sigma}")
+    try:
+        dispatch(args)
+    except (ValueError, OSError, KeyError) as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def dispatch(args: argparse.Namespace) -> None:
     if args.command == "bart":
         from lab.mri_cs.bart import cross_check
 
