@@ -136,9 +136,9 @@ def merged(failed: list[tuple[str, str]]) -> list[str]:
     a worker cut off) share one line."""
     visible = [reason for _, reason in failed if reason != judge.HIDDEN]
     if len(visible) > 1 and len(set(visible)) == 1:
-        hidden = [f"{name}: {reason}" for name, reason in failed if reason == judge.HIDDEN]
+        hidden = [reason for _, reason in failed if reason == judge.HIDDEN]
         return [f"every check ({len(visible)}): {visible[0]}", *hidden]
-    return [f"{name}: {reason}" for name, reason in failed]
+    return [reason if reason == judge.HIDDEN else f"{name}: {reason}" for name, reason in failed]
 
 
 def grade_assignment(assignment: Assignment, submitted: Submitted, context: dict) -> AssignmentScore:

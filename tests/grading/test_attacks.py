@@ -206,7 +206,7 @@ def test_nothing_secret_or_hidden_leaks_into_the_output(attacked):
     score, _ = attacked[0]["leak"]
     text = "\n".join(r for p in score.problems for r in p.reasons)
     assert MARKER not in text and "PATH=" not in text
-    assert "test_hand_derived_first_layer_grads_match_autograd: hidden check failed" in reasons(score, "3")
+    assert "hidden check failed" in reasons(score, "3") and "hand_derived" not in reasons(score, "3")
 
 
 def test_a_hang_that_ignores_every_signal_is_cut_per_problem(attacked):

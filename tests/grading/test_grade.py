@@ -83,10 +83,7 @@ def test_each_bug_loses_exactly_its_problems_points_and_names_the_check(submissi
     _, scores = submission
     medical = scores["medical_cnn"]
     assert points(medical) == {"1": 0, "2": 2, "3": 0, "4": 10, "5": 10, "6": 0}
-    assert (
-        reasons(medical, "1")
-        == "test_glorot_weights_are_normal_not_uniform_with_the_same_variance: hidden check failed"
-    )
+    assert reasons(medical, "1") == "hidden check failed"  # not even its name: it would say what it checks
     assert "test_depthwise_separable_block_applies_relu_after_each_batch_norm" in reasons(medical, "3")
     assert "test_dice_loss_matches_a_hand_computation_over_the_whole_batch" in reasons(medical, "6")
     auto = scores["autoencoders"]

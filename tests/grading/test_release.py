@@ -44,7 +44,7 @@ def test_the_starter_holds_the_course_only(release):
     assert not list(tree.rglob("*.py.orig")) and not (tree / "CONTRIBUTING.md").exists()
     for path in tree.rglob("*.py"):
         text = path.read_text()
-        assert "# BEGIN SOLUTION" not in text and not re.search(r"^\s*(from|import) lab\b", text, re.M), path
+        assert "# BEGIN SOLUTION" not in text and not re.search(r"^(from|import) lab\b", text, re.M), path
     mlp = (tree / "medical_cnn" / "mlp.py").read_text()
     assert "NotImplementedError" in mlp and "normal_(0.0, std)" not in mlp
     for path, names in hidden_tests().items():
