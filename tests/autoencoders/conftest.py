@@ -1,5 +1,6 @@
 """Tiny datasets written in the real on-disk formats, and quick runs of every sub-command."""
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -183,3 +184,21 @@ def quick_runs(tmp_path_factory) -> Path:
     )
     main.main(["segment", "--synthetic", "10", "--size", "64", *common])
     return results
+
+
+PUBLISHED = {
+    "cifar_quick": "cifar",
+    "mnist_quick": "mnist",
+    "stl10-ae_quick": "stl10-ae",
+    "segment_quick": "segment_brain_tumor",
+    "segment_synthetic_quick": "segment_synthetic",
+}
+
+
+@pytest.fixture(scope="session")
+def published(quick_runs, tmp_path_factory) -> Path:
+    """The quick runs under the names the README and the report look for, small files only (as published)."""
+    root = tmp_path_factory.mktemp("results") / "autoencoders"
+    for quick, name in PUBLISHED.items():
+        shutil.copytree(quick_runs / quick, root / name, ignore=shutil.ignore_patterns("*.pt", "*.pth"))
+    return root
