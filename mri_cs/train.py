@@ -30,7 +30,16 @@ from common.checkpoint import Progress, load_progress, save_progress
 from common.cli import DataError, RunError
 from common.guard import DivergenceGuard
 from common.precision import autocast, resolve_precision
-from common.runs import check_run, open_run, pick_device, save_checkpoint, save_json, save_npz, seed_everything
+from common.runs import (
+    append_log,
+    check_run,
+    open_run,
+    pick_device,
+    save_checkpoint,
+    save_json,
+    save_npz,
+    seed_everything,
+)
 from mri_cs import utils
 from mri_cs.augment import augment_batch
 from mri_cs.data import build_datasets, describe_split
@@ -99,12 +108,29 @@ def acquired(datasets: dict, args: argparse.Namespace) -> dict:
 
 
 def acquisition_record(measured: dict, args: argparse.Namespace) -> dict:
-    """The config's ``acquisition``: kind, noise, phase model, draw seeds and the fully sampled PSNR per split."""
+    """The config's ``acquisition``: kind, noise, phase model, draw seeds, the fully sampled PSNR per split and,
+    for a noisy acquisition, TV on fully sampled data (:func:`tv_reference`)."""
     return {
         **acquisition_of(args).record(),
         "draw_seeds": {k: 1000 * args.seed + v for k, v in DRAW_SEEDS.items()},
         "fully_sampled_psnr": {k: fully_sampled_psnr(measured[k]) for k in ("val", "test")},
+        "tv_fully_sampled": tv_reference(measured) if args.noise_sigma > 0 else None,
     }
+
+
+def tv_reference(measured: dict, n: int = 8) -> dict:
+    """Complex TV on every (noisy) sample of ``n`` test slices, its weight chosen on ``n`` validation slices: what
+    denoising alone reaches with no sample missing, an upper reference for the reconstructions."""
+    from mri_cs import cs  # numpy and PyWavelets only
+
+    picked = {}
+    for split in ("val", "test"):
+        idx = cs.subset(len(measured[split]), n)
+        picked[split] = [torch.stack(x) for x in zip(*(measured[split][i] for i in idx))]
+    full = torch.ones(picked["val"][0].shape[1:3])
+    lam, _ = cs.choose_lambda("tv", *picked["val"], full, cs.LAMBDAS[4:10])
+    psnr = cs.mean_psnr(cs.reconstruct("tv", picked["test"][0], full, lam), picked["test"][1])
+    return {"lambda": lam, "test_psnr": psnr, "test_slices": cs.subset(len(measured["test"]), n)}
 
 
 def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -394,6 +420,7 @@ def train_and_evaluate(args: argparse.Namespace) -> dict:
             previous, mask = mask, model.subsample.hard_mask()
             entry.update(mask_lr=mask_lr, max_score_step=max_step, mask_change=float((mask != previous).float().mean()))
             history.append(entry)
+            append_log(run_dir, entry)
             if progress.improves(entry["val_psnr"]):
                 progress.keep_best(model, entry["val_psnr"], epoch)
                 save_checkpoint(

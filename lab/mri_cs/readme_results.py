@@ -105,3 +105,32 @@ def cross_data(*runs: str, results: Path = RESULTS) -> str:
         )
     headers = ["run", "trained on", "tested on", "split (slices)", "PSNR (dB)", "zero-filled PSNR (dB)"]
     return md_table(rows, [*headers, "gain (dB)", "SSIM"])
+
+
+REALISTIC = RESULTS / "realistic"
+IDEAL_RUN = "unet_drop0.3_learned_ideal"  # main.py --drop-rate 0.3 --learn-mask --acquisition ideal
+REALISTIC_DEFAULT = "unet_drop0.3_learned"  # main.py --drop-rate 0.3 --learn-mask (published under realistic/)
+
+
+def realistic(results: Path = RESULTS) -> str:
+    """The realistic benchmark's table (``lab.mri_cs.tables``), with the slices it was scored on."""
+    records = sorted((results / "realistic").glob("network_*.json"))
+    n = len(json.loads(records[0].read_text())["test_slices"]) if records else 0
+    note = f"Per-slice means over {n} test slices of held-out patients; every method sees the same measurements."
+    return f"{(results / 'realistic' / 'table.md').read_text().strip()}\n\n{note}"
+
+
+def realistic_gains(results: Path = RESULTS) -> str:
+    return (results / "realistic" / "gains.md").read_text().strip()
+
+
+def ideal_reproduction(results: Path = RESULTS) -> str:
+    """The published default run (the ideal acquisition, before the realistic one existed) and its rerun with
+    ``--acquisition ideal``: test PSNR and the difference."""
+    rows = []
+    for label, run in (("published", DEFAULT_RUN), ("rerun with --acquisition ideal", IDEAL_RUN)):
+        m = load_run(results / run)[1]
+        rows.append([label, f"`{run}`", _pm(m["test_psnr"]), _pm(m["zero_filled_test_psnr"])])
+    diff = float(rows[1][2].split()[0]) - float(rows[0][2].split()[0])
+    rows.append(["difference", "", f"{diff:+.2f}", ""])
+    return md_table(rows, ["run", "folder", "test PSNR (dB)", "zero-filled PSNR (dB)"])

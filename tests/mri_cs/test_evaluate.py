@@ -1,6 +1,6 @@
-"""evaluate.py: a finished run scored on other data without retraining, its files, errors and published form."""
+"""evaluate.py: a finished run scored on other data without retraining, its files, its errors and bad configs."""
 
-import re
+import json
 import shutil
 import stat
 import subprocess
@@ -14,8 +14,7 @@ from torch.utils.data import Subset
 
 from common.metrics import batch_psnr
 from common.runs import load_checkpoint, load_json
-from lab.results import publish
-from mri_cs import evaluate, readme_results
+from mri_cs import evaluate
 from mri_cs import main as mri_main
 from mri_cs.data import build_datasets
 from mri_cs.models.subsampling import SubsamplingLayer
@@ -132,26 +131,6 @@ def test_without_data_dir_it_scores_the_template_test_split(trained, capsys):
     )
 
 
-def test_published_evaluations_render_in_the_readme_block(trained, tmp_path):
-    run = trained[0]
-    if not (run / "eval_brain_tumor_test").is_dir():
-        evaluate.main([str(run), "--data-dir", str(trained[2].parent)])  # the folder the first test scores on
-    published = publish(run, "mri_cs", results_root=tmp_path)
-    assert (published / "eval_brain_tumor_test" / "metrics.json").is_file() and not list(published.rglob("*.pt"))
-    m = load_json(published / "eval_brain_tumor_test" / "metrics.json")
-    block = re.sub(r" {2,}", " ", readme_results.cross_data(results=tmp_path / "mri_cs"))
-    assert (
-        f"| `{run.name}` | MR magnitude images, brain_tumor/images "
-        "| MR magnitude images, brain_tumor/images | test (8) | "
-        f"{m['psnr']['mean']:.2f} ± {m['psnr']['std']:.2f} | {m['zero_filled_psnr']['mean']:.2f}" in block
-    )
-    case = tmp_path / "mri_cs" / "sweep" / "drop0.3_fixed"  # a sweep's cases have their own table (sweep_cross)
-    shutil.copytree(published, case)
-    assert "`sweep/" not in readme_results.cross_data(
-        results=tmp_path / "mri_cs"
-    ) and "`drop0.3_fixed`" not in readme_results.cross_data(results=tmp_path / "mri_cs")
-
-
 @pytest.fixture(scope="module")
 def bad_runs(trained, tmp_path_factory):
     """Run folders evaluate.py must refuse: no best.pt (a published copy), a corrupt best.pt;
@@ -162,6 +141,17 @@ def bad_runs(trained, tmp_path_factory):
     (base / "corrupt" / "best.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
     (base / "notes").mkdir()
     (base / "notes" / "readme.txt").write_text("no data here")
+    config = load_json(trained[0] / "config.json")
+    for name, change in (
+        ("drop5", lambda a: a.update(drop_rate=5)),
+        ("no_model", lambda a: a.pop("model")),
+        ("seed_text", lambda a: a.update(seed="0")),
+        ("sigma_negative", lambda a: a.update(noise_sigma=-0.01)),
+    ):
+        shutil.copytree(trained[0], base / name, ignore=shutil.ignore_patterns("eval_*"))
+        args = json.loads(json.dumps(config["args"]))
+        change(args)
+        (base / name / "config.json").write_text(json.dumps({**config, "args": args}))
     return base
 
 
@@ -169,6 +159,10 @@ BAD_INPUT = [
     (["{base}/nowhere"], "is not a run folder"),
     (["{base}/published"], "has no best.pt"),
     (["{base}/corrupt"], "does not load"),
+    (["{base}/drop5"], "drop_rate: 5 is not a valid value of --drop-rate"),
+    (["{base}/no_model"], "the key 'model' is missing"),
+    (["{base}/seed_text"], "seed: '0' is not a valid value"),
+    (["{base}/sigma_negative"], "noise_sigma: -0.01 is not a valid value"),
     (["{run}", "--data-dir", "{base}/notes"], "three layouts"),
     (["{run}", "--data-dir", "{base}/nowhere"], "is not a folder"),
     (["{run}", "--data-dir", "{images}"], "already holds an evaluation"),
