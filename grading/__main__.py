@@ -32,7 +32,10 @@ def parser() -> OneLineParser:
     g.add_argument("--assignment", action="append", choices=list(RUBRIC), help="grade only this one (repeatable)")
     g.add_argument("--results", type=Path, help="also write Gradescope's results.json here")
     g.add_argument(
-        "--worker-timeout", type=positive, default=25.0, help="wall-clock seconds per problem's worker (default 25)"
+        "--worker-timeout",
+        type=positive,
+        default=30.0,
+        help="wall-clock and CPU seconds per problem's worker (default 30)",
     )
     g.add_argument("--memory-mb", type=int, default=2048, help="memory a worker may add, MB (default 2048)")
     g.add_argument("--hide", type=Path, action="append", default=[], help="another folder workers must not see")

@@ -30,8 +30,8 @@ BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grading.worker import 
 class Limits:
     """Per worker: wall clock and CPU seconds, extra address space, processes/threads, largest file written."""
 
-    wall_s: float = 25.0
-    cpu_s: float = 25.0
+    wall_s: float = 30.0
+    cpu_s: float = 30.0
     memory_mb: int = 2048
     processes: int = 64
     file_mb: int = 64

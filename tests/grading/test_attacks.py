@@ -172,7 +172,7 @@ def attacked(tmp_path_factory, session):
             (score,) = grade(["backprop"], folder, Limits(wall_s=3.0, cpu_s=3.0, memory_mb=512), session=session)
             out[name] = (score, time.monotonic() - start)
         honest = write(tmp_path_factory.mktemp("honest"), {"functions.py": reference("backprop", "functions.py")})
-        out["honest"] = (grade(["backprop"], honest, Limits(wall_s=20.0, cpu_s=20.0), session=session)[0], 0.0)
+        out["honest"] = (grade(["backprop"], honest, Limits(wall_s=60.0, cpu_s=30.0), session=session)[0], 0.0)
     finally:
         del os.environ["GRADER_SECRET"]
     time.sleep(0.5)  # a process left behind would be forging now
@@ -242,6 +242,6 @@ def test_an_exit_in_one_function_costs_that_problem_only(tmp_path, session):
         1,
     )
     folder = write(tmp_path / "sub", {"functions.py": code})
-    (score,) = grade(["backprop"], folder, Limits(wall_s=10.0, cpu_s=10.0), session=session)
+    (score,) = grade(["backprop"], folder, Limits(wall_s=60.0, cpu_s=30.0), session=session)
     assert points(score) == {"1": 0, "2": 4, "3": 10}
     assert "exit code 0 before writing its results" in reasons(score, "1")

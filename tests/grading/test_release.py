@@ -93,10 +93,10 @@ def test_the_starter_with_the_reference_files_dropped_in_gets_full_marks(release
     for a in RUBRIC.values():
         for rel in a.files:
             shutil.copyfile(ROOT / a.name / rel, filled / a.name / rel)
-    scores = grade_once("filled starter", None, filled)
+    scores = grade_once("filled starter", None, filled, wall_s=120.0, cpu_s=60.0)  # other jobs may share the CPUs
     for name, score in scores.items():
         assert score.earned == RUBRIC[name].points, [p.reasons for p in score.problems]
-    assert max(s.seconds for s in scores.values()) < 120  # `make grade` measured at about 25 s on two cores
+    assert max(s.seconds for s in scores.values()) < 300  # `make grade` took 25-35 s on two shared cores
     public = ["tests/backprop/test_functions.py", "tests/medical_cnn/test_mlp.py", "tests/mri_cs/test_subsampling.py"]
     done = in_tree(filled, "-m", "pytest", "-q", "-p", "no:cacheprovider", *public)
     assert done.returncode == 0, done.stdout[-2000:]
