@@ -70,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         limits = Limits(wall_s=args.worker_timeout, cpu_s=args.worker_timeout, memory_mb=args.memory_mb)
         hide = tuple(args.hide) + ((args.results.resolve().parent,) if args.results else ())
-        scores = grade(args.assignment, args.submission and args.submission.resolve(), limits, hide=hide)
+        try:
+            scores = grade(args.assignment, args.submission and args.submission.resolve(), limits, hide=hide)
+        except (
+            RuntimeError
+        ) as exc:  # the reference solution or the zygote failed: the grader's fault, not the student's
+            p.error(str(exc))
         print(render(scores))
         if args.results:
             write_results(args.results, scores, time.monotonic() - start)
