@@ -22,7 +22,7 @@ import torch
 from common.metrics import batch_psnr
 from mri_cs import cs
 
-BART_LAMBDAS = (0.001, 0.002, 0.004, 0.008)
+BART_LAMBDAS = (0.002, 0.004, 0.008, 0.016, 0.032)
 SLICES = 8
 
 
