@@ -9,13 +9,15 @@
 Every method sees the same measurements: the data's validation and test splits acquired as ``main.py``
 acquires them (``--seed 0``, realistic acquisition, seeded draws), ``--val-slices`` validation slices to
 choose the weights on and ``--test-slices`` test slices (patients no model trained on), spread evenly over
-each split and recorded. Each command writes one JSON file into ``--out`` (``results/mri_cs/realistic``).
+each split and recorded. Each command writes one JSON file into ``--out`` (``results/mri_cs/realistic``);
+``network`` also copies the run's small files to ``--out``/runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -152,6 +154,16 @@ def network(args: argparse.Namespace) -> None:
     record["full"] = quality(zero_filled(tk, torch.ones_like(mask)), tt)
     print(f"{record['run']}: test PSNR {record['network']['psnr']:.2f} dB")
     write(args, f"network_{record['run']}", record)
+    copy_run(Path(args.run), Path(args.out) / "runs")
+
+
+def copy_run(run_dir: Path, dest_root: Path) -> None:
+    """The run's small files (config, metrics, log, figures; never checkpoints) into ``dest_root/<run name>/``."""
+    from lab.results import publishable_files
+
+    for rel in publishable_files(run_dir):
+        (dest_root / run_dir.name / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_dir / rel, dest_root / run_dir.name / rel)
 
 
 COMMANDS = {"density": density, "classical": classical, "network": network}
