@@ -37,6 +37,7 @@ def parser() -> OneLineParser:
         default=30.0,
         help="wall-clock and CPU seconds per problem's worker (default 30)",
     )
+    g.add_argument("--total-timeout", type=positive, default=480.0, help="seconds for the whole grading (default 480)")
     g.add_argument("--memory-mb", type=int, default=2048, help="memory a worker may add, MB (default 2048)")
     g.add_argument("--hide", type=Path, action="append", default=[], help="another folder workers must not see")
     r = sub.add_parser("release", help="build the student starter tree")
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits(wall_s=args.worker_timeout, cpu_s=args.worker_timeout, memory_mb=args.memory_mb)
         hide = tuple(args.hide) + ((args.results.resolve().parent,) if args.results else ())
         try:
-            scores = grade(args.assignment, args.submission and args.submission.resolve(), limits, hide=hide)
+            submission = args.submission and args.submission.resolve()
+            scores = grade(args.assignment, submission, limits, hide=hide, total_s=args.total_timeout)
         except (
             RuntimeError
         ) as exc:  # the reference solution or the zygote failed: the grader's fault, not the student's

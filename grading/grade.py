@@ -141,6 +141,20 @@ def merged(failed: list[tuple[str, str]]) -> list[str]:
     return [reason if reason == judge.HIDDEN else f"{name}: {reason}" for name, reason in failed]
 
 
+def budget(context: dict) -> Limits:
+    """The limits of the next worker: the configured ones, but never more wall-clock time than this problem's
+    share of what is left of the whole grading's budget (so that a submission where everything hangs still
+    finishes within ``total_s``)."""
+    import dataclasses
+    import time
+
+    limits = context["limits"]
+    context["left"] -= 1
+    share = (context["deadline"] - time.monotonic()) / (context["left"] + 1)
+    wall = max(5.0, min(limits.wall_s, share))
+    return dataclasses.replace(limits, wall_s=round(wall, 1))
+
+
 def grade_assignment(assignment: Assignment, submitted: Submitted, context: dict) -> AssignmentScore:
     """One assignment: a worker per problem whose files are all there; points from the trusted comparison."""
     work, limits, uid, session = context["work"], context["limits"], context["uid"], context["session"]
@@ -152,13 +166,14 @@ def grade_assignment(assignment: Assignment, submitted: Submitted, context: dict
         lost = [f"{rel}: {submitted.missing[rel]}" for rel in problem.files if rel in submitted.missing]
         if lost:
             problems.append(ProblemScore(problem, 0.0, lost))
+            context["left"] -= 1
             continue
         tree = build_tree(work / f"{assignment.name}-{problem.number}", work / "starter", assignment.name,
                           submitted.files, uid)  # fmt: skip
         job = {"tree": str(tree), "out": str(tree / "out"), "assignment": assignment.name}
         job.update(problems=[problem.number], seed=session.seed, hide=context["hide"], env=clean_env(str(tree)))
         job.update(covers=context["covers"], keep=context["keep"], namespaces=context["namespaces"])
-        output, why = run_problem(zygote, assignment, problem, tree, dict(job, uid=uid, limits=limits))
+        output, why = run_problem(zygote, assignment, problem, tree, dict(job, uid=uid, limits=budget(context)))
         checks = checks_of(assignment.name, problem.number)
         problems.append(score_problem(problem, checks, output, why, reference[problem.number]))
         shutil.rmtree(tree, ignore_errors=True)
@@ -193,10 +208,12 @@ def grade(
     limits: Limits | None = None,
     hide: tuple[Path, ...] = (),
     session: Session | None = None,
+    total_s: float = 480.0,
 ) -> list[AssignmentScore]:
     """Scores of the named assignments (all by default, in rubric order): of the repository's own files when
     ``submission`` is None, else of the handout's files found in that folder. Without a ``session``, one is
-    opened (a fresh seed) and closed."""
+    opened (a fresh seed) and closed. ``total_s`` bounds the whole grading (each worker gets at most its share
+    of what is left)."""
     import time
 
     own = session is None
@@ -209,7 +226,8 @@ def grade(
         build_code(work / "starter")
         uid = free_uid() if is_root() else None
         extra = (*hide, submission) if submission is not None else hide
-        context = {"work": work, "limits": limits, "uid": uid, "session": session}
+        context = {"work": work, "limits": limits, "uid": uid, "session": session, "deadline": start + total_s}
+        context["left"] = sum(len(a.problems) for a in chosen)
         context["hide"] = hidden_paths(work, session.folder, tuple(p for p in extra if p is not None))
         context["covers"], context["keep"] = covers_and_keep()
         context["namespaces"] = uid is not None and namespaces_available()
