@@ -8,8 +8,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ("medical_cnn", "autoencoders", "auto_decoder", "backprop", "mri_cs", "common")
-# Course folders whose lab files have not moved to lab/ yet (issue 36); each leaves this list once it is split.
-NOT_YET_SPLIT = ("mri_cs",)
 
 
 def lab_imports(source: str) -> list[str]:
@@ -36,7 +34,7 @@ def test_lab_imports_finds_both_forms():
     ]
 
 
-@pytest.mark.parametrize("folder", [f for f in COURSE if f not in NOT_YET_SPLIT])
+@pytest.mark.parametrize("folder", COURSE)
 def test_course_folder_never_imports_the_lab(folder):
     offenders = {}
     for path in sorted((ROOT / folder).rglob("*.py")):
