@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -173,38 +174,48 @@ def mask_record(model: torch.nn.Module, args: argparse.Namespace) -> dict:
     return {"family": args.mask, "num_keep": model.subsample.num_keep, "target_keep_fraction": 1.0 - args.drop_rate}
 
 
+@dataclass
+class Fit:
+    """What every step of a run shares: its arguments, device and arithmetic (``precision``), the generators of
+    the shuffle and of the batches' augmentation and acquisition, and the divergence guard."""
+
+    args: argparse.Namespace
+    device: torch.device
+    precision: str = "fp32"
+    shuffle: torch.Generator = field(default_factory=torch.Generator)
+    draws: torch.Generator = field(default_factory=torch.Generator)
+    guard: DivergenceGuard | None = None
+
+    def seed_epoch(self, epoch: int) -> None:
+        """The same batches and draws in ``epoch`` whether or not the run was resumed."""
+        self.shuffle.manual_seed(self.args.seed * 10_000 + epoch - 1)
+        self.draws.manual_seed(int(np.random.SeedSequence([self.args.seed, epoch]).generate_state(1)[0]))
+
+
 def train_one_epoch(
-    model: torch.nn.Module,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    mask_lr: float,
-    device: torch.device,
-    desc: str,
-    args: argparse.Namespace,
-    generator: torch.Generator,
-    precision: str = "fp32",
-    guard: DivergenceGuard | None = None,
+    model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, mask_lr: float, fit: Fit, desc: str
 ) -> tuple[float, float]:
-    """One pass over ``loader``: augment the batch (``args.augment``) and acquire it (``args.acquisition``), both
-    drawn from ``generator``; the forward pass in ``precision`` (the convolutions; the FFTs and data consistency
-    are no autocast ops and stay float32), ``args.loss``, a network step, then a mask step; returns the mean
-    loss and the largest change of a mask score in one step."""
+    """One pass over ``loader``: augment the batch (``--augment``) and acquire it (``--acquisition``), both drawn
+    from ``fit.draws``; the forward pass in ``fit.precision`` (the convolutions; the FFTs and data consistency are
+    no autocast ops and stay float32), ``--loss``, a network step, then a mask step; returns the mean loss and
+    the largest change of a mask score in one step."""
+    args = fit.args
     model.train()
     losses, max_step = [], 0.0
     bar = tqdm(loader, desc=desc, leave=False, disable=None)  # bars only on a terminal
     for kspace, target in bar:
         if args.augment:
-            kspace, target = augment_batch(kspace, args.augment, generator)
-        kspace, target = acquisition_of(args)(kspace, generator).to(device), target.to(device)
-        with autocast(device, precision):
+            kspace, target = augment_batch(kspace, args.augment, fit.draws)
+        kspace, target = acquisition_of(args)(kspace, fit.draws).to(fit.device), target.to(fit.device)
+        with autocast(fit.device, fit.precision):
             output = model(kspace)
         loss, mse = reconstruction_loss(output.float(), target, args.loss)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         max_step = max(max_step, model.subsample.mask_grad(mask_lr))  # does nothing for a fixed mask
-        if guard is not None:
-            guard.check(mse)  # stops a diverged run; the MSE, whose growth the guard measures, not its logarithm
+        if fit.guard is not None:
+            fit.guard.check(mse)  # stops a diverged run; the MSE, whose growth the guard measures, not its logarithm
         losses.append(loss.item())
         bar.set_postfix(loss=f"{loss.item():.4f}")
     return float(np.mean(losses)), max_step
@@ -344,107 +355,97 @@ def run(args: argparse.Namespace) -> dict:
         raise DataError(last.split("DataError: ", 1)[-1]) from None
 
 
-def train_and_evaluate(args: argparse.Namespace) -> dict:
-    """Train, pick the best epoch on validation, evaluate on train and test, write the run folder;
-    return the metrics."""
-    run_dir = check_run(args, FIXED_ON_RESUME)  # before the data is loaded
-    if args.resume and (run_dir / "metrics.json").is_file():
-        raise RunError(f"--resume: {run_dir} is finished (it has metrics.json); add --overwrite instead to redo it")
+def prepare(args: argparse.Namespace) -> tuple[Fit, dict, dict, dict]:
+    """``(fit, measured splits, loaders, data description)``: device and arithmetic, the data split, acquired and
+    batched. Evaluation loaders hold every split with its seeded acquisition, in order; ``train_step`` holds the
+    clean training slices, shuffled, acquired anew in every step."""
     try:
         device = pick_device(args.device)
-        precision = resolve_precision(args.precision, device, BF16_OK)
+        fit = Fit(args, device, resolve_precision(args.precision, device, BF16_OK), guard=DivergenceGuard(args.model))
     except ValueError as e:
         raise RunError(str(e)) from None
     seed_everything(args.seed)
     datasets, data_info = load_data(args)
     print(
         f"data: {data_info['dataset']} at {args.resolution}x{args.resolution}; slices train/val/test = "
-        f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}, {precision}"
+        f"{len(datasets['train'])}/{len(datasets['val'])}/{len(datasets['test'])}; device {device}, {fit.precision}"
     )
     print("\n".join(describe_split(data_info)))
     measured = acquired(datasets, args)
-    shuffle_gen = torch.Generator()
-    loaders = {
-        k: DataLoader(d, batch_size=args.batch_size, num_workers=args.num_workers) for k, d in measured.items()
-    }  # evaluation: every split with its seeded acquisition, in order
-    loaders["train_step"] = DataLoader(  # training: clean slices, shuffled, acquired anew in every step
-        datasets["train"], args.batch_size, shuffle=True, num_workers=args.num_workers, generator=shuffle_gen
+    loaders = {k: DataLoader(d, args.batch_size, num_workers=args.num_workers) for k, d in measured.items()}
+    loaders["train_step"] = DataLoader(
+        datasets["train"], args.batch_size, shuffle=True, num_workers=args.num_workers, generator=fit.shuffle
     )
-    model = build_model(args, device)
+    return fit, measured, loaders, data_info
+
+
+def run_epochs(model, optimizer, scheduler, loaders: dict, fit: Fit, run_dir: Path, progress: Progress) -> None:
+    """Train the remaining epochs; after each, validate, log, keep the best weights (``best.pt``) and checkpoint."""
+    args, t0 = fit.args, time.time() - progress.extra.setdefault("elapsed_s", 0.0)
+    history, mask = progress.extra.setdefault("history", []), model.subsample.hard_mask()
+    frozen = frozen_from(args.epochs, args.mask_freeze)
+    for epoch in range(progress.step + 1, args.epochs + 1):
+        fit.seed_epoch(epoch)
+        # The mask step anneals to 0 when the mask freezes; then only the network adapts, to the final mask.
+        mask_lr = args.mask_lr * mask_step_factor(epoch, frozen)
+        loss, max_step = train_one_epoch(
+            model, loaders["train_step"], optimizer, mask_lr, fit, f"epoch {epoch}/{args.epochs}"
+        )
+        scheduler.step()
+        entry = validate(model, loaders["val"], fit.device, epoch, loss)
+        previous, mask = mask, model.subsample.hard_mask()
+        entry.update(mask_lr=mask_lr, max_score_step=max_step, mask_change=float((mask != previous).float().mean()))
+        history.append(entry)
+        append_log(run_dir, entry)
+        if progress.improves(entry["val_psnr"]):
+            progress.keep_best(model, entry["val_psnr"], epoch)
+            save_checkpoint(run_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch, "args": vars(args)})
+        progress.step, progress.extra["elapsed_s"] = epoch, time.time() - t0
+        save_progress(run_dir / "checkpoint.pt", progress, model, optimizer, scheduler)
+        print(epoch_line(entry, args, frozen))
+
+
+def epoch_line(entry: dict, args: argparse.Namespace, frozen: int) -> str:
+    line = (
+        f"epoch {entry['epoch']:3d}  loss {entry['train_loss']:.4f}  val PSNR {entry['val_psnr']:.2f} dB "
+        f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}"
+    )
+    if args.learn_mask:
+        line += f"  mask changed {entry['mask_change']:.3f}" + ("" if entry["epoch"] < frozen else " (frozen)")
+    return line
+
+
+def train_and_evaluate(args: argparse.Namespace) -> dict:
+    """Train, pick the best epoch on validation, evaluate on train and test, write the run folder;
+    return the metrics."""
+    run_dir = check_run(args, FIXED_ON_RESUME)  # before the data is loaded
+    if args.resume and (run_dir / "metrics.json").is_file():
+        raise RunError(f"--resume: {run_dir} is finished (it has metrics.json); add --overwrite instead to redo it")
+    fit, measured, loaders, data_info = prepare(args)
+    model = build_model(args, fit.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     config = {
         "data": data_info,
-        "device": str(device),
-        "precision": precision,
+        "device": str(fit.device),
+        "precision": fit.precision,
         "model_parameters": sum(p.numel() for p in model.parameters()),
         "num_keep": model.subsample.num_keep,
         "mask": mask_record(model, args),
         "acquisition": acquisition_record(measured, args),
         "torch": torch.__version__,
     }
-
     with open_run(args, FIXED_ON_RESUME, **config) as run_dir:
-        ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
+        t0 = time.time()
         progress = load_progress(
-            ckpt_path, model, optimizer, scheduler, resume=args.resume, device=device, required=True
+            run_dir / "checkpoint.pt", model, optimizer, scheduler, resume=args.resume, device=fit.device, required=True
         )
-        history = progress.extra.setdefault("history", [])
-
-        t0 = time.time() - progress.extra.setdefault("elapsed_s", 0.0)
-        mask = model.subsample.hard_mask()
-        augment_gen = torch.Generator()
-        frozen = frozen_from(args.epochs, args.mask_freeze)
-        guard = DivergenceGuard(args.model)
-        for epoch in range(progress.step + 1, args.epochs + 1):
-            # The same batches and augmentations whether or not the run was resumed.
-            shuffle_gen.manual_seed(args.seed * 10_000 + epoch - 1)
-            augment_gen.manual_seed(int(np.random.SeedSequence([args.seed, epoch]).generate_state(1)[0]))
-            # The mask step anneals to 0 when the mask freezes; then only the network adapts, to the final mask.
-            learning = epoch < frozen
-            mask_lr = args.mask_lr * mask_step_factor(epoch, frozen)
-            loss, max_step = train_one_epoch(
-                model,
-                loaders["train_step"],
-                optimizer,
-                mask_lr,
-                device,
-                f"epoch {epoch}/{args.epochs}",
-                args,
-                augment_gen,
-                precision,
-                guard=guard,
-            )
-            scheduler.step()
-            entry = validate(model, loaders["val"], device, epoch, loss)
-            previous, mask = mask, model.subsample.hard_mask()
-            entry.update(mask_lr=mask_lr, max_score_step=max_step, mask_change=float((mask != previous).float().mean()))
-            history.append(entry)
-            append_log(run_dir, entry)
-            if progress.improves(entry["val_psnr"]):
-                progress.keep_best(model, entry["val_psnr"], epoch)
-                save_checkpoint(
-                    best_path, {"model": model.state_dict(), "epoch": epoch, "args": vars(args)}
-                )  # for evaluate.py
-            progress.step, progress.extra["elapsed_s"] = epoch, time.time() - t0
-            save_progress(ckpt_path, progress, model, optimizer, scheduler)
-            print(
-                f"epoch {epoch:3d}  loss {loss:.4f}  val PSNR {entry['val_psnr']:.2f} dB "
-                f"(zero-filled {entry['val_zero_filled_psnr']:.2f})  centre kept {entry['keep_in_center']:.2f}"
-                + (
-                    f"  mask changed {entry['mask_change']:.3f}" + ("" if learning else " (frozen)")
-                    if args.learn_mask
-                    else ""
-                )
-            )
-
-        # The best epoch on validation; the test set is touched only here.
-        model.load_state_dict(progress.best_model)
-        metrics = final_metrics(model, loaders, device, progress, args)
-        metrics["wall_time_s"] = time.time() - t0  # training and evaluation
-        metrics["precision"] = precision
-        metrics["acquisition"] = config["acquisition"]
-        write_figures(model, measured["test"], device, history, run_dir, args)
+        t0 -= progress.extra.get("elapsed_s", 0.0)
+        run_epochs(model, optimizer, scheduler, loaders, fit, run_dir, progress)
+        model.load_state_dict(progress.best_model)  # the best epoch on validation; the test set is touched only here
+        metrics = final_metrics(model, loaders, fit.device, progress, args)
+        metrics.update(wall_time_s=time.time() - t0, precision=fit.precision, acquisition=config["acquisition"])
+        write_figures(model, measured["test"], fit.device, progress.extra["history"], run_dir, args)
         save_json(run_dir / "metrics.json", metrics)  # last: a run folder with metrics.json is finished
     print(summary_line(metrics, run_dir))
     return metrics
