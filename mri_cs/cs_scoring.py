@@ -56,7 +56,7 @@ def quality(recon: torch.Tensor, target: torch.Tensor) -> dict:
 
 
 def score_cs(args: argparse.Namespace) -> dict:
-    """Choose the TV weight on validation, score the test (``--split``) subset; write ``cs_<method>_<name>/``."""
+    """Choose the method's weight on validation, score the test (``--split``) subset; write ``cs_<method>_<name>/``."""
     run_dir = Path(args.run_dir)
     out_dir, device = evaluation_folder(run_dir, f"cs_{args.cs}_{args.name}", args)
     mask, model, run_args = run_mask(run_dir, device)
@@ -98,8 +98,21 @@ def score_cs(args: argparse.Namespace) -> dict:
         "cpu_threads": torch.get_num_threads() if device.type == "cpu" else None,
     }
     metrics["gain_over_zero_filled_db"] = metrics[args.cs]["psnr"]["mean"] - metrics["zero_filled"]["psnr"]["mean"]
-    config = {
-        "run": run_dir.name,
+    config = cs_config(args, run_args, info)
+    write(out_dir, config, metrics)
+    net = f", network {metrics['network']['psnr']['mean']:.2f}" if model is not None else ""
+    print(
+        f"{args.cs} (lambda {lam:g}) PSNR {metrics[args.cs]['psnr']['mean']:.2f} dB (zero-filled "
+        f"{metrics['zero_filled']['psnr']['mean']:.2f}{net}) on {len(test_idx)} {args.split} slices, "
+        f"{per_slice_s:.2f} s per slice -> {out_dir}"
+    )
+    return metrics
+
+
+def cs_config(args: argparse.Namespace, run_args: argparse.Namespace, info: dict) -> dict:
+    """The evaluation's ``config.json``: the method, its iterations and weight grid, the data and the run's mask."""
+    return {
+        "run": Path(args.run_dir).name,
         "method": args.cs,
         "iterations": cs.ITERATIONS[args.cs],
         "lambdas": list(cs.LAMBDAS),
@@ -112,14 +125,6 @@ def score_cs(args: argparse.Namespace) -> dict:
         "learn_mask": run_args.learn_mask,
         "torch": torch.__version__,
     }
-    write(out_dir, config, metrics)
-    net = f", network {metrics['network']['psnr']['mean']:.2f}" if model is not None else ""
-    print(
-        f"{args.cs} (lambda {lam:g}) PSNR {metrics[args.cs]['psnr']['mean']:.2f} dB (zero-filled "
-        f"{metrics['zero_filled']['psnr']['mean']:.2f}{net}) on {len(test_idx)} {args.split} slices, "
-        f"{per_slice_s:.2f} s per slice -> {out_dir}"
-    )
-    return metrics
 
 
 @torch.no_grad()

@@ -50,8 +50,8 @@ DATA_LAYOUTS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+def add_mask_args(p: argparse.ArgumentParser) -> None:
+    """The drop rate, the mask family and how a learned mask learns."""
     p.add_argument(
         "--drop-rate", type=fraction, default=0.3, help="fraction of k-space samples dropped, in [0, 1) (default: 0.3)"
     )
@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of the epochs, at the end, in which a learned mask stays fixed and only the network "
         "trains (default: a third)",
     )
+
+
+def add_training_args(p: argparse.ArgumentParser) -> None:
+    """The schedule and the data."""
     p.add_argument(
         "--lr",
         type=positive_float,
@@ -114,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the MNI152 template shipped inside nilearn, no download)",
     )
     p.add_argument("--resolution", type=positive_int, default=128, help="images are resampled to R x R (default: 128)")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """The reconstruction network."""
     p.add_argument(
         "--model",
         choices=MODELS,
@@ -128,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="channels of the U-Net's first level, or of every cascade CNN (default: 16 unet, 32 cascade)",
     )
     p.add_argument("--stages", type=positive_int, default=5, help="cascade stages (default: 5)")
+
+
+def add_acquisition_args(p: argparse.ArgumentParser) -> None:
+    """How k-space is acquired, the loss, the variable-density prior and the augmentation."""
     p.add_argument(
         "--acquisition",
         choices=ACQUISITIONS,
@@ -174,7 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="DataLoader workers; 0 suits the in-memory MNI152 data (default: 0)",
     )
-    add_common_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    for add in (add_mask_args, add_training_args, add_model_args, add_acquisition_args, add_common_args):
+        add(p)
     return p
 
 

@@ -84,8 +84,10 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(words + ["--split", args.split])
 
 
-def record(args, run_dir: Path, run_args, config: dict, ckpt: dict, info: dict, result: dict, model, device) -> dict:
-    """The eval's ``metrics.json``: what was trained on, what it was tested on, the scores."""
+def record(args, run_dir: Path, loaded: tuple, info: dict, result: dict, device: torch.device) -> dict:
+    """The eval's ``metrics.json``: what was trained on, what it was tested on, the scores; ``loaded`` is what
+    :func:`load_run` returned."""
+    model, run_args, config, ckpt = loaded
     mask = model.subsample.hard_mask().cpu().numpy()
     trained = config.get("data", {})
     default_layout = MNI152_LAYOUT if trained.get("dataset", "").startswith("MNI152") else "?"
@@ -140,14 +142,15 @@ def score_run(args: argparse.Namespace, data: tuple | None = None) -> dict:
     run_dir = Path(args.run_dir)
     out_dir, device = evaluation_folder(run_dir, f"eval_{args.name}", args)
     t0 = time.time()
-    model, run_args, config, ckpt = load_run(run_dir, device)
+    loaded = load_run(run_dir, device)
+    model, run_args = loaded[:2]
     dataset, info = data or split_data(args.data_dir, run_args, args.split)
     print(
         f"data: {info['dataset']}, {args.split} split: {len(dataset)} slices at "
         f"{run_args.resolution}x{run_args.resolution}; device {device}"
     )
     result = scores(model, dataset, device, args.batch_size)
-    metrics = record(args, run_dir, run_args, config, ckpt, info, result, model, device)
+    metrics = record(args, run_dir, loaded, info, result, device)
     metrics["wall_time_s"] = time.time() - t0
     created = not out_dir.exists()
     out_dir.mkdir(exist_ok=True)

@@ -1,8 +1,8 @@
 """Benchmarks: training throughput and peak memory, then the quality targets read from finished runs.
 
-    python bench.py                                   # throughput on CPU (and CUDA when present) + targets
-    python bench.py --skip-throughput                 # only the targets
-    python bench.py --sweep-dir runs/sweep --default-run runs/unet_drop0.3_learned
+    python -m lab.mri_cs.bench                                   # throughput on CPU (and CUDA when present) + targets
+    python -m lab.mri_cs.bench --skip-throughput                 # only the targets
+    python -m lab.mri_cs.bench --sweep-dir runs/sweep --default-run runs/unet_drop0.3_learned
 
 Throughput is measured on random k-space of the run's size (speed does not depend on the
 values), each model/device/precision case in a fresh process so that its peak resident memory
@@ -12,7 +12,7 @@ interleaved rounds; ``common.speed`` counts the FLOPs of a step and sets the ach
 against the machine's peak. The quality targets come from the sweep's ``results.csv`` and the
 default run's ``metrics.json``; nothing is trained here. Everything printed is also
 written to ``<results-root>/<name>/metrics.json`` (``runs/bench``), which
-``python -m common.publish runs/bench`` publishes.
+``python -m lab.publish runs/bench`` publishes.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from common.cli import (
     run_name,
 )
 
-PROG = "bench.py"
+PROG = "python -m lab.mri_cs.bench"
 DEFAULT_RUN = "unet_drop0.3_learned"
 WALL_TIME_TARGET_S = 240  # the default run, training and evaluation, on two free CPU cores
 BF16_SPEEDUP = 1.4  # U-Net training throughput, bf16 autocast over fp32, same machine and bench run
@@ -53,18 +53,11 @@ CS_DROP_RATES = (0.3, 0.7)
 
 
 def measure(
-    model_name: str,
-    device: str,
-    precision: str,
-    compiled: bool,
-    resolution: int,
-    batch_size: int,
-    width: int,
-    steps: int,
+    model_name: str, device: str, precision: str, compiled: bool, size: tuple[int, int, int], steps: int
 ) -> dict:
-    """Time ``steps`` training steps of the default run's shape (forward in ``precision``, L1 loss, Adam step,
-    mask step); returns :func:`common.speed.measure_step`'s record. With ``compiled`` the network goes through
-    ``torch.compile`` first (its compilation is not timed)."""
+    """Time ``steps`` training steps of the default run's ``size = (resolution, batch size, U-Net width)`` (forward
+    in ``precision``, L1 loss, Adam step, mask step); returns :func:`lab.speed.measure_step`'s record. With
+    ``compiled`` the network goes through ``torch.compile`` first (its compilation is not timed)."""
     import torch
     import torch.nn.functional as F
 
@@ -73,6 +66,7 @@ def measure(
     from mri_cs.models.model import ReconstructionModel
     from mri_cs.models.vanilla import VanillaModel
 
+    resolution, batch_size, width = size
     torch.manual_seed(0)
     idle_rss = resident_mib()  # torch imported, nothing allocated
     dev, shape = torch.device(device), (resolution, resolution)
@@ -126,9 +120,7 @@ def throughput(args: argparse.Namespace) -> list[dict]:
         measure,
         cases,
         "slice",
-        args.resolution,
-        args.batch_size,
-        args.width,
+        (args.resolution, args.batch_size, args.width),
         args.steps,
         rounds=1 if args.quick else args.rounds,
     )
@@ -384,13 +376,19 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
                     f"[target: <= {STABLE_DIP_DB:g} dB]",
                 )
             )
+    return out + sweep_targets(sweep_dir)
+
+
+def sweep_targets(sweep_dir: Path) -> list[dict]:
+    """The course sweep's targets: the U-Net over its input and the vanilla model, and the learned masks'."""
     rows = {
         (r["model"], float(r["drop_rate"]), r["mask"]): r
         for r in csv_rows(sweep_dir / "results.csv")
         if r["family"] == ("uniform" if r["mask"] == "fixed" else "variable-density")
     }  # the course's two scenarios
     if not rows:
-        return out
+        return []
+    out = []
     test = lambda key: float(rows[key]["test_psnr_mean"])  # noqa: E731
     fixed03, vanilla03 = ("unet", 0.3, "fixed"), ("vanilla", 0.3, "fixed")
     if fixed03 in rows:
@@ -413,6 +411,16 @@ def check_targets(sweep_dir: Path, default_run: Path) -> list[dict]:
                     f"[target: >= +{FIXED_GAIN_OVER_VANILLA_DB}]",
                 )
             )
+    return out + learned_targets(rows)
+
+
+def learned_targets(rows: dict) -> list[dict]:
+    """The learned masks of the sweep: zero-filled PSNR falling with the drop rate, a stable last third, learned
+    above fixed at high drop rates."""
+    from mri_cs.train import STABLE_DIP_DB
+
+    out = []
+    test = lambda key: float(rows[key]["test_psnr_mean"])  # noqa: E731
     learned = sorted(
         (d, float(r["zero_filled_test_psnr_mean"])) for (m, d, k), r in rows.items() if m == "unet" and k == "learned"
     )
@@ -465,7 +473,7 @@ def format_targets(targets: list[dict], sweep_dir: Path, default_run: Path) -> s
     if not (default_run / "metrics.json").is_file():
         lines.append(f"  no default run at {default_run} (run: python main.py --drop-rate 0.3 --learn-mask)")
     if not (sweep_dir / "results.csv").is_file():
-        lines.append(f"  no sweep results at {sweep_dir} (run: python sweep.py)")
+        lines.append(f"  no sweep results at {sweep_dir} (run: python -m lab.mri_cs.sweep)")
     return "\n".join(lines)
 
 

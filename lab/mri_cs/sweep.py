@@ -1,11 +1,11 @@
 """The 14 cases of the assignment in one command: drop rates 0.1 ... 0.7, fixed and learned mask.
 
-    python sweep.py                       # all cases with main.py's defaults, into runs/sweep
-    python sweep.py --epochs 8            # any option not listed below is passed on to main.py
-    python sweep.py --resume              # continue an interrupted sweep: finished cases are kept
-    python sweep.py --drop-rates 0.3 --quick
-    python sweep.py --score-on ~/data/brain_tumor   # also score every case on another dataset's test split
-    python sweep.py --fixed-masks uniform variable-density cartesian-random   # one fixed case per mask family
+    python -m lab.mri_cs.sweep                       # all cases with main.py's defaults, into runs/sweep
+    python -m lab.mri_cs.sweep --epochs 8            # any option not listed below is passed on to main.py
+    python -m lab.mri_cs.sweep --resume              # continue an interrupted sweep: finished cases are kept
+    python -m lab.mri_cs.sweep --drop-rates 0.3 --quick
+    python -m lab.mri_cs.sweep --score-on ~/data/brain_tumor   # also score every case on another dataset's test split
+    python -m lab.mri_cs.sweep --fixed-masks uniform variable-density cartesian-random   # one fixed case per mask family
 
 Each case is one main.py run folder inside the sweep's folder ``<results-root>/<name>`` (``runs/sweep``):
 per drop rate one fixed-mask case per ``--fixed-masks`` family (``drop<rate>_fixed`` for the course's
@@ -16,7 +16,7 @@ target, the fixed- and learned-mask reconstructions and both masks). ``--score-o
 every finished case, without training, on the test split of each ``DATA`` (evaluate.py's scoring; a
 ``--data-dir`` folder, or ``mni152``) into ``<case>/eval_<name>/`` and writes the "trained on -> tested on"
 table ``cross_data.csv`` / ``.md`` (``--resume --score-on`` adds it to a finished sweep). Publish the whole
-folder with ``python -m common.publish runs/sweep``.
+folder with ``python -m lab.publish runs/sweep``.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ CROSS_COLUMNS = [
     "keep_in_center",
     "run",
 ]
-PROG = "sweep.py"
+PROG = "python -m lab.mri_cs.sweep"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -177,9 +177,11 @@ def test_parity_target_reads_the_fp32_run_beside_the_default(tmp_path, fp32_psnr
     assert bench.parity_target(tmp_path / "elsewhere") == []
 
 
-def write_run(root, name, layout, learn, test, zero_filled, evals=(), drop=0.3, epochs=6):
+def write_run(root, name, layout, learn, scores, evals=(), **args):
     """A finished run folder: config.json (its data layout) and metrics.json, and ``eval_<k>/metrics.json`` for
-    each ``(tested-on layout, split, gain)`` of ``evals``."""
+    each ``(tested-on layout, split, gain)`` of ``evals``; ``scores`` is (test PSNR, zero-filled PSNR), ``args`` may
+    set ``drop`` (0.3) and ``epochs`` (6)."""
+    (test, zero_filled), drop, epochs = scores, args.get("drop", 0.3), args.get("epochs", 6)
     run = root / name
     run.mkdir(parents=True)
     data = {"dataset": f"{layout} data", "layout": layout}
@@ -205,11 +207,11 @@ def write_run(root, name, layout, learn, test, zero_filled, evals=(), drop=0.3, 
 
 def test_cross_dataset_targets(tmp_path):
     mni, images = bench.MNI_LAYOUT, bench.IMAGES_LAYOUT
-    write_run(tmp_path, "fixed_mni", mni, False, 36.0, 13.0, [(images, "test", 10.5), (images, "all", 2.0)])
-    write_run(tmp_path, "fixed_patients", images, False, 33.0, 15.5, [(mni, "test", 11.0)])
-    write_run(tmp_path, "learned_mni", mni, True, 45.0, 43.0, [(images, "test", -0.4), (images, "all", 1.0)])
-    write_run(tmp_path, "learned_ok", images, True, 40.0, 30.0, [(mni, "test", 0.5)])
-    write_run(tmp_path, "other_drop", images, False, 20.0, 19.0, drop=0.5)  # not a drop-0.3 run: no target
+    write_run(tmp_path, "fixed_mni", mni, False, (36.0, 13.0), [(images, "test", 10.5), (images, "all", 2.0)])
+    write_run(tmp_path, "fixed_patients", images, False, (33.0, 15.5), [(mni, "test", 11.0)])
+    write_run(tmp_path, "learned_mni", mni, True, (45.0, 43.0), [(images, "test", -0.4), (images, "all", 1.0)])
+    write_run(tmp_path, "learned_ok", images, True, (40.0, 30.0), [(mni, "test", 0.5)])
+    write_run(tmp_path, "other_drop", images, False, (20.0, 19.0), drop=0.5)  # not a drop-0.3 run: no target
     found = {t["name"]: t for t in bench.cross_data_targets(tmp_path)}
     assert {k: t["ok"] for k, t in found.items()} == {
         "mni_to_patients_fixed_mni": True,  # +10.5 on the test split; the "all" split is not the target's
@@ -316,8 +318,10 @@ def test_sweep_generalisation_targets(tmp_path):
     assert "(the sweep has 6 of 7 drop rates)" in found["learned_over_fixed_patients_sweep_partial_0"]["text"]
 
 
-def write_cs(root, case, drop, net, tv, layout, split="test", learn_mask=False):
-    """A sweep case's ``cs_tv_<name>`` folder as ``evaluate.py RUN --cs tv`` writes it (network None if ``net`` is)."""
+def write_cs(root, case, drop, scores, layout, split="test", learn_mask=False):
+    """A sweep case's ``cs_tv_<name>`` folder as ``evaluate.py RUN --cs tv`` writes it; ``scores`` is (network, TV)
+    PSNR (network None if no network)."""
+    net, tv = scores
     folder = root / "sweep_patients" / case / "cs_tv_x"
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(
@@ -345,12 +349,12 @@ def write_cs(root, case, drop, net, tv, layout, split="test", learn_mask=False):
 
 def test_network_over_cs_targets(tmp_path):
     images = bench.IMAGES_LAYOUT
-    write_cs(tmp_path, "drop0.3_fixed_variable-density", 0.3, 40.0, 34.5, images)  # +5.5: met
-    write_cs(tmp_path, "drop0.7_learned", 0.7, 30.0, 26.0, images, learn_mask=True)  # +4: missed
-    write_cs(tmp_path, "drop0.5_learned", 0.5, 30.0, 29.0, images)  # not a target drop rate
-    write_cs(tmp_path, "drop0.3_fixed", 0.3, None, 20.0, images)  # no network scored (a published copy's mask)
-    write_cs(tmp_path, "drop0.3_fixed_cartesian-random", 0.3, 40.0, 39.0, bench.MNI_LAYOUT)  # not patients
-    write_cs(tmp_path, "drop0.7_fixed_variable-density", 0.7, 40.0, 39.0, images, split="val")  # not the test split
+    write_cs(tmp_path, "drop0.3_fixed_variable-density", 0.3, (40.0, 34.5), images)  # +5.5: met
+    write_cs(tmp_path, "drop0.7_learned", 0.7, (30.0, 26.0), images, learn_mask=True)  # +4: missed
+    write_cs(tmp_path, "drop0.5_learned", 0.5, (30.0, 29.0), images)  # not a target drop rate
+    write_cs(tmp_path, "drop0.3_fixed", 0.3, (None, 20.0), images)  # no network scored (a published copy's mask)
+    write_cs(tmp_path, "drop0.3_fixed_cartesian-random", 0.3, (40.0, 39.0), bench.MNI_LAYOUT)  # not patients
+    write_cs(tmp_path, "drop0.7_fixed_variable-density", 0.7, (40.0, 39.0), images, split="val")  # not the test split
     found = {t["name"]: t for t in bench.cs_targets(tmp_path)}
     assert {k: t["ok"] for k, t in found.items()} == {
         "network_over_cs_sweep_patients_drop0.3_fixed_variable-density": True,

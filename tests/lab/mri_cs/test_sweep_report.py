@@ -135,7 +135,7 @@ def test_sweep_bad_input(swept, capsys, argv, message):
         sweep.main(["--drop-rates", "0.3", "--quick", "--results-root", str(runs)] + argv)
     assert exc.value.code == 2
     err = [ln for ln in capsys.readouterr().err.strip().splitlines() if not ln.startswith(("usage:", " "))]
-    assert len(err) == 1 and err[0].startswith("sweep.py: error:") and message in err[0]
+    assert len(err) == 1 and err[0].startswith("python -m lab.mri_cs.sweep: error:") and message in err[0]
     assert snapshot(root) == before
 
 
