@@ -124,7 +124,8 @@ def classical(args: argparse.Namespace) -> None:
     data = measurements(args)
     mask, label = mask_for(args)
     (vk, vt), (tk, tt) = data["val"], data["test"]
-    record = {"data": data["data"], "mask": label, "keep_fraction": float(mask.mean()), "drop_rate": args.drop_rate}
+    drop = json.loads((Path(args.run) / "config.json").read_text())["args"]["drop_rate"] if args.run else args.drop_rate
+    record = {"data": data["data"], "mask": label, "keep_fraction": float(mask.mean()), "drop_rate": drop}
     record.update(val_slices=data["val_idx"], test_slices=data["test_idx"])
     record["zero_filled"] = quality(zero_filled(tk, mask), tt)
     for method in args.methods:
