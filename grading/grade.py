@@ -151,7 +151,7 @@ def budget(context: dict) -> Limits:
     limits = context["limits"]
     context["left"] -= 1
     share = (context["deadline"] - time.monotonic()) / (context["left"] + 1)
-    wall = max(5.0, min(limits.wall_s, share))
+    wall = min(limits.wall_s, max(5.0, share))
     return dataclasses.replace(limits, wall_s=round(wall, 1))
 
 
