@@ -17,10 +17,9 @@ from .conftest import points, reasons, reference, with_bug, write
 
 @pytest.fixture(scope="module")
 def submission(tmp_path_factory, grade_once):
-    """One submission, graded in one run: medical_cnn with bugs in three problems (MLP init, depthwise block,
-    Dice) and three intact; autoencoders with a Dice loss without the squares of equation 1 and models.py
-    missing; backprop with a wrong LinearFunction.backward that also prints a lot; mri_cs with an inverted
-    data-consistency mask; auto_decoder whose VariationalAutoDecoder.py hangs at import."""
+    """One submission: medical_cnn with bugs in three problems (MLP init, depthwise block, Dice); autoencoders
+    with a Dice loss without squares and models.py missing; backprop with a wrong, chatty backward; mri_cs with
+    an inverted data-consistency mask; auto_decoder whose VariationalAutoDecoder.py hangs at import."""
     folder = tmp_path_factory.mktemp("submission")
     write(
         folder / "medical_cnn",
