@@ -128,7 +128,9 @@ def _write(rel: str, source: Path, target: Path, hidden: dict[str, set[str]]) ->
     if rel in student_files():
         target.write_text(stub(source.read_text(), rel))
         return True
-    if rel in hidden:
+    if rel == "tests/conftest.py":  # the notebook fixture runs the starter's own report.py, not the lab's
+        target.write_text(source.read_text().replace("from lab.report import execute", "from report import execute"))
+    elif rel in hidden:
         target.write_text(without_tests(source.read_text(), hidden[rel]))
     elif rel.endswith(".ipynb"):
         clear_notebook(source, target)

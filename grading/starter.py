@@ -106,23 +106,32 @@ A report that cannot run yet (no run folder: train first) ends in one line namin
 Usage: python report.py [assignment ...]
 """
 
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 
 
-def run(name: str) -> str | None:
-    """None when the report was written, else the one-line reason."""
+def execute(path: Path, timeout: int = 600):
+    """Execute the notebook at ``path`` in its own folder, this starter first on the kernel's import path."""
     import nbformat
     from nbclient import NotebookClient
 
+    nb = nbformat.read(path, as_version=4)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    where = {"metadata": {"path": str(path.parent)}}
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=where).execute(env=env)
+    return nb
+
+
+def run(name: str) -> str | None:
+    """None when the report was written, else the one-line reason."""
     path = ROOT / name / "report.ipynb"
     if not path.exists():
         return "no report.ipynb"
-    nb = nbformat.read(path, as_version=4)
     try:
-        NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
+        nb = execute(path)
     except Exception as exc:  # the notebook's own error, e.g. a missing run folder
         lines = [line for line in str(exc).splitlines() if line.strip()]
         return (lines[-1] if lines else type(exc).__name__)[:300]
