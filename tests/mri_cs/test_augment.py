@@ -57,7 +57,8 @@ def test_the_names_match_main_py():
 @pytest.mark.parametrize(
     "flag, expected",
     [
-        ([], ["head", *mri_main.DEFAULT_AUGMENT]),
+        ([], ["head", *mri_main.DEFAULT_AUGMENT["realistic"]]),
+        (["--acquisition", "ideal"], ["head", *mri_main.DEFAULT_AUGMENT["ideal"]]),
         (["--augment", "none"], []),
         (["--augment", "noise", "head"], ["head", "noise"]),
         (["--augment", "noise", "flip", "noise"], ["flip", "noise"]),
@@ -68,7 +69,7 @@ def test_augment_flag(flag, expected):
 
 
 def test_head_is_a_default_only_for_the_skull_stripped_template(tmp_path):
-    assert mri_main.parse_args(["--data-dir", str(tmp_path)]).augment == list(mri_main.DEFAULT_AUGMENT)
+    assert mri_main.parse_args(["--data-dir", str(tmp_path)]).augment == list(mri_main.DEFAULT_AUGMENT["realistic"])
     assert mri_main.parse_args(["--data-dir", str(tmp_path), "--augment", "head"]).augment == ["head"]
 
 
