@@ -88,6 +88,13 @@ class AcquiredSlices(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
+    @property
+    def volumes(self):
+        """The volume id of every slice, where the wrapped dataset names them (``slices.dataset_volumes``)."""
+        from mri_cs.data.slices import dataset_volumes
+
+        return dataset_volumes(self.dataset)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         kspace, target = self.dataset[index]
         return self.acquisition(kspace[None], slice_generator(self.seed, index))[0], target

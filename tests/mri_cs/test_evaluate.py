@@ -17,7 +17,9 @@ from common.runs import load_checkpoint, load_json
 from mri_cs import evaluate
 from mri_cs import main as mri_main
 from mri_cs.data import build_datasets
+from mri_cs.data.acquisition import AcquiredSlices, Acquisition
 from mri_cs.models.subsampling import SubsamplingLayer
+from mri_cs.train import DRAW_SEEDS
 
 from .fixtures import make_image_dir, snapshot, write_nifti
 
@@ -107,11 +109,12 @@ def test_zero_filled_score_on_other_data_is_that_of_the_checkpoint_mask(trained)
     mask = np.zeros(scores.numel(), dtype=np.float32)
     mask[torch.topk(scores.flatten(), round(0.5 * 32 * 32)).indices.numpy()] = 1
     datasets, info = build_datasets(nifti, 32, seed=0)  # the run's seed and resolution; --quick's subset of each split
-    pairs = [
-        Subset(d, np.linspace(0, len(d) - 1, 16 if k == "train" else 8).astype(int).tolist())[i]
+    subsets = {
+        k: Subset(d, np.linspace(0, len(d) - 1, 16 if k == "train" else 8).astype(int).tolist())
         for k, d in datasets.items()
-        for i in range(16 if k == "train" else 8)
-    ]
+    }
+    measured = {k: AcquiredSlices(d, Acquisition(), DRAW_SEEDS[k]) for k, d in subsets.items()}  # the seeded draws
+    pairs = [measured[k][i] for k in datasets for i in range(len(measured[k]))]
     kspace, target = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
     direct = zero_filled_psnr(kspace, target, mask.reshape(32, 32))
     assert scored["n_slices"] == 32 and scored["zero_filled_psnr"]["mean"] == pytest.approx(
