@@ -8,7 +8,7 @@ orthonormal 2-D FFT (``data/transforms.py``, deepinv's ``physics.MRI`` and BART'
   whose data step is exact in k-space: ``prox(v) = F^H (F v + tau M y) / (1 + tau M)``; a large primal step
   (``TV_TAU``) converges within a few hundred iterations at the weights images scaled to 1 need.
 * ``wavelet``: ``R`` the L1 norm of the orthonormal Daubechies-4 wavelet coefficients (PyWavelets,
-  periodised, 4 levels where the image allows; the coarse band unpenalised), solved by FISTA with step 1
+  periodised, 4 levels; the coarse band unpenalised), solved by FISTA with step 1
   (``||M F|| = 1``).
 
 No learning: the only choice is ``lambda``, made on validation slices (:func:`choose_lambda`).
@@ -17,6 +17,7 @@ No learning: the only choice is ``lambda``, made on validation slices (:func:`ch
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,10 +75,10 @@ def wavelet_solve(y: np.ndarray, mask: np.ndarray, lam: float, iterations: int) 
     """L1-wavelet reconstruction ``(B, H, W)`` of measured k-space ``y (B, H, W)`` by FISTA."""
     import pywt
 
-    level = min(LEVELS, pywt.dwt_max_level(min(y.shape[-2:]), WAVELET))
-
     def shrink(v: np.ndarray) -> np.ndarray:
-        coeffs = pywt.wavedec2(v, WAVELET, mode="periodization", level=level, axes=(-2, -1))
+        with warnings.catch_warnings():  # small images: deep levels see the boundary, the transform stays orthonormal
+            warnings.simplefilter("ignore", UserWarning)
+            coeffs = pywt.wavedec2(v, WAVELET, mode="periodization", level=LEVELS, axes=(-2, -1))
         arr, slices = pywt.coeffs_to_array(coeffs, axes=(-2, -1))
         coarse = arr[(...,) + slices[0]].copy()
         arr = arr * np.maximum(0.0, 1.0 - lam / np.maximum(np.abs(arr), 1e-12))  # complex soft threshold
