@@ -5,7 +5,7 @@
     python -m lab.mri_cs.sweep --resume              # continue an interrupted sweep: finished cases are kept
     python -m lab.mri_cs.sweep --drop-rates 0.3 --quick
     python -m lab.mri_cs.sweep --score-on ~/data/brain_tumor   # also score every case on another dataset's test split
-    python -m lab.mri_cs.sweep --fixed-masks uniform variable-density cartesian-random   # one fixed case per mask family
+    python -m lab.mri_cs.sweep --fixed-masks uniform variable-density cartesian-random  # a fixed case per family
 
 Each case is one main.py run folder inside the sweep's folder ``<results-root>/<name>`` (``runs/sweep``):
 per drop rate one fixed-mask case per ``--fixed-masks`` family (``drop<rate>_fixed`` for the course's
