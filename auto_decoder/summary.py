@@ -68,12 +68,9 @@ EXPECTED = {
 
 
 def missing(name: str) -> str:
-    """How to make and publish an expected run that a report does not find."""
-    return (
-        f"{name} is not there: make it with cd auto_decoder && "
-        f"{' '.join(['python main.py', *EXPECTED[name], '--data-dir DATA'])}, "
-        f"then, from the repository root, python -m lab.publish auto_decoder/runs/{name}"
-    )
+    """How to make an expected run that a report does not find."""
+    command = " ".join(["python main.py", *EXPECTED[name], "--data-dir DATA"])
+    return f"{name} is not there: make it with cd auto_decoder && {command}"
 
 
 def read_json(path: Path) -> dict:

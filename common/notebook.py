@@ -1,27 +1,33 @@
 """What the report notebooks need: where they read runs from, and figures and tables that read like a report.
 
-A report reads ``results/<assignment>`` unless ``REPORT_RUNS`` names another folder (:func:`report_dir`).
+A report reads ``results/<assignment>`` (or, where there are no published results, the assignment's ``runs``)
+unless ``REPORT_RUNS`` names another folder (:func:`report_dir`).
 Figures are shown by a relative link above a caption (:func:`figure`); ``make report`` (``python -m lab.report``)
 numbers the captions and embeds the images into the HTML, so a notebook stores no copy of a published figure.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from html import escape
 from pathlib import Path
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
+_TABLE_IDS = itertools.count(1)  # numbered table ids, so a re-executed notebook changes only where a number did
 
 
 def report_dir(assignment: str) -> Path:
-    """The folder a report reads its runs from: ``$REPORT_RUNS`` if set, else ``results/<assignment>``.
+    """The folder a report reads its runs from: ``$REPORT_RUNS`` if set, else the published ``results/<assignment>``
+    where there is one, else the assignment's own ``runs`` (a student's runs: the starter has no results).
 
     Returned relative to the working directory when it lies below it or beside it (a notebook
     runs in its assignment folder, so this is ``../results/<assignment>``), so printed paths
     carry no machine-specific prefix.
     """
-    folder = Path(os.environ["REPORT_RUNS"]) if os.environ.get("REPORT_RUNS") else RESULTS_ROOT / assignment
+    published = RESULTS_ROOT / assignment
+    default = published if published.is_dir() else RESULTS_ROOT.parent / assignment / "runs"
+    folder = Path(os.environ["REPORT_RUNS"]) if os.environ.get("REPORT_RUNS") else default
     try:
         return Path(os.path.relpath(folder.resolve(), Path.cwd()))
     except ValueError:  # another drive on Windows
@@ -60,5 +66,5 @@ def caption(text: str):
 
 def table(frame, caption: str | None = None, precision: int = 3):
     """A pandas table as a report shows it: no index column, "–" for a missing value, an optional caption."""
-    styler = frame.style.hide(axis="index").format(na_rep="–", precision=precision)
+    styler = frame.style.hide(axis="index").format(na_rep="–", precision=precision).set_uuid(f"t{next(_TABLE_IDS)}")
     return styler.set_caption(caption) if caption else styler

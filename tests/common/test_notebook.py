@@ -1,5 +1,7 @@
 """common.notebook: where a report reads its runs, figures with captions, tables without index or NaN."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from common import notebook
@@ -39,3 +41,12 @@ def test_table_hides_the_index_and_shows_a_dash_for_missing_values():
 
 def test_caption_is_a_figure_caption_for_a_plot_drawn_above_it():
     assert notebook.caption("a < b").data == "<figure><figcaption>a &lt; b</figcaption></figure>"
+
+
+def test_without_published_results_a_report_reads_the_assignments_own_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebook, "RESULTS_ROOT", tmp_path / "results")
+    monkeypatch.delenv("REPORT_RUNS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert notebook.report_dir("backprop") == Path("backprop/runs")  # the starter: no results/ at all
+    (tmp_path / "results" / "backprop").mkdir(parents=True)
+    assert notebook.report_dir("backprop") == Path("results/backprop")
