@@ -35,11 +35,12 @@ METRIC_KEYS = {
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """One finished quick run (U-Net, fixed mask, drop 0.5): ``(results root, run folder, metrics)``."""
+    """One finished quick run (U-Net, fixed mask, drop 0.5, the ideal acquisition: two epochs of 16 slices do not
+    learn to denoise, they do learn to remove aliasing): ``(results root, run folder, metrics)``."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("runs")
-    metrics = mri_main.main(["--quick", "--drop-rate", "0.5", "--results-root", str(root)])
-    return root, root / "unet_drop0.5_fixed_quick", metrics
+    metrics = mri_main.main(["--quick", "--drop-rate", "0.5", "--acquisition", "ideal", "--results-root", str(root)])
+    return root, root / "unet_drop0.5_fixed_ideal_quick", metrics
 
 
 def test_quick_run_writes_the_run_folder_and_beats_its_input(finished):
@@ -51,7 +52,8 @@ def test_quick_run_writes_the_run_folder_and_beats_its_input(finished):
     assert metrics["history"][1]["train_loss"] < metrics["history"][0]["train_loss"]
     config = load_json(run / "config.json")
     assert config["data"]["dataset"].startswith("MNI152") and config["device"] == "cpu"
-    assert config["args"]["name"] == "unet_drop0.5_fixed_quick" and config["args"]["learn_mask"] is False
+    assert config["args"]["name"] == "unet_drop0.5_fixed_ideal_quick" and config["args"]["learn_mask"] is False
+    assert config["acquisition"]["kind"] == "ideal" and config["acquisition"]["tv_fully_sampled"] is None
     for name in ("mask.png", "examples.png", "curves.png", "example.npz", "checkpoint.pt", "best.pt", "config.json"):
         assert (run / name).stat().st_size > 0 and stat.S_IMODE((run / name).stat().st_mode) == 0o644
     example = np.load(run / "example.npz")
@@ -62,11 +64,15 @@ def test_quick_run_writes_the_run_folder_and_beats_its_input(finished):
 
 def test_learned_mask_moves_to_the_centre(finished, tmp_path, capsys):
     fixed = finished[2]
-    learned = mri_main.main(["--quick", "--drop-rate", "0.5", "--learn-mask", "--results-root", str(tmp_path)])
+    argv = ["--quick", "--drop-rate", "0.5", "--learn-mask", "--acquisition", "ideal"]
+    learned = mri_main.main([*argv, "--results-root", str(tmp_path)])
     assert learned["keep_in_center"] > fixed["keep_in_center"] + 0.2
     assert learned["zero_filled_test_psnr"]["mean"] > fixed["zero_filled_test_psnr"]["mean"] + 3
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.endswith(str(tmp_path / "unet_drop0.5_learned_quick")) and f"{learned['test_psnr']['mean']:.2f}" in last
+    assert (
+        last.endswith(str(tmp_path / "unet_drop0.5_learned_ideal_quick"))
+        and f"{learned['test_psnr']['mean']:.2f}" in last
+    )
     # Epoch 1 learns the mask in capped steps; epoch 2 is the frozen last third: the mask no longer changes.
     first, second = learned["history"]
     assert (
@@ -156,8 +162,8 @@ BAD_INPUT = [
     (["--device", "mps"], "MPS is not available"),
     (["--data-dir", "{data}/nowhere"], "is not a folder"),
     (["--drop-rate", "0.5"], "already holds a run"),
-    (["--drop-rate", "0.5", "--resume"], "is finished"),
-    (["--drop-rate", "0.5", "--resume", "--seed", "1"], "--seed 0 (now 1)"),
+    (["--drop-rate", "0.5", "--acquisition", "ideal", "--resume"], "is finished"),
+    (["--drop-rate", "0.5", "--acquisition", "ideal", "--resume", "--seed", "1"], "--seed 0 (now 1)"),
     (["--resume", "--name", "nothing-here"], "there is no run"),
     (["--results-root", "/proc/x"], "/proc/x"),
     (["--data-dir", "{data}/empty"], "no usable files"),
