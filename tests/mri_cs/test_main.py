@@ -161,7 +161,7 @@ BAD_INPUT = [
     (["--device", "gpu"], "argument --device"),
     (["--device", "mps"], "MPS is not available"),
     (["--data-dir", "{data}/nowhere"], "is not a folder"),
-    (["--drop-rate", "0.5"], "already holds a run"),
+    (["--drop-rate", "0.5", "--acquisition", "ideal"], "already holds a run"),
     (["--drop-rate", "0.5", "--acquisition", "ideal", "--resume"], "is finished"),
     (["--drop-rate", "0.5", "--acquisition", "ideal", "--resume", "--seed", "1"], "--seed 0 (now 1)"),
     (["--resume", "--name", "nothing-here"], "there is no run"),

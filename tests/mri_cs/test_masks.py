@@ -125,6 +125,9 @@ def test_build_model_puts_the_family_into_the_model_and_its_checkpoint():
         seed=1,
         mask="cartesian-equispaced",
         centre_fraction=None,
+        width=0,
+        stages=5,
+        vd_weight=None,
     )
     model = build_model(args, torch.device("cpu"))
     assert model.subsample.family == "cartesian-equispaced" and torch.equal(
@@ -133,9 +136,7 @@ def test_build_model_puts_the_family_into_the_model_and_its_checkpoint():
     other = build_model(argparse.Namespace(**dict(vars(args), seed=2)), torch.device("cpu"))
     other.load_state_dict(model.state_dict())
     assert torch.equal(other.subsample.hard_mask(), model.subsample.hard_mask())
-    course = argparse.Namespace(
-        model="vanilla", drop_rate=0.5, learn_mask=False, resolution=32, seed=1, mask="uniform", centre_fraction=None
-    )
+    course = argparse.Namespace(**dict(vars(args), mask="uniform"))
     assert build_model(course, torch.device("cpu")).subsample.family == "uniform"  # the model's own layer
 
 

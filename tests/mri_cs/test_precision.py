@@ -11,10 +11,12 @@ from mri_cs import train
 
 
 def test_only_the_network_runs_in_bf16():
-    model = train.build_model(mri_main.parse_args(["--quick"]), torch.device("cpu"))
+    args = mri_main.parse_args(["--quick", "--loss", "l1", "--augment", "none"])
+    model = train.build_model(args, torch.device("cpu"))
     seen = {}
     model.unet.register_forward_hook(lambda module, inputs, output: seen.update(unet=output.dtype))
     loader = DataLoader(TensorDataset(torch.randn(4, 32, 32, 2), torch.rand(4, 1, 32, 32)), batch_size=2)
+    fit = train.Fit(args, torch.device("cpu"), "bf16")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     original = train.F.l1_loss
     losses = []
@@ -25,7 +27,7 @@ def test_only_the_network_runs_in_bf16():
 
     train.F.l1_loss = l1_loss
     try:
-        train.train_one_epoch(model, loader, optimizer, 0.0, torch.device("cpu"), "test", precision="bf16")
+        train.train_one_epoch(model, loader, optimizer, 0.0, fit, "test")
     finally:
         train.F.l1_loss = original
     assert seen["unet"] == torch.bfloat16 and set(losses) == {torch.float32}
