@@ -10,7 +10,7 @@ Every method sees the same measurements: the data's validation and test splits a
 acquires them (``--seed 0``, realistic acquisition, seeded draws), ``--val-slices`` validation slices to
 choose the weights on and ``--test-slices`` test slices (patients no model trained on), spread evenly over
 each split and recorded. Each command writes one JSON file into ``--out`` (``results/mri_cs/realistic``);
-``network`` also copies the run's small files to ``--out``/runs.
+``network`` also copies the run's small files to ``--out``/trained.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def network(args: argparse.Namespace) -> None:
     record["full"] = quality(zero_filled(tk, torch.ones_like(mask)), tt)
     print(f"{record['run']}: test PSNR {record['network']['psnr']:.2f} dB")
     write(args, f"network_{record['run']}", record)
-    copy_run(Path(args.run), Path(args.out) / "runs")
+    copy_run(Path(args.run), Path(args.out) / "trained")
 
 
 def copy_run(run_dir: Path, dest_root: Path) -> None:
