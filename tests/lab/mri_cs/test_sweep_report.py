@@ -15,7 +15,7 @@ from lab.results import publish
 from mri_cs import evaluate
 from tests.mri_cs.fixtures import snapshot
 
-MRI_DIR = readme_results.Path(sweep.__file__).parent
+MRI_DIR = readme_results.Path(evaluate.__file__).parent
 NOTEBOOK = MRI_DIR / "report.ipynb"
 
 
@@ -97,7 +97,7 @@ def test_sweep_runs_one_fixed_case_per_mask_family(tmp_path):
     best = max(psnr, key=psnr.get)
     assert yard[:2] == ("0.3", best) and float(yard[2]) == pytest.approx(learned - psnr[best]) and yard[3] == ""
     # A TV reconstruction of one case shows in cs.csv once the sweep is resumed.
-    cs_args = ["--cs", "tv", "--cs-iters", "5", "--cs-slices", "2", "--cs-val-slices", "1"]
+    cs_args = ["--cs", "tv", "--cs-slices", "2", "--cs-val-slices", "1"]
     evaluate.main([str(root / "drop0.3_fixed_variable-density"), *cs_args])
     quick_sweep(tmp_path, "variable-density", "cartesian-random", "--resume")
     (cs,) = csv_rows_of(root / "cs.csv", "run", "n_slices", "network_psnr", "tv_psnr", "network_over_tv_db")
@@ -157,7 +157,7 @@ def test_report_on_published_runs(swept, execute_notebook):
 
 def test_report_on_an_empty_folder_shows_the_commands(tmp_path, execute_notebook):
     text = outputs(execute_notebook(NOTEBOOK, env={"REPORT_RUNS": tmp_path}))
-    assert "python main.py --drop-rate 0.3 --learn-mask" in text and "python sweep.py" in text
+    assert "python main.py --drop-rate 0.3 --learn-mask" in text and "python -m lab.mri_cs.sweep" in text
     assert not re.search(rf"(^|\s){re.escape(str(tmp_path))}", text)
 
 
