@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 from common.cli import (
-    OneLineParser,
     add_common_args,
     fill_common_defaults,
     fraction,
+    main_parser,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -189,7 +189,7 @@ def add_acquisition_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = main_parser(__doc__)
     for add in (add_mask_args, add_training_args, add_model_args, add_acquisition_args, add_common_args):
         add(p)
     return p

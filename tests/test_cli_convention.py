@@ -68,7 +68,7 @@ def test_every_command_has_the_common_flags_and_shows_defaults_once(package):
 
 
 # Assignments whose main.py has not moved to common.cli.main_parser yet (issue 36); each leaves this list once done.
-NOT_ON_MAIN_PARSER = ("mri_cs",)
+NOT_ON_MAIN_PARSER = ()
 
 
 @pytest.mark.parametrize("package", [a for a in ASSIGNMENTS if a not in NOT_ON_MAIN_PARSER])

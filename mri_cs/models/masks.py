@@ -5,16 +5,12 @@ top-k (and a learned mask's first step) works the same for all of them:
 
 * ``uniform``: uniform random scores, the course's fixed mask.
 * ``variable-density``: the learned mask's start, ``w * (1 - r) + (1 - w) * u`` with the central
-  ``CENTRE_FRACTION`` always measured (the layer adds that region), dense centre, exact budget. The prior's
-  weight ``w`` (``PRIOR_WEIGHT`` by default) shapes the density: 0 is uniform, 1 a fully sampled disc; the
-  benchmark tunes it on validation slices before calling it the baseline.
-* ``cartesian-random`` / ``cartesian-equispaced``: whole phase-encode lines (columns, the W axis, each a full
-  line of H samples, as fastMRI's ``RandomMaskFunc`` / ``EquispacedMaskFunc`` mask the last axis): a fully
-  sampled band of ``round(centre_fraction * W)`` central columns starting at ``(W - n_band + 1) // 2``, the
-  rest of the line budget drawn at random or equispaced (with a seeded offset) from the other columns. The
-  budget ``(1 - drop_rate) * W`` lines is met to the nearest whole line (the band may force more).
-  deepinv's ``RandomMaskGenerator`` / ``EquispacedMaskGenerator`` floor the band instead of rounding it; the
-  tests check that the two agree where floor and round do.
+  ``CENTRE_FRACTION`` always measured (the layer adds that region); ``w`` (``PRIOR_WEIGHT`` by default) shapes
+  the density from uniform (0) to a fully sampled disc (1), and the benchmark tunes it on validation.
+* ``cartesian-random`` / ``cartesian-equispaced``: whole phase-encode lines (columns, each of H samples, as
+  fastMRI's ``RandomMaskFunc`` / ``EquispacedMaskFunc``): a fully sampled band of ``round(centre_fraction * W)``
+  central columns, the rest of the ``(1 - drop_rate) * W`` lines random or equispaced (seeded offset). deepinv's
+  generators floor the band instead of rounding it; the tests check that the two agree where floor and round do.
 
 torch is imported inside the functions that need it: ``main.py`` checks a Cartesian budget with
 :func:`cartesian_lines` before torch loads.
