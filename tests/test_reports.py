@@ -35,7 +35,7 @@ def test_notebook_executes_on_the_committed_results(assignment, execute_notebook
 
 
 # Reports whose figures and tables have not moved to common.notebook's figure/table yet (issue 36).
-NOT_YET_CAPTIONED = ("mri_cs",)
+NOT_YET_CAPTIONED = ()
 
 
 @pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if a not in NOT_YET_CAPTIONED])
