@@ -42,12 +42,6 @@ def run_mask(run_dir: Path, device: torch.device) -> tuple[torch.Tensor, torch.n
     raise RunError(f"{run_dir} has no mask to reconstruct with (neither best.pt nor example.npz)")
 
 
-def stack(dataset, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(kspace (N, H, W, 2), target (N, 1, H, W))`` of the given slices."""
-    pairs = [dataset[i] for i in indices]
-    return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
-
-
 def quality(recon: torch.Tensor, target: torch.Tensor) -> dict:
     return {
         "psnr": utils.summarize(batch_psnr(recon, target).numpy()),
@@ -68,12 +62,12 @@ def score_cs(args: argparse.Namespace) -> dict:
         f"{len(test_idx)} of {len(test_set)} {args.split} slices at {run_args.resolution}x{run_args.resolution}; "
         f"device {device}"
     )
-    val_k, val_t = stack(val_set, val_idx)
+    val_k, val_t = utils.stack_slices(val_set, val_idx)
     t0 = time.time()
     lam, tried = cs.choose_lambda(args.cs, val_k, val_t, mask)
     check = cs.convergence(args.cs, val_k, val_t, mask, lam)
     choose_s = time.time() - t0
-    kspace, target = stack(test_set, test_idx)
+    kspace, target = utils.stack_slices(test_set, test_idx)
     t0 = time.time()
     recon = cs.reconstruct(args.cs, kspace, mask, lam)
     per_slice_s = (time.time() - t0) / len(test_idx)

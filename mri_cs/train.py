@@ -124,10 +124,9 @@ def tv_reference(measured: dict, n: int = 8) -> dict:
     denoising alone reaches with no sample missing, an upper reference for the reconstructions."""
     from mri_cs import cs  # numpy and PyWavelets only
 
-    picked = {}
-    for split in ("val", "test"):
-        idx = cs.subset(len(measured[split]), n)
-        picked[split] = [torch.stack(x) for x in zip(*(measured[split][i] for i in idx))]
+    picked = {
+        split: utils.stack_slices(measured[split], cs.subset(len(measured[split]), n)) for split in ("val", "test")
+    }
     full = torch.ones(picked["val"][0].shape[1:3])
     lam, _ = cs.choose_lambda("tv", *picked["val"], full, cs.LAMBDAS[4:10])
     psnr = cs.mean_psnr(cs.reconstruct("tv", picked["test"][0], full, lam), picked["test"][1])

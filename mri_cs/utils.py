@@ -19,6 +19,12 @@ from mri_cs.data.slices import dataset_volumes
 from mri_cs.data.transforms import complex_abs, ifft2
 
 
+def stack_slices(dataset, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(kspace (N, H, W, 2), target (N, 1, H, W))`` of the given slices of ``dataset``."""
+    pairs = [dataset[i] for i in indices]
+    return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
+
 def freq_to_image(kspace: torch.Tensor) -> torch.Tensor:
     """Magnitude image ``(..., H, W)`` of a centred k-space ``(..., H, W, 2)`` (the course's ``freq.to_image``)."""
     return complex_abs(ifft2(kspace))

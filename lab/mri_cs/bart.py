@@ -57,9 +57,9 @@ def cross_check(args: argparse.Namespace) -> None:
 
     if shutil.which("bart") is None:
         raise ValueError("bart is not installed (apt-get install bart); the cross-check is skipped")
-    ours = json.loads((Path(args.out) / f"classical_{mask_for(args)[1]}.json").read_text())["tv"]["lambda"]
-    data = measurements(args)
     mask, label = mask_for(args)
+    ours = json.loads((Path(args.out) / f"classical_{label}.json").read_text())["tv"]["lambda"]
+    data = measurements(args)
     k, t = (x[: SLICES * 4 : 4] for x in data["test"])
     y = (k[..., 0] + 1j * k[..., 1]).numpy() * mask.numpy()
     by_lambda = {}

@@ -27,10 +27,11 @@ import torch
 
 from common.cli import OneLineParser
 from common.metrics import batch_psnr, batch_ssim
+from common.runs import save_json
 from mri_cs import cs
-from mri_cs.data.transforms import complex_abs, ifft2
 from mri_cs.models.subsampling import SubsamplingLayer
 from mri_cs.train import acquired, load_data
+from mri_cs.utils import freq_to_image, stack_slices
 
 OUT = Path("results/mri_cs/realistic")
 DENSITY_GRID = (0.3, 0.5, 0.7, 0.85, 1.0)
@@ -49,9 +50,7 @@ def measurements(args: argparse.Namespace) -> dict:
     out = {"data": info["dataset"]}
     for split, n in (("val", args.val_slices), ("test", args.test_slices)):
         idx = cs.subset(len(measured[split]), n)
-        pairs = [measured[split][i] for i in idx]
-        out[split] = (torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
-        out[f"{split}_idx"] = idx
+        out[split], out[f"{split}_idx"] = stack_slices(measured[split], idx), idx
     return out
 
 
@@ -68,16 +67,13 @@ def quality(recon: torch.Tensor, target: torch.Tensor) -> dict:
 
 
 def zero_filled(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return complex_abs(ifft2(kspace * mask[None, :, :, None])).unsqueeze(1)
+    return freq_to_image(kspace * mask[None, :, :, None]).unsqueeze(1)
 
 
 def write(args: argparse.Namespace, name: str, record: dict) -> Path:
     out = Path(args.out) / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"command": " ".join(sys.argv), "sigma": args.sigma, **record}
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(out)
+    save_json(out, {"command": " ".join(sys.argv), "sigma": args.sigma, **record})
     print(f"-> {out}")
     return out
 
@@ -98,18 +94,13 @@ def density(args: argparse.Namespace) -> None:
     write(args, "density", record)
 
 
-def run_mask(run_dir: Path) -> torch.Tensor:
-    """The hard mask ``(H, W)`` of a finished run's ``best.pt``."""
-    from mri_cs.scoring import load_run
-
-    return load_run(run_dir, torch.device("cpu"))[0].subsample.hard_mask()
-
-
 def mask_for(args: argparse.Namespace) -> tuple[torch.Tensor, str]:
     """The mask to reconstruct with: a run's (``--run``), every sample (``--drop-rate 0``), a Cartesian mask
     (``--cartesian``), else the tuned variable-density mask."""
     if args.run:
-        return run_mask(Path(args.run)), Path(args.run).name
+        from mri_cs.cs_scoring import run_mask  # the run's best.pt mask, else its example.npz
+
+        return run_mask(Path(args.run), torch.device("cpu"))[0], Path(args.run).name
     if args.drop_rate == 0:
         return torch.ones(128, 128), "full"
     if args.cartesian:
